@@ -1,0 +1,323 @@
+/**
+ * The platform contract: every way levent reaches the outside world (TCP,
+ * UDP, TLS, clock and timers, signals, files, compression, system name
+ * lookup) goes through these interfaces. The core under `src/` only ever
+ * sees them; `adapters/node.ts`, `adapters/deno.ts` and `adapters/bun.ts`
+ * implement them with each runtime's native API.
+ *
+ * This file holds types only: no runtime code.
+ *
+ * @module
+ */
+
+/** An IP or Unix-domain socket address. */
+export interface NetAddress {
+  /** `"tcp"` / `"udp"` for IP addresses, `"unix"` for a socket path. */
+  readonly transport: "tcp" | "udp" | "unix";
+  /** The IP address (IPv4 dotted quad or IPv6 text); the path for Unix sockets. */
+  readonly host: string;
+  /** The port; 0 for Unix sockets. */
+  readonly port: number;
+  /** 4 or 6 for IP addresses, 0 for Unix sockets. */
+  readonly family: 0 | 4 | 6;
+}
+
+/**
+ * Error codes the adapters normalise runtime errors to. An adapter error is
+ * an `Error` whose `code` property holds one of these (or another errno-style
+ * string when none fits), whichever runtime raised it.
+ */
+export type NetErrorCode =
+  | "ECONNREFUSED"
+  | "ECONNRESET"
+  | "EPIPE"
+  | "ETIMEDOUT"
+  | "EADDRINUSE"
+  | "EADDRNOTAVAIL"
+  | "ENOTFOUND"
+  | "ENOENT"
+  | "EACCES"
+  | "EINVAL"
+  | "ECANCELED"
+  | "ETLS";
+
+/**
+ * What a socket tells its owner. The adapter calls these; the owner sets them
+ * once with {@linkcode TcpSocket.start}.
+ */
+export interface SocketHandlers {
+  /**
+   * Bytes arrived. When `owned` is false the bytes are lent: the view is only
+   * valid until `data` returns (the adapter reads into a reused buffer), so
+   * copy what you keep. When `owned` is true the view is the caller's to keep.
+   */
+  data(bytes: Uint8Array, owned: boolean): void;
+  /** The peer half-closed its side (EOF). No more `data` follows. */
+  end(): void;
+  /** Everything written so far has been handed to the kernel. */
+  drain(): void;
+  /** The connection failed (reset, TLS failure...). `close` follows. */
+  error(err: Error): void;
+  /** The socket is closed for good; called exactly once. */
+  close(): void;
+}
+
+/** A connected stream socket (TCP, Unix or TLS), push-style. */
+export interface TcpSocket {
+  /** The peer's address. */
+  readonly remoteAddress: NetAddress;
+  /** This end's address. */
+  readonly localAddress: NetAddress;
+  /** Bytes accepted by {@linkcode TcpSocket.write} but not yet handed to the kernel. */
+  readonly bufferedAmount: number;
+  /**
+   * Set the handlers and start delivering data. Nothing is delivered before
+   * this is called, so no byte is lost between accept and setup.
+   */
+  start(handlers: SocketHandlers): void;
+  /**
+   * Queue bytes for sending. Every byte is accepted (the adapter keeps what
+   * the kernel did not take yet); the socket takes ownership of `bytes`, so
+   * the caller must not change them afterwards. Returns false when the
+   * adapter's queue is over its high-water mark: wait for `drain`.
+   */
+  write(bytes: Uint8Array): boolean;
+  /** Half-close: send FIN once everything queued is written. */
+  end(): void;
+  /** Close at once, dropping anything still queued. `close` handler follows. */
+  close(): void;
+  /** Stop delivering `data` (real backpressure: the kernel buffer fills). */
+  pause(): void;
+  /** Start delivering `data` again. */
+  resume(): void;
+  /** Disable (true) or enable (false) Nagle's algorithm. No-op for Unix sockets. */
+  setNoDelay(noDelay: boolean): void;
+}
+
+/** Where to connect: host and port, or a Unix socket path. */
+export type ConnectOptions =
+  | { readonly host: string; readonly port: number; readonly path?: undefined }
+  | { readonly path: string; readonly host?: undefined; readonly port?: undefined };
+
+/** Where and how to listen. */
+export type ListenOptions =
+  | {
+    /** The address to bind; `"0.0.0.0"`, `"::"`, `"127.0.0.1"`... */
+    readonly host: string;
+    /** The port; 0 picks a free one (see {@linkcode TcpListener.address}). */
+    readonly port: number;
+    /** The accept queue length hint. */
+    readonly backlog?: number;
+    /** Let several listeners share the port (SO_REUSEPORT) where supported. */
+    readonly reusePort?: boolean;
+    readonly path?: undefined;
+  }
+  | {
+    /** A Unix socket path. */
+    readonly path: string;
+    readonly backlog?: number;
+    readonly host?: undefined;
+    readonly port?: undefined;
+    readonly reusePort?: undefined;
+  };
+
+/** A listening socket. */
+export interface TcpListener {
+  /** The bound address, with the real port when 0 was asked for. */
+  readonly address: NetAddress;
+  /** Stop accepting and release the address. Accepted sockets stay open. */
+  close(): Promise<void>;
+}
+
+/** Called with each accepted socket; it delivers nothing until started. */
+export type AcceptHandler = (socket: TcpSocket) => void;
+
+/** TLS options for a client connection. */
+export interface TlsConnectOptions {
+  /** The host to connect to. */
+  readonly host: string;
+  /** The port to connect to. */
+  readonly port: number;
+  /** The name to send in SNI and check the certificate against; defaults to `host`. */
+  readonly serverName?: string;
+  /** Extra trusted CA certificates, PEM. */
+  readonly caCerts?: readonly string[];
+  /** ALPN protocols to offer. */
+  readonly alpnProtocols?: readonly string[];
+}
+
+/** TLS options for a server. */
+export interface TlsListenOptions {
+  /** The address to bind. */
+  readonly host: string;
+  /** The port; 0 picks a free one. */
+  readonly port: number;
+  /** The certificate chain, PEM. */
+  readonly cert: string;
+  /** The private key, PEM. */
+  readonly key: string;
+  /** ALPN protocols to accept. */
+  readonly alpnProtocols?: readonly string[];
+}
+
+/** Called with each datagram and the sender's address. The bytes are the receiver's to keep. */
+export type DatagramHandler = (bytes: Uint8Array, from: NetAddress) => void;
+
+/** Where to bind a UDP socket. */
+export interface UdpBindOptions {
+  /** The address to bind; its family picks IPv4 or IPv6. */
+  readonly host: string;
+  /** The port; 0 picks a free one. */
+  readonly port: number;
+}
+
+/** A bound UDP socket. */
+export interface UdpSocket {
+  /** The bound address, with the real port. */
+  readonly address: NetAddress;
+  /** Send one datagram. Resolves once handed to the kernel. */
+  send(bytes: Uint8Array, host: string, port: number): Promise<void>;
+  /** Close the socket. */
+  close(): void;
+}
+
+/** A handle for a runtime timer armed through {@linkcode Clock.setTimer}. */
+export type TimerHandle = unknown;
+
+/**
+ * Monotonic time and one-shot timers. EventBase takes one of these, so tests
+ * can substitute a manual clock and drive time by hand.
+ */
+export interface Clock {
+  /** Monotonic milliseconds (fractional allowed) since an arbitrary origin. */
+  now(): number;
+  /** Call `fn` once, no sooner than `delayMs` from now. */
+  setTimer(fn: () => void, delayMs: number): TimerHandle;
+  /** Cancel a timer that has not fired; cancelling a fired timer is a no-op. */
+  clearTimer(handle: TimerHandle): void;
+}
+
+/** The signals levent can watch, where the runtime has them. */
+export type SignalName = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGUSR1" | "SIGUSR2";
+
+/** Facts about a file. */
+export interface FileInfo {
+  /** Size in bytes. */
+  readonly size: number;
+  /** A regular file. */
+  readonly isFile: boolean;
+  /** A directory. */
+  readonly isDirectory: boolean;
+  /** Last modification, milliseconds since the epoch (NaN when unknown). */
+  readonly mtimeMs: number;
+}
+
+/** An open, readable file. */
+export interface FileHandle {
+  /** Read up to `length` bytes starting at byte `position`; fewer at end of file. */
+  read(position: number, length: number): Promise<Uint8Array>;
+  /** Facts about the open file. */
+  stat(): Promise<FileInfo>;
+  /** Close the file. */
+  close(): Promise<void>;
+}
+
+/** A directory entry. */
+export interface DirEntry {
+  /** The entry's name (no path). */
+  readonly name: string;
+  /** A regular file. */
+  readonly isFile: boolean;
+  /** A directory. */
+  readonly isDirectory: boolean;
+}
+
+/** File access. Errors carry a `code` (`ENOENT`, `EACCES`, ...). */
+export interface FileSystem {
+  /** Open a file for reading. */
+  open(path: string): Promise<FileHandle>;
+  /** Facts about a path (follows symlinks). */
+  stat(path: string): Promise<FileInfo>;
+  /** List a directory. */
+  readDir(path: string): Promise<DirEntry[]>;
+}
+
+/** How much a compression stream flushes after a chunk. */
+export type FlushMode = "none" | "sync" | "finish";
+
+/** A synchronous raw-deflate (RFC 1951) compressor or decompressor stream. */
+export interface ZStream {
+  /**
+   * Feed bytes and return what comes out. `"sync"` flushes everything so
+   * far to a byte boundary (ending in `00 00 ff ff` when compressing),
+   * `"finish"` ends the stream. Throws an Error with code `"EZLIB"` on
+   * corrupt input.
+   */
+  process(bytes: Uint8Array, flush: FlushMode): Uint8Array;
+  /** Release the stream's memory. */
+  close(): void;
+}
+
+/** Options for a raw-deflate stream. */
+export interface ZStreamOptions {
+  /** Compression level 0-9 (compressor only). */
+  readonly level?: number;
+  /** Window size as log2, 8-15 (9-15 for the compressor). */
+  readonly windowBits?: number;
+}
+
+/** Raw-deflate streaming compression. */
+export interface Compression {
+  /** A new raw-deflate compressor. */
+  createDeflateRaw(options?: ZStreamOptions): ZStream;
+  /** A new raw-deflate decompressor. */
+  createInflateRaw(options?: ZStreamOptions): ZStream;
+}
+
+/** One address from a system name lookup. */
+export interface LookupAddress {
+  /** The address text. */
+  readonly address: string;
+  /** 4 or 6. */
+  readonly family: 4 | 6;
+}
+
+/**
+ * Everything runtime-specific levent needs. One object per runtime, from
+ * `adapters/node.ts`, `adapters/deno.ts`, `adapters/bun.ts`, or
+ * `adapters/auto.ts` which picks one.
+ */
+export interface Platform {
+  /** The runtime's name: `"node"`, `"deno"`, `"bun"`, or a test double's. */
+  readonly name: string;
+  /** The runtime's monotonic clock and timers. */
+  readonly clock: Clock;
+  /** File access. */
+  readonly fs: FileSystem;
+  /** Raw-deflate streams. */
+  readonly compression: Compression;
+  /**
+   * Run `fn` soon, after pending I/O callbacks get a turn (a macrotask, like
+   * `setImmediate`). Used by EventBase to yield between loop iterations.
+   */
+  yieldToIo(fn: () => void): void;
+  /** Open a TCP or Unix stream connection. Rejects with a coded Error (`ECONNREFUSED`...). */
+  connect(options: ConnectOptions): Promise<TcpSocket>;
+  /** Listen for TCP or Unix stream connections. */
+  listen(options: ListenOptions, onAccept: AcceptHandler): Promise<TcpListener>;
+  /** Open a TLS client connection. */
+  connectTls(options: TlsConnectOptions): Promise<TcpSocket>;
+  /** Listen for TLS connections; accepted sockets carry plaintext. */
+  listenTls(options: TlsListenOptions, onAccept: AcceptHandler): Promise<TcpListener>;
+  /** Bind a UDP socket; datagrams arrive through `onMessage`. */
+  bindUdp(options: UdpBindOptions, onMessage: DatagramHandler): Promise<UdpSocket>;
+  /**
+   * Watch a signal. Returns false (and does nothing) when the runtime or OS
+   * cannot deliver that signal.
+   */
+  addSignalListener(signal: SignalName, fn: () => void): boolean;
+  /** Stop watching a signal. */
+  removeSignalListener(signal: SignalName, fn: () => void): void;
+  /** Resolve a host name with the system resolver (hosts file, then DNS). */
+  lookup(host: string, family?: 0 | 4 | 6): Promise<LookupAddress[]>;
+}

@@ -1,0 +1,440 @@
+// The adapter conformance suite: every adapter must pass it unchanged. It runs
+// against whichever adapter the current runtime has (adapters/auto.ts).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { autoPlatform } from "../../adapters/auto.ts";
+import type { NetAddress, Platform, SocketHandlers, TcpListener, TcpSocket } from "../../src/platform.ts";
+import { concat, deferred, fillPattern, patternByte, within } from "../util.ts";
+
+const platform: Platform = autoPlatform();
+const fixtures = new URL("../fixtures/", import.meta.url);
+const CERT = readFileSync(new URL("cert.pem", fixtures), "utf8");
+const KEY = readFileSync(new URL("key.pem", fixtures), "utf8");
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A socket wired to record everything it reports. */
+class Probe {
+  readonly chunks: Uint8Array[] = [];
+  received = 0;
+  readonly ended = deferred();
+  readonly closed = deferred();
+  readonly errors: Error[] = [];
+  drains = 0;
+  closeCount = 0;
+  onData: ((bytes: Uint8Array) => void) | undefined;
+  onDrain: (() => void) | undefined;
+  keep = true;
+
+  constructor(readonly socket: TcpSocket) {
+    const handlers: SocketHandlers = {
+      data: (bytes, owned) => {
+        const mine = owned ? bytes : bytes.slice();
+        this.received += mine.length;
+        if (this.keep) this.chunks.push(mine);
+        this.onData?.(mine);
+      },
+      end: () => this.ended.resolve(),
+      drain: () => {
+        this.drains++;
+        this.onDrain?.();
+      },
+      error: (err) => this.errors.push(err),
+      close: () => {
+        this.closeCount++;
+        this.closed.resolve();
+      },
+    };
+    socket.start(handlers);
+  }
+
+  text(): string {
+    return dec.decode(concat(this.chunks));
+  }
+
+  /** Resolve once at least `n` bytes have arrived. */
+  async waitFor(n: number, ms = 5000): Promise<void> {
+    const start = Date.now();
+    while (this.received < n) {
+      if (Date.now() - start > ms) throw new Error(`only ${this.received} of ${n} bytes arrived`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+}
+
+/** Listen on 127.0.0.1:0 and hand each accepted socket to a fresh Probe. */
+async function server(onProbe: (p: Probe) => void = () => {}): Promise<{ listener: TcpListener; accepted: Promise<Probe> }> {
+  const first = deferred<Probe>();
+  const listener = await platform.listen({ host: "127.0.0.1", port: 0 }, (socket) => {
+    const probe = new Probe(socket);
+    onProbe(probe);
+    first.resolve(probe);
+  });
+  return { listener, accepted: first.promise };
+}
+
+/** An echo server: every byte received is written back; EOF is echoed as end(). */
+function echo(p: Probe): void {
+  p.keep = false;
+  p.onData = (bytes) => p.socket.write(bytes);
+  p.ended.promise.then(() => p.socket.end());
+}
+
+test("listen on port 0 reports the real port and the accepted socket sees the client's address", async () => {
+  const { listener, accepted } = await server();
+  assert.equal(listener.address.transport, "tcp");
+  assert.equal(listener.address.host, "127.0.0.1");
+  assert.equal(listener.address.family, 4);
+  assert.ok(listener.address.port > 0, `port ${listener.address.port}`);
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  const peer = await within(accepted, 5000, "accept");
+  assert.equal(client.socket.remoteAddress.port, listener.address.port);
+  assert.equal(peer.socket.localAddress.port, listener.address.port);
+  assert.equal(peer.socket.remoteAddress.port, client.socket.localAddress.port);
+  assert.equal(peer.socket.remoteAddress.host, "127.0.0.1");
+  client.socket.close();
+  peer.socket.close();
+  await within(Promise.all([client.closed.promise, peer.closed.promise]), 5000, "close");
+  await listener.close();
+});
+
+test("echo: bytes written by the client come back unchanged", async () => {
+  const { listener } = await server(echo);
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  client.socket.setNoDelay(true);
+  assert.equal(client.socket.write(enc.encode("hello, ")), true);
+  client.socket.write(enc.encode("levent"));
+  await within(client.waitFor(13), 5000, "echo");
+  assert.equal(client.text(), "hello, levent");
+  client.socket.close();
+  await within(client.closed.promise, 5000, "close");
+  await listener.close();
+});
+
+test("half-close: the server reads EOF, still replies, and both ends close", async () => {
+  const { listener, accepted } = await server((p) => {
+    p.ended.promise.then(() => {
+      p.socket.write(enc.encode(`got ${p.text()}`));
+      p.socket.end();
+    });
+  });
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  client.socket.write(enc.encode("ping"));
+  client.socket.end();
+  await within(client.ended.promise, 5000, "EOF at the client");
+  assert.equal(client.text(), "got ping");
+  const peer = await accepted;
+  await within(Promise.all([client.closed.promise, peer.closed.promise]), 5000, "both closes");
+  assert.equal(client.closeCount, 1);
+  assert.equal(peer.closeCount, 1);
+  assert.deepEqual(client.errors, []);
+  await listener.close();
+});
+
+test("write reports backpressure, then drain fires once the reader catches up", async () => {
+  const { listener, accepted } = await server((p) => {
+    p.keep = false;
+    p.socket.pause();
+  });
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  const chunk = new Uint8Array(1 << 20);
+  let writes = 0;
+  while (client.socket.write(chunk.slice())) {
+    writes++;
+    assert.ok(writes < 256, "write never reported backpressure within 256 MiB");
+  }
+  assert.ok(client.socket.bufferedAmount > 0, "bufferedAmount should count the queued bytes");
+  const drained = deferred();
+  client.onDrain = () => drained.resolve();
+  const peer = await within(accepted, 5000, "accept");
+  peer.socket.resume();
+  await within(drained.promise, 10000, "drain");
+  assert.equal(client.socket.bufferedAmount, 0);
+  await within(peer.waitFor((writes + 1) << 20, 10000), 11000, "all bytes");
+  assert.equal(peer.received, (writes + 1) << 20);
+  client.socket.close();
+  peer.socket.close();
+  await listener.close();
+});
+
+test("64 MiB cross the socket byte-exact, with backpressure respected", async () => {
+  const total = 64 << 20;
+  let checked = 0;
+  let mismatch = -1;
+  const { listener, accepted } = await server((p) => {
+    p.keep = false;
+    p.onData = (bytes) => {
+      for (let i = 0; i < bytes.length; i++) {
+        if (mismatch < 0 && bytes[i] !== patternByte(checked + i)) mismatch = checked + i;
+      }
+      checked += bytes.length;
+    };
+  });
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  let sent = 0;
+  const done = deferred();
+  const pump = (): void => {
+    while (sent < total) {
+      const n = Math.min(total - sent, 256 * 1024);
+      const ok = client.socket.write(fillPattern(new Uint8Array(n), sent));
+      sent += n;
+      if (!ok) return;
+    }
+    client.socket.end();
+    done.resolve();
+  };
+  client.onDrain = pump;
+  pump();
+  await within(done.promise, 30000, "writing 64 MiB");
+  const peer = await accepted;
+  await within(peer.ended.promise, 30000, "EOF after 64 MiB");
+  assert.equal(mismatch, -1, `first mismatch at byte ${mismatch}`);
+  assert.equal(checked, total);
+  peer.socket.close();
+  await within(client.closed.promise, 5000, "client close");
+  await listener.close();
+});
+
+test("connecting to a closed port rejects with ECONNREFUSED", async () => {
+  const { listener } = await server();
+  const port = listener.address.port;
+  await listener.close();
+  await assert.rejects(
+    within(platform.connect({ host: "127.0.0.1", port }), 5000, "connect"),
+    (err: Error & { code?: string }) => {
+      assert.ok(err instanceof Error);
+      assert.equal(err.code, "ECONNREFUSED");
+      return true;
+    },
+  );
+});
+
+test("listening on a port already in use rejects with EADDRINUSE", async () => {
+  const { listener } = await server();
+  await assert.rejects(
+    within(platform.listen({ host: "127.0.0.1", port: listener.address.port }, () => {}), 5000, "listen"),
+    (err: Error & { code?: string }) => err.code === "EADDRINUSE",
+  );
+  await listener.close();
+});
+
+test("close while writing drops the queue and reports close exactly once", async () => {
+  const { listener, accepted } = await server((p) => {
+    p.keep = false;
+  });
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  for (let i = 0; i < 16; i++) client.socket.write(new Uint8Array(1 << 20));
+  client.socket.close();
+  client.socket.close();
+  assert.equal(client.socket.write(enc.encode("late")), false, "write after close reports false");
+  await within(client.closed.promise, 5000, "client close");
+  const peer = await within(accepted, 5000, "accept");
+  await within(peer.closed.promise, 5000, "peer sees the close");
+  assert.equal(client.closeCount, 1);
+  assert.ok(peer.received < 16 << 20, "the queued tail was dropped, not flushed");
+  await listener.close();
+});
+
+test("a peer reset surfaces as an ECONNRESET or EPIPE error, then close", async () => {
+  const { listener } = await server((p) => {
+    // Close with unread bytes still queued in the kernel: Linux answers with RST.
+    p.onData = () => {
+      p.socket.pause();
+      p.socket.close();
+    };
+  });
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  client.socket.write(new Uint8Array(4 << 20));
+  await within(client.closed.promise, 5000, "close after reset");
+  assert.equal(client.closeCount, 1);
+  assert.ok(client.errors.length >= 1, "a reset must be reported through error()");
+  const code = (client.errors[0] as Error & { code?: string }).code;
+  assert.ok(code === "ECONNRESET" || code === "EPIPE", `code ${code}`);
+  await listener.close();
+});
+
+test("pause stops data delivery and resume delivers what waited", async () => {
+  const { listener, accepted } = await server();
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  const peer = await within(accepted, 5000, "accept");
+  peer.socket.pause();
+  client.socket.write(enc.encode("held"));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(peer.received, 0, "no data while paused");
+  peer.socket.resume();
+  await within(peer.waitFor(4), 5000, "data after resume");
+  assert.equal(peer.text(), "held");
+  client.socket.close();
+  peer.socket.close();
+  await listener.close();
+});
+
+test("UDP: a datagram round trip carries the sender's address", async () => {
+  const gotA = deferred<[Uint8Array, NetAddress]>();
+  const gotB = deferred<[Uint8Array, NetAddress]>();
+  const a = await platform.bindUdp({ host: "127.0.0.1", port: 0 }, (bytes, from) => gotA.resolve([bytes, from]));
+  const b = await platform.bindUdp({ host: "127.0.0.1", port: 0 }, (bytes, from) => gotB.resolve([bytes, from]));
+  assert.ok(a.address.port > 0);
+  assert.equal(a.address.transport, "udp");
+  await a.send(enc.encode("question"), "127.0.0.1", b.address.port);
+  const [q, qFrom] = await within(gotB.promise, 5000, "datagram at b");
+  assert.equal(dec.decode(q), "question");
+  assert.equal(qFrom.port, a.address.port);
+  assert.equal(qFrom.host, "127.0.0.1");
+  await b.send(enc.encode("answer"), qFrom.host, qFrom.port);
+  const [ans, aFrom] = await within(gotA.promise, 5000, "datagram at a");
+  assert.equal(dec.decode(ans), "answer");
+  assert.equal(aFrom.port, b.address.port);
+  a.close();
+  b.close();
+});
+
+test("Unix socket: listen on a path, connect, echo", async () => {
+  const path = join(tmpdir(), `levent-${platform.name}-${process.pid}-${Date.now()}.sock`);
+  const listener = await platform.listen({ path }, (s) => echo(new Probe(s)));
+  assert.equal(listener.address.transport, "unix");
+  assert.equal(listener.address.host, path);
+  const client = new Probe(await platform.connect({ path }));
+  client.socket.write(enc.encode("over unix"));
+  await within(client.waitFor(9), 5000, "echo over unix");
+  assert.equal(client.text(), "over unix");
+  client.socket.close();
+  await within(client.closed.promise, 5000, "close");
+  await listener.close();
+});
+
+test("TLS: a client trusting the test certificate round-trips bytes", async () => {
+  const listener = await platform.listenTls({ host: "127.0.0.1", port: 0, cert: CERT, key: KEY }, (s) => echo(new Probe(s)));
+  assert.ok(listener.address.port > 0);
+  const client = new Probe(
+    await within(
+      platform.connectTls({ host: "127.0.0.1", port: listener.address.port, serverName: "localhost", caCerts: [CERT] }),
+      5000,
+      "TLS connect",
+    ),
+  );
+  const big = fillPattern(new Uint8Array(300_000), 0);
+  client.socket.write(enc.encode("secret"));
+  client.socket.write(big);
+  await within(client.waitFor(6 + big.length), 5000, "TLS echo");
+  const got = concat(client.chunks);
+  assert.equal(dec.decode(got.subarray(0, 6)), "secret");
+  assert.deepEqual(got.subarray(6), big);
+  client.socket.end();
+  await within(client.closed.promise, 5000, "TLS close");
+  await listener.close();
+});
+
+test("TLS: a client that does not trust the certificate fails with a coded error", async () => {
+  const listener = await platform.listenTls({ host: "127.0.0.1", port: 0, cert: CERT, key: KEY }, (s) => new Probe(s));
+  await assert.rejects(
+    within(platform.connectTls({ host: "127.0.0.1", port: listener.address.port, serverName: "localhost" }), 5000, "TLS connect"),
+    (err: Error & { code?: string }) => err instanceof Error && typeof err.code === "string",
+  );
+  await listener.close();
+});
+
+test("clock: now() is monotonic and timers fire in order; a cleared timer never fires", async () => {
+  const { clock } = platform;
+  const t0 = clock.now();
+  const order: string[] = [];
+  const done = deferred();
+  const cancelled = clock.setTimer(() => order.push("cancelled"), 5);
+  clock.setTimer(() => order.push("20ms"), 20);
+  clock.setTimer(() => {
+    order.push("40ms");
+    done.resolve();
+  }, 40);
+  clock.setTimer(() => order.push("1ms"), 1);
+  clock.clearTimer(cancelled);
+  await within(done.promise, 5000, "timers");
+  assert.deepEqual(order, ["1ms", "20ms", "40ms"]);
+  assert.ok(clock.now() - t0 >= 39, `elapsed ${clock.now() - t0}`);
+});
+
+test("yieldToIo runs the callback after the current task", async () => {
+  const seen: string[] = [];
+  const done = deferred();
+  platform.yieldToIo(() => {
+    seen.push("yielded");
+    done.resolve();
+  });
+  seen.push("sync");
+  await within(done.promise, 5000, "yieldToIo");
+  assert.deepEqual(seen, ["sync", "yielded"]);
+});
+
+test("files: stat, open, read a range, list a directory, ENOENT for a missing path", async () => {
+  const path = new URL("cert.pem", fixtures).pathname;
+  const whole = readFileSync(path);
+  const info = await platform.fs.stat(path);
+  assert.equal(info.size, whole.length);
+  assert.equal(info.isFile, true);
+  assert.equal(info.isDirectory, false);
+  assert.ok(info.mtimeMs > 0);
+  const fh = await platform.fs.open(path);
+  assert.deepEqual(await fh.read(10, 20), new Uint8Array(whole.subarray(10, 30)));
+  const tail = await fh.read(whole.length - 5, 100);
+  assert.equal(tail.length, 5);
+  assert.equal((await fh.stat()).size, whole.length);
+  await fh.close();
+  const entries = await platform.fs.readDir(new URL(".", fixtures).pathname);
+  const cert = entries.find((e) => e.name === "cert.pem");
+  assert.ok(cert && cert.isFile && !cert.isDirectory);
+  assert.equal((await platform.fs.stat(new URL(".", fixtures).pathname)).isDirectory, true);
+  await assert.rejects(platform.fs.stat(path + ".missing"), (err: Error & { code?: string }) => err.code === "ENOENT");
+  await assert.rejects(platform.fs.open(path + ".missing"), (err: Error & { code?: string }) => err.code === "ENOENT");
+});
+
+test("compression: raw deflate with sync flush round-trips and keeps context between messages", () => {
+  const deflate = platform.compression.createDeflateRaw({ level: 6 });
+  const inflate = platform.compression.createInflateRaw();
+  const message = enc.encode("levent levent levent levent, the event library");
+  const first = deflate.process(message, "sync");
+  assert.deepEqual(Array.from(first.subarray(first.length - 4)), [0, 0, 0xff, 0xff]);
+  assert.equal(dec.decode(inflate.process(first, "sync")), dec.decode(message));
+  const second = deflate.process(message, "sync");
+  assert.ok(second.length < first.length, "context takeover makes the repeat smaller");
+  assert.equal(dec.decode(inflate.process(second, "sync")), dec.decode(message));
+  const bad = platform.compression.createInflateRaw();
+  assert.throws(() => bad.process(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff]), "sync"), (err: Error & { code?: string }) => err.code === "EZLIB");
+  deflate.close();
+  inflate.close();
+  bad.close();
+});
+
+test("lookup: localhost resolves to a loopback address; an invalid name rejects with ENOTFOUND", async () => {
+  const addrs = await within(platform.lookup("localhost"), 5000, "lookup");
+  assert.ok(addrs.some((a) => (a.address === "127.0.0.1" && a.family === 4) || (a.address === "::1" && a.family === 6)), JSON.stringify(addrs));
+  const v4 = await platform.lookup("localhost", 4);
+  assert.ok(v4.length > 0 && v4.every((a) => a.family === 4));
+  await assert.rejects(
+    within(platform.lookup("no-such-host.invalid"), 10000, "lookup"),
+    (err: Error & { code?: string }) => err.code === "ENOTFOUND",
+  );
+});
+
+test("signals: a SIGUSR1 listener is called, and removing it stops delivery", async () => {
+  const got = deferred();
+  let count = 0;
+  const fn = (): void => {
+    count++;
+    got.resolve();
+  };
+  assert.equal(platform.addSignalListener("SIGUSR1", fn), true);
+  process.kill(process.pid, "SIGUSR1");
+  await within(got.promise, 5000, "SIGUSR1");
+  assert.equal(count, 1);
+  // Keep a second listener so the signal stays handled after fn is removed.
+  const other = (): void => {};
+  platform.addSignalListener("SIGUSR1", other);
+  platform.removeSignalListener("SIGUSR1", fn);
+  process.kill(process.pid, "SIGUSR1");
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(count, 1);
+  platform.removeSignalListener("SIGUSR1", other);
+});

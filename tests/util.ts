@@ -1,0 +1,57 @@
+/** Helpers shared by the test files: bounded waits and small fixtures. */
+
+/** Reject after `ms` with a message naming what was awaited, so no test hangs. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A promise with its resolve and reject exposed. */
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
+/** Make a {@linkcode Deferred}. */
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Concatenate byte arrays. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Wait `ms` of real time. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The byte at `index` of the deterministic test pattern used for large transfers. */
+export function patternByte(index: number): number {
+  return (index * 31 + (index >>> 13)) & 0xff;
+}
+
+/** Fill `out` with the test pattern starting at stream offset `offset`. */
+export function fillPattern(out: Uint8Array, offset: number): Uint8Array {
+  for (let i = 0; i < out.length; i++) out[i] = patternByte(offset + i);
+  return out;
+}
