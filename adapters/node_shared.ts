@@ -1,0 +1,191 @@
+/**
+ * Pieces built on `node:` modules that all three runtimes provide and where
+ * no faster native API exists: raw-deflate streams (`node:zlib`), system name
+ * lookup (`node:dns`), UDP (`node:dgram`, which Deno and Node both support
+ * without flags), and error-code normalisation.
+ *
+ * @module
+ */
+import dgram from "node:dgram";
+import dns from "node:dns";
+import zlib from "node:zlib";
+import type {
+  Compression,
+  DatagramHandler,
+  FlushMode,
+  LookupAddress,
+  NetAddress,
+  UdpBindOptions,
+  UdpSocket,
+  ZStream,
+  ZStreamOptions,
+} from "../src/platform.ts";
+
+/** An Error carrying an errno-style `code`, as every adapter error does. */
+export interface CodedError extends Error {
+  /** `ECONNREFUSED`, `ENOENT`, ... */
+  code: string;
+}
+
+const NAME_TO_CODE: Record<string, string> = {
+  ConnectionRefused: "ECONNREFUSED",
+  ConnectionReset: "ECONNRESET",
+  ConnectionAborted: "ECONNRESET",
+  BrokenPipe: "EPIPE",
+  TimedOut: "ETIMEDOUT",
+  AddrInUse: "EADDRINUSE",
+  AddrNotAvailable: "EADDRNOTAVAIL",
+  NotFound: "ENOENT",
+  PermissionDenied: "EACCES",
+  InvalidData: "ETLS",
+};
+
+/**
+ * Give `err` a normalised `code`: keep an errno-style code the runtime set,
+ * map Deno's error class names, else use `fallback`. Returns a CodedError.
+ */
+export function coded(err: unknown, fallback: string): CodedError {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const withCode = e as Error & { code?: unknown };
+  if (typeof withCode.code === "string" && /^E[A-Z0-9_]+$/.test(withCode.code)) {
+    if (withCode.code === "ENOTFOUND" || withCode.code === "EAI_NONAME" || withCode.code === "EAI_NODATA") {
+      withCode.code = "ENOTFOUND";
+    }
+    return withCode as CodedError;
+  }
+  const mapped = NAME_TO_CODE[e.name] ?? (/refused/i.test(e.message) ? "ECONNREFUSED" : fallback);
+  try {
+    withCode.code = mapped;
+    return withCode as CodedError;
+  } catch {
+    // Some runtime errors have a read-only code: wrap instead.
+    const wrapped = new Error(e.message, { cause: e }) as CodedError;
+    wrapped.code = mapped;
+    return wrapped;
+  }
+}
+
+/** A new Error with a code. */
+export function codedError(message: string, code: string): CodedError {
+  const err = new Error(message) as CodedError;
+  err.code = code;
+  return err;
+}
+
+/** The IP family of an address text. */
+export function familyOf(host: string): 4 | 6 {
+  return host.includes(":") ? 6 : 4;
+}
+
+/** A NetAddress for an IP host and port. */
+export function ipAddress(transport: "tcp" | "udp", host: string, port: number): NetAddress {
+  return { transport, host, port, family: familyOf(host) };
+}
+
+/** A NetAddress for a Unix socket path. */
+export function unixAddress(path: string): NetAddress {
+  return { transport: "unix", host: path, port: 0, family: 0 };
+}
+
+const FLUSH: Record<FlushMode, number> = {
+  none: zlib.constants.Z_NO_FLUSH,
+  sync: zlib.constants.Z_SYNC_FLUSH,
+  finish: zlib.constants.Z_FINISH,
+};
+
+/** The synchronous core of a node:zlib stream, used by zlib's own *Sync functions. */
+interface SyncZlib {
+  _processChunk(chunk: Uint8Array, flushFlag: number): Uint8Array;
+  close(): void;
+}
+
+class NodeZStream implements ZStream {
+  #z: SyncZlib;
+  #closed = false;
+
+  constructor(z: SyncZlib) {
+    this.#z = z;
+  }
+
+  process(bytes: Uint8Array, flush: FlushMode): Uint8Array {
+    if (this.#closed) throw codedError("the compression stream is closed", "EZLIB");
+    let out: Uint8Array;
+    try {
+      out = this.#z._processChunk(bytes, FLUSH[flush]);
+    } catch (err) {
+      const e = coded(err, "EZLIB");
+      e.code = "EZLIB";
+      throw e;
+    }
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#z.close();
+  }
+}
+
+/** Raw-deflate streams over node:zlib's synchronous chunk processing. */
+export const nodeCompression: Compression = {
+  createDeflateRaw(options: ZStreamOptions = {}): ZStream {
+    const z = zlib.createDeflateRaw({ level: options.level ?? 6, windowBits: options.windowBits ?? 15 });
+    return new NodeZStream(z as unknown as SyncZlib);
+  },
+  createInflateRaw(options: ZStreamOptions = {}): ZStream {
+    const z = zlib.createInflateRaw({ windowBits: options.windowBits ?? 15 });
+    return new NodeZStream(z as unknown as SyncZlib);
+  },
+};
+
+/** System name lookup through node:dns (getaddrinfo: hosts file, then DNS). */
+export function nodeLookup(host: string, family: 0 | 4 | 6 = 0): Promise<LookupAddress[]> {
+  return new Promise((resolve, reject) => {
+    dns.lookup(host, { all: true, family }, (err, addresses) => {
+      if (err) {
+        const e = coded(err, "ENOTFOUND");
+        if (e.code !== "ENOTFOUND" && /ENOTFOUND|EAI_/.test(String(e.code))) e.code = "ENOTFOUND";
+        reject(e);
+        return;
+      }
+      resolve(addresses.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 })));
+    });
+  });
+}
+
+/** Bind a UDP socket with node:dgram. */
+export function nodeBindUdp(options: UdpBindOptions, onMessage: DatagramHandler): Promise<UdpSocket> {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket(familyOf(options.host) === 6 ? "udp6" : "udp4");
+    const onError = (err: Error): void => reject(coded(err, "EINVAL"));
+    sock.once("error", onError);
+    sock.on("message", (msg, rinfo) => {
+      onMessage(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), ipAddress("udp", rinfo.address, rinfo.port));
+    });
+    sock.bind(options.port, options.host, () => {
+      sock.off("error", onError);
+      // Errors after bind (ICMP unreachable on send...) are reported through send().
+      sock.on("error", () => {});
+      const bound = sock.address();
+      let closed = false;
+      resolve({
+        address: ipAddress("udp", bound.address, bound.port),
+        send(bytes: Uint8Array, host: string, port: number): Promise<void> {
+          return new Promise((res, rej) => {
+            if (closed) {
+              rej(codedError("the UDP socket is closed", "EBADF"));
+              return;
+            }
+            sock.send(bytes, port, host, (err) => (err ? rej(coded(err, "EINVAL")) : res()));
+          });
+        },
+        close(): void {
+          if (closed) return;
+          closed = true;
+          sock.close();
+        },
+      });
+    });
+  });
+}
