@@ -1,0 +1,819 @@
+/**
+ * EventBase and Event: libevent's event loop (event.h) over the platform's
+ * push-style I/O. Timers live in one min-heap with a single runtime timer
+ * armed for the earliest deadline; activated events wait in one queue per
+ * priority and run lowest number first.
+ *
+ * @module
+ */
+import type { Clock, Platform, SignalName, TimerHandle } from "../platform.ts";
+import { getDefaultPlatform } from "./default_platform.ts";
+import { EventError } from "./event_error.ts";
+import { EV_ALL_FLAGS, EV_ET, EV_IO_FLAGS, EV_PERSIST, EV_SIGNAL, EV_TIMEOUT, flagNames } from "./flags.ts";
+import { type HeapEntry, MinHeap } from "./min_heap.ts";
+import type { Pollable } from "./pollable.ts";
+
+/** What an event watches: nothing (a pure timer), a signal, or a pollable source. */
+export type EventSource = null | SignalName | Pollable;
+
+/**
+ * An event callback: libevent's `event_callback_fn(fd, what, arg)`. `what`
+ * holds the flags that fired (`EV_TIMEOUT`, `EV_READ`, ...).
+ */
+export type EventCallback<A = unknown> = (source: EventSource, what: number, arg: A) => void;
+
+/** Options for {@linkcode EventBase}. */
+export interface EventBaseOptions {
+  /** The runtime adapter; defaults to the one registered by `mod.ts` / `adapters/auto.ts`. */
+  readonly platform?: Platform;
+  /** The clock for timers; defaults to the platform's. Pass a ManualClock in tests. */
+  readonly clock?: Clock;
+}
+
+/** Flags for {@linkcode EventBase.loop}: libevent's `EVLOOP_*`. */
+export interface LoopOptions {
+  /** Wait for at least one event to become active, run the active ones, return (`EVLOOP_ONCE`). */
+  readonly once?: boolean;
+  /** Run only what is ready now, never wait (`EVLOOP_NONBLOCK`). */
+  readonly nonblock?: boolean;
+  /** Keep running with no events pending, until loopExit / loopBreak (`EVLOOP_NO_EXIT_ON_EMPTY`). */
+  readonly noExitOnEmpty?: boolean;
+}
+
+/**
+ * How a loop ended: 0 after loopExit / loopBreak / a `once` or `nonblock`
+ * pass, 1 when it ran out of pending events (libevent's return values).
+ */
+export type LoopResult = 0 | 1;
+
+/** Snapshot of an event's pending state, from {@linkcode Event.pending}. */
+export interface EventCounts {
+  /** Events added (pending) and not internal. */
+  readonly added: number;
+  /** Events active (waiting for their callback to run). */
+  readonly active: number;
+}
+
+// Event state bits (libevent's EVLIST_*).
+const LIST_INSERTED = 0x01;
+const LIST_ACTIVE = 0x02;
+const LIST_INTERNAL = 0x04;
+const LIST_FREED = 0x08;
+
+// A timer far enough out to keep the runtime alive while events that no
+// runtime handle holds (signals) are pending; re-armed when it fires.
+const KEEPALIVE_MS = 0x3fffffff;
+
+/**
+ * An event: libevent's `struct event`. It watches a source for the flags it
+ * was made with, optionally with a timeout, and runs its callback on the
+ * base's loop when they fire.
+ *
+ * @example
+ * ```ts
+ * import { EV_PERSIST, Event, EventBase } from "@levent/levent/event";
+ * const base = new EventBase();
+ * let ticks = 0;
+ * const tick = new Event(base, null, EV_PERSIST, () => {
+ *   if (++ticks === 3) tick.del();
+ * });
+ * tick.add(10);
+ * await base.dispatch();
+ * console.log(ticks); // 3
+ * ```
+ */
+export class Event<A = unknown> implements HeapEntry {
+  /** @ignore heap bookkeeping */
+  deadline = 0;
+  /** @ignore heap bookkeeping */
+  seq = 0;
+  /** @ignore heap bookkeeping */
+  heapIndex = -1;
+
+  #base: EventBase;
+  #source: EventSource;
+  #events: number;
+  #callback: EventCallback<A>;
+  #arg: A;
+  /** @ignore */
+  state = 0;
+  /** @ignore Flags the pending activation carries. */
+  result = 0;
+  /** @ignore How many times a signal fired before the callback ran. */
+  ncalls = 0;
+  /** @ignore The timeout given to add(), for persistent re-arming; -1 = none. */
+  timeoutMs = -1;
+  /** @ignore */
+  priority: number;
+  /** @ignore Active-queue links. */
+  nextActive: Event<unknown> | null = null;
+  /** @ignore */
+  prevActive: Event<unknown> | null = null;
+  /** @ignore Bound when first watched, so a pollable can call it. */
+  onReady: ((ready: number) => void) | null = null;
+
+  /**
+   * Make an event (libevent `event_new` / `event_assign`). It is not pending
+   * until {@linkcode Event.add}.
+   *
+   * @param base the loop it belongs to
+   * @param source null for a timer, a signal name with `EV_SIGNAL`, or a pollable source
+   * @param events a mix of EV_READ, EV_WRITE, EV_CLOSED, EV_SIGNAL, EV_PERSIST, EV_ET
+   * @param callback called as `callback(source, what, arg)`
+   * @param arg passed to the callback
+   * @throws {TypeError} if the source does not fit the flags, or callback is not a function
+   * @throws {RangeError} if events holds unknown bits
+   */
+  constructor(base: EventBase, source: EventSource, events: number, callback: EventCallback<A>, arg?: A) {
+    if (!(base instanceof EventBase)) throw new TypeError("base must be an EventBase");
+    if (typeof callback !== "function") throw new TypeError("callback must be a function");
+    if (!Number.isInteger(events) || (events & ~EV_ALL_FLAGS) !== 0) {
+      throw new RangeError(`events has unknown flags: ${events}`);
+    }
+    if (events & EV_SIGNAL) {
+      if (typeof source !== "string") throw new TypeError("source must be a signal name for an EV_SIGNAL event");
+      if (events & EV_IO_FLAGS) throw new TypeError("events cannot mix EV_SIGNAL with EV_READ, EV_WRITE or EV_CLOSED");
+    } else if (events & EV_IO_FLAGS) {
+      if (source === null || typeof source !== "object" || typeof source.poll !== "function") {
+        throw new TypeError("source must be a Pollable for EV_READ, EV_WRITE or EV_CLOSED");
+      }
+    } else if (source !== null && typeof source === "string") {
+      throw new TypeError("a signal source needs EV_SIGNAL in events");
+    }
+    this.#base = base;
+    this.#source = source;
+    this.#events = events;
+    this.#callback = callback;
+    this.#arg = arg as A;
+    this.priority = base.defaultPriority;
+  }
+
+  /** The base the event belongs to (`event_get_base`). */
+  get base(): EventBase {
+    return this.#base;
+  }
+
+  /** The watched source (`event_get_fd` / `event_get_signal`). */
+  get source(): EventSource {
+    return this.#source;
+  }
+
+  /** The flags the event was made with (`event_get_events`). */
+  get events(): number {
+    return this.#events;
+  }
+
+  /** The callback (`event_get_callback`). */
+  get callback(): EventCallback<A> {
+    return this.#callback;
+  }
+
+  /** The callback argument (`event_get_callback_arg`). */
+  get arg(): A {
+    return this.#arg;
+  }
+
+  /** True until {@linkcode Event.free} (`event_initialized`). */
+  get initialized(): boolean {
+    return (this.state & LIST_FREED) === 0;
+  }
+
+  /**
+   * Make the event pending, with an optional timeout in milliseconds
+   * (libevent `event_add`). Adding a pending event again resets its timeout.
+   *
+   * @throws {RangeError} if timeoutMs is negative or not a number
+   * @throws {EventError} `ERR_EVENT_FREED` after free(); `ERR_SIGNAL_UNSUPPORTED` when the runtime cannot watch the signal
+   */
+  add(timeoutMs?: number): void {
+    if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs >= 0))) {
+      throw new RangeError(`timeoutMs must be a number >= 0, got ${timeoutMs}`);
+    }
+    this.#checkLive();
+    this.#base.addEvent(this as Event<unknown>, timeoutMs === undefined ? -1 : timeoutMs);
+  }
+
+  /** Make the event non-pending and non-active (libevent `event_del`). */
+  del(): void {
+    if (this.state & LIST_FREED) return;
+    this.#base.delEvent(this as Event<unknown>);
+  }
+
+  /**
+   * Make the event active as if `what` had fired, whether or not it is
+   * pending (libevent `event_active`). `ncalls` matters for signal events.
+   */
+  active(what: number, ncalls: number = 1): void {
+    this.#checkLive();
+    this.#base.activate(this as Event<unknown>, what, ncalls);
+  }
+
+  /**
+   * Which of `what` the event is pending or active for (libevent
+   * `event_pending`): a mix of the event's flags and EV_TIMEOUT when a
+   * timeout is set.
+   */
+  pending(what: number = EV_ALL_FLAGS): number {
+    let flags = 0;
+    if (this.state & LIST_INSERTED) flags |= this.#events & (EV_IO_FLAGS | EV_SIGNAL);
+    if (this.state & LIST_ACTIVE) flags |= this.result;
+    if (this.heapIndex >= 0) flags |= EV_TIMEOUT;
+    return flags & what & (EV_TIMEOUT | EV_IO_FLAGS | EV_SIGNAL);
+  }
+
+  /** When the timeout falls due (clock milliseconds), or undefined with no timeout pending. */
+  get timeoutDeadline(): number | undefined {
+    return this.heapIndex >= 0 ? this.deadline : undefined;
+  }
+
+  /**
+   * Set the priority (libevent `event_priority_set`): 0 runs first.
+   *
+   * @throws {RangeError} outside 0 .. base.priorities - 1
+   * @throws {EventError} `ERR_EVENT_ACTIVE` while the event is active
+   */
+  prioritySet(priority: number): void {
+    if (!Number.isInteger(priority) || priority < 0 || priority >= this.#base.priorities) {
+      throw new RangeError(`priority must be an integer in 0..${this.#base.priorities - 1}, got ${priority}`);
+    }
+    if (this.state & LIST_ACTIVE) throw new EventError("ERR_EVENT_ACTIVE", "cannot change the priority of an active event");
+    this.priority = priority;
+  }
+
+  /** Delete the event and release it; later add() throws (libevent `event_free`). */
+  free(): void {
+    this.del();
+    this.state |= LIST_FREED;
+  }
+
+  /** @ignore Run the callback with the flags that fired. */
+  run(what: number): void {
+    this.#callback(this.#source, what, this.#arg);
+  }
+
+  /** @ignore Mark as internal: not counted when deciding whether the loop has work. */
+  markInternal(): void {
+    this.state |= LIST_INTERNAL;
+  }
+
+  /** A one-line description for {@linkcode EventBase.dumpEvents}. */
+  toString(): string {
+    const src = this.#source === null ? "timer" : typeof this.#source === "string" ? this.#source : "pollable";
+    const parts = [`Event(${src}, ${flagNames(this.#events)}, priority ${this.priority}`];
+    if (this.heapIndex >= 0) parts.push(`, due ${this.deadline.toFixed(3)}`);
+    if (this.state & LIST_ACTIVE) parts.push(`, active ${flagNames(this.result)}`);
+    return parts.join("") + ")";
+  }
+
+  #checkLive(): void {
+    if (this.state & LIST_FREED) throw new EventError("ERR_EVENT_FREED", "the event was freed");
+  }
+}
+
+/** A queue of active events at one priority: a doubly-linked list through the events. */
+interface ActiveQueue {
+  head: Event<unknown> | null;
+  tail: Event<unknown> | null;
+}
+
+/**
+ * The event loop: libevent's `struct event_base`.
+ *
+ * The loop runs while {@linkcode EventBase.dispatch} or
+ * {@linkcode EventBase.loop} is in progress; callbacks run only then, as in
+ * libevent. I/O and signals that arrive while no loop runs wait, active,
+ * for the next one.
+ *
+ * @example
+ * ```ts
+ * import { EventBase } from "@levent/levent/event";
+ * const base = new EventBase();
+ * base.once(null, 0, () => console.log("100 ms later"), 100);
+ * await base.dispatch(); // returns when no events are left
+ * ```
+ */
+export class EventBase {
+  #platform: Platform | undefined;
+  #clock: Clock;
+  #heap = new MinHeap<Event<unknown>>();
+  #queues: ActiveQueue[] = [{ head: null, tail: null }];
+  #seq = 0;
+  #added = 0;
+  #activeCount = 0;
+  #signals = new Map<SignalName, { events: Set<Event<unknown>>; handler: () => void }>();
+  #recheck: Event<unknown>[] = [];
+  #ioEvents = new Set<Event<unknown>>();
+  #cachedTime = -1;
+
+  // Loop state.
+  #running = false;
+  #inPass = false;
+  #passQueued = false;
+  #yieldQueued = false;
+  #exitRequested = false;
+  #breakRequested = false;
+  #gotExit = false;
+  #gotBreak = false;
+  #flags: LoopOptions = {};
+  #finish: ((result: LoopResult) => void) | null = null;
+  #fail: ((err: unknown) => void) | null = null;
+  #timer: TimerHandle | undefined;
+  #timerDue = Infinity;
+  #freed = false;
+  #runPass: () => void;
+  #onTimer: () => void;
+
+  /**
+   * Make a loop (libevent `event_base_new`).
+   *
+   * @throws {EventError} `ERR_NO_PLATFORM` when no platform is given or registered and no clock is given
+   */
+  constructor(options: EventBaseOptions = {}) {
+    this.#platform = options.platform ?? getDefaultPlatform();
+    const clock = options.clock ?? this.#platform?.clock;
+    if (clock === undefined) {
+      throw new EventError(
+        "ERR_NO_PLATFORM",
+        "no platform: pass { platform } (from adapters/) or import levent's mod.ts, which registers the runtime's adapter",
+      );
+    }
+    this.#clock = clock;
+    this.#runPass = () => {
+      this.#passQueued = false;
+      this.#yieldQueued = false;
+      this.#iterate();
+    };
+    this.#onTimer = () => {
+      this.#timer = undefined;
+      this.#timerDue = Infinity;
+      if (!this.#inPass) this.#iterate();
+    };
+  }
+
+  /**
+   * The platform adapter this base uses.
+   *
+   * @throws {EventError} `ERR_NO_PLATFORM` when the base was made with a clock only
+   */
+  get platform(): Platform {
+    if (this.#platform === undefined) throw new EventError("ERR_NO_PLATFORM", "this EventBase has no platform");
+    return this.#platform;
+  }
+
+  /** The clock timers run on. */
+  get clock(): Clock {
+    return this.#clock;
+  }
+
+  /** How many priority levels there are (`event_base_get_npriorities`). */
+  get priorities(): number {
+    return this.#queues.length;
+  }
+
+  /** The priority new events get: the middle one, as in libevent. */
+  get defaultPriority(): number {
+    return this.#queues.length >> 1;
+  }
+
+  /**
+   * Set the number of priority levels (libevent `event_base_priority_init`).
+   * Events made afterwards default to the middle level.
+   *
+   * @throws {RangeError} unless 1 <= n <= 256
+   * @throws {EventError} `ERR_EVENT_ACTIVE` while any event is active
+   */
+  priorityInit(n: number): void {
+    if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`n must be an integer in 1..256, got ${n}`);
+    if (this.#activeCount > 0) throw new EventError("ERR_EVENT_ACTIVE", "cannot change priorities while events are active");
+    this.#queues = Array.from({ length: n }, () => ({ head: null, tail: null }));
+  }
+
+  /**
+   * The cached time in clock milliseconds: the time the current loop
+   * iteration started, or the clock's time outside the loop (libevent
+   * `event_base_gettimeofday_cached`, on the monotonic clock).
+   */
+  now(): number {
+    return this.#cachedTime >= 0 ? this.#cachedTime : this.#clock.now();
+  }
+
+  /** Refresh the cached time from the clock (libevent `event_base_update_cache_time`). */
+  updateCacheTime(): void {
+    if (this.#running) this.#cachedTime = this.#clock.now();
+  }
+
+  /** True when the last loop ended through loopExit (`event_base_got_exit`). */
+  gotExit(): boolean {
+    return this.#gotExit;
+  }
+
+  /** True when the last loop ended through loopBreak (`event_base_got_break`). */
+  gotBreak(): boolean {
+    return this.#gotBreak;
+  }
+
+  /** True while a loop is in progress. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Counts of added and active events (`event_base_get_num_events`). */
+  countEvents(): EventCounts {
+    return { added: this.#added, active: this.#activeCount };
+  }
+
+  /**
+   * Run the loop until no events are pending or active, or until
+   * {@linkcode EventBase.loopExit} / {@linkcode EventBase.loopBreak}
+   * (libevent `event_base_dispatch`).
+   *
+   * @throws {EventError} `ERR_LOOP_RUNNING` (as a rejection) when a loop is already running
+   */
+  async dispatch(): Promise<void> {
+    await this.loop();
+  }
+
+  /**
+   * Run the loop (libevent `event_base_loop`). Resolves with 1 when it
+   * stopped because no events were left, 0 otherwise. Rejects with the
+   * error when a callback throws.
+   */
+  loop(options: LoopOptions = {}): Promise<LoopResult> {
+    if (this.#freed) return Promise.reject(new EventError("ERR_BASE_FREED", "the EventBase was freed"));
+    if (this.#running) return Promise.reject(new EventError("ERR_LOOP_RUNNING", "the loop is already running"));
+    this.#running = true;
+    this.#flags = options;
+    this.#exitRequested = false;
+    this.#breakRequested = false;
+    this.#gotExit = false;
+    this.#gotBreak = false;
+    const done = new Promise<LoopResult>((resolve, reject) => {
+      this.#finish = resolve;
+      this.#fail = reject;
+    });
+    this.#iterate();
+    return done;
+  }
+
+  /**
+   * Ask the loop to exit after the events active now have run, or after
+   * `delayMs` (libevent `event_base_loopexit`). A call while no loop runs
+   * exits the next one after its first iteration.
+   *
+   * @throws {RangeError} if delayMs is negative or not a number
+   */
+  loopExit(delayMs: number = 0): void {
+    if (typeof delayMs !== "number" || !(delayMs >= 0)) throw new RangeError(`delayMs must be a number >= 0, got ${delayMs}`);
+    this.once(null, EV_TIMEOUT, () => {
+      this.#exitRequested = true;
+    }, delayMs);
+  }
+
+  /**
+   * Stop the loop as soon as the running callback returns, leaving other
+   * active events for the next loop (libevent `event_base_loopbreak`).
+   * Ignored while no loop runs.
+   */
+  loopBreak(): void {
+    if (this.#running) {
+      this.#breakRequested = true;
+      this.#wake();
+    }
+  }
+
+  /**
+   * Run `callback` once when `what` fires on `source` or `timeoutMs`
+   * elapses (libevent `event_base_once`). With a null source and no flags,
+   * it is a one-shot timer (timeout 0 when not given).
+   *
+   * @throws {TypeError} with EV_SIGNAL or EV_PERSIST, which a once-event cannot have
+   */
+  once<A = unknown>(
+    source: EventSource,
+    what: number,
+    callback: EventCallback<A>,
+    timeoutMs?: number,
+    arg?: A,
+  ): void {
+    if (typeof callback !== "function") throw new TypeError("callback must be a function");
+    if (what & (EV_SIGNAL | EV_PERSIST)) throw new TypeError("once() does not take EV_SIGNAL or EV_PERSIST");
+    const ev: Event<A> = new Event(this, source, what & ~EV_TIMEOUT, (src, fired, a) => {
+      ev.free();
+      callback(src, fired, a);
+    }, arg);
+    ev.add(source === null && timeoutMs === undefined ? 0 : timeoutMs);
+  }
+
+  /**
+   * Run `callback` on the loop's next iteration at the middle priority:
+   * libevent's deferred callbacks (`event_deferred_cb_schedule_`), which
+   * bufferevents use so their callbacks never run re-entrantly.
+   */
+  defer(callback: () => void): void {
+    if (typeof callback !== "function") throw new TypeError("callback must be a function");
+    const ev = new Event(this, null, 0, () => {
+      ev.free();
+      callback();
+    });
+    ev.active(EV_TIMEOUT);
+  }
+
+  /**
+   * A description of every added and active event, one per line (libevent
+   * `event_base_dump_events`).
+   */
+  dumpEvents(): string {
+    const lines: string[] = [`Inserted events: ${this.#added}`];
+    const seen = new Set<Event<unknown>>();
+    for (const ev of this.#heap.entries()) seen.add(ev);
+    for (const { events } of this.#signals.values()) for (const ev of events) seen.add(ev);
+    for (const ev of this.#ioEvents) seen.add(ev);
+    for (const ev of seen) if (ev.state & LIST_INSERTED) lines.push(`  ${ev}`);
+    lines.push(`Active events: ${this.#activeCount}`);
+    this.#queues.forEach((q, priority) => {
+      for (let ev = q.head; ev !== null; ev = ev.nextActive) lines.push(`  [${priority}] ${ev}`);
+    });
+    return lines.join("\n");
+  }
+
+  /**
+   * Delete every event and stop the loop (libevent `event_base_free`). A
+   * loop in progress resolves with 0.
+   */
+  free(): void {
+    for (const ev of [...this.#heap.entries(), ...this.#ioEvents]) ev.del();
+    for (const { events } of this.#signals.values()) for (const ev of [...events]) ev.del();
+    for (const q of this.#queues) while (q.head !== null) this.delEvent(q.head);
+    this.#freed = true;
+    if (this.#running) this.#stop(0);
+  }
+
+  // ---- internal: called by Event ----
+
+  /** @ignore */
+  addEvent(ev: Event<unknown>, timeoutMs: number): void {
+    if (this.#freed) throw new EventError("ERR_BASE_FREED", "the EventBase was freed");
+    const source = ev.source;
+    if (!(ev.state & LIST_INSERTED)) {
+      if (ev.events & EV_SIGNAL) this.#watchSignal(ev, source as SignalName);
+      else if (ev.events & EV_IO_FLAGS) this.#watchIo(ev, source as Pollable);
+      ev.state |= LIST_INSERTED;
+      if (!(ev.state & LIST_INTERNAL)) this.#added++;
+    }
+    if (ev.heapIndex >= 0) this.#heap.remove(ev);
+    ev.timeoutMs = timeoutMs;
+    if (timeoutMs >= 0) this.#schedule(ev, this.now() + timeoutMs);
+    this.#wake();
+  }
+
+  /** @ignore */
+  delEvent(ev: Event<unknown>): void {
+    if (ev.state & LIST_ACTIVE) this.#unqueue(ev);
+    if (ev.heapIndex >= 0) this.#heap.remove(ev);
+    if (ev.state & LIST_INSERTED) {
+      ev.state &= ~LIST_INSERTED;
+      if (!(ev.state & LIST_INTERNAL)) this.#added--;
+      if (ev.events & EV_SIGNAL) this.#unwatchSignal(ev, ev.source as SignalName);
+      else if (ev.events & EV_IO_FLAGS) this.#unwatchIo(ev, ev.source as Pollable);
+    }
+    this.#wake();
+  }
+
+  /** @ignore */
+  activate(ev: Event<unknown>, what: number, ncalls: number): void {
+    if (ev.state & LIST_ACTIVE) {
+      ev.result |= what;
+      if (what & EV_SIGNAL) ev.ncalls += ncalls;
+      return;
+    }
+    ev.result = what;
+    ev.ncalls = what & EV_SIGNAL ? ncalls : 1;
+    ev.state |= LIST_ACTIVE;
+    this.#activeCount++;
+    const q = this.#queues[Math.min(ev.priority, this.#queues.length - 1)];
+    ev.prevActive = q.tail;
+    ev.nextActive = null;
+    if (q.tail === null) q.head = ev;
+    else q.tail.nextActive = ev;
+    q.tail = ev;
+    this.#wake();
+  }
+
+  /** @ignore A pollable reports new readiness. */
+  ioReady(ev: Event<unknown>, ready: number): void {
+    const fired = ready & ev.events & EV_IO_FLAGS;
+    if (fired !== 0 && ev.state & LIST_INSERTED) this.activate(ev, fired, 1);
+  }
+
+  // ---- internal: the loop ----
+
+  #schedule(ev: Event<unknown>, deadline: number): void {
+    ev.deadline = deadline;
+    ev.seq = this.#seq++;
+    this.#heap.push(ev);
+  }
+
+  #unqueue(ev: Event<unknown>): void {
+    const q = this.#queues[Math.min(ev.priority, this.#queues.length - 1)];
+    if (ev.prevActive === null) q.head = ev.nextActive;
+    else ev.prevActive.nextActive = ev.nextActive;
+    if (ev.nextActive === null) q.tail = ev.prevActive;
+    else ev.nextActive.prevActive = ev.prevActive;
+    ev.prevActive = ev.nextActive = null;
+    ev.state &= ~LIST_ACTIVE;
+    this.#activeCount--;
+  }
+
+  #watchSignal(ev: Event<unknown>, signal: SignalName): void {
+    let entry = this.#signals.get(signal);
+    if (entry === undefined) {
+      const events = new Set<Event<unknown>>();
+      const handler = (): void => {
+        for (const e of events) this.activate(e, EV_SIGNAL, 1);
+      };
+      if (!this.platform.addSignalListener(signal, handler)) {
+        throw new EventError("ERR_SIGNAL_UNSUPPORTED", `this runtime cannot watch ${signal}`);
+      }
+      entry = { events, handler };
+      this.#signals.set(signal, entry);
+    }
+    entry.events.add(ev);
+  }
+
+  #unwatchSignal(ev: Event<unknown>, signal: SignalName): void {
+    const entry = this.#signals.get(signal);
+    if (entry === undefined) return;
+    entry.events.delete(ev);
+    if (entry.events.size === 0) {
+      this.#signals.delete(signal);
+      this.platform.removeSignalListener(signal, entry.handler);
+    }
+  }
+
+  #watchIo(ev: Event<unknown>, source: Pollable): void {
+    this.#ioEvents.add(ev);
+    ev.onReady ??= (ready) => this.ioReady(ev, ready);
+    source.watch(ev.onReady);
+    // Level-triggered: readiness that already holds fires at once.
+    if (!(ev.events & EV_ET)) {
+      const ready = source.poll() & ev.events & EV_IO_FLAGS;
+      if (ready !== 0) this.#recheck.push(ev);
+    }
+  }
+
+  #unwatchIo(ev: Event<unknown>, source: Pollable): void {
+    this.#ioEvents.delete(ev);
+    if (ev.onReady !== null) source.unwatch(ev.onReady);
+  }
+
+  /** Something became active or changed: make sure a pass will run. */
+  #wake(): void {
+    if (!this.#running || this.#inPass || this.#passQueued) return;
+    this.#passQueued = true;
+    queueMicrotask(this.#runPass);
+  }
+
+  /** One loop iteration: collect due timers, run the highest-priority active queue. */
+  #iterate(): void {
+    if (!this.#running || this.#inPass) return;
+    this.#inPass = true;
+    let ran: boolean;
+    try {
+      this.#cachedTime = this.#clock.now();
+      this.#collectRecheck();
+      this.#collectTimers();
+      ran = this.#runActive();
+    } catch (err) {
+      this.#inPass = false;
+      this.#stop(0, err);
+      return;
+    }
+    this.#inPass = false;
+    this.#cachedTime = -1;
+    this.#afterPass(ran);
+  }
+
+  /** Decide what follows a pass, in libevent's order (event_base_loop). */
+  #afterPass(ran: boolean): void {
+    const flags = this.#flags;
+    const more = this.#activeCount > 0 || this.#recheck.length > 0;
+    if (this.#breakRequested) {
+      this.#gotBreak = true;
+      this.#stop(0);
+    } else if (this.#exitRequested) {
+      this.#gotExit = true;
+      this.#stop(0);
+    } else if ((flags.once && ran && !more) || (flags.nonblock && !more)) {
+      this.#stop(0);
+    } else if (more) {
+      // More work is ready: let pending I/O in first, as libevent polls between iterations.
+      if (!this.#yieldQueued) {
+        this.#yieldQueued = true;
+        this.#passQueued = true;
+        this.platform.yieldToIo(this.#runPass);
+      }
+    } else if (this.#added === 0 && !flags.noExitOnEmpty) {
+      this.#stop(1);
+    } else {
+      this.#armTimer();
+    }
+  }
+
+  #collectRecheck(): void {
+    if (this.#recheck.length === 0) return;
+    const list = this.#recheck;
+    this.#recheck = [];
+    for (const ev of list) {
+      if (ev.state & LIST_INSERTED) {
+        const ready = (ev.source as Pollable).poll() & ev.events & EV_IO_FLAGS;
+        if (ready !== 0) this.activate(ev, ready, 1);
+      }
+    }
+  }
+
+  #collectTimers(): void {
+    const now = this.#cachedTime;
+    for (;;) {
+      const ev = this.#heap.peek();
+      if (ev === undefined || ev.deadline > now) break;
+      this.#heap.pop();
+      if (ev.events & EV_PERSIST) {
+        // Keep the cadence: next deadline is one period after this one, unless that is already past.
+        const next = ev.deadline + ev.timeoutMs;
+        this.#schedule(ev, next > now ? next : now + ev.timeoutMs);
+      } else {
+        this.delEvent(ev);
+      }
+      this.activate(ev, EV_TIMEOUT, 1);
+    }
+  }
+
+  /** Run the lowest-numbered non-empty active queue; true if any callback ran. */
+  #runActive(): boolean {
+    for (const q of this.#queues) {
+      if (q.head === null) continue;
+      while (q.head !== null) {
+        const ev = q.head;
+        const what = ev.result;
+        const ncalls = ev.ncalls;
+        this.#unqueue(ev);
+        if (ev.events & EV_PERSIST) {
+          if (ev.timeoutMs >= 0 && !(what & EV_TIMEOUT) && ev.state & LIST_INSERTED) {
+            // Activity restarts a persistent event's timeout, as libevent does.
+            if (ev.heapIndex >= 0) this.#heap.remove(ev);
+            this.#schedule(ev, this.#cachedTime + ev.timeoutMs);
+          }
+        } else if (ev.state & LIST_INSERTED) {
+          this.delEvent(ev);
+        }
+        const calls = what & EV_SIGNAL ? ncalls : 1;
+        for (let i = 0; i < calls; i++) {
+          ev.run(what);
+          if (this.#breakRequested) return true;
+        }
+        if (
+          ev.events & EV_PERSIST && ev.state & LIST_INSERTED && !(ev.events & EV_ET) &&
+          ev.events & EV_IO_FLAGS && !(ev.state & LIST_ACTIVE)
+        ) {
+          this.#recheck.push(ev);
+        }
+      }
+      // Lower priorities wait for the next iteration, as in libevent.
+      return true;
+    }
+    return false;
+  }
+
+  #armTimer(): void {
+    const next = this.#heap.peek();
+    let due: number;
+    if (next !== undefined) due = next.deadline;
+    else if (this.#added > 0) due = this.#clock.now() + KEEPALIVE_MS;
+    else due = Infinity;
+    if (due === this.#timerDue) return;
+    this.#clearTimer();
+    if (due === Infinity) return;
+    this.#timerDue = due;
+    this.#timer = this.#clock.setTimer(this.#onTimer, Math.max(0, due - this.#clock.now()));
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) {
+      this.#clock.clearTimer(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#timerDue = Infinity;
+  }
+
+  #stop(result: LoopResult, err?: unknown): void {
+    this.#running = false;
+    this.#cachedTime = -1;
+    this.#clearTimer();
+    const finish = this.#finish;
+    const fail = this.#fail;
+    this.#finish = this.#fail = null;
+    if (err !== undefined) fail?.(err);
+    else finish?.(result);
+  }
+}
+
