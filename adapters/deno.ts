@@ -1,5 +1,735 @@
-import type { Platform } from "../src/platform.ts";
-/** Placeholder being replaced by the deno adapter. */
+/**
+ * The Deno adapter: {@linkcode Platform} over Deno's native APIs.
+ *
+ * - Stream sockets use `Deno.listen` / `Deno.connect` (TCP and Unix) and
+ *   `Deno.listenTls` / `Deno.startTls` (TLS), read with a `conn.read(buf)`
+ *   loop into one reused buffer per connection, so `data` lends its bytes.
+ * - Writes go through a queue and one writer loop per socket, because
+ *   `conn.write` may take only part of a buffer. The loop starts on a
+ *   microtask, so the writes of one task go out together (small chunks are
+ *   copied into one buffer and sent with a single op). `write()` returns
+ *   false once more than 256 KiB wait in that queue; `drain` fires when the
+ *   queue has emptied after such a false.
+ * - `close` is delivered on a microtask after `close()`, never inside it.
+ * - After `end` (the peer's EOF) the socket stays half-open until the owner
+ *   calls `end()` or `close()`; both directions finished means it closes.
+ * - `setNoDelay` applies to plain TCP only: Deno's TLS connections expose no
+ *   such switch.
+ * - Clock: `performance.now()` and `setTimeout`; `yieldToIo` uses
+ *   `setImmediate`. Signals: `Deno.addSignalListener`. Files: `Deno.open`,
+ *   `Deno.stat`, `Deno.readDir`.
+ * - Compression, system name lookup and UDP come from `node_shared.ts`
+ *   (`node:zlib`, `node:dns`, `node:dgram`): Deno's own UDP API needs
+ *   `--unstable-net`.
+ *
+ * @example
+ * ```ts
+ * import { denoPlatform } from "@levent/levent/adapters/deno";
+ * const platform = denoPlatform();
+ * const listener = await platform.listen({ host: "127.0.0.1", port: 0 }, (socket) => {
+ *   socket.start({
+ *     data: (bytes) => socket.write(bytes.slice()),
+ *     end: () => socket.end(),
+ *     drain: () => {},
+ *     error: () => {},
+ *     close: () => {},
+ *   });
+ * });
+ * console.log(listener.address.port);
+ * await listener.close();
+ * ```
+ *
+ * @module
+ */
+import { setImmediate } from "node:timers";
+import type {
+  AcceptHandler,
+  Clock,
+  ConnectOptions,
+  DirEntry,
+  FileHandle,
+  FileInfo,
+  FileSystem,
+  ListenOptions,
+  NetAddress,
+  Platform,
+  SignalName,
+  SocketHandlers,
+  TcpListener,
+  TcpSocket,
+  TimerHandle,
+  TlsConnectOptions,
+  TlsListenOptions,
+} from "../src/platform.ts";
+import { coded, codedError, ipAddress, nodeBindUdp, nodeCompression, nodeLookup, unixAddress } from "./node_shared.ts";
+
+/**
+ * Queued bytes above which `write()` asks the owner to wait for `drain`.
+ * The queue only holds what `conn.write` has not taken yet, and the kernel
+ * keeps the pipe busy while the owner refills, so a modest mark suffices.
+ */
+const HIGH_WATER_MARK = 256 * 1024;
+/** First read buffer size: small, so that many idle connections stay cheap. */
+const READ_SIZE_SMALL = 16 * 1024;
+/** Read buffer size once a read filled the small one: bulk transfer. */
+const READ_SIZE_LARGE = 64 * 1024;
+/**
+ * Small queued chunks are copied into one scratch buffer of this size and
+ * sent with a single `conn.write`: an op per chunk costs more than the copy
+ * (think of an HTTP head followed by its body).
+ */
+const SCRATCH_SIZE = 64 * 1024;
+/** A queued chunk at least this large is sent as it is, never copied. */
+const COALESCE_BELOW = 16 * 1024;
+/** Spare scratch buffers kept for reuse across sockets. */
+const SCRATCH_POOL_MAX = 16;
+const scratchPool: Uint8Array[] = [];
+const EMPTY = new Uint8Array(0);
+
+const NO_HANDLERS: SocketHandlers = {
+  data(): void {},
+  end(): void {},
+  drain(): void {},
+  error(): void {},
+  close(): void {},
+};
+
+/** A Deno connection of any stream kind this adapter opens. */
+type StreamConn = Deno.Conn<Deno.Addr>;
+
+function toAddress(addr: Deno.Addr, fallback?: NetAddress): NetAddress {
+  if (addr.transport === "tcp" || addr.transport === "udp") return ipAddress(addr.transport, addr.hostname, addr.port);
+  if (addr.transport === "unix" || addr.transport === "unixpacket") {
+    // Unnamed (client-side) Unix sockets report no path; the listener's is the better answer.
+    if (!addr.path && fallback) return fallback;
+    return unixAddress(addr.path ?? "");
+  }
+  return fallback ?? unixAddress("");
+}
+
+/** A connected Deno stream (TCP, Unix or TLS) behind the push-style {@linkcode TcpSocket} contract. */
+class DenoSocket implements TcpSocket {
+  readonly #conn: StreamConn;
+  readonly #localFallback: NetAddress | undefined;
+  #remote: NetAddress | undefined;
+  #local: NetAddress | undefined;
+  #h: SocketHandlers = NO_HANDLERS;
+  #started = false;
+  /** No more I/O: closed by the owner, by a failure, or after both directions finished. */
+  #closed = false;
+  /** The `close` handler (and `error` before it) still has to be delivered. */
+  #closeDue = false;
+  #closeError: Error | undefined;
+
+  // Reading.
+  #buf: Uint8Array = new Uint8Array(READ_SIZE_SMALL);
+  #paused = false;
+  /** The read loop is running (a read is in flight or bytes are being delivered). */
+  #reading = false;
+  /** Bytes a read brought in after pause(), waiting in #buf for resume(); -1 for a held EOF. */
+  #held = 0;
+  /** EOF was delivered. */
+  #eof = false;
+
+  // Writing.
+  readonly #queue: Uint8Array[] = [];
+  #head = 0;
+  #queued = 0;
+  #writing = false;
+  #needDrain = false;
+  /** end() was called (by the owner or after an unanswered EOF): no more writes. */
+  #ending = false;
+  /** closeWrite() was called. */
+  #shutdownStarted = false;
+  /** The FIN went out. */
+  #writeDone = false;
+
+  constructor(conn: StreamConn, localFallback?: NetAddress) {
+    this.#conn = conn;
+    this.#localFallback = localFallback;
+  }
+
+  get remoteAddress(): NetAddress {
+    return this.#remote ??= this.#addr(true);
+  }
+
+  get localAddress(): NetAddress {
+    return this.#local ??= this.#addr(false);
+  }
+
+  get bufferedAmount(): number {
+    return this.#queued;
+  }
+
+  #addr(remote: boolean): NetAddress {
+    try {
+      return toAddress(remote ? this.#conn.remoteAddr : this.#conn.localAddr, remote ? undefined : this.#localFallback);
+    } catch {
+      // The resource is gone (closed before anyone asked).
+      return this.#localFallback ?? unixAddress("");
+    }
+  }
+
+  start(handlers: SocketHandlers): void {
+    this.#h = handlers;
+    // A second call only swaps the handlers: the loops already run.
+    if (this.#started) return;
+    this.#started = true;
+    if (this.#closeDue) {
+      queueMicrotask(() => this.#deliverClose());
+      return;
+    }
+    if (!this.#closed && !this.#paused) void this.#readLoop();
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (this.#closed || this.#ending) return false;
+    const n = bytes.length;
+    if (n !== 0) {
+      this.#queue.push(bytes);
+      this.#queued += n;
+      if (!this.#writing) void this.#writeLoop();
+    }
+    if (this.#queued <= HIGH_WATER_MARK) return true;
+    this.#needDrain = true;
+    return false;
+  }
+
+  end(): void {
+    if (this.#closed || this.#ending) return;
+    this.#ending = true;
+    if (!this.#writing) void this.#shutdown();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#teardown();
+    this.#closeDue = true;
+    // Deliver `close` on a later turn so that the owner never re-enters its own close().
+    if (this.#started) queueMicrotask(() => this.#deliverClose());
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (!this.#started || this.#closed || this.#reading || this.#eof) return;
+    void this.#readLoop();
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    const conn = this.#conn as Partial<Deno.TcpConn>;
+    if (this.#closed || typeof conn.setNoDelay !== "function") return;
+    try {
+      conn.setNoDelay(noDelay);
+    } catch {
+      // Unix sockets and closed resources have no Nagle to switch.
+    }
+  }
+
+  /** Stop all I/O; pending reads and writes are cancelled by Deno when the resource closes. */
+  #teardown(): void {
+    this.#closed = true;
+    this.#queue.length = 0;
+    this.#head = 0;
+    this.#queued = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by Deno (for example after a failed handshake).
+    }
+  }
+
+  #deliverClose(): void {
+    if (!this.#closeDue) return;
+    this.#closeDue = false;
+    const err = this.#closeError;
+    this.#closeError = undefined;
+    if (err) {
+      try {
+        this.#h.error(err);
+      } catch (e) {
+        reportError(e);
+      }
+    }
+    try {
+      this.#h.close();
+    } catch (e) {
+      reportError(e);
+    }
+  }
+
+  /** The connection broke: error, then close. */
+  #fail(err: Error): void {
+    if (this.#closed) return;
+    this.#teardown();
+    this.#closeDue = true;
+    this.#closeError = err;
+    if (this.#started) this.#deliverClose();
+  }
+
+  /** Both directions finished cleanly. */
+  #finish(): void {
+    if (this.#closed) return;
+    this.#teardown();
+    this.#closeDue = true;
+    if (this.#started) this.#deliverClose();
+  }
+
+  async #readLoop(): Promise<void> {
+    this.#reading = true;
+    const conn = this.#conn;
+    if (this.#held !== 0) {
+      // Bytes read while paused: deliver them on a later turn, not inside resume().
+      await undefined;
+      if (this.#closed || this.#paused) {
+        this.#reading = false;
+        return;
+      }
+      const n = this.#held;
+      this.#held = 0;
+      if (n < 0) {
+        this.#reading = false;
+        this.#onEof();
+        return;
+      }
+      this.#deliver(n);
+      if (this.#closed || this.#paused) {
+        this.#reading = false;
+        return;
+      }
+    }
+    for (;;) {
+      const buf = this.#buf;
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch (err) {
+        this.#reading = false;
+        if (!this.#closed) this.#fail(coded(err, "ECONNRESET"));
+        return;
+      }
+      if (this.#closed) {
+        this.#reading = false;
+        return;
+      }
+      if (n === null) {
+        this.#reading = false;
+        if (this.#paused) this.#held = -1;
+        else this.#onEof();
+        return;
+      }
+      if (this.#paused) {
+        this.#held = n;
+        this.#reading = false;
+        return;
+      }
+      if (n === 0) continue;
+      this.#deliver(n);
+      if (n === buf.length && buf.length < READ_SIZE_LARGE) this.#buf = new Uint8Array(READ_SIZE_LARGE);
+      if (this.#closed || this.#paused) {
+        this.#reading = false;
+        return;
+      }
+    }
+  }
+
+  #deliver(n: number): void {
+    const buf = this.#buf;
+    // Here and at every handler call: an owner's exception surfaces as an
+    // uncaught error (reportError) instead of leaving this socket's flags stale.
+    try {
+      this.#h.data(n === buf.length ? buf : buf.subarray(0, n), false);
+    } catch (e) {
+      reportError(e);
+    }
+  }
+
+  #onEof(): void {
+    this.#eof = true;
+    try {
+      this.#h.end();
+    } catch (e) {
+      reportError(e);
+    }
+    if (this.#closed) return;
+    // Half-open: the owner may still write; the socket closes once it ends too.
+    if (this.#writeDone) this.#finish();
+  }
+
+  async #writeLoop(): Promise<void> {
+    this.#writing = true;
+    const conn = this.#conn;
+    const queue = this.#queue;
+    // Start on a microtask so that every write() of the current task can go
+    // out in one op (an HTTP head and body, pipelined replies).
+    await undefined;
+    while (!this.#closed && this.#head < queue.length) {
+      let chunk = queue[this.#head];
+      let scratch: Uint8Array | undefined;
+      if (chunk.length < COALESCE_BELOW && queue.length - this.#head > 1) {
+        scratch = scratchPool.pop() ?? new Uint8Array(SCRATCH_SIZE);
+        let len = 0;
+        while (this.#head < queue.length) {
+          const next = queue[this.#head];
+          if (len + next.length > SCRATCH_SIZE) break;
+          scratch.set(next, len);
+          len += next.length;
+          queue[this.#head++] = EMPTY;
+        }
+        chunk = scratch.subarray(0, len);
+      } else {
+        queue[this.#head++] = EMPTY;
+      }
+      if (this.#head === queue.length) {
+        queue.length = 0;
+        this.#head = 0;
+      }
+      let off = 0;
+      while (off < chunk.length) {
+        let n: number;
+        try {
+          n = await conn.write(off === 0 ? chunk : chunk.subarray(off));
+        } catch (err) {
+          this.#writing = false;
+          if (!this.#closed) this.#fail(coded(err, "EPIPE"));
+          return;
+        }
+        if (this.#closed) {
+          this.#writing = false;
+          return;
+        }
+        off += n;
+        this.#queued -= n;
+      }
+      // The op has settled, so Deno no longer reads from the scratch buffer.
+      if (scratch && scratchPool.length < SCRATCH_POOL_MAX) scratchPool.push(scratch);
+    }
+    this.#writing = false;
+    if (this.#closed) return;
+    if (this.#needDrain) {
+      this.#needDrain = false;
+      try {
+        this.#h.drain();
+      } catch (e) {
+        reportError(e);
+      }
+    }
+    if (this.#ending && !this.#writing && !this.#closed) void this.#shutdown();
+  }
+
+  /** Send FIN; once EOF has also been seen the socket is done. */
+  async #shutdown(): Promise<void> {
+    // A drain handler that calls end() reaches here twice: from end() and from the writer loop.
+    if (this.#shutdownStarted) return;
+    this.#shutdownStarted = true;
+    try {
+      await this.#conn.closeWrite();
+    } catch (err) {
+      if (!this.#closed) this.#fail(coded(err, "EPIPE"));
+      return;
+    }
+    if (this.#closed) return;
+    this.#writeDone = true;
+    if (this.#eof) this.#finish();
+  }
+}
+
+/** The accept loop over a Deno listener. */
+class DenoListener implements TcpListener {
+  readonly address: NetAddress;
+  readonly #listener: Deno.Listener<StreamConn, Deno.Addr>;
+  readonly #unixPath: string | undefined;
+  readonly #loop: Promise<void>;
+  #closed = false;
+
+  constructor(
+    listener: Deno.Listener<StreamConn, Deno.Addr>,
+    onAccept: AcceptHandler,
+    unixPath: string | undefined,
+  ) {
+    this.#listener = listener;
+    this.#unixPath = unixPath;
+    this.address = unixPath !== undefined ? unixAddress(unixPath) : toAddress(listener.addr);
+    this.#loop = this.#acceptLoop(onAccept);
+  }
+
+  async #acceptLoop(onAccept: AcceptHandler): Promise<void> {
+    const listener = this.#listener;
+    const local = this.#unixPath !== undefined ? this.address : undefined;
+    for (;;) {
+      let conn: StreamConn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (this.#closed) return;
+        const name = err instanceof Error ? err.name : "";
+        if (name === "BadResource" || name === "Interrupted") return;
+        // Out of descriptors or an aborted handshake: retrying at once would spin.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        if (this.#closed) return;
+        continue;
+      }
+      if (this.#closed) {
+        conn.close();
+        return;
+      }
+      try {
+        onAccept(new DenoSocket(conn, local));
+      } catch (e) {
+        reportError(e);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      try {
+        this.#listener.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    await this.#loop;
+    if (this.#unixPath !== undefined) {
+      // Like node:net, release the path so the next listen() on it succeeds.
+      await Deno.remove(this.#unixPath).catch(() => {});
+    }
+  }
+}
+
+/** `reusePort` is an unstable Deno option: passing it without `--unstable-net` exits the process. */
+function unstableNet(): boolean {
+  return typeof (Deno as unknown as { listenDatagram?: unknown }).listenDatagram === "function";
+}
+
+function listen(options: ListenOptions, onAccept: AcceptHandler): Promise<TcpListener> {
+  try {
+    if (options.path !== undefined) {
+      const listener = Deno.listen({ transport: "unix", path: options.path });
+      return Promise.resolve(new DenoListener(listener, onAccept, options.path));
+    }
+    const opts: Deno.TcpListenOptions & { transport: "tcp"; reusePort?: boolean } = {
+      transport: "tcp",
+      hostname: options.host,
+      port: options.port,
+    };
+    if (options.backlog !== undefined) opts.tcpBacklog = options.backlog;
+    if (options.reusePort && unstableNet()) opts.reusePort = true;
+    return Promise.resolve(new DenoListener(Deno.listen(opts), onAccept, undefined));
+  } catch (err) {
+    return Promise.reject(coded(err, "EINVAL"));
+  }
+}
+
+async function connect(options: ConnectOptions): Promise<TcpSocket> {
+  try {
+    const conn: StreamConn = options.path !== undefined
+      ? await Deno.connect({ transport: "unix", path: options.path })
+      : await Deno.connect({ hostname: options.host, port: options.port });
+    return new DenoSocket(conn);
+  } catch (err) {
+    throw coded(err, "ECONNREFUSED");
+  }
+}
+
+async function connectTls(options: TlsConnectOptions): Promise<TcpSocket> {
+  let tcp: Deno.TcpConn;
+  try {
+    tcp = await Deno.connect({ hostname: options.host, port: options.port });
+  } catch (err) {
+    throw coded(err, "ECONNREFUSED");
+  }
+  let tls: Deno.TlsConn | undefined;
+  try {
+    // startTls over our own TCP connection lets the SNI/verification name
+    // differ from the address dialled (connectTls uses one for both).
+    tls = await Deno.startTls(tcp, {
+      hostname: options.serverName ?? options.host,
+      caCerts: options.caCerts ? [...options.caCerts] : undefined,
+      alpnProtocols: options.alpnProtocols ? [...options.alpnProtocols] : undefined,
+    });
+    // The handshake would otherwise run lazily on first I/O; run it here so
+    // that an untrusted certificate rejects this promise.
+    await tls.handshake();
+    return new DenoSocket(tls);
+  } catch (err) {
+    try {
+      (tls ?? tcp).close();
+    } catch {
+      // Already closed.
+    }
+    throw coded(err, "ETLS");
+  }
+}
+
+function listenTls(options: TlsListenOptions, onAccept: AcceptHandler): Promise<TcpListener> {
+  try {
+    const listener = Deno.listenTls({
+      transport: "tcp",
+      hostname: options.host,
+      port: options.port,
+      cert: options.cert,
+      key: options.key,
+      alpnProtocols: options.alpnProtocols ? [...options.alpnProtocols] : undefined,
+    });
+    return Promise.resolve(new DenoListener(listener, onAccept, undefined));
+  } catch (err) {
+    return Promise.reject(coded(err, "EINVAL"));
+  }
+}
+
+function toInfo(info: Deno.FileInfo): FileInfo {
+  return {
+    size: info.size,
+    isFile: info.isFile,
+    isDirectory: info.isDirectory,
+    mtimeMs: info.mtime ? info.mtime.getTime() : NaN,
+  };
+}
+
+/** An open file; positioned reads are serialised because they share one seek offset. */
+class DenoFile implements FileHandle {
+  readonly #file: Deno.FsFile;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  read(position: number, length: number): Promise<Uint8Array> {
+    const run = this.#tail.then(() => this.#readAt(position, length));
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  async #readAt(position: number, length: number): Promise<Uint8Array> {
+    if (!(position >= 0) || !(length >= 0)) throw codedError(`bad file range ${position}+${length}`, "EINVAL");
+    const out = new Uint8Array(length);
+    if (length === 0) return out;
+    let got = 0;
+    try {
+      await this.#file.seek(position, Deno.SeekMode.Start);
+      while (got < length) {
+        const n = await this.#file.read(out.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+    if (got === length) return out;
+    // Do not pin a large buffer behind a short read near the end of the file.
+    return got * 2 < length ? out.slice(0, got) : out.subarray(0, got);
+  }
+
+  async stat(): Promise<FileInfo> {
+    try {
+      return toInfo(await this.#file.stat());
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#tail;
+    try {
+      this.#file.close();
+    } catch {
+      // Closing twice is harmless.
+    }
+  }
+}
+
+const fs: FileSystem = {
+  async open(path: string): Promise<FileHandle> {
+    try {
+      return new DenoFile(await Deno.open(path, { read: true }));
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  },
+  async stat(path: string): Promise<FileInfo> {
+    try {
+      return toInfo(await Deno.stat(path));
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  },
+  async readDir(path: string): Promise<DirEntry[]> {
+    const out: DirEntry[] = [];
+    try {
+      for await (const e of Deno.readDir(path)) {
+        out.push({ name: e.name, isFile: e.isFile, isDirectory: e.isDirectory });
+      }
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+    return out;
+  },
+};
+
+const clock: Clock = {
+  now(): number {
+    return performance.now();
+  },
+  setTimer(fn: () => void, delayMs: number): TimerHandle {
+    return setTimeout(fn, delayMs);
+  },
+  clearTimer(handle: TimerHandle): void {
+    clearTimeout(handle as number);
+  },
+};
+
+function createPlatform(): Platform {
+  return {
+    name: "deno",
+    clock,
+    fs,
+    compression: nodeCompression,
+    yieldToIo(fn: () => void): void {
+      setImmediate(fn);
+    },
+    connect,
+    listen,
+    connectTls,
+    listenTls,
+    bindUdp: nodeBindUdp,
+    addSignalListener(signal: SignalName, fn: () => void): boolean {
+      try {
+        Deno.addSignalListener(signal, fn);
+        return true;
+      } catch {
+        // Windows only has SIGINT and SIGBREAK.
+        return false;
+      }
+    },
+    removeSignalListener(signal: SignalName, fn: () => void): void {
+      try {
+        Deno.removeSignalListener(signal, fn);
+      } catch {
+        // Never added (unsupported signal).
+      }
+    },
+    lookup: nodeLookup,
+  };
+}
+
+let cached: Platform | undefined;
+
+/**
+ * The Deno platform adapter (one shared instance). Throws when called
+ * outside Deno.
+ */
 export function denoPlatform(): Platform {
-  throw new Error("the deno adapter is not written yet");
+  if (cached) return cached;
+  if (typeof (globalThis as { Deno?: unknown }).Deno === "undefined") {
+    throw codedError("denoPlatform() needs the Deno runtime", "EINVAL");
+  }
+  cached = createPlatform();
+  return cached;
 }

@@ -93,11 +93,20 @@ const FLUSH: Record<FlushMode, number> = {
   finish: zlib.constants.Z_FINISH,
 };
 
-/** The synchronous core of a node:zlib stream, used by zlib's own *Sync functions. */
+/**
+ * The synchronous core of a node:zlib stream, used by zlib's own *Sync
+ * functions. Those are one-shot, so after a chunk it closes the native
+ * handle; keeping the handle is what lets a stream span messages.
+ */
 interface SyncZlib {
   _processChunk(chunk: Uint8Array, flushFlag: number): Uint8Array;
+  _handle: { close(): void } | null;
+  removeAllListeners(event: "error"): void;
+  on(event: "error", fn: () => void): void;
   close(): void;
 }
+
+function noop(): void {}
 
 class NodeZStream implements ZStream {
   #z: SyncZlib;
@@ -105,19 +114,34 @@ class NodeZStream implements ZStream {
 
   constructor(z: SyncZlib) {
     this.#z = z;
+    z.on("error", noop);
   }
 
   process(bytes: Uint8Array, flush: FlushMode): Uint8Array {
     if (this.#closed) throw codedError("the compression stream is closed", "EZLIB");
+    const z = this.#z;
+    const handle = z._handle;
+    if (handle === null) throw codedError("the compression stream is closed", "EZLIB");
+    const close = handle.close;
+    handle.close = noop;
     let out: Uint8Array;
     try {
-      out = this.#z._processChunk(bytes, FLUSH[flush]);
+      out = z._processChunk(bytes, FLUSH[flush]);
     } catch (err) {
       const e = coded(err, "EZLIB");
       e.code = "EZLIB";
       throw e;
+    } finally {
+      handle.close = close;
+      z._handle = handle;
+      // Each synchronous call adds an "error" listener of its own; keep only
+      // ours, which stops a late error event from crashing the process.
+      z.removeAllListeners("error");
+      z.on("error", noop);
     }
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    // The result can be a view of zlib's output buffer, which the next call
+    // reuses; copy it (Buffer#slice would only make another view).
+    return new Uint8Array(out);
   }
 
   close(): void {

@@ -52,9 +52,12 @@ export interface SocketHandlers {
    * copy what you keep. When `owned` is true the view is the caller's to keep.
    */
   data(bytes: Uint8Array, owned: boolean): void;
-  /** The peer half-closed its side (EOF). No more `data` follows. */
+  /**
+   * The peer half-closed its side (EOF). No more `data` follows. The socket
+   * stays open for writing until the owner calls `end()` or `close()`.
+   */
   end(): void;
-  /** Everything written so far has been handed to the kernel. */
+  /** After a `write()` returned false: the queue has emptied, write again. */
   drain(): void;
   /** The connection failed (reset, TLS failure...). `close` follows. */
   error(err: Error): void;
@@ -82,7 +85,10 @@ export interface TcpSocket {
    * adapter's queue is over its high-water mark: wait for `drain`.
    */
   write(bytes: Uint8Array): boolean;
-  /** Half-close: send FIN once everything queued is written. */
+  /**
+   * Half-close: send FIN once everything queued is written. Once the peer
+   * has ended too, the socket closes (`close` handler).
+   */
   end(): void;
   /** Close at once, dropping anything still queued. `close` handler follows. */
   close(): void;

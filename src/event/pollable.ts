@@ -35,8 +35,8 @@ const DEFAULT_READ_HIGH_WATER = 256 * 1024;
 /**
  * A platform socket seen as a descriptor: incoming bytes wait in a queue
  * until {@linkcode PollableSocket.read} takes them; READ is ready while
- * bytes or EOF wait, WRITE while the send queue is below its mark, CLOSED
- * once the peer has closed.
+ * bytes or EOF wait, WRITE unless the last write was refused and no drain
+ * has come since, CLOSED once the peer has closed.
  *
  * @example
  * ```ts ignore
@@ -55,6 +55,7 @@ export class PollableSocket implements Pollable {
   #queued = 0;
   #highWater: number;
   #paused = false;
+  #blocked = false;
   #eof = false;
   #closed = false;
   #error: Error | undefined;
@@ -80,7 +81,10 @@ export class PollableSocket implements Pollable {
         this.#eof = true;
         this.#notify(EV_READ | EV_CLOSED);
       },
-      drain: () => this.#notify(EV_WRITE),
+      drain: () => {
+        this.#blocked = false;
+        this.#notify(EV_WRITE);
+      },
       error: (err) => {
         this.#error = err;
       },
@@ -146,7 +150,9 @@ export class PollableSocket implements Pollable {
 
   /** Send bytes; false means the send queue is over its mark (wait for WRITE). */
   write(bytes: Uint8Array): boolean {
-    return this.#socket.write(bytes);
+    const ok = this.#socket.write(bytes);
+    if (!ok) this.#blocked = true;
+    return ok;
   }
 
   /** Half-close after queued bytes are sent. */
@@ -163,7 +169,7 @@ export class PollableSocket implements Pollable {
   poll(): number {
     let ready = 0;
     if (this.#queued > 0 || this.#eof) ready |= EV_READ;
-    if (!this.#closed && this.#socket.bufferedAmount === 0) ready |= EV_WRITE;
+    if (!this.#closed && !this.#blocked) ready |= EV_WRITE;
     if (this.#eof) ready |= EV_CLOSED;
     return ready;
   }

@@ -225,6 +225,7 @@ test("listening on a port already in use rejects with EADDRINUSE", async () => {
 test("close while writing drops the queue and reports close exactly once", async () => {
   const { listener, accepted } = await server((p) => {
     p.keep = false;
+    p.ended.promise.then(() => p.socket.end());
   });
   const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
   for (let i = 0; i < 16; i++) client.socket.write(new Uint8Array(1 << 20));
