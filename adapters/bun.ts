@@ -1,5 +1,940 @@
-import type { Platform } from "../src/platform.ts";
-/** Placeholder being replaced by the bun adapter. */
+/**
+ * The Bun adapter: {@linkcode Platform} on Bun's native networking
+ * (`Bun.listen`, `Bun.connect`, `Bun.udpSocket`), with `node:` modules for
+ * files, signals, compression and system name lookup.
+ *
+ * Bun's `socket.write` is unbuffered: it returns how many bytes the kernel
+ * took and drops the rest. This adapter keeps the unwritten tail in a queue
+ * and sends it when Bun reports the socket writable again, so
+ * {@linkcode TcpSocket.write} accepts every byte. It returns false once more
+ * than 64 KiB wait in that queue (Node's default high-water mark), and the
+ * socket's `drain` handler fires once that queue has emptied.
+ *
+ * The module touches the `Bun` global only when {@linkcode bunPlatform} is
+ * called, so it can be imported (and type-checked) on any runtime.
+ *
+ * @example
+ * ```ts
+ * import { bunPlatform } from "@levent/levent/adapters/bun";
+ * const platform = bunPlatform();
+ * console.log(platform.name); // "bun"
+ * ```
+ *
+ * @module
+ */
+import { open as fsOpen, readdir, stat as fsStat } from "node:fs/promises";
+import { isIP } from "node:net";
+import process from "node:process";
+import { setImmediate } from "node:timers";
+import type {
+  AcceptHandler,
+  Clock,
+  ConnectOptions,
+  DatagramHandler,
+  DirEntry,
+  FileHandle,
+  FileInfo,
+  FileSystem,
+  ListenOptions,
+  LookupAddress,
+  NetAddress,
+  Platform,
+  SignalName,
+  SocketHandlers,
+  TcpListener,
+  TcpSocket,
+  TimerHandle,
+  TlsConnectOptions,
+  TlsListenOptions,
+  UdpBindOptions,
+  UdpSocket,
+} from "../src/platform.ts";
+import {
+  coded,
+  type CodedError,
+  codedError,
+  ipAddress,
+  nodeCompression,
+  nodeLookup,
+  unixAddress,
+} from "./node_shared.ts";
+
+// ---------------------------------------------------------------------------
+// The slice of Bun's API this adapter uses, written out by hand: Deno type-checks
+// this file too and knows nothing of the `Bun` global or of bun-types.
+
+/** A Bun TCP/TLS/Unix socket; `data` is Bun's per-socket slot, holding our wrapper. */
+interface RawSocket {
+  data: BunTcpSocket | undefined;
+  write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
+  shutdown(halfClose?: boolean): void;
+  close(): void;
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+  setNoDelay(noDelay?: boolean): boolean;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+}
+
+interface RawHandlers {
+  readonly binaryType: "uint8array";
+  open(raw: RawSocket): void;
+  data(raw: RawSocket, bytes: Uint8Array): void;
+  drain(raw: RawSocket): void;
+  end(raw: RawSocket): void;
+  close(raw: RawSocket, err?: Error): void;
+  error(raw: RawSocket, err: Error): void;
+  handshake?(raw: RawSocket, success: boolean, authorizationError: Error | null): void;
+}
+
+interface RawTlsOptions {
+  cert?: string;
+  key?: string;
+  ca?: string[];
+  serverName?: string;
+  rejectUnauthorized?: boolean;
+  ALPNProtocols?: Uint8Array;
+}
+
+interface RawSocketOptions {
+  hostname?: string;
+  port?: number;
+  unix?: string;
+  tls?: RawTlsOptions;
+  reusePort?: boolean;
+  allowHalfOpen: boolean;
+  data?: BunTcpSocket;
+  socket: RawHandlers;
+}
+
+interface RawListener {
+  readonly port: number;
+  stop(closeActiveConnections?: boolean): void;
+}
+
+interface RawUdpHandlers {
+  data(raw: RawUdp, bytes: Uint8Array, port: number, address: string): void;
+  drain(raw: RawUdp): void;
+  error(raw: RawUdp, err: Error): void;
+}
+
+interface RawUdp {
+  readonly port: number;
+  send(data: Uint8Array, port: number, address: string): boolean;
+  close(): void;
+}
+
+interface BunApi {
+  listen(options: RawSocketOptions): RawListener;
+  connect(options: RawSocketOptions): Promise<RawSocket>;
+  udpSocket(
+    options: { hostname: string; port: number; binaryType: "uint8array"; socket: RawUdpHandlers },
+  ): Promise<RawUdp>;
+}
+
+// ---------------------------------------------------------------------------
+
+/** Above this many queued bytes write() asks the caller to wait for drain. */
+const HIGH_WATER_MARK = 64 * 1024;
+/** Queued chunks smaller than this are merged before sending, so a backlog of small writes costs few syscalls. */
+const COALESCE_BELOW = 16 * 1024;
+/** The largest merged chunk. */
+const COALESCE_UP_TO = 64 * 1024;
+/**
+ * Bun 1.4.5 hands `data` a fresh buffer per call, but does not document that
+ * it will keep doing so: lend the bytes, so consumers copy what they keep.
+ */
+const DATA_OWNED = false;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * An exception from a user handler must not reach Bun, which would pass it to
+ * the socket's `error` handler as if the connection had failed. Rethrow it
+ * outside the I/O callback instead, where it is uncaught as on Node.
+ */
+function throwLater(err: unknown): void {
+  queueMicrotask(() => {
+    throw err;
+  });
+}
+
+/** A TLS failure as a coded Error: network codes stay, the rest become ETLS with the original as cause. */
+function tlsError(err: unknown): CodedError {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT" || code === "ECONNREFUSED") {
+    return coded(err, "ETLS");
+  }
+  const message = err instanceof Error ? err.message : String(err ?? "TLS handshake failed");
+  const e = new Error(`TLS: ${typeof code === "string" ? `${code}: ` : ""}${message}`, { cause: err }) as CodedError;
+  e.code = "ETLS";
+  return e;
+}
+
+/** A socket wrapping one Bun socket: queues what Bun does not take, holds what the owner is not ready for. */
+class BunTcpSocket implements TcpSocket {
+  #raw: RawSocket | undefined;
+  /** The Unix socket path, or undefined for TCP. */
+  readonly #path: string | undefined;
+  /** Accepted (server side) rather than connected. */
+  readonly #accepted: boolean;
+  #remote: NetAddress | undefined;
+  #local: NetAddress | undefined;
+
+  #h: SocketHandlers | undefined;
+  /** Started, not paused, nothing held and not closed: Bun's bytes go straight to the owner. */
+  #flowing = false;
+  #paused = false;
+  /** Copies of bytes that arrived while the owner could not take them. */
+  #held: Uint8Array[] | undefined;
+  #peerEnded = false;
+  #endReported = false;
+  /** close() was called: nothing more is reported but the close itself. */
+  #userClosed = false;
+  /** Bun reported the socket closed. */
+  #rawClosed = false;
+  #closeErr: Error | undefined;
+  #closeReported = false;
+  /** end() was called: FIN goes out once the queue is empty. */
+  #ending = false;
+  /** Set while a TLS client waits for its handshake; connectTls settles through it. */
+  #handshake: { resolve(s: BunTcpSocket): void; reject(err: Error): void } | undefined;
+
+  /** A write() returned false: the owner waits for `drain`. */
+  #drainWanted = false;
+  #queue: Uint8Array[] = [];
+  #head = 0;
+  #headOffset = 0;
+  #queued = 0;
+
+  constructor(raw: RawSocket | undefined, path: string | undefined, accepted: boolean) {
+    this.#raw = raw;
+    this.#path = path;
+    this.#accepted = accepted;
+  }
+
+  // Addresses are read on first use rather than per connection: each read crosses
+  // into native code, and Bun forgets them once the socket closes.
+  get remoteAddress(): NetAddress {
+    return (this.#remote ??= this.#address(true));
+  }
+
+  get localAddress(): NetAddress {
+    return (this.#local ??= this.#address(false));
+  }
+
+  #address(remote: boolean): NetAddress {
+    if (this.#path !== undefined) return unixAddress(remote === this.#accepted ? "" : this.#path);
+    const raw = this.#raw;
+    const host = remote ? raw?.remoteAddress : raw?.localAddress;
+    const port = remote ? raw?.remotePort : raw?.localPort;
+    return ipAddress("tcp", host ?? "", port ?? 0);
+  }
+
+  get bufferedAmount(): number {
+    return this.#queued;
+  }
+
+  start(handlers: SocketHandlers): void {
+    if (this.#h !== undefined) throw codedError("the socket was already started", "EINVAL");
+    this.#h = handlers;
+    if (this.#userClosed) this.#reportClose();
+    else this.#deliver();
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (this.#userClosed || this.#rawClosed || this.#ending) return false;
+    const len = bytes.length;
+    if (this.#queued === 0) {
+      const n = (this.#raw as RawSocket).write(bytes);
+      if (n === len) return true;
+      // -1: Bun is closing the socket; its close callback follows.
+      if (n < 0) return false;
+      this.#queue.push(n === 0 ? bytes : bytes.subarray(n));
+      this.#queued = len - n;
+    } else if (len > 0) {
+      this.#queue.push(bytes);
+      this.#queued += len;
+    }
+    if (this.#queued < HIGH_WATER_MARK) return true;
+    this.#drainWanted = true;
+    return false;
+  }
+
+  end(): void {
+    if (this.#userClosed || this.#rawClosed || this.#ending) return;
+    this.#ending = true;
+    if (this.#queued === 0) (this.#raw as RawSocket).shutdown();
+  }
+
+  close(): void {
+    if (this.#userClosed || this.#closeReported) return;
+    this.#userClosed = true;
+    this.#flowing = false;
+    this.#held = undefined;
+    this.#closeErr = undefined;
+    // Dropping queued bytes and then sending FIN would let the peer take a
+    // truncated stream for a complete one: with bytes still queued, a TCP
+    // close resets the connection instead.
+    const abort = this.#queued > 0 && this.#path === undefined;
+    this.#dropQueue();
+    const raw = this.#raw;
+    // Bun runs the close callback inside close()/terminate(); it sees #userClosed and stays quiet.
+    if (raw !== undefined && !this.#rawClosed) {
+      if (abort) raw.terminate();
+      else raw.close();
+    }
+    // Report from a microtask, as Node does, so the owner is not re-entered from its own close().
+    queueMicrotask(() => {
+      if (this.#h !== undefined) this.#reportClose();
+    });
+  }
+
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#flowing = false;
+    if (this.#raw !== undefined && !this.#rawClosed && !this.#userClosed) this.#raw.pause();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#raw !== undefined && !this.#rawClosed && !this.#userClosed) this.#raw.resume();
+    this.#deliver();
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    if (this.#path === undefined && this.#raw !== undefined && !this.#rawClosed && !this.#userClosed) {
+      this.#raw.setNoDelay(noDelay);
+    }
+  }
+
+  /** Catch the owner up on whatever waited: held bytes, then EOF, then error and close. */
+  #deliver(): void {
+    const h = this.#h;
+    if (h === undefined || this.#closeReported || this.#userClosed) return;
+    const held = this.#held;
+    if (held !== undefined) {
+      while (held.length > 0) {
+        if (this.#paused) return;
+        h.data(held.shift() as Uint8Array, true);
+        if (this.#closeReported || this.#userClosed) return;
+      }
+      this.#held = undefined;
+    }
+    const endDue = this.#peerEnded && !this.#endReported;
+    // While paused only a dead socket with nothing left to read gets through.
+    if (this.#paused && (endDue || !this.#rawClosed)) return;
+    if (endDue) {
+      this.#endReported = true;
+      h.end();
+      if (this.#closeReported || this.#userClosed) return;
+    }
+    if (this.#rawClosed) this.#reportClose();
+    else this.#flowing = !this.#paused;
+  }
+
+  #reportClose(): void {
+    if (this.#closeReported) return;
+    this.#closeReported = true;
+    this.#flowing = false;
+    const h = this.#h as SocketHandlers;
+    const err = this.#closeErr;
+    this.#closeErr = undefined;
+    if (err !== undefined) h.error(err);
+    h.close();
+  }
+
+  #dropQueue(): void {
+    this.#queue = [];
+    this.#head = 0;
+    this.#headOffset = 0;
+    this.#queued = 0;
+  }
+
+  /** Send what the queue holds; on emptying it, send a pending FIN and tell an owner that was told to wait. */
+  #flush(): void {
+    const raw = this.#raw as RawSocket;
+    const q = this.#queue;
+    while (this.#head < q.length) {
+      if (q[this.#head].length - this.#headOffset < COALESCE_BELOW && this.#head + 1 < q.length) this.#coalesce();
+      const chunk = q[this.#head];
+      const off = this.#headOffset;
+      const len = chunk.length - off;
+      const n = raw.write(chunk, off, len);
+      if (n < 0) return;
+      this.#queued -= n;
+      if (n < len) {
+        this.#headOffset = off + n;
+        return;
+      }
+      q[this.#head++] = EMPTY;
+      this.#headOffset = 0;
+    }
+    q.length = 0;
+    this.#head = 0;
+    if (this.#ending) raw.shutdown();
+    if (this.#drainWanted && this.#h !== undefined) {
+      this.#drainWanted = false;
+      this.#h.drain();
+    }
+  }
+
+  /** Merge the small head of the queue with the chunks after it, up to COALESCE_UP_TO bytes. */
+  #coalesce(): void {
+    const q = this.#queue;
+    const first = this.#head;
+    let total = q[first].length - this.#headOffset;
+    let last = first;
+    while (last + 1 < q.length && total + q[last + 1].length <= COALESCE_UP_TO) total += q[++last].length;
+    if (last === first) return;
+    const merged = new Uint8Array(total);
+    merged.set(q[first].subarray(this.#headOffset), 0);
+    let at = q[first].length - this.#headOffset;
+    for (let i = first + 1; i <= last; i++) {
+      merged.set(q[i], at);
+      at += q[i].length;
+      q[i - 1] = EMPTY;
+    }
+    q[last] = merged;
+    this.#head = last;
+    this.#headOffset = 0;
+  }
+
+  // --- Bun's callbacks. They are shared by every socket of a listener (or of all
+  // clients), find their wrapper in Bun's per-socket `data` slot, and never let an
+  // owner's exception reach Bun.
+
+  static onOpen(raw: RawSocket): void {
+    const s = raw.data;
+    if (s !== undefined) s.#raw = raw;
+  }
+
+  static onData(raw: RawSocket, bytes: Uint8Array): void {
+    const s = raw.data as BunTcpSocket;
+    if (s.#flowing) {
+      try {
+        (s.#h as SocketHandlers).data(bytes, DATA_OWNED);
+      } catch (err) {
+        throwLater(err);
+      }
+    } else if (!s.#userClosed && !s.#closeReported) {
+      // The bytes are only lent to us, and the owner is not ready for them.
+      (s.#held ??= []).push(bytes.slice());
+    }
+  }
+
+  static onDrain(raw: RawSocket): void {
+    const s = raw.data;
+    if (s === undefined || s.#queued === 0 || s.#userClosed || s.#rawClosed) return;
+    try {
+      s.#flush();
+    } catch (err) {
+      throwLater(err);
+    }
+  }
+
+  static onEnd(raw: RawSocket): void {
+    const s = raw.data;
+    if (s === undefined) return;
+    s.#peerEnded = true;
+    try {
+      s.#deliver();
+    } catch (err) {
+      throwLater(err);
+    }
+  }
+
+  static onClose(raw: RawSocket, err?: Error): void {
+    const s = raw.data;
+    if (s === undefined || s.#rawClosed) return;
+    s.#rawClosed = true;
+    s.#flowing = false;
+    s.#dropQueue();
+    const pending = s.#handshake;
+    if (pending !== undefined) {
+      s.#handshake = undefined;
+      s.#userClosed = true;
+      pending.reject(
+        err !== undefined ? tlsError(err) : codedError("the connection closed during the TLS handshake", "ECONNRESET"),
+      );
+      return;
+    }
+    if (s.#userClosed) return;
+    if (err !== undefined) s.#closeErr ??= coded(err, "ECONNRESET");
+    // With allowHalfOpen, a clean close means both sides sent FIN. Bun reports the
+    // peer's FIN through `end` only when it arrives first, so supply the missing one.
+    else if (s.#closeErr === undefined) s.#peerEnded = true;
+    // Bun may close inside our own calls (shutdown() after the peer's FIN, a
+    // failed write); report from a microtask so the owner is never re-entered.
+    // Nothing more arrives from a closed socket, so the order of events holds.
+    queueMicrotask(() => s.#deliver());
+  }
+
+  /** Bun's own failures only (TLS records, alerts): owner exceptions never get here. */
+  static onError(raw: RawSocket, err: Error): void {
+    const s = raw.data;
+    if (s === undefined) return;
+    const pending = s.#handshake;
+    if (pending !== undefined) {
+      s.#handshake = undefined;
+      s.#userClosed = true;
+      pending.reject(tlsError(err));
+      if (!s.#rawClosed) raw.close();
+      return;
+    }
+    if (s.#userClosed || s.#closeReported) return;
+    s.#closeErr ??= tlsError(err);
+    // The close callback (now, or already pending) reports the error.
+    if (!s.#rawClosed) raw.close();
+  }
+
+  static onClientHandshake(raw: RawSocket, success: boolean, authorizationError: Error | null): void {
+    const s = raw.data;
+    if (s === undefined) return;
+    const pending = s.#handshake;
+    if (pending === undefined) return;
+    s.#handshake = undefined;
+    if (success) {
+      s.#raw = raw;
+      pending.resolve(s);
+      return;
+    }
+    s.#userClosed = true;
+    pending.reject(tlsError(authorizationError ?? new Error("the server certificate was not trusted")));
+    if (!s.#rawClosed) raw.close();
+  }
+
+  /** A TLS client connection whose `connectTls` promise waits for the handshake. */
+  static forHandshake(resolve: (s: BunTcpSocket) => void, reject: (err: Error) => void): BunTcpSocket {
+    const s = new BunTcpSocket(undefined, undefined, false);
+    s.#handshake = { resolve, reject };
+    return s;
+  }
+
+  /** Settle a waiting handshake when Bun could not even connect. */
+  static connectFailed(s: BunTcpSocket, err: unknown): void {
+    const pending = s.#handshake;
+    if (pending === undefined) return;
+    s.#handshake = undefined;
+    pending.reject(coded(err, "ECONNREFUSED"));
+  }
+}
+
+function baseHandlers(open: (raw: RawSocket) => void): RawHandlers {
+  return {
+    binaryType: "uint8array",
+    open,
+    data: BunTcpSocket.onData,
+    drain: BunTcpSocket.onDrain,
+    end: BunTcpSocket.onEnd,
+    close: BunTcpSocket.onClose,
+    error: BunTcpSocket.onError,
+  };
+}
+
+/** One handler set for every client socket: the wrapper rides in on `data`. */
+let clientHandlers: RawHandlers | undefined;
+let tlsClientHandlers: RawHandlers | undefined;
+
+function acceptHandlers(path: string | undefined, onAccept: AcceptHandler, tls: boolean): RawHandlers {
+  if (!tls) {
+    return baseHandlers((raw) => {
+      const s = new BunTcpSocket(raw, path, true);
+      raw.data = s;
+      try {
+        onAccept(s);
+      } catch (err) {
+        throwLater(err);
+      }
+    });
+  }
+  // A TLS socket is handed out only once its handshake succeeded, as Node's
+  // 'secureConnection' does; one that fails closes unseen.
+  const handlers = baseHandlers((raw) => {
+    raw.data = new BunTcpSocket(raw, path, true);
+  });
+  handlers.handshake = (raw, success) => {
+    const s = raw.data;
+    if (s === undefined || !success) return;
+    try {
+      onAccept(s);
+    } catch (err) {
+      throwLater(err);
+    }
+  };
+  return handlers;
+}
+
+class BunListener implements TcpListener {
+  readonly address: NetAddress;
+  #raw: RawListener;
+  #closed = false;
+
+  constructor(raw: RawListener, address: NetAddress) {
+    this.#raw = raw;
+    this.address = address;
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#raw.stop(false);
+    }
+    return Promise.resolve();
+  }
+}
+
+interface PendingDatagram {
+  bytes: Uint8Array;
+  host: string;
+  port: number;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+class BunUdpSocket implements UdpSocket {
+  readonly address: NetAddress;
+  #raw: RawUdp;
+  #closed = false;
+  /** Datagrams Bun refused for want of buffer space, sent again on drain in order. */
+  #pending: PendingDatagram[] = [];
+
+  constructor(raw: RawUdp, address: NetAddress) {
+    this.#raw = raw;
+    this.address = address;
+  }
+
+  send(bytes: Uint8Array, host: string, port: number): Promise<void> {
+    if (this.#closed) return Promise.reject(codedError("the UDP socket is closed", "EBADF"));
+    // Bun.udpSocket takes IP addresses only; resolve names as node:dgram does.
+    if (isIP(host) === 0) {
+      return nodeLookup(host, this.address.family === 6 ? 6 : 4).then((addrs) => {
+        if (addrs.length === 0) throw codedError(`no address for ${host}`, "ENOTFOUND");
+        return this.send(bytes, addrs[0].address, port);
+      });
+    }
+    if (this.#pending.length === 0) {
+      try {
+        if (this.#raw.send(bytes, port, host)) return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(coded(err, "EINVAL"));
+      }
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ bytes, host, port, resolve, reject });
+    });
+  }
+
+  flush(): void {
+    const pending = this.#pending;
+    while (pending.length > 0 && !this.#closed) {
+      const d = pending[0];
+      try {
+        if (!this.#raw.send(d.bytes, d.port, d.host)) return;
+        pending.shift();
+        d.resolve();
+      } catch (err) {
+        pending.shift();
+        d.reject(coded(err, "EINVAL"));
+      }
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#raw.close();
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const d of pending) d.reject(codedError("the UDP socket was closed before sending", "ECANCELED"));
+  }
+}
+
+/** ALPN protocol names in TLS wire format: each prefixed by its length. */
+function alpnWire(protocols: readonly string[] | undefined): Uint8Array | undefined {
+  if (protocols === undefined || protocols.length === 0) return undefined;
+  const names = protocols.map((p) => new TextEncoder().encode(p));
+  const out = new Uint8Array(names.reduce((n, b) => n + 1 + b.length, 0));
+  let at = 0;
+  for (const b of names) {
+    out[at++] = b.length;
+    out.set(b, at);
+    at += b.length;
+  }
+  return out;
+}
+
+/** Bind to an IP: a host name is resolved first (as Node's listen does), so the bound address can be reported. */
+async function bindHost(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  const addrs: LookupAddress[] = await nodeLookup(host);
+  if (addrs.length === 0) throw codedError(`no address for ${host}`, "ENOTFOUND");
+  return addrs[0].address;
+}
+
+let defaultRoots: readonly string[] | undefined;
+
+/** Bun's `ca` replaces the default roots; the contract's caCerts add to them. */
+async function trustedRoots(extra: readonly string[]): Promise<string[]> {
+  defaultRoots ??= (await import("node:tls")).rootCertificates;
+  return [...defaultRoots, ...extra];
+}
+
+const clock: Clock = {
+  now(): number {
+    return performance.now();
+  },
+  setTimer(fn: () => void, delayMs: number): TimerHandle {
+    return setTimeout(fn, delayMs);
+  },
+  clearTimer(handle: TimerHandle): void {
+    clearTimeout(handle as Parameters<typeof clearTimeout>[0]);
+  },
+};
+
+function fileInfo(st: { size: number; mtimeMs: number; isFile(): boolean; isDirectory(): boolean }): FileInfo {
+  return { size: st.size, isFile: st.isFile(), isDirectory: st.isDirectory(), mtimeMs: st.mtimeMs };
+}
+
+const fileSystem: FileSystem = {
+  async open(path: string): Promise<FileHandle> {
+    let fh: Awaited<ReturnType<typeof fsOpen>>;
+    try {
+      fh = await fsOpen(path, "r");
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+    let closed = false;
+    return {
+      async read(position: number, length: number): Promise<Uint8Array> {
+        const buf = new Uint8Array(length);
+        let got = 0;
+        try {
+          while (got < length) {
+            const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+            if (bytesRead === 0) break;
+            got += bytesRead;
+          }
+        } catch (err) {
+          throw coded(err, "EIO");
+        }
+        if (got === length) return buf;
+        // A short read at end of file: do not pin a mostly empty buffer.
+        return got < length >>> 1 ? buf.slice(0, got) : buf.subarray(0, got);
+      },
+      async stat(): Promise<FileInfo> {
+        try {
+          return fileInfo(await fh.stat());
+        } catch (err) {
+          throw coded(err, "EIO");
+        }
+      },
+      async close(): Promise<void> {
+        if (closed) return;
+        closed = true;
+        try {
+          await fh.close();
+        } catch (err) {
+          throw coded(err, "EIO");
+        }
+      },
+    };
+  },
+  async stat(path: string): Promise<FileInfo> {
+    try {
+      return fileInfo(await fsStat(path));
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  },
+  async readDir(path: string): Promise<DirEntry[]> {
+    try {
+      const entries = await readdir(path, { withFileTypes: true });
+      return entries.map((d) => ({ name: d.name, isFile: d.isFile(), isDirectory: d.isDirectory() }));
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  },
+};
+
+function createBunPlatform(bun: BunApi): Platform {
+  const clientHandlersFor = (tls: boolean): RawHandlers => {
+    if (!tls) return (clientHandlers ??= baseHandlers(BunTcpSocket.onOpen));
+    if (tlsClientHandlers === undefined) {
+      tlsClientHandlers = baseHandlers(BunTcpSocket.onOpen);
+      tlsClientHandlers.handshake = BunTcpSocket.onClientHandshake;
+    }
+    return tlsClientHandlers;
+  };
+
+  const listenOn = async (
+    options: ListenOptions,
+    onAccept: AcceptHandler,
+    tls: RawTlsOptions | undefined,
+  ): Promise<TcpListener> => {
+    if (options.path !== undefined) {
+      const socket = acceptHandlers(options.path, onAccept, tls !== undefined);
+      try {
+        const raw = bun.listen({ unix: options.path, tls, allowHalfOpen: true, socket });
+        return new BunListener(raw, unixAddress(options.path));
+      } catch (err) {
+        throw coded(err, "EADDRINUSE");
+      }
+    }
+    const host = await bindHost(options.host);
+    const socket = acceptHandlers(undefined, onAccept, tls !== undefined);
+    try {
+      const raw = bun.listen({
+        hostname: host,
+        port: options.port,
+        tls,
+        reusePort: options.reusePort === true ? true : undefined,
+        allowHalfOpen: true,
+        socket,
+      });
+      return new BunListener(raw, ipAddress("tcp", host, raw.port));
+    } catch (err) {
+      throw coded(err, "EADDRINUSE");
+    }
+  };
+
+  return {
+    name: "bun",
+    clock,
+    fs: fileSystem,
+    compression: nodeCompression,
+
+    yieldToIo(fn: () => void): void {
+      setImmediate(fn);
+    },
+
+    async connect(options: ConnectOptions): Promise<TcpSocket> {
+      const s = new BunTcpSocket(undefined, options.path, false);
+      const target = options.path !== undefined
+        ? { unix: options.path }
+        : { hostname: options.host, port: options.port };
+      try {
+        const raw = await bun.connect({ ...target, allowHalfOpen: true, data: s, socket: clientHandlersFor(false) });
+        BunTcpSocket.onOpen(raw);
+      } catch (err) {
+        throw coded(err, "ECONNREFUSED");
+      }
+      return s;
+    },
+
+    listen(options: ListenOptions, onAccept: AcceptHandler): Promise<TcpListener> {
+      return listenOn(options, onAccept, undefined);
+    },
+
+    async connectTls(options: TlsConnectOptions): Promise<TcpSocket> {
+      const ca = options.caCerts !== undefined && options.caCerts.length > 0
+        ? await trustedRoots(options.caCerts)
+        : undefined;
+      return new Promise<TcpSocket>((resolve, reject) => {
+        const s = BunTcpSocket.forHandshake(resolve, reject);
+        try {
+          bun.connect({
+            hostname: options.host,
+            port: options.port,
+            tls: {
+              ca,
+              serverName: options.serverName ?? options.host,
+              rejectUnauthorized: true,
+              ALPNProtocols: alpnWire(options.alpnProtocols),
+            },
+            allowHalfOpen: true,
+            data: s,
+            socket: clientHandlersFor(true),
+          }).catch((err) => BunTcpSocket.connectFailed(s, err));
+        } catch (err) {
+          // Bad options throw before any promise exists.
+          BunTcpSocket.connectFailed(s, err);
+        }
+      });
+    },
+
+    listenTls(options: TlsListenOptions, onAccept: AcceptHandler): Promise<TcpListener> {
+      return listenOn({ host: options.host, port: options.port }, onAccept, {
+        cert: options.cert,
+        key: options.key,
+        ALPNProtocols: alpnWire(options.alpnProtocols),
+      });
+    },
+
+    async bindUdp(options: UdpBindOptions, onMessage: DatagramHandler): Promise<UdpSocket> {
+      // The drain handler exists before the socket it serves.
+      const bound: { udp?: BunUdpSocket } = {};
+      const host = await bindHost(options.host);
+      let raw: RawUdp;
+      try {
+        raw = await bun.udpSocket({
+          hostname: host,
+          port: options.port,
+          binaryType: "uint8array",
+          socket: {
+            data(_raw: RawUdp, bytes: Uint8Array, port: number, address: string): void {
+              try {
+                // Bun gives every datagram its own buffer, so the bytes are the receiver's.
+                onMessage(bytes, ipAddress("udp", address, port));
+              } catch (err) {
+                throwLater(err);
+              }
+            },
+            drain(): void {
+              bound.udp?.flush();
+            },
+            // Asynchronous errors (ICMP unreachable...) concern no pending call; sends report their own.
+            error(): void {},
+          },
+        });
+      } catch (err) {
+        throw coded(err, "EINVAL");
+      }
+      bound.udp = new BunUdpSocket(raw, ipAddress("udp", host, raw.port));
+      return bound.udp;
+    },
+
+    addSignalListener(signal: SignalName, fn: () => void): boolean {
+      // Windows delivers only console events; the others can be listened for but never arrive.
+      if (process.platform === "win32" && signal !== "SIGINT" && signal !== "SIGHUP") return false;
+      try {
+        process.on(signal, fn);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+
+    removeSignalListener(signal: SignalName, fn: () => void): void {
+      process.off(signal, fn);
+    },
+
+    lookup(host: string, family?: 0 | 4 | 6): Promise<LookupAddress[]> {
+      return nodeLookup(host, family);
+    },
+  };
+}
+
+let cached: Platform | undefined;
+
+/**
+ * The platform for Bun, built on `Bun.listen`, `Bun.connect` and
+ * `Bun.udpSocket`. Returns the same instance on every call.
+ *
+ * Sockets accept every byte written; `write` returns false once more than
+ * 64 KiB are queued behind what the kernel took, and `drain` follows once
+ * that queue has emptied. Bytes passed to `data` are lent (`owned` is false).
+ *
+ * @throws {Error} with code `"EINVAL"` when not running on Bun.
+ */
 export function bunPlatform(): Platform {
-  throw new Error("the bun adapter is not written yet");
+  if (cached !== undefined) return cached;
+  const bun = (globalThis as unknown as { Bun?: BunApi }).Bun;
+  if (bun === undefined) throw codedError("bunPlatform() needs the Bun runtime", "EINVAL");
+  cached = createBunPlatform(bun);
+  return cached;
 }
