@@ -1,0 +1,328 @@
+/**
+ * Builds the npm package into `npm/`, doing what dnt would (dnt lives on JSR,
+ * which these machines cannot reach):
+ *
+ * 1. `npm/esm` and `npm/cjs`: one `.js` file per source file of `mod.ts`,
+ *    `src/` and `adapters/`, compiled by esbuild;
+ * 2. `.d.ts` files from `tsc --emitDeclarationOnly`, in both trees;
+ * 3. `npm/package.json`, with `exports` derived from deno.json's;
+ * 4. publint over `npm/`, and a smoke check that Node 20 can `require` and
+ *    `import` every entry point;
+ * 5. the test files compiled into `npm/esm/tests` and, unless `--no-test` is
+ *    given, run there under the system Node (the oldest Node we support)
+ *    with `node --test`.
+ *
+ * Run it with `node_modules/.bin/node npm-build/build.ts` (Node >= 23.6 runs
+ * TypeScript as it is) or `deno run -A npm-build/build.ts`.
+ *
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+import { publint } from "publint";
+import { formatMessage } from "publint/utils";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const OUT = path.join(ROOT, "npm");
+const ESM = path.join(OUT, "esm");
+const CJS = path.join(OUT, "cjs");
+const BIN = path.join(ROOT, "node_modules", ".bin");
+const DESCRIPTION = "libevent's design in TypeScript: event loop, buffers, HTTP, WebSocket, DNS and RPC " +
+  "for Deno, Bun and Node";
+
+/** Files under `base/dir` whose path (relative to `base`, with `/`) passes `keep`, sorted so builds are reproducible. */
+function walk(base: string, dir: string, keep: (rel: string) => boolean): string[] {
+  const found: string[] = [];
+  const visit = (rel: string): void => {
+    for (const entry of fs.readdirSync(path.join(base, rel), { withFileTypes: true })) {
+      const child = rel === "" ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) visit(child);
+      else if (entry.isFile() && keep(child)) found.push(child);
+    }
+  };
+  if (fs.existsSync(path.join(base, dir))) visit(dir);
+  return found.sort();
+}
+
+const isTs = (rel: string): boolean => rel.endsWith(".ts") && !rel.endsWith(".d.ts");
+
+function fail(message: string): never {
+  console.error(`npm-build: ${message}`);
+  process.exit(1);
+}
+
+function step(title: string): void {
+  console.log(`\n== npm-build: ${title}`);
+}
+
+/** Run a command with inherited stdio; exit the build if it fails. */
+function run(cmd: string, args: string[], cwd: string = ROOT): void {
+  const result = spawnSync(cmd, args, { cwd, stdio: "inherit" });
+  if (result.error) fail(`${cmd}: ${result.error.message}`);
+  if (result.status !== 0) fail(`${path.basename(cmd)} exited with ${result.status ?? result.signal}`);
+}
+
+/**
+ * esbuild with `bundle: true` lets a plugin see every import; this one keeps
+ * each source file its own output file: relative imports stay imports, with
+ * `.ts` rewritten to `.js` (esbuild leaves the specifier alone otherwise).
+ * The library may import only `node:` modules (it has no dependencies);
+ * tests may also import packages such as interop peers.
+ */
+function keepImports(sources: Set<string>, allowPackages: boolean): esbuild.Plugin {
+  return {
+    name: "keep-imports",
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, (args) => {
+        if (args.kind === "entry-point") return undefined;
+        const spec = args.path;
+        if (spec.startsWith("./") || spec.startsWith("../")) {
+          // A file outside the built set would be missing from npm/ at run time.
+          const target = path.relative(ROOT, path.resolve(args.resolveDir, spec)).split(path.sep).join("/");
+          if (!sources.has(target)) {
+            return { errors: [{ text: `"${spec}" is not part of the npm build (resolved to ${target})` }] };
+          }
+          return { path: spec.replace(/\.ts$/, ".js"), external: true };
+        }
+        if (spec.startsWith("node:") || allowPackages) return { path: spec, external: true };
+        return { errors: [{ text: `"${spec}": the library has no dependencies; import node: modules only` }] };
+      });
+    },
+  };
+}
+
+async function compile(
+  files: string[],
+  sources: Set<string>,
+  outdir: string,
+  format: "esm" | "cjs",
+  allowPackages: boolean,
+): Promise<void> {
+  try {
+    await esbuild.build({
+      absWorkingDir: ROOT,
+      entryPoints: files,
+      outbase: ".",
+      outdir,
+      format,
+      bundle: true,
+      platform: "node",
+      target: "es2022",
+      plugins: [keepImports(sources, allowPackages)],
+      logLevel: "warning",
+    });
+  } catch {
+    fail(`esbuild could not build ${format} (errors above)`); // logLevel has printed them
+  }
+}
+
+/**
+ * tsc keeps `./x.ts` in the declarations it emits even with
+ * rewriteRelativeImportExtensions (microsoft/TypeScript#61037); the
+ * published tree has only `.js` and `.d.ts`, so point them at `.js`.
+ */
+function rewriteDeclarationImports(text: string): string {
+  return text.replace(/(["'])(\.{1,2}\/[^"'\n]*)\.ts\1/g, "$1$2.js$1");
+}
+
+function declarations(files: string[]): void {
+  const tmp = path.join(OUT, ".types");
+  // --noCheck: declarations need no type checking under isolatedDeclarations,
+  // and adapters use Deno/Bun globals tsc has no types for; `deno check`
+  // does the checking. isolatedDeclarations errors are still reported.
+  run(path.join(BIN, "tsc"), [
+    ...files,
+    "--declaration",
+    "--emitDeclarationOnly",
+    "--isolatedDeclarations",
+    "--rewriteRelativeImportExtensions",
+    "--erasableSyntaxOnly",
+    "--noCheck",
+    "--skipLibCheck",
+    "--target",
+    "es2022",
+    "--module",
+    "nodenext",
+    "--rootDir",
+    ".",
+    "--outDir",
+    tmp,
+  ]);
+  for (const rel of walk(tmp, "", (f) => f.endsWith(".d.ts"))) {
+    const text = rewriteDeclarationImports(fs.readFileSync(path.join(tmp, rel), "utf8"));
+    for (const tree of [ESM, CJS]) {
+      fs.mkdirSync(path.dirname(path.join(tree, rel)), { recursive: true });
+      fs.writeFileSync(path.join(tree, rel), text);
+    }
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+interface DenoJson {
+  version: string;
+  license?: string;
+  description?: string;
+  exports: string | Record<string, string>;
+}
+
+type Conditions = { types: string; default: string };
+
+/** package.json for npm/: deno.json's exports, each for `import` (esm/) and `require` (cjs/). */
+function packageJson(deno: DenoJson, built: Set<string>): Record<string, unknown> {
+  const map = typeof deno.exports === "string" ? { ".": deno.exports } : deno.exports;
+  const exports: Record<string, unknown> = {};
+  for (const [subpath, source] of Object.entries(map)) {
+    const rel = source.replace(/^\.\//, "");
+    if (!built.has(rel)) {
+      // Files come and go while the library is being written; say so loudly.
+      console.warn(`npm-build: warning: deno.json exports "${subpath}" -> ${source}, which does not exist; left out`);
+      continue;
+    }
+    const stem = rel.replace(/\.ts$/, "");
+    const entry = (tree: string): Conditions => ({ types: `./${tree}/${stem}.d.ts`, default: `./${tree}/${stem}.js` });
+    exports[subpath] = { import: entry("esm"), require: entry("cjs") };
+  }
+  exports["./package.json"] = "./package.json";
+  const root = exports["."] as { import: Conditions; require: Conditions } | undefined;
+  return {
+    name: "levent",
+    version: deno.version,
+    description: deno.description ?? DESCRIPTION,
+    license: deno.license ?? "MIT",
+    type: "module",
+    engines: { node: ">=20" },
+    // mod.ts registers the runtime's adapter as the default platform when
+    // imported; with a plain `false`, a bundler could skip it and keep only
+    // the modules it re-exports.
+    sideEffects: root ? [root.import.default, root.require.default] : false,
+    // Old resolvers that ignore `exports`.
+    ...(root ? { main: root.require.default, module: root.import.default, types: root.import.types } : {}),
+    exports,
+    // The compiled tests live in esm/tests for the Node run; they are not shipped.
+    files: ["esm/", "cjs/", "!esm/tests/"],
+  };
+}
+
+/** publint over npm/; returns a problem to report, or undefined. Warnings are printed only. */
+async function lint(): Promise<string | undefined> {
+  const { messages, pkg } = await publint({ pkgDir: OUT, level: "warning", pack: "npm" });
+  for (const m of messages) console.log(`publint ${m.type}: ${formatMessage(m, pkg, { color: false }) ?? m.code}`);
+  const errors = messages.filter((m) => m.type === "error").length;
+  console.log(`publint: ${errors} error(s), ${messages.length - errors} warning(s)`);
+  return errors > 0 ? `publint found ${errors} error(s)` : undefined;
+}
+
+/** The system Node (first `node` on PATH outside any node_modules), which the npm build supports as its oldest. */
+function systemNode(): string {
+  if (process.env.LEVENT_TEST_NODE) return process.env.LEVENT_TEST_NODE;
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    if (dir === "" || dir.split(path.sep).includes("node_modules")) continue;
+    const candidate = path.join(dir, "node");
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here; keep looking
+    }
+  }
+  return fail("no system node found on PATH (set LEVENT_TEST_NODE to choose one)");
+}
+
+/**
+ * Loads every entry point by its package name (a package may import itself
+ * through its own `exports`), once with `require` and once with `import`, and
+ * compares the export names the two formats give.
+ */
+function smoke(node: string, subpaths: string[]): string | undefined {
+  const script = `
+    const names = (m) => Object.keys(m).filter((k) => k !== "default").sort().join(", ");
+    (async () => {
+      let bad = 0;
+      for (const sub of JSON.parse(process.argv[1])) {
+        const spec = sub === "." ? "levent" : "levent/" + sub.slice(2);
+        const cjs = names(require(spec));
+        const esm = names(await import(spec));
+        const same = cjs === esm;
+        if (!same) bad++;
+        console.log((same ? "ok   " : "DIFF ") + spec + ": " + (same ? esm || "(types only)" : "cjs [" + cjs + "] esm [" + esm + "]"));
+      }
+      process.exitCode = bad ? 1 : 0;
+    })().catch((err) => { console.error(err); process.exitCode = 1; });`;
+  const result = spawnSync(node, ["-e", script, JSON.stringify(subpaths)], { cwd: OUT, stdio: "inherit" });
+  return result.status === 0 ? undefined : "the smoke check failed";
+}
+
+async function main(): Promise<void> {
+  const runTests = !process.argv.slice(2).includes("--no-test");
+  const deno = JSON.parse(fs.readFileSync(path.join(ROOT, "deno.json"), "utf8")) as DenoJson;
+
+  const library = [
+    ...(fs.existsSync(path.join(ROOT, "mod.ts")) ? ["mod.ts"] : []),
+    ...walk(ROOT, "src", isTs),
+    ...walk(ROOT, "adapters", isTs),
+  ];
+  if (library.length === 0) fail("no source files found");
+  const tests = walk(ROOT, "tests", isTs);
+  const fixtures = walk(ROOT, "tests", (rel) => !rel.endsWith(".ts"));
+  const librarySet = new Set(library);
+  const testSet = new Set([...library, ...tests, ...fixtures]);
+
+  step(`compiling ${library.length} files to esm/ and cjs/`);
+  fs.rmSync(OUT, { recursive: true, force: true });
+  await compile(library, librarySet, ESM, "esm", false);
+  await compile(library, librarySet, CJS, "cjs", false);
+  fs.writeFileSync(path.join(CJS, "package.json"), JSON.stringify({ type: "commonjs" }, null, 2) + "\n");
+
+  step("declarations (tsc)");
+  declarations(library);
+
+  step("package.json");
+  const pkg = packageJson(deno, librarySet);
+  fs.writeFileSync(path.join(OUT, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+  for (const doc of ["README.md", "LICENSE"]) {
+    if (fs.existsSync(path.join(ROOT, doc))) fs.copyFileSync(path.join(ROOT, doc), path.join(OUT, doc));
+  }
+  console.log(`levent ${deno.version}: ${Object.keys(pkg.exports as object).join(" ")}`);
+
+  // A failed check fails the build, but the tests still run: they say more
+  // about what is wrong than a build that stops here.
+  step("publint");
+  const lintProblem = await lint();
+
+  const node = systemNode();
+  const subpaths = Object.keys(pkg.exports as object).filter((s) => s !== "./package.json");
+  step(`smoke check: require and import under ${node}`);
+  const smokeProblem = smoke(node, subpaths);
+  const problems = [lintProblem, smokeProblem].filter((p) => p !== undefined);
+
+  step(`compiling ${tests.length} test files to esm/tests/`);
+  await compile(tests, testSet, ESM, "esm", true);
+  for (const rel of fixtures) {
+    fs.mkdirSync(path.dirname(path.join(ESM, rel)), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, rel), path.join(ESM, rel));
+  }
+  await esbuild.stop();
+
+  if (problems.length > 0) {
+    process.exitCode = 1;
+    console.error(`npm-build: FAILED: ${problems.join("; ")}${runTests ? " (running the tests anyway)" : ""}`);
+  }
+  if (!runTests) return;
+  const testFiles = walk(ESM, "tests", (rel) => rel.endsWith("_test.js")).map((rel) => path.join(ESM, rel));
+  if (testFiles.length === 0) fail("no *_test.js files to run");
+  const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
+  step(`node --test: ${testFiles.length} files under ${node} ${version}`);
+  // TAP, so the output ends with the runner's "# pass N / # fail M" summary
+  // whether or not stdout is a terminal; the timeout bounds a hung test.
+  const result = spawnSync(node, ["--test", "--test-reporter=tap", "--test-timeout=120000", ...testFiles], {
+    cwd: ROOT,
+    stdio: "inherit",
+  });
+  if (result.status !== 0 || problems.length > 0) process.exitCode = result.status || 1;
+}
+
+await main();
