@@ -1,5 +1,609 @@
-import type { Platform } from "../src/platform.ts";
-/** Placeholder being replaced by the node adapter. */
+/**
+ * The Node adapter: implements `src/platform.ts` with `node:net` (TCP and
+ * Unix sockets), `node:tls`, Node's timers and `performance.now()`,
+ * `process` signals and `node:fs/promises`. Compression, name lookup and UDP
+ * come from `node_shared.ts`.
+ *
+ * Runs on Node 20 and later; newer options (SO_REUSEPORT, the system CA
+ * store) are used only where the running Node has them.
+ *
+ * @example
+ * ```ts
+ * import { nodePlatform } from "@levent/levent/adapters/node";
+ * const platform = nodePlatform();
+ * const listener = await platform.listen({ host: "127.0.0.1", port: 0 }, (socket) => socket.close());
+ * console.log(listener.address.port);
+ * await listener.close();
+ * ```
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import type { Stats } from "node:fs";
+import { type FileHandle as NodeFileHandle, open, readdir, stat } from "node:fs/promises";
+import net from "node:net";
+import { performance } from "node:perf_hooks";
+import process from "node:process";
+import tls from "node:tls";
+import { setImmediate } from "node:timers";
+import { isMainThread } from "node:worker_threads";
+import type {
+  AcceptHandler,
+  ConnectOptions,
+  DirEntry,
+  FileHandle,
+  FileInfo,
+  FileSystem,
+  ListenOptions,
+  NetAddress,
+  Platform,
+  SignalName,
+  SocketHandlers,
+  TcpListener,
+  TcpSocket,
+  TimerHandle,
+  TlsConnectOptions,
+  TlsListenOptions,
+} from "../src/platform.ts";
+import { coded, codedError, ipAddress, nodeBindUdp, nodeCompression, nodeLookup, unixAddress } from "./node_shared.ts";
+
+/** What carries a socket's bytes: it decides error mapping and whether an abortive close is possible. */
+type SocketKind = "tcp" | "unix" | "tls";
+
+/**
+ * The socket's life from the owner's side: writable, half-closed by us (FIN
+ * queued), closed by the owner (only `close` is reported from then on), or
+ * closed by the runtime (error or both directions done).
+ */
+type OutState = "open" | "ended" | "closing" | "closed";
+
+/** A rare socket event that arrived before `start()`, replayed once handlers exist. */
+type MissedEvent = (handlers: SocketHandlers) => void;
+
+/** Large enough for a full libuv read (it suggests 64 KiB). */
+const LENT_SIZE = 64 * 1024;
+
+/**
+ * One read buffer shared by every client socket. Sharing is safe because
+ * libuv fills it and Node runs the `onread` callback synchronously, one read
+ * at a time, and `data` only lends the bytes until it returns. It saves each
+ * connection its own 64 KiB.
+ */
+let lentBuffer: Buffer | undefined;
+/** A plain Uint8Array over `lentBuffer`: Buffer's `slice()` shares memory, which would break a consumer copying with `slice()`. */
+let lentView: Uint8Array = new Uint8Array(0);
+
+function sharedReadBuffer(): Buffer {
+  if (lentBuffer === undefined) {
+    lentBuffer = Buffer.allocUnsafeSlow(LENT_SIZE);
+    lentView = new Uint8Array(lentBuffer.buffer, lentBuffer.byteOffset, lentBuffer.byteLength);
+  }
+  return lentBuffer;
+}
+
+const NO_ADDRESS: NetAddress = ipAddress("tcp", "", 0);
+
+/**
+ * libuv before 1.52.1 (Node 20 ships 1.46) takes a hang-up that comes with a
+ * short read for EOF, so a reset that arrives right behind data reads as a
+ * clean end and a half-open socket would wait forever. A zero-length write
+ * costs nothing on a healthy half-closed socket and fails with the pending
+ * ECONNRESET or EPIPE on a reset one.
+ */
+const EOF_MAY_HIDE_RESET: boolean = (() => {
+  const [major, minor, patch] = (process.versions.uv ?? "0.0.0").split(".").map(Number);
+  return major < 1 || (major === 1 && (minor < 52 || (minor === 52 && patch < 1)));
+})();
+const EMPTY = new Uint8Array(0);
+
+/**
+ * TLS sockets fail with OpenSSL and certificate codes (`ERR_SSL_...`,
+ * `DEPTH_ZERO_SELF_SIGNED_CERT`, `EPROTO`); the contract calls all of those
+ * ETLS and keeps plain transport codes (ECONNRESET, ECONNREFUSED...) as they are.
+ */
+function tlsCoded(err: Error): Error {
+  const code = (err as Error & { code?: unknown }).code;
+  if (typeof code === "string" && ((/^E[A-Z]+$/.test(code) && code !== "EPROTO") || code.startsWith("EAI_"))) {
+    return coded(err, "ECONNRESET");
+  }
+  const wrapped = codedError(err.message, "ETLS");
+  wrapped.cause = err;
+  return wrapped;
+}
+
+function tcpAddress(host: string | undefined, port: number | undefined): NetAddress {
+  return host === undefined ? NO_ADDRESS : ipAddress("tcp", host, port ?? 0);
+}
+
+/** A node:net or node:tls socket behind the push-style TcpSocket contract. */
+class NodeSocket implements TcpSocket {
+  remoteAddress: NetAddress = NO_ADDRESS;
+  localAddress: NetAddress = NO_ADDRESS;
+  readonly #kind: SocketKind;
+  /** Bytes come through the shared `onread` buffer (lent) instead of 'data' events (owned). */
+  readonly #lent: boolean;
+  #socket!: net.Socket;
+  #handlers: SocketHandlers | undefined;
+  #out: OutState = "open";
+  #paused = false;
+  #missed: MissedEvent[] | undefined;
+
+  constructor(kind: SocketKind, lent: boolean) {
+    this.#kind = kind;
+    this.#lent = lent;
+  }
+
+  /** The `onread` option for a client socket: reads land in the shared buffer. */
+  readInto(): net.OnReadOpts {
+    return { buffer: sharedReadBuffer(), callback: this.#onLentData };
+  }
+
+  /** Take over a connected socket. It stays paused until `start()`. */
+  attach(socket: net.Socket, remote: NetAddress, local: NetAddress): void {
+    this.#socket = socket;
+    this.remoteAddress = remote;
+    this.localAddress = local;
+    socket.pause();
+    socket.on("end", this.#onEnd);
+    socket.on("drain", this.#onDrain);
+    socket.on("error", this.#onError);
+    socket.on("close", this.#onClose);
+  }
+
+  get bufferedAmount(): number {
+    return this.#out === "closing" || this.#out === "closed" ? 0 : this.#socket.writableLength;
+  }
+
+  start(handlers: SocketHandlers): void {
+    const first = this.#handlers === undefined;
+    this.#handlers = handlers;
+    if (!first) return;
+    if (!this.#lent) this.#socket.on("data", this.#onOwnedData);
+    if (!this.#paused) this.#socket.resume();
+    const missed = this.#missed;
+    if (missed !== undefined) {
+      this.#missed = undefined;
+      // Deferred so the owner finishes its setup before hearing about an early close.
+      queueMicrotask(() => {
+        for (const event of missed) event(this.#handlers as SocketHandlers);
+      });
+    }
+  }
+
+  write(bytes: Uint8Array): boolean {
+    // Node would raise write-after-end or write-after-destroy errors; the contract wants a quiet false.
+    if (this.#out !== "open") return false;
+    return this.#socket.write(bytes);
+  }
+
+  end(): void {
+    if (this.#out !== "open") return;
+    this.#out = "ended";
+    this.#socket.end();
+  }
+
+  close(): void {
+    if (this.#out === "closing" || this.#out === "closed") return;
+    const socket = this.#socket;
+    // Dropping queued bytes and then sending FIN would let the peer take a
+    // truncated stream for a complete one, so a TCP close with bytes still
+    // queued resets the connection instead. After end() a shutdown may be in
+    // flight, and libuv refuses to reset then.
+    const abort = this.#out === "open" && this.#kind === "tcp" && socket.writableLength > 0 && !socket.destroyed;
+    this.#out = "closing";
+    if (abort) socket.resetAndDestroy();
+    else socket.destroy();
+  }
+
+  pause(): void {
+    this.#paused = true;
+    if (this.#handlers !== undefined) this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    if (this.#handlers !== undefined) this.#socket.resume();
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    if (this.#kind !== "unix") this.#socket.setNoDelay(noDelay);
+  }
+
+  #onLentData = (bytesRead: number): boolean => {
+    (this.#handlers as SocketHandlers).data(lentView.subarray(0, bytesRead), false);
+    return true;
+  };
+
+  #onOwnedData = (chunk: Buffer): void => {
+    // A plain view: consumers get one array shape, and slice() copies as they expect.
+    (this.#handlers as SocketHandlers).data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), true);
+  };
+
+  #onEnd = (): void => {
+    // TLS is left out: an empty TLS write is not guaranteed to reach the TCP socket.
+    if (EOF_MAY_HIDE_RESET && this.#out === "open" && this.#kind !== "tls") this.#socket.write(EMPTY);
+    const h = this.#handlers;
+    if (h !== undefined) h.end();
+    else this.#remember((late) => late.end());
+  };
+
+  #onDrain = (): void => {
+    const h = this.#handlers;
+    if (h !== undefined) h.drain();
+    else this.#remember((late) => late.drain());
+  };
+
+  #onError = (err: Error): void => {
+    // An error already on its way when the owner closed is no longer news to it.
+    if (this.#out === "closing") return;
+    this.#out = "closed";
+    const e = this.#kind === "tls" ? tlsCoded(err) : coded(err, "ECONNRESET");
+    const h = this.#handlers;
+    if (h !== undefined) h.error(e);
+    else this.#remember((late) => late.error(e));
+  };
+
+  #onClose = (): void => {
+    this.#out = "closed";
+    const h = this.#handlers;
+    if (h !== undefined) h.close();
+    else this.#remember((late) => late.close());
+  };
+
+  #remember(event: MissedEvent): void {
+    (this.#missed ??= []).push(event);
+  }
+}
+
+/**
+ * Settle once `socket` reaches `ready`: resolve with `adopt()`'s socket, or
+ * reject with the coded error (or ECONNRESET when it closes silently).
+ */
+function settleOnConnect(
+  socket: net.Socket,
+  ready: "connect" | "secureConnect",
+  toError: (err: Error) => Error,
+  adopt: () => TcpSocket,
+): Promise<TcpSocket> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      socket.off(ready, onReady);
+      socket.off("error", onError);
+      socket.off("close", onClose);
+    };
+    // adopt() installs the socket's own error listener, so no error goes unheard.
+    const onReady = (): void => {
+      cleanup();
+      resolve(adopt());
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(toError(err));
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(codedError("the connection closed before it was established", "ECONNRESET"));
+    };
+    socket.once(ready, onReady);
+    socket.once("error", onError);
+    socket.once("close", onClose);
+  });
+}
+
+function connectStream(options: ConnectOptions): Promise<TcpSocket> {
+  const path = options.path;
+  const owner = new NodeSocket(path === undefined ? "tcp" : "unix", true);
+  const socket = path === undefined
+    ? net.connect({ host: options.host, port: options.port, allowHalfOpen: true, onread: owner.readInto() })
+    : net.connect({ path, allowHalfOpen: true, onread: owner.readInto() });
+  // Paused before the connection completes, or Node starts reading into the
+  // shared buffer at once and the first bytes would reach no handler.
+  socket.pause();
+  return settleOnConnect(socket, "connect", (err) => coded(err, "ECONNREFUSED"), () => {
+    if (path === undefined) {
+      owner.attach(
+        socket,
+        tcpAddress(socket.remoteAddress, socket.remotePort),
+        tcpAddress(socket.localAddress, socket.localPort),
+      );
+    } else {
+      owner.attach(socket, unixAddress(path), unixAddress(""));
+    }
+    return owner;
+  });
+}
+
+/** Extra CAs are added to the defaults: Node's `ca` option would replace them. */
+function trustedWith(extra: readonly string[]): string[] {
+  const defaults = typeof tls.getCACertificates === "function"
+    ? tls.getCACertificates("default")
+    : tls.rootCertificates;
+  return [...defaults, ...extra];
+}
+
+function connectTls(options: TlsConnectOptions): Promise<TcpSocket> {
+  const name = options.serverName ?? options.host;
+  // allowHalfOpen is a documented tls.connect option that @types/node leaves out.
+  const connectOptions: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+    host: options.host,
+    port: options.port,
+    // SNI must not carry an IP address (RFC 6066); Node warns if asked to.
+    servername: net.isIP(name) === 0 ? name : undefined,
+    // The certificate is checked against `name` even when SNI was left out.
+    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
+    ca: options.caCerts !== undefined && options.caCerts.length > 0 ? trustedWith(options.caCerts) : undefined,
+    ALPNProtocols: options.alpnProtocols === undefined ? undefined : [...options.alpnProtocols],
+    rejectUnauthorized: true,
+    allowHalfOpen: true,
+  };
+  const socket = tls.connect(connectOptions);
+  return settleOnConnect(socket, "secureConnect", tlsCoded, () => {
+    const owner = new NodeSocket("tls", false);
+    owner.attach(
+      socket,
+      tcpAddress(socket.remoteAddress, socket.remotePort),
+      tcpAddress(socket.localAddress, socket.localPort),
+    );
+    return owner;
+  });
+}
+
+/** SO_REUSEPORT reached node:net's listen() in 22.12 and 23.1, and only on systems that have it. */
+function reusePortSupported(): boolean {
+  if (!["linux", "freebsd", "sunos", "aix"].includes(process.platform)) return false;
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+class NodeListener implements TcpListener {
+  readonly address: NetAddress;
+  readonly #server: net.Server;
+  #closed = false;
+
+  constructor(server: net.Server, address: NetAddress) {
+    this.#server = server;
+    this.address = address;
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      // The listening descriptor is closed (and a Unix path unlinked) right
+      // here; the server's own 'close' waits for every accepted socket,
+      // which the contract leaves open.
+      this.#server.close();
+    }
+    return Promise.resolve();
+  }
+}
+
+/** Start `server` listening; reject with EADDRINUSE and the like. */
+function startListening(
+  server: net.Server,
+  options: net.ListenOptions,
+  addressOf: () => NetAddress,
+): Promise<TcpListener> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(coded(err, "EINVAL"));
+    server.once("error", onError);
+    server.listen(options, () => {
+      server.off("error", onError);
+      // Later server errors (EMFILE on accept...) have no one to report to
+      // in the contract; unheard they would crash the process.
+      server.on("error", ignore);
+      resolve(new NodeListener(server, addressOf()));
+    });
+  });
+}
+
+function ignore(): void {}
+
+function boundAddress(server: net.Server): NetAddress {
+  const a = server.address();
+  return a !== null && typeof a === "object" ? ipAddress("tcp", a.address, a.port) : NO_ADDRESS;
+}
+
+function listenStream(options: ListenOptions, onAccept: AcceptHandler): Promise<TcpListener> {
+  // pauseOnConnect: no read happens before the owner calls start().
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  const path = options.path;
+  if (path !== undefined) {
+    const local = unixAddress(path);
+    server.on("connection", (socket: net.Socket) => {
+      const owner = new NodeSocket("unix", false);
+      owner.attach(socket, unixAddress(""), local);
+      onAccept(owner);
+    });
+    return startListening(server, { path, backlog: options.backlog }, () => local);
+  }
+  server.on("connection", (socket: net.Socket) => {
+    const owner = new NodeSocket("tcp", false);
+    owner.attach(
+      socket,
+      tcpAddress(socket.remoteAddress, socket.remotePort),
+      tcpAddress(socket.localAddress, socket.localPort),
+    );
+    onAccept(owner);
+  });
+  const listenOptions: net.ListenOptions = { host: options.host, port: options.port, backlog: options.backlog };
+  if (options.reusePort === true && reusePortSupported()) listenOptions.reusePort = true;
+  return startListening(server, listenOptions, () => boundAddress(server));
+}
+
+function listenTls(options: TlsListenOptions, onAccept: AcceptHandler): Promise<TcpListener> {
+  const server = tls.createServer({
+    cert: options.cert,
+    key: options.key,
+    ALPNProtocols: options.alpnProtocols === undefined ? undefined : [...options.alpnProtocols],
+    allowHalfOpen: true,
+  });
+  server.on("secureConnection", (socket: tls.TLSSocket) => {
+    const owner = new NodeSocket("tls", false);
+    owner.attach(
+      socket,
+      tcpAddress(socket.remoteAddress, socket.remotePort),
+      tcpAddress(socket.localAddress, socket.localPort),
+    );
+    onAccept(owner);
+  });
+  // Failed handshakes are the client's problem; Node already drops the socket.
+  server.on("tlsClientError", ignore);
+  return startListening(server, { host: options.host, port: options.port }, () => boundAddress(server));
+}
+
+/** Node's timers turn any delay above 2^31-1 ms into 1 ms; longer ones are re-armed in steps. */
+const MAX_TIMER_DELAY = 0x7fffffff;
+
+class LongTimer {
+  readonly #fn: () => void;
+  readonly #deadline: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(fn: () => void, delayMs: number) {
+    this.#fn = fn;
+    this.#deadline = performance.now() + delayMs;
+    this.#arm();
+  }
+
+  cancel(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #arm = (): void => {
+    const left = this.#deadline - performance.now();
+    if (left <= 0) this.#fn();
+    else this.#timer = setTimeout(this.#arm, Math.min(left, MAX_TIMER_DELAY));
+  };
+}
+
+function fileInfo(s: Stats): FileInfo {
+  return { size: s.size, isFile: s.isFile(), isDirectory: s.isDirectory(), mtimeMs: s.mtimeMs };
+}
+
+class NodeFile implements FileHandle {
+  readonly #fh: NodeFileHandle;
+
+  constructor(fh: NodeFileHandle) {
+    this.#fh = fh;
+  }
+
+  async read(position: number, length: number): Promise<Uint8Array> {
+    const buf = Buffer.allocUnsafeSlow(length);
+    let got = 0;
+    try {
+      // One pread may return short of the end (signals, the 2 GiB cap), so read until EOF or full.
+      while (got < length) {
+        const { bytesRead } = await this.#fh.read(buf, got, length - got, position + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+    return new Uint8Array(buf.buffer, buf.byteOffset, got);
+  }
+
+  async stat(): Promise<FileInfo> {
+    try {
+      return fileInfo(await this.#fh.stat());
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#fh.close();
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  }
+}
+
+const nodeFs: FileSystem = {
+  async open(path: string): Promise<FileHandle> {
+    try {
+      return new NodeFile(await open(path, "r"));
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  },
+  async stat(path: string): Promise<FileInfo> {
+    try {
+      return fileInfo(await stat(path));
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  },
+  async readDir(path: string): Promise<DirEntry[]> {
+    try {
+      const entries = await readdir(path, { withFileTypes: true });
+      return entries.map((e) => ({ name: e.name, isFile: e.isFile(), isDirectory: e.isDirectory() }));
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  },
+};
+
+/**
+ * Whether this process can receive `signal`: worker threads never do, and
+ * Windows only raises SIGINT and SIGHUP (SIGTERM can be listened for there
+ * but never arrives).
+ */
+function canDeliver(signal: SignalName): boolean {
+  if (!isMainThread) return false;
+  if (process.platform === "win32") return signal === "SIGINT" || signal === "SIGHUP";
+  return true;
+}
+
+let platform: Platform | undefined;
+
+/**
+ * The Node adapter: TCP, Unix and TLS sockets from `node:net` and
+ * `node:tls`, Node's timers, process signals, `node:fs/promises`, and the
+ * shared `node:zlib`, `node:dns` and `node:dgram` pieces. Every call returns
+ * the same instance.
+ *
+ * @example
+ * ```ts
+ * import { nodePlatform } from "@levent/levent/adapters/node";
+ * const platform = nodePlatform();
+ * platform.clock.setTimer(() => console.log("tick"), 10);
+ * ```
+ *
+ * @returns The Platform for Node.
+ */
 export function nodePlatform(): Platform {
-  throw new Error("the node adapter is not written yet");
+  platform ??= {
+    name: "node",
+    clock: {
+      now: (): number => performance.now(),
+      setTimer: (fn: () => void, delayMs: number): TimerHandle =>
+        delayMs > MAX_TIMER_DELAY ? new LongTimer(fn, delayMs) : setTimeout(fn, delayMs),
+      clearTimer(handle: TimerHandle): void {
+        if (handle instanceof LongTimer) handle.cancel();
+        else clearTimeout(handle as ReturnType<typeof setTimeout>);
+      },
+    },
+    fs: nodeFs,
+    compression: nodeCompression,
+    yieldToIo(fn: () => void): void {
+      setImmediate(fn);
+    },
+    connect: connectStream,
+    listen: listenStream,
+    connectTls,
+    listenTls,
+    bindUdp: nodeBindUdp,
+    addSignalListener(signal: SignalName, fn: () => void): boolean {
+      if (!canDeliver(signal)) return false;
+      process.on(signal, fn);
+      return true;
+    },
+    removeSignalListener(signal: SignalName, fn: () => void): void {
+      process.off(signal, fn);
+    },
+    lookup: nodeLookup,
+  };
+  return platform;
 }

@@ -29,8 +29,10 @@ class Probe {
   onData: ((bytes: Uint8Array) => void) | undefined;
   onDrain: (() => void) | undefined;
   keep = true;
+  readonly socket: TcpSocket;
 
-  constructor(readonly socket: TcpSocket) {
+  constructor(socket: TcpSocket) {
+    this.socket = socket;
     const handlers: SocketHandlers = {
       data: (bytes, owned) => {
         const mine = owned ? bytes : bytes.slice();
