@@ -185,7 +185,10 @@ export function nodeBindUdp(options: UdpBindOptions, onMessage: DatagramHandler)
     const onError = (err: Error): void => reject(coded(err, "EINVAL"));
     sock.once("error", onError);
     sock.on("message", (msg, rinfo) => {
-      onMessage(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), ipAddress("udp", rinfo.address, rinfo.port));
+      onMessage(
+        new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength),
+        ipAddress("udp", rinfo.address, rinfo.port),
+      );
     });
     sock.bind(options.port, options.host, () => {
       sock.off("error", onError);

@@ -236,7 +236,9 @@ export class Event<A = unknown> implements HeapEntry {
     if (!Number.isInteger(priority) || priority < 0 || priority >= this.#base.priorities) {
       throw new RangeError(`priority must be an integer in 0..${this.#base.priorities - 1}, got ${priority}`);
     }
-    if (this.state & LIST_ACTIVE) throw new EventError("ERR_EVENT_ACTIVE", "cannot change the priority of an active event");
+    if (this.state & LIST_ACTIVE) {
+      throw new EventError("ERR_EVENT_ACTIVE", "cannot change the priority of an active event");
+    }
     this.priority = priority;
   }
 
@@ -384,7 +386,9 @@ export class EventBase {
    */
   priorityInit(n: number): void {
     if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`n must be an integer in 1..256, got ${n}`);
-    if (this.#activeCount > 0) throw new EventError("ERR_EVENT_ACTIVE", "cannot change priorities while events are active");
+    if (this.#activeCount > 0) {
+      throw new EventError("ERR_EVENT_ACTIVE", "cannot change priorities while events are active");
+    }
     this.#queues = Array.from({ length: n }, () => ({ head: null, tail: null }));
   }
 
@@ -463,7 +467,9 @@ export class EventBase {
    * @throws {RangeError} if delayMs is negative or not a number
    */
   loopExit(delayMs: number = 0): void {
-    if (typeof delayMs !== "number" || !(delayMs >= 0)) throw new RangeError(`delayMs must be a number >= 0, got ${delayMs}`);
+    if (typeof delayMs !== "number" || !(delayMs >= 0)) {
+      throw new RangeError(`delayMs must be a number >= 0, got ${delayMs}`);
+    }
     this.once(null, EV_TIMEOUT, () => {
       this.#exitRequested = true;
     }, delayMs);
@@ -816,4 +822,3 @@ export class EventBase {
     else finish?.(result);
   }
 }
-

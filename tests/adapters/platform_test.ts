@@ -69,7 +69,9 @@ class Probe {
 }
 
 /** Listen on 127.0.0.1:0 and hand each accepted socket to a fresh Probe. */
-async function server(onProbe: (p: Probe) => void = () => {}): Promise<{ listener: TcpListener; accepted: Promise<Probe> }> {
+async function server(
+  onProbe: (p: Probe) => void = () => {},
+): Promise<{ listener: TcpListener; accepted: Promise<Probe> }> {
   const first = deferred<Probe>();
   const listener = await platform.listen({ host: "127.0.0.1", port: 0 }, (socket) => {
     const probe = new Probe(socket);
@@ -311,7 +313,10 @@ test("Unix socket: listen on a path, connect, echo", async () => {
 });
 
 test("TLS: a client trusting the test certificate round-trips bytes", async () => {
-  const listener = await platform.listenTls({ host: "127.0.0.1", port: 0, cert: CERT, key: KEY }, (s) => echo(new Probe(s)));
+  const listener = await platform.listenTls(
+    { host: "127.0.0.1", port: 0, cert: CERT, key: KEY },
+    (s) => echo(new Probe(s)),
+  );
   assert.ok(listener.address.port > 0);
   const client = new Probe(
     await within(
@@ -335,7 +340,11 @@ test("TLS: a client trusting the test certificate round-trips bytes", async () =
 test("TLS: a client that does not trust the certificate fails with a coded error", async () => {
   const listener = await platform.listenTls({ host: "127.0.0.1", port: 0, cert: CERT, key: KEY }, (s) => new Probe(s));
   await assert.rejects(
-    within(platform.connectTls({ host: "127.0.0.1", port: listener.address.port, serverName: "localhost" }), 5000, "TLS connect"),
+    within(
+      platform.connectTls({ host: "127.0.0.1", port: listener.address.port, serverName: "localhost" }),
+      5000,
+      "TLS connect",
+    ),
     (err: Error & { code?: string }) => err instanceof Error && typeof err.code === "string",
   );
   await listener.close();
@@ -404,7 +413,10 @@ test("compression: raw deflate with sync flush round-trips and keeps context bet
   assert.ok(second.length < first.length, "context takeover makes the repeat smaller");
   assert.equal(dec.decode(inflate.process(second, "sync")), dec.decode(message));
   const bad = platform.compression.createInflateRaw();
-  assert.throws(() => bad.process(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff]), "sync"), (err: Error & { code?: string }) => err.code === "EZLIB");
+  assert.throws(
+    () => bad.process(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff]), "sync"),
+    (err: Error & { code?: string }) => err.code === "EZLIB",
+  );
   deflate.close();
   inflate.close();
   bad.close();
@@ -412,7 +424,10 @@ test("compression: raw deflate with sync flush round-trips and keeps context bet
 
 test("lookup: localhost resolves to a loopback address; an invalid name rejects with ENOTFOUND", async () => {
   const addrs = await within(platform.lookup("localhost"), 5000, "lookup");
-  assert.ok(addrs.some((a) => (a.address === "127.0.0.1" && a.family === 4) || (a.address === "::1" && a.family === 6)), JSON.stringify(addrs));
+  assert.ok(
+    addrs.some((a) => (a.address === "127.0.0.1" && a.family === 4) || (a.address === "::1" && a.family === 6)),
+    JSON.stringify(addrs),
+  );
   const v4 = await platform.lookup("localhost", 4);
   assert.ok(v4.length > 0 && v4.every((a) => a.family === 4));
   await assert.rejects(

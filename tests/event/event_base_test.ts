@@ -171,11 +171,17 @@ test("100,000 timers added and half of them cancelled: exactly the rest fire, in
 test("once() runs its callback one time and leaves nothing pending; it refuses EV_PERSIST and EV_SIGNAL", async () => {
   const { base, clock } = manualBase();
   let calls = 0;
-  base.once(null, 0, (_s, what, arg) => {
-    calls++;
-    assert.equal(what, EV_TIMEOUT);
-    assert.equal(arg, "payload");
-  }, 5, "payload");
+  base.once(
+    null,
+    0,
+    (_s, what, arg) => {
+      calls++;
+      assert.equal(what, EV_TIMEOUT);
+      assert.equal(arg, "payload");
+    },
+    5,
+    "payload",
+  );
   const done = base.dispatch();
   clock.advance(50);
   await within(done, 1000, "dispatch");
@@ -301,7 +307,10 @@ test("bad arguments throw TypeError or RangeError naming the argument", () => {
   const { base } = manualBase();
   const cb = (): void => {};
   assert.throws(() => new Event(base, null, 0x1000, cb), { name: "RangeError", message: /events/ });
-  assert.throws(() => new Event(base, null, 0, "nope" as unknown as () => void), { name: "TypeError", message: /callback/ });
+  assert.throws(() => new Event(base, null, 0, "nope" as unknown as () => void), {
+    name: "TypeError",
+    message: /callback/,
+  });
   assert.throws(() => new Event(base, null, EV_READ, cb), { name: "TypeError", message: /source/ });
   assert.throws(() => new Event(base, null, EV_SIGNAL, cb), { name: "TypeError", message: /source/ });
   assert.throws(() => new Event({} as EventBase, null, 0, cb), { name: "TypeError", message: /base/ });
@@ -312,7 +321,10 @@ test("bad arguments throw TypeError or RangeError naming the argument", () => {
   assert.throws(() => base.priorityInit(0), { name: "RangeError", message: /n must/ });
   assert.throws(() => base.loopExit(-5), { name: "RangeError", message: /delayMs/ });
   ev.active(EV_TIMEOUT);
-  assert.throws(() => base.priorityInit(4), (err: unknown) => err instanceof EventError && err.code === "ERR_EVENT_ACTIVE");
+  assert.throws(
+    () => base.priorityInit(4),
+    (err: unknown) => err instanceof EventError && err.code === "ERR_EVENT_ACTIVE",
+  );
   ev.del();
 });
 
