@@ -89,6 +89,8 @@ export class Event<A = unknown> implements HeapEntry {
   seq = 0;
   /** @ignore heap bookkeeping */
   heapIndex = -1;
+  /** @ignore heap bookkeeping */
+  removed = false;
 
   #base: EventBase;
   #source: EventSource;
@@ -217,13 +219,13 @@ export class Event<A = unknown> implements HeapEntry {
     let flags = 0;
     if (this.state & LIST_INSERTED) flags |= this.#events & (EV_IO_FLAGS | EV_SIGNAL);
     if (this.state & LIST_ACTIVE) flags |= this.result;
-    if (this.heapIndex >= 0) flags |= EV_TIMEOUT;
+    if (this.#timeoutPending()) flags |= EV_TIMEOUT;
     return flags & what & (EV_TIMEOUT | EV_IO_FLAGS | EV_SIGNAL);
   }
 
   /** When the timeout falls due (clock milliseconds), or undefined with no timeout pending. */
   get timeoutDeadline(): number | undefined {
-    return this.heapIndex >= 0 ? this.deadline : undefined;
+    return this.#timeoutPending() ? this.deadline : undefined;
   }
 
   /**
@@ -262,9 +264,13 @@ export class Event<A = unknown> implements HeapEntry {
   toString(): string {
     const src = this.#source === null ? "timer" : typeof this.#source === "string" ? this.#source : "pollable";
     const parts = [`Event(${src}, ${flagNames(this.#events)}, priority ${this.priority}`];
-    if (this.heapIndex >= 0) parts.push(`, due ${this.deadline.toFixed(3)}`);
+    if (this.#timeoutPending()) parts.push(`, due ${this.deadline.toFixed(3)}`);
     if (this.state & LIST_ACTIVE) parts.push(`, active ${flagNames(this.result)}`);
     return parts.join("") + ")";
+  }
+
+  #timeoutPending(): boolean {
+    return this.heapIndex >= 0 && !this.removed;
   }
 
   #checkLive(): void {
@@ -566,16 +572,16 @@ export class EventBase {
       ev.state |= LIST_INSERTED;
       if (!(ev.state & LIST_INTERNAL)) this.#added++;
     }
-    if (ev.heapIndex >= 0) this.#heap.remove(ev);
     ev.timeoutMs = timeoutMs;
     if (timeoutMs >= 0) this.#schedule(ev, this.now() + timeoutMs);
+    else this.#heap.remove(ev);
     this.#wake();
   }
 
   /** @ignore */
   delEvent(ev: Event<unknown>): void {
     if (ev.state & LIST_ACTIVE) this.#unqueue(ev);
-    if (ev.heapIndex >= 0) this.#heap.remove(ev);
+    this.#heap.remove(ev);
     if (ev.state & LIST_INSERTED) {
       ev.state &= ~LIST_INSERTED;
       if (!(ev.state & LIST_INTERNAL)) this.#added--;
@@ -766,7 +772,6 @@ export class EventBase {
         if (ev.events & EV_PERSIST) {
           if (ev.timeoutMs >= 0 && !(what & EV_TIMEOUT) && ev.state & LIST_INSERTED) {
             // Activity restarts a persistent event's timeout, as libevent does.
-            if (ev.heapIndex >= 0) this.#heap.remove(ev);
             this.#schedule(ev, this.#cachedTime + ev.timeoutMs);
           }
         } else if (ev.state & LIST_INSERTED) {

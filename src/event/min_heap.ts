@@ -1,6 +1,10 @@
 /**
  * A binary min-heap of timers keyed by (deadline, sequence), where each entry
- * remembers its own index so removal is O(log n): libevent's minheap-internal.h.
+ * remembers its own index: libevent's minheap-internal.h. Removal is lazy:
+ * a removed entry stays as a tombstone until it reaches the top or
+ * tombstones outnumber live entries, when the heap is rebuilt in O(n). That
+ * makes the common add-then-cancel pattern (timeouts that never fire) O(1)
+ * to cancel instead of O(log n).
  *
  * @module
  */
@@ -13,34 +17,59 @@ export interface HeapEntry {
   seq: number;
   /** The entry's index in the heap, or -1 when it is not in one. */
   heapIndex: number;
+  /** True while the entry sits in the heap as a tombstone. */
+  removed: boolean;
 }
+
+// Rebuild once tombstones are this many and more than the live entries.
+const MIN_TOMBSTONES_FOR_REBUILD = 64;
 
 /** A min-heap of {@linkcode HeapEntry} ordered by deadline then seq. */
 export class MinHeap<T extends HeapEntry> {
   #items: T[] = [];
+  #dead = 0;
 
-  /** How many entries the heap holds. */
+  /** How many live entries the heap holds. */
   get size(): number {
-    return this.#items.length;
+    return this.#items.length - this.#dead;
   }
 
-  /** The earliest entry, or undefined when empty. */
+  /** True when `entry` is a live entry of this heap. */
+  has(entry: T): boolean {
+    return entry.heapIndex >= 0 && !entry.removed && this.#items[entry.heapIndex] === entry;
+  }
+
+  /** The earliest live entry, or undefined when empty. */
   peek(): T | undefined {
+    this.#dropDeadTop();
     return this.#items[0];
   }
 
-  /** Insert an entry that is in no heap. */
+  /**
+   * Insert an entry, or move it to its new deadline when it is already in
+   * the heap (live or a tombstone).
+   */
   push(entry: T): void {
     const items = this.#items;
+    const i = entry.heapIndex;
+    if (i >= 0 && items[i] === entry) {
+      if (entry.removed) {
+        entry.removed = false;
+        this.#dead--;
+      }
+      this.#fix(i);
+      return;
+    }
+    entry.removed = false;
     entry.heapIndex = items.length;
     items.push(entry);
     this.#up(entry.heapIndex);
   }
 
-  /** Remove and return the earliest entry. */
+  /** Remove and return the earliest live entry. */
   pop(): T | undefined {
-    const items = this.#items;
-    const top = items[0];
+    this.#dropDeadTop();
+    const top = this.#items[0];
     if (top === undefined) return undefined;
     this.#removeAt(0);
     return top;
@@ -48,20 +77,52 @@ export class MinHeap<T extends HeapEntry> {
 
   /** Remove an entry wherever it is; no-op when it is not in the heap. */
   remove(entry: T): void {
-    const i = entry.heapIndex;
-    if (i < 0 || this.#items[i] !== entry) return;
-    this.#removeAt(i);
+    if (!this.has(entry)) return;
+    entry.removed = true;
+    this.#dead++;
+    if (this.#dead >= MIN_TOMBSTONES_FOR_REBUILD && this.#dead * 2 > this.#items.length) this.#rebuild();
   }
 
-  /** Every entry, in heap order (not sorted). */
-  entries(): readonly T[] {
-    return this.#items;
+  /** Every live entry, in heap order (not sorted). */
+  entries(): T[] {
+    return this.#items.filter((e) => !e.removed);
   }
 
   /** Empty the heap. */
   clear(): void {
-    for (const e of this.#items) e.heapIndex = -1;
+    for (const e of this.#items) {
+      e.heapIndex = -1;
+      e.removed = false;
+    }
     this.#items = [];
+    this.#dead = 0;
+  }
+
+  #dropDeadTop(): void {
+    const items = this.#items;
+    while (items.length > 0 && items[0].removed) {
+      const dead = items[0];
+      this.#removeAt(0);
+      dead.removed = false;
+      this.#dead--;
+    }
+  }
+
+  /** Drop every tombstone and restore heap order bottom-up (Floyd's method). */
+  #rebuild(): void {
+    const live: T[] = [];
+    for (const e of this.#items) {
+      if (e.removed) {
+        e.removed = false;
+        e.heapIndex = -1;
+      } else {
+        e.heapIndex = live.length;
+        live.push(e);
+      }
+    }
+    this.#items = live;
+    this.#dead = 0;
+    for (let i = (live.length >> 1) - 1; i >= 0; i--) this.#down(i);
   }
 
   #removeAt(i: number): void {
@@ -72,7 +133,12 @@ export class MinHeap<T extends HeapEntry> {
     if (last === gone) return;
     items[i] = last;
     last.heapIndex = i;
-    if (i > 0 && before(last, items[(i - 1) >> 1])) this.#up(i);
+    this.#fix(i);
+  }
+
+  #fix(i: number): void {
+    const items = this.#items;
+    if (i > 0 && before(items[i], items[(i - 1) >> 1])) this.#up(i);
     else this.#down(i);
   }
 

@@ -17,14 +17,20 @@ test("MinHeap pops entries in (deadline, seq) order under random pushes and remo
   let seq = 0;
   for (let step = 0; step < 20_000; step++) {
     const op = random(10);
-    if (op < 5) {
-      const item: Item = { id: step, deadline: random(500), seq: seq++, heapIndex: -1 };
+    if (op === 9 && model.length > 0) {
+      // Re-add a live entry with a new deadline: it moves.
+      const moved = model[random(model.length)];
+      moved.deadline = random(500);
+      moved.seq = seq++;
+      heap.push(moved);
+    } else if (op < 5) {
+      const item: Item = { id: step, deadline: random(500), seq: seq++, heapIndex: -1, removed: false };
       heap.push(item);
       model.push(item);
     } else if (op < 8 && model.length > 0) {
       const victim = model.splice(random(model.length), 1)[0];
       heap.remove(victim);
-      assert.equal(victim.heapIndex, -1);
+      assert.equal(heap.has(victim), false);
     } else {
       model.sort((a, b) => a.deadline - b.deadline || a.seq - b.seq);
       const expected = model.shift();
@@ -40,8 +46,8 @@ test("MinHeap pops entries in (deadline, seq) order under random pushes and remo
 
 test("MinHeap.remove of an entry not in the heap changes nothing", () => {
   const heap = new MinHeap<Item>();
-  const inside: Item = { id: 1, deadline: 5, seq: 0, heapIndex: -1 };
-  const outside: Item = { id: 2, deadline: 1, seq: 1, heapIndex: -1 };
+  const inside: Item = { id: 1, deadline: 5, seq: 0, heapIndex: -1, removed: false };
+  const outside: Item = { id: 2, deadline: 1, seq: 1, heapIndex: -1, removed: false };
   heap.push(inside);
   heap.remove(outside);
   assert.equal(heap.size, 1);
@@ -49,4 +55,25 @@ test("MinHeap.remove of an entry not in the heap changes nothing", () => {
   heap.clear();
   assert.equal(heap.size, 0);
   assert.equal(inside.heapIndex, -1);
+});
+
+test("MinHeap revives a removed entry pushed again and rebuilds once tombstones outnumber live entries", () => {
+  const heap = new MinHeap<Item>();
+  const items: Item[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const item: Item = { id: i, deadline: 1000 - i, seq: i, heapIndex: -1, removed: false };
+    items.push(item);
+    heap.push(item);
+  }
+  for (let i = 0; i < 900; i++) heap.remove(items[i]);
+  assert.equal(heap.size, 100);
+  assert.equal(heap.entries().length, 100);
+  const revived = items[5];
+  revived.deadline = 0;
+  heap.push(revived);
+  assert.equal(heap.size, 101);
+  assert.equal(heap.pop(), revived);
+  for (let d = 1; d <= 100; d++) assert.equal(heap.pop()?.deadline, d);
+  assert.equal(heap.pop(), undefined);
+  assert.equal(heap.size, 0);
 });
