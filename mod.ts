@@ -20,5 +20,6 @@ import { setDefaultPlatform } from "./src/event/default_platform.ts";
 setDefaultPlatform(autoPlatform());
 
 export * from "./src/event/mod.ts";
+export * from "./src/buffer/mod.ts";
 export type * from "./src/platform.ts";
 export { autoPlatform } from "./adapters/auto.ts";

@@ -826,6 +826,8 @@ function createBunPlatform(bun: BunApi): Platform {
       return s;
     },
 
+    // Bun accepts inside its own loop and reports no accept failures, so a
+    // listener's onError (the contract's third argument) is never called.
     listen(options: ListenOptions, onAccept: AcceptHandler): Promise<TcpListener> {
       return listenOn(options, onAccept, undefined);
     },

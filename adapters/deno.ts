@@ -43,6 +43,7 @@
  */
 import { setImmediate } from "node:timers";
 import type {
+  AcceptErrorHandler,
   AcceptHandler,
   Clock,
   ConnectOptions,
@@ -450,14 +451,15 @@ class DenoListener implements TcpListener {
     listener: Deno.Listener<StreamConn, Deno.Addr>,
     onAccept: AcceptHandler,
     unixPath: string | undefined,
+    onError: AcceptErrorHandler | undefined,
   ) {
     this.#listener = listener;
     this.#unixPath = unixPath;
     this.address = unixPath !== undefined ? unixAddress(unixPath) : toAddress(listener.addr);
-    this.#loop = this.#acceptLoop(onAccept);
+    this.#loop = this.#acceptLoop(onAccept, onError);
   }
 
-  async #acceptLoop(onAccept: AcceptHandler): Promise<void> {
+  async #acceptLoop(onAccept: AcceptHandler, onError: AcceptErrorHandler | undefined): Promise<void> {
     const listener = this.#listener;
     const local = this.#unixPath !== undefined ? this.address : undefined;
     for (;;) {
@@ -468,6 +470,11 @@ class DenoListener implements TcpListener {
         if (this.#closed) return;
         const name = err instanceof Error ? err.name : "";
         if (name === "BadResource" || name === "Interrupted") return;
+        try {
+          onError?.(coded(err, "EINVAL"));
+        } catch (e) {
+          reportError(e);
+        }
         // Out of descriptors or an aborted handshake: retrying at once would spin.
         await new Promise((resolve) => setTimeout(resolve, 50));
         if (this.#closed) return;
@@ -507,11 +514,11 @@ function unstableNet(): boolean {
   return typeof (Deno as unknown as { listenDatagram?: unknown }).listenDatagram === "function";
 }
 
-function listen(options: ListenOptions, onAccept: AcceptHandler): Promise<TcpListener> {
+function listen(options: ListenOptions, onAccept: AcceptHandler, onError?: AcceptErrorHandler): Promise<TcpListener> {
   try {
     if (options.path !== undefined) {
       const listener = Deno.listen({ transport: "unix", path: options.path });
-      return Promise.resolve(new DenoListener(listener, onAccept, options.path));
+      return Promise.resolve(new DenoListener(listener, onAccept, options.path, onError));
     }
     const opts: Deno.TcpListenOptions & { transport: "tcp"; reusePort?: boolean } = {
       transport: "tcp",
@@ -520,7 +527,7 @@ function listen(options: ListenOptions, onAccept: AcceptHandler): Promise<TcpLis
     };
     if (options.backlog !== undefined) opts.tcpBacklog = options.backlog;
     if (options.reusePort && unstableNet()) opts.reusePort = true;
-    return Promise.resolve(new DenoListener(Deno.listen(opts), onAccept, undefined));
+    return Promise.resolve(new DenoListener(Deno.listen(opts), onAccept, undefined, onError));
   } catch (err) {
     return Promise.reject(coded(err, "EINVAL"));
   }
@@ -567,7 +574,11 @@ async function connectTls(options: TlsConnectOptions): Promise<TcpSocket> {
   }
 }
 
-function listenTls(options: TlsListenOptions, onAccept: AcceptHandler): Promise<TcpListener> {
+function listenTls(
+  options: TlsListenOptions,
+  onAccept: AcceptHandler,
+  onError?: AcceptErrorHandler,
+): Promise<TcpListener> {
   try {
     const listener = Deno.listenTls({
       transport: "tcp",
@@ -577,7 +588,7 @@ function listenTls(options: TlsListenOptions, onAccept: AcceptHandler): Promise<
       key: options.key,
       alpnProtocols: options.alpnProtocols ? [...options.alpnProtocols] : undefined,
     });
-    return Promise.resolve(new DenoListener(listener, onAccept, undefined));
+    return Promise.resolve(new DenoListener(listener, onAccept, undefined, onError));
   } catch (err) {
     return Promise.reject(coded(err, "EINVAL"));
   }

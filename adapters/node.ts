@@ -28,6 +28,7 @@ import tls from "node:tls";
 import { setImmediate } from "node:timers";
 import { isMainThread } from "node:worker_threads";
 import type {
+  AcceptErrorHandler,
   AcceptHandler,
   ConnectOptions,
   DirEntry,
@@ -382,15 +383,16 @@ function startListening(
   server: net.Server,
   options: net.ListenOptions,
   addressOf: () => NetAddress,
+  onAcceptError: AcceptErrorHandler | undefined,
 ): Promise<TcpListener> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(coded(err, "EINVAL"));
     server.once("error", onError);
     server.listen(options, () => {
       server.off("error", onError);
-      // Later server errors (EMFILE on accept...) have no one to report to
-      // in the contract; unheard they would crash the process.
-      server.on("error", ignore);
+      // Later server errors are accept failures (EMFILE...); unheard they
+      // would crash the process.
+      server.on("error", onAcceptError === undefined ? ignore : (err: Error) => onAcceptError(coded(err, "EINVAL")));
       resolve(new NodeListener(server, addressOf()));
     });
   });
@@ -403,7 +405,11 @@ function boundAddress(server: net.Server): NetAddress {
   return a !== null && typeof a === "object" ? ipAddress("tcp", a.address, a.port) : NO_ADDRESS;
 }
 
-function listenStream(options: ListenOptions, onAccept: AcceptHandler): Promise<TcpListener> {
+function listenStream(
+  options: ListenOptions,
+  onAccept: AcceptHandler,
+  onError?: AcceptErrorHandler,
+): Promise<TcpListener> {
   // pauseOnConnect: no read happens before the owner calls start().
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
   const path = options.path;
@@ -414,7 +420,7 @@ function listenStream(options: ListenOptions, onAccept: AcceptHandler): Promise<
       owner.attach(socket, unixAddress(""), local);
       onAccept(owner);
     });
-    return startListening(server, { path, backlog: options.backlog }, () => local);
+    return startListening(server, { path, backlog: options.backlog }, () => local, onError);
   }
   server.on("connection", (socket: net.Socket) => {
     const owner = new NodeSocket("tcp", false);
@@ -427,10 +433,14 @@ function listenStream(options: ListenOptions, onAccept: AcceptHandler): Promise<
   });
   const listenOptions: net.ListenOptions = { host: options.host, port: options.port, backlog: options.backlog };
   if (options.reusePort === true && reusePortSupported()) listenOptions.reusePort = true;
-  return startListening(server, listenOptions, () => boundAddress(server));
+  return startListening(server, listenOptions, () => boundAddress(server), onError);
 }
 
-function listenTls(options: TlsListenOptions, onAccept: AcceptHandler): Promise<TcpListener> {
+function listenTls(
+  options: TlsListenOptions,
+  onAccept: AcceptHandler,
+  onError?: AcceptErrorHandler,
+): Promise<TcpListener> {
   const server = tls.createServer({
     cert: options.cert,
     key: options.key,
@@ -448,7 +458,7 @@ function listenTls(options: TlsListenOptions, onAccept: AcceptHandler): Promise<
   });
   // Failed handshakes are the client's problem; Node already drops the socket.
   server.on("tlsClientError", ignore);
-  return startListening(server, { host: options.host, port: options.port }, () => boundAddress(server));
+  return startListening(server, { host: options.host, port: options.port }, () => boundAddress(server), onError);
 }
 
 /** Node's timers turn any delay above 2^31-1 ms into 1 ms; longer ones are re-armed in steps. */

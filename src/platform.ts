@@ -138,6 +138,12 @@ export interface TcpListener {
 /** Called with each accepted socket; it delivers nothing until started. */
 export type AcceptHandler = (socket: TcpSocket) => void;
 
+/**
+ * Called when accepting a connection failed (out of descriptors...); the
+ * listener keeps listening.
+ */
+export type AcceptErrorHandler = (err: Error) => void;
+
 /** TLS options for a client connection. */
 export interface TlsConnectOptions {
   /** The host to connect to. */
@@ -310,11 +316,11 @@ export interface Platform {
   /** Open a TCP or Unix stream connection. Rejects with a coded Error (`ECONNREFUSED`...). */
   connect(options: ConnectOptions): Promise<TcpSocket>;
   /** Listen for TCP or Unix stream connections. */
-  listen(options: ListenOptions, onAccept: AcceptHandler): Promise<TcpListener>;
+  listen(options: ListenOptions, onAccept: AcceptHandler, onError?: AcceptErrorHandler): Promise<TcpListener>;
   /** Open a TLS client connection. */
   connectTls(options: TlsConnectOptions): Promise<TcpSocket>;
   /** Listen for TLS connections; accepted sockets carry plaintext. */
-  listenTls(options: TlsListenOptions, onAccept: AcceptHandler): Promise<TcpListener>;
+  listenTls(options: TlsListenOptions, onAccept: AcceptHandler, onError?: AcceptErrorHandler): Promise<TcpListener>;
   /** Bind a UDP socket; datagrams arrive through `onMessage`. */
   bindUdp(options: UdpBindOptions, onMessage: DatagramHandler): Promise<UdpSocket>;
   /**

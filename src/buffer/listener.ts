@@ -1,0 +1,245 @@
+/**
+ * Listener: libevent's evconnlistener (listener.h). It binds through the
+ * platform and hands each accepted socket to a callback that runs on the
+ * EventBase's loop.
+ *
+ * @module
+ */
+import type { EventBase } from "../event/event_base.ts";
+import { Event } from "../event/event_base.ts";
+import { EV_PERSIST, EV_TIMEOUT } from "../event/flags.ts";
+import type { NetAddress, TcpListener, TcpSocket, TlsListenOptions } from "../platform.ts";
+
+/**
+ * Called on the loop with each accepted socket (libevent
+ * `evconnlistener_cb(listener, fd, sockaddr, socklen, arg)`). The socket
+ * delivers nothing until started, typically by `BufferEvent.socket()`.
+ */
+export type ListenerAcceptCallback<A = unknown> = (
+  listener: Listener<A>,
+  socket: TcpSocket,
+  peer: NetAddress,
+  arg: A,
+) => void;
+
+/** Called on the loop when accepting failed (libevent `evconnlistener_errorcb`). */
+export type ListenerErrorCallback<A = unknown> = (listener: Listener<A>, error: Error, arg: A) => void;
+
+/** Where and how a {@linkcode Listener} binds. */
+export type ListenerTarget =
+  | {
+    /** The address to bind. */
+    readonly host: string;
+    /** The port; 0 picks a free one (see {@linkcode Listener.address}). */
+    readonly port: number;
+    /** Accept queue length (libevent's `backlog` argument). */
+    readonly backlog?: number;
+    /** Share the port with other listeners (`LEV_OPT_REUSEABLE_PORT`). */
+    readonly reusePort?: boolean;
+    /** Serve TLS with this certificate and key (PEM): accepted sockets carry plaintext. */
+    readonly tls?: { readonly cert: string; readonly key: string; readonly alpnProtocols?: readonly string[] };
+    readonly path?: undefined;
+  }
+  | {
+    /** A Unix socket path. */
+    readonly path: string;
+    /** Accept queue length. */
+    readonly backlog?: number;
+    readonly host?: undefined;
+    readonly port?: undefined;
+    readonly reusePort?: undefined;
+    readonly tls?: undefined;
+  };
+
+/** Options for {@linkcode Listener.bind}. */
+export interface ListenerOptions<A = unknown> {
+  /** Start disabled: accepted connections wait until enable() (`LEV_OPT_DISABLED`). */
+  readonly disabled?: boolean;
+  /** Passed to the callbacks. */
+  readonly arg?: A;
+}
+
+/**
+ * Accepts connections and hands them to a callback on the loop: libevent's
+ * `struct evconnlistener`. The listener owns its listening socket and closes
+ * it on {@linkcode Listener.free} (libevent's `LEV_OPT_CLOSE_ON_FREE`).
+ *
+ * While disabled, accepted connections wait unstarted (no byte is read from
+ * them) and are handed over in order once enabled, the way a disabled
+ * libevent listener leaves them in the kernel's backlog.
+ *
+ * @example
+ * ```ts ignore
+ * import { EventBase } from "@levent/levent";
+ * import { Listener } from "@levent/levent/buffer";
+ * const base = new EventBase();
+ * const listener = await Listener.bind(base, { host: "127.0.0.1", port: 0 }, (_l, socket) => {
+ *   socket.start({ data() {}, end() {}, drain() {}, error() {}, close() {} });
+ *   socket.write(new TextEncoder().encode("hello\n"));
+ *   socket.end();
+ * });
+ * console.log(`listening on ${listener.address.port}`);
+ * await base.dispatch();
+ * ```
+ */
+export class Listener<A = unknown> {
+  #base: EventBase;
+  #platformListener: TcpListener | undefined;
+  #accepted: TcpSocket[] = [];
+  #errors: Error[] = [];
+  #callback: ListenerAcceptCallback<A> | null;
+  #errorCallback: ListenerErrorCallback<A> | null = null;
+  #arg: A;
+  #enabled: boolean;
+  #freed = false;
+  #event: Event;
+
+  private constructor(base: EventBase, callback: ListenerAcceptCallback<A> | null, options: ListenerOptions<A>) {
+    this.#base = base;
+    this.#callback = callback;
+    this.#arg = options.arg as A;
+    this.#enabled = options.disabled !== true;
+    // Accept-readiness, as libevent's listener watches the listening descriptor.
+    // Persistent (so a pending event keeps the loop alive) and without a
+    // timeout; activated by hand when a connection or an error arrives.
+    this.#event = new Event(base, null, EV_PERSIST, () => this.#deliver());
+  }
+
+  /**
+   * Bind and start accepting (libevent `evconnlistener_new_bind`).
+   *
+   * @param base the loop the callbacks run on
+   * @param target host and port (with optional TLS), or a Unix path
+   * @param callback called with each accepted socket; null to set it later
+   * @throws {TypeError} if base, target or callback is not what it should be
+   * @throws {RangeError} if the port or backlog is out of range
+   * @throws a coded platform Error (as a rejection), e.g. `EADDRINUSE`
+   */
+  static async bind<A = unknown>(
+    base: EventBase,
+    target: ListenerTarget,
+    callback: ListenerAcceptCallback<A> | null,
+    options: ListenerOptions<A> = {},
+  ): Promise<Listener<A>> {
+    if (base === null || typeof base !== "object" || typeof base.defer !== "function") {
+      throw new TypeError("base must be an EventBase");
+    }
+    if (callback !== null && typeof callback !== "function") throw new TypeError("callback must be a function or null");
+    if (target === null || typeof target !== "object") throw new TypeError("target must be { host, port } or { path }");
+    if (target.backlog !== undefined && (!Number.isInteger(target.backlog) || target.backlog < 0)) {
+      throw new RangeError(`backlog must be an integer >= 0, got ${target.backlog}`);
+    }
+    const listener = new Listener(base, callback, options);
+    const onAccept = (socket: TcpSocket): void => listener.#onAccept(socket);
+    const onError = (err: Error): void => listener.#onError(err);
+    const platform = base.platform;
+    if (target.path !== undefined) {
+      if (typeof target.path !== "string" || target.path === "") {
+        throw new TypeError("target.path must be a non-empty string");
+      }
+      listener.#platformListener = await platform.listen(
+        { path: target.path, backlog: target.backlog },
+        onAccept,
+        onError,
+      );
+    } else {
+      if (typeof target.host !== "string") throw new TypeError("target.host must be a string");
+      if (!Number.isInteger(target.port) || target.port < 0 || target.port > 65535) {
+        throw new RangeError(`target.port must be an integer in 0..65535, got ${target.port}`);
+      }
+      if (target.tls !== undefined) {
+        const tls: TlsListenOptions = { host: target.host, port: target.port, ...target.tls };
+        listener.#platformListener = await platform.listenTls(tls, onAccept, onError);
+      } else {
+        listener.#platformListener = await platform.listen(
+          { host: target.host, port: target.port, backlog: target.backlog, reusePort: target.reusePort },
+          onAccept,
+          onError,
+        );
+      }
+    }
+    listener.#event.add();
+    return listener;
+  }
+
+  /** The bound address, with the real port when 0 was asked for (`evconnlistener_get_fd` + getsockname). */
+  get address(): NetAddress {
+    return this.#platformListener!.address;
+  }
+
+  /** The loop the callbacks run on (`evconnlistener_get_base`). */
+  get base(): EventBase {
+    return this.#base;
+  }
+
+  /** True while accepted connections are handed to the callback. */
+  get enabled(): boolean {
+    return this.#enabled;
+  }
+
+  /** Replace the accept callback and its argument (`evconnlistener_set_cb`). */
+  setCallback(callback: ListenerAcceptCallback<A> | null, arg?: A): void {
+    if (callback !== null && typeof callback !== "function") throw new TypeError("callback must be a function or null");
+    this.#callback = callback;
+    if (arg !== undefined) this.#arg = arg;
+    this.#kick();
+  }
+
+  /** Set the callback for accept failures (`evconnlistener_set_error_cb`). */
+  setErrorCallback(callback: ListenerErrorCallback<A> | null): void {
+    if (callback !== null && typeof callback !== "function") throw new TypeError("callback must be a function or null");
+    this.#errorCallback = callback;
+  }
+
+  /** Hand accepted connections to the callback again (`evconnlistener_enable`). */
+  enable(): void {
+    this.#enabled = true;
+    this.#kick();
+  }
+
+  /** Hold accepted connections instead of handing them over (`evconnlistener_disable`). */
+  disable(): void {
+    this.#enabled = false;
+  }
+
+  /**
+   * Stop accepting and close the listening socket (`evconnlistener_free`).
+   * Connections accepted but not yet handed over are closed.
+   */
+  async free(): Promise<void> {
+    if (this.#freed) return;
+    this.#freed = true;
+    this.#event.free();
+    for (const socket of this.#accepted.splice(0)) socket.close();
+    await this.#platformListener?.close();
+  }
+
+  #onAccept(socket: TcpSocket): void {
+    if (this.#freed) {
+      socket.close();
+      return;
+    }
+    this.#accepted.push(socket);
+    this.#kick();
+  }
+
+  #onError(err: Error): void {
+    if (this.#freed) return;
+    this.#errors.push(err);
+    this.#event.active(EV_TIMEOUT);
+  }
+
+  #kick(): void {
+    if (!this.#freed && this.#enabled && this.#callback !== null && this.#accepted.length > 0) {
+      this.#event.active(EV_TIMEOUT);
+    }
+  }
+
+  #deliver(): void {
+    for (const err of this.#errors.splice(0)) this.#errorCallback?.(this, err, this.#arg);
+    while (this.#enabled && !this.#freed && this.#callback !== null && this.#accepted.length > 0) {
+      const socket = this.#accepted.shift()!;
+      this.#callback(this, socket, socket.remoteAddress, this.#arg);
+    }
+  }
+}

@@ -1,0 +1,195 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { autoPlatform } from "../../adapters/auto.ts";
+import { Listener } from "../../src/buffer/mod.ts";
+import { EventBase } from "../../src/event/mod.ts";
+import type { AcceptErrorHandler, Platform, TcpSocket } from "../../src/platform.ts";
+import { concat, deferred, within } from "../util.ts";
+
+const platform = autoPlatform();
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Connect and collect everything the server sends until it ends the connection. */
+async function fetchAll(connect: Promise<TcpSocket>): Promise<string> {
+  const socket = await connect;
+  const chunks: Uint8Array[] = [];
+  const closed = deferred<string>();
+  socket.start({
+    data: (bytes, owned) => chunks.push(owned ? bytes : bytes.slice()),
+    end: () => socket.end(),
+    drain() {},
+    error() {},
+    close: () => closed.resolve(dec.decode(concat(chunks))),
+  });
+  return await within(closed.promise, 5000, "server reply");
+}
+
+/** Answer each accepted socket with `reply`, then end it. */
+function greet(socket: TcpSocket, reply: string): void {
+  socket.start({ data() {}, end: () => socket.close(), drain() {}, error() {}, close() {} });
+  socket.write(enc.encode(reply));
+  socket.end();
+}
+
+test("Listener.bind on port 0 reports the real port and runs the accept callback on the loop with the peer address", async () => {
+  const base = new EventBase({ platform });
+  let peerPort = -1;
+  let inLoop = false;
+  const listener = await Listener.bind(base, { host: "127.0.0.1", port: 0 }, (l, socket, peer, arg) => {
+    inLoop = base.running;
+    peerPort = peer.port;
+    assert.equal(l, listener);
+    assert.equal(arg, "ctx");
+    greet(socket, "hello\n");
+  }, { arg: "ctx" });
+  assert.ok(listener.address.port > 0);
+  assert.equal(listener.base, base);
+  const loop = base.dispatch();
+  const socket = platform.connect({ host: "127.0.0.1", port: listener.address.port });
+  const localPort = (await socket).localAddress.port;
+  assert.equal(await fetchAll(socket), "hello\n");
+  assert.equal(peerPort, localPort);
+  assert.equal(inLoop, true);
+  await listener.free();
+  await within(loop, 5000, "loop end after free");
+});
+
+test("a listener created disabled holds connections unstarted and hands them over in order once enabled", async () => {
+  const base = new EventBase({ platform });
+  let count = 0;
+  const listener = await Listener.bind(base, { host: "127.0.0.1", port: 0 }, (_l, socket) => {
+    greet(socket, `you are ${++count}\n`);
+  }, { disabled: true });
+  assert.equal(listener.enabled, false);
+  const loop = base.dispatch();
+  const first = fetchAll(platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  await new Promise((r) => setTimeout(r, 50));
+  const second = fetchAll(platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(count, 0, "nothing handed over while disabled");
+  listener.enable();
+  assert.equal(await first, "you are 1\n");
+  assert.equal(await second, "you are 2\n");
+  listener.disable();
+  const third = fetchAll(platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(count, 2, "disable() holds new connections again");
+  listener.enable();
+  assert.equal(await third, "you are 3\n");
+  await listener.free();
+  await within(loop, 5000, "loop end");
+});
+
+test("binding a port already in use rejects with EADDRINUSE", async () => {
+  const base = new EventBase({ platform });
+  const first = await Listener.bind(base, { host: "127.0.0.1", port: 0 }, () => {});
+  await assert.rejects(
+    Listener.bind(base, { host: "127.0.0.1", port: first.address.port }, () => {}),
+    (err: Error & { code?: string }) => err.code === "EADDRINUSE",
+  );
+  await first.free();
+});
+
+test("a Unix-socket listener accepts and serves", async () => {
+  const base = new EventBase({ platform });
+  const path = join(tmpdir(), `levent-listener-${platform.name}-${process.pid}.sock`);
+  const listener = await Listener.bind(base, { path }, (_l, socket) => greet(socket, "unix hello"));
+  assert.equal(listener.address.transport, "unix");
+  const loop = base.dispatch();
+  assert.equal(await fetchAll(platform.connect({ path })), "unix hello");
+  await listener.free();
+  await within(loop, 5000, "loop end");
+});
+
+test("a TLS listener hands over plaintext sockets", async () => {
+  const fixtures = new URL("../fixtures/", import.meta.url);
+  const cert = readFileSync(new URL("cert.pem", fixtures), "utf8");
+  const key = readFileSync(new URL("key.pem", fixtures), "utf8");
+  const base = new EventBase({ platform });
+  const listener = await Listener.bind(
+    base,
+    { host: "127.0.0.1", port: 0, tls: { cert, key } },
+    (_l, socket) => greet(socket, "secret hello"),
+  );
+  const loop = base.dispatch();
+  const reply = await fetchAll(
+    platform.connectTls({ host: "127.0.0.1", port: listener.address.port, serverName: "localhost", caCerts: [cert] }),
+  );
+  assert.equal(reply, "secret hello");
+  await listener.free();
+  await within(loop, 5000, "loop end");
+});
+
+test("free() stops accepting: a later connection is refused", async () => {
+  const base = new EventBase({ platform });
+  const listener = await Listener.bind(base, { host: "127.0.0.1", port: 0 }, () => {});
+  const port = listener.address.port;
+  await listener.free();
+  await listener.free();
+  await assert.rejects(
+    within(platform.connect({ host: "127.0.0.1", port }), 5000, "connect"),
+    (err: Error & { code?: string }) => err.code === "ECONNREFUSED",
+  );
+});
+
+test("accept failures reach the error callback on the loop, and the listener keeps accepting", async () => {
+  // A platform whose listener reports one accept failure, then one connection.
+  let reportError: AcceptErrorHandler | undefined;
+  let accept: ((socket: TcpSocket) => void) | undefined;
+  const fake: Platform = {
+    ...platform,
+    listen(_options, onAccept, onError) {
+      accept = onAccept;
+      reportError = onError;
+      return Promise.resolve({
+        address: { transport: "tcp", host: "127.0.0.1", port: 4242, family: 4 },
+        close: () => Promise.resolve(),
+      });
+    },
+  };
+  const base = new EventBase({ platform: fake });
+  const seen: string[] = [];
+  const done = deferred();
+  const listener = await Listener.bind(base, { host: "127.0.0.1", port: 0 }, (_l, socket) => {
+    seen.push(`accepted ${socket.remoteAddress.port}`);
+    done.resolve();
+  });
+  listener.setErrorCallback((l, err, _arg) => {
+    assert.equal(l, listener);
+    seen.push(`error ${(err as Error & { code?: string }).code} running=${base.running}`);
+  });
+  const loop = base.dispatch();
+  const emfile = Object.assign(new Error("too many open files"), { code: "EMFILE" });
+  reportError!(emfile);
+  const fakeSocket = { remoteAddress: { transport: "tcp", host: "127.0.0.1", port: 5555, family: 4 } } as TcpSocket;
+  accept!(fakeSocket);
+  await within(done.promise, 5000, "accept after error");
+  assert.deepEqual(seen, ["error EMFILE running=true", "accepted 5555"]);
+  await listener.free();
+  await within(loop, 5000, "loop end");
+});
+
+test("Listener.bind rejects bad arguments with TypeError or RangeError naming them", async () => {
+  const base = new EventBase({ platform });
+  await assert.rejects(Listener.bind(base, { host: "127.0.0.1", port: 70000 }, () => {}), {
+    name: "RangeError",
+    message: /target\.port/,
+  });
+  await assert.rejects(Listener.bind(base, { host: "127.0.0.1", port: 0, backlog: -1 }, () => {}), {
+    name: "RangeError",
+    message: /backlog/,
+  });
+  await assert.rejects(
+    Listener.bind(base, { host: "127.0.0.1", port: 0 }, "no" as unknown as null),
+    { name: "TypeError", message: /callback/ },
+  );
+  await assert.rejects(Listener.bind({} as EventBase, { host: "127.0.0.1", port: 0 }, null), {
+    name: "TypeError",
+    message: /base/,
+  });
+});
