@@ -127,7 +127,11 @@ export class Event<A = unknown> implements HeapEntry {
    * @throws {RangeError} if events holds unknown bits
    */
   constructor(base: EventBase, source: EventSource, events: number, callback: EventCallback<A>, arg?: A) {
-    if (!(base instanceof EventBase)) throw new TypeError("base must be an EventBase");
+    // Duck-typed, not instanceof: the npm package's ESM and CommonJS copies
+    // each have their own EventBase class.
+    if (base === null || typeof base !== "object" || typeof base.addEvent !== "function") {
+      throw new TypeError("base must be an EventBase");
+    }
     if (typeof callback !== "function") throw new TypeError("callback must be a function");
     if (!Number.isInteger(events) || (events & ~EV_ALL_FLAGS) !== 0) {
       throw new RangeError(`events has unknown flags: ${events}`);
