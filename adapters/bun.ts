@@ -22,7 +22,6 @@
  *
  * @module
  */
-import { open as fsOpen, readdir, stat as fsStat } from "node:fs/promises";
 import { isIP } from "node:net";
 import process from "node:process";
 import { setImmediate } from "node:timers";
@@ -31,10 +30,6 @@ import type {
   Clock,
   ConnectOptions,
   DatagramHandler,
-  DirEntry,
-  FileHandle,
-  FileInfo,
-  FileSystem,
   ListenOptions,
   LookupAddress,
   NetAddress,
@@ -55,6 +50,7 @@ import {
   codedError,
   ipAddress,
   nodeCompression,
+  nodeFileSystem,
   nodeLookup,
   unixAddress,
 } from "./node_shared.ts";
@@ -696,71 +692,6 @@ const clock: Clock = {
   },
 };
 
-function fileInfo(st: { size: number; mtimeMs: number; isFile(): boolean; isDirectory(): boolean }): FileInfo {
-  return { size: st.size, isFile: st.isFile(), isDirectory: st.isDirectory(), mtimeMs: st.mtimeMs };
-}
-
-const fileSystem: FileSystem = {
-  async open(path: string): Promise<FileHandle> {
-    let fh: Awaited<ReturnType<typeof fsOpen>>;
-    try {
-      fh = await fsOpen(path, "r");
-    } catch (err) {
-      throw coded(err, "EIO");
-    }
-    let closed = false;
-    return {
-      async read(position: number, length: number): Promise<Uint8Array> {
-        const buf = new Uint8Array(length);
-        let got = 0;
-        try {
-          while (got < length) {
-            const { bytesRead } = await fh.read(buf, got, length - got, position + got);
-            if (bytesRead === 0) break;
-            got += bytesRead;
-          }
-        } catch (err) {
-          throw coded(err, "EIO");
-        }
-        if (got === length) return buf;
-        // A short read at end of file: do not pin a mostly empty buffer.
-        return got < length >>> 1 ? buf.slice(0, got) : buf.subarray(0, got);
-      },
-      async stat(): Promise<FileInfo> {
-        try {
-          return fileInfo(await fh.stat());
-        } catch (err) {
-          throw coded(err, "EIO");
-        }
-      },
-      async close(): Promise<void> {
-        if (closed) return;
-        closed = true;
-        try {
-          await fh.close();
-        } catch (err) {
-          throw coded(err, "EIO");
-        }
-      },
-    };
-  },
-  async stat(path: string): Promise<FileInfo> {
-    try {
-      return fileInfo(await fsStat(path));
-    } catch (err) {
-      throw coded(err, "EIO");
-    }
-  },
-  async readDir(path: string): Promise<DirEntry[]> {
-    try {
-      const entries = await readdir(path, { withFileTypes: true });
-      return entries.map((d) => ({ name: d.name, isFile: d.isFile(), isDirectory: d.isDirectory() }));
-    } catch (err) {
-      throw coded(err, "EIO");
-    }
-  },
-};
-
 function createBunPlatform(bun: BunApi): Platform {
   const clientHandlersFor = (tls: boolean): RawHandlers => {
     if (!tls) return (clientHandlers ??= baseHandlers(BunTcpSocket.onOpen));
@@ -805,7 +736,7 @@ function createBunPlatform(bun: BunApi): Platform {
   return {
     name: "bun",
     clock,
-    fs: fileSystem,
+    fs: nodeFileSystem,
     compression: nodeCompression,
 
     yieldToIo(fn: () => void): void {

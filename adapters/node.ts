@@ -18,9 +18,6 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import type { Stats } from "node:fs";
-import { type FileHandle as NodeFileHandle, open, readdir, stat } from "node:fs/promises";
 import net from "node:net";
 import { performance } from "node:perf_hooks";
 import process from "node:process";
@@ -31,10 +28,6 @@ import type {
   AcceptErrorHandler,
   AcceptHandler,
   ConnectOptions,
-  DirEntry,
-  FileHandle,
-  FileInfo,
-  FileSystem,
   ListenOptions,
   NetAddress,
   Platform,
@@ -46,7 +39,16 @@ import type {
   TlsConnectOptions,
   TlsListenOptions,
 } from "../src/platform.ts";
-import { coded, codedError, ipAddress, nodeBindUdp, nodeCompression, nodeLookup, unixAddress } from "./node_shared.ts";
+import {
+  coded,
+  codedError,
+  ipAddress,
+  nodeBindUdp,
+  nodeCompression,
+  nodeFileSystem,
+  nodeLookup,
+  unixAddress,
+} from "./node_shared.ts";
 
 /** What carries a socket's bytes: it decides error mapping and whether an abortive close is possible. */
 type SocketKind = "tcp" | "unix" | "tls";
@@ -486,75 +488,6 @@ class LongTimer {
   };
 }
 
-function fileInfo(s: Stats): FileInfo {
-  return { size: s.size, isFile: s.isFile(), isDirectory: s.isDirectory(), mtimeMs: s.mtimeMs };
-}
-
-class NodeFile implements FileHandle {
-  readonly #fh: NodeFileHandle;
-
-  constructor(fh: NodeFileHandle) {
-    this.#fh = fh;
-  }
-
-  async read(position: number, length: number): Promise<Uint8Array> {
-    const buf = Buffer.allocUnsafeSlow(length);
-    let got = 0;
-    try {
-      // One pread may return short of the end (signals, the 2 GiB cap), so read until EOF or full.
-      while (got < length) {
-        const { bytesRead } = await this.#fh.read(buf, got, length - got, position + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-    } catch (err) {
-      throw coded(err, "EIO");
-    }
-    return new Uint8Array(buf.buffer, buf.byteOffset, got);
-  }
-
-  async stat(): Promise<FileInfo> {
-    try {
-      return fileInfo(await this.#fh.stat());
-    } catch (err) {
-      throw coded(err, "EIO");
-    }
-  }
-
-  async close(): Promise<void> {
-    try {
-      await this.#fh.close();
-    } catch (err) {
-      throw coded(err, "EIO");
-    }
-  }
-}
-
-const nodeFs: FileSystem = {
-  async open(path: string): Promise<FileHandle> {
-    try {
-      return new NodeFile(await open(path, "r"));
-    } catch (err) {
-      throw coded(err, "EIO");
-    }
-  },
-  async stat(path: string): Promise<FileInfo> {
-    try {
-      return fileInfo(await stat(path));
-    } catch (err) {
-      throw coded(err, "EIO");
-    }
-  },
-  async readDir(path: string): Promise<DirEntry[]> {
-    try {
-      const entries = await readdir(path, { withFileTypes: true });
-      return entries.map((e) => ({ name: e.name, isFile: e.isFile(), isDirectory: e.isDirectory() }));
-    } catch (err) {
-      throw coded(err, "EIO");
-    }
-  },
-};
-
 /**
  * Whether this process can receive `signal`: worker threads never do, and
  * Windows only raises SIGINT and SIGHUP (SIGTERM can be listened for there
@@ -595,7 +528,7 @@ export function nodePlatform(): Platform {
         else clearTimeout(handle as ReturnType<typeof setTimeout>);
       },
     },
-    fs: nodeFs,
+    fs: nodeFileSystem,
     compression: nodeCompression,
     yieldToIo(fn: () => void): void {
       setImmediate(fn);

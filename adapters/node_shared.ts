@@ -7,11 +7,18 @@
  * @module
  */
 import dgram from "node:dgram";
+import { Buffer } from "node:buffer";
 import dns from "node:dns";
+import type { Stats } from "node:fs";
+import { type FileHandle as NodeFileHandle, open, readdir, stat } from "node:fs/promises";
 import zlib from "node:zlib";
 import type {
   Compression,
   DatagramHandler,
+  DirEntry,
+  FileHandle,
+  FileInfo,
+  FileSystem,
   FlushMode,
   LookupAddress,
   NetAddress,
@@ -216,3 +223,73 @@ export function nodeBindUdp(options: UdpBindOptions, onMessage: DatagramHandler)
     });
   });
 }
+
+function fileInfo(s: Stats): FileInfo {
+  return { size: s.size, isFile: s.isFile(), isDirectory: s.isDirectory(), mtimeMs: s.mtimeMs };
+}
+
+class NodeFile implements FileHandle {
+  readonly #fh: NodeFileHandle;
+
+  constructor(fh: NodeFileHandle) {
+    this.#fh = fh;
+  }
+
+  async read(position: number, length: number): Promise<Uint8Array> {
+    const buf = Buffer.allocUnsafeSlow(length);
+    let got = 0;
+    try {
+      // One pread may return short of the end (signals, the 2 GiB cap), so read until EOF or full.
+      while (got < length) {
+        const { bytesRead } = await this.#fh.read(buf, got, length - got, position + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+    return new Uint8Array(buf.buffer, buf.byteOffset, got);
+  }
+
+  async stat(): Promise<FileInfo> {
+    try {
+      return fileInfo(await this.#fh.stat());
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#fh.close();
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  }
+}
+
+/** File access through node:fs/promises (Node and Bun). */
+export const nodeFileSystem: FileSystem = {
+  async open(path: string): Promise<FileHandle> {
+    try {
+      return new NodeFile(await open(path, "r"));
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  },
+  async stat(path: string): Promise<FileInfo> {
+    try {
+      return fileInfo(await stat(path));
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  },
+  async readDir(path: string): Promise<DirEntry[]> {
+    try {
+      const entries = await readdir(path, { withFileTypes: true });
+      return entries.map((e) => ({ name: e.name, isFile: e.isFile(), isDirectory: e.isDirectory() }));
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  },
+};
