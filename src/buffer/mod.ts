@@ -14,6 +14,15 @@
  */
 export * from "./buffer_error.ts";
 export * from "./evbuffer.ts";
+export * from "./bufferevent.ts";
 export * from "./listener.ts";
 // EvBuffer.addFile takes a FileHandle; re-exported so this entry point documents every type it exposes.
-export type { FileHandle, FileInfo, NetAddress, SocketHandlers, TcpSocket } from "../platform.ts";
+export type {
+  ConnectOptions,
+  FileHandle,
+  FileInfo,
+  NetAddress,
+  SocketHandlers,
+  TcpSocket,
+  TlsConnectOptions,
+} from "../platform.ts";

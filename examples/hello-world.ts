@@ -1,0 +1,72 @@
+/**
+ * hello-world: libevent's sample/hello-world.c in levent. Listens on TCP,
+ * writes "Hello, World!\n" to each connection through a BufferEvent, and
+ * closes it once written. SIGINT or SIGTERM stops accepting, lets the
+ * connections in progress finish, and exits 0.
+ *
+ *   deno run -A examples/hello-world.ts [--host 127.0.0.1] [--port 9995]
+ *   bun examples/hello-world.ts [--port 9995]
+ *   node examples/hello-world.ts [--port 9995]
+ *
+ * @module
+ */
+import process from "node:process";
+import {
+  BEV_EVENT_EOF,
+  BEV_EVENT_ERROR,
+  BufferEvent,
+  EV_READ,
+  EV_SIGNAL,
+  EV_WRITE,
+  Event,
+  EventBase,
+  Listener,
+  type SignalName,
+} from "../mod.ts";
+import { announce, log, parseCli, portFlag } from "./lib/cli.ts";
+
+const MESSAGE = "Hello, World!\n";
+
+const { values } = parseCli({ host: { type: "string" }, port: { type: "string" } });
+const host = values.host ?? "127.0.0.1";
+const port = portFlag(values.port, 9995);
+
+const base = new EventBase(); // event_base_new()
+
+let listener: Listener;
+try {
+  // evconnlistener_new_bind(base, listener_cb, base, LEV_OPT_REUSEABLE|LEV_OPT_CLOSE_ON_FREE, -1, &sin)
+  listener = await Listener.bind(base, { host, port }, (_l, socket) => {
+    const bev = BufferEvent.socket(base, socket, { closeOnFree: true });
+    // Closed once the greeting is written (conn_writecb), or on EOF / error (conn_eventcb).
+    bev.setCallbacks(null, (b) => {
+      if (b.output.length === 0) b.free();
+    }, (b, what) => {
+      if (what & BEV_EVENT_ERROR) log(`connection error: ${b.socketError?.message}`);
+      if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) b.free();
+    });
+    bev.enable(EV_WRITE);
+    bev.disable(EV_READ);
+    bev.write(MESSAGE);
+  });
+} catch (err) {
+  log(`could not listen on ${host}:${port}: ${(err as Error).message}`);
+  process.exit(1);
+}
+announce("tcp", listener.address.host, listener.address.port);
+
+// signal_cb: stop accepting; the loop then ends once open connections finish.
+const signals: Event[] = [];
+const onSignal = (signal: unknown): void => {
+  log(`caught ${String(signal)}; exiting once open connections finish`);
+  for (const ev of signals) ev.del();
+  void listener.free();
+};
+for (const name of ["SIGINT", "SIGTERM"] satisfies SignalName[]) {
+  const ev = new Event(base, name, EV_SIGNAL, onSignal);
+  ev.add();
+  signals.push(ev);
+}
+
+await base.dispatch(); // event_base_dispatch()
+process.exit(0);

@@ -1,0 +1,76 @@
+/**
+ * What every example program shares: strict flag parsing with a one-line
+ * error and exit 2 (EXAMPLES.md's contract), the "listening on" line, and
+ * a clean exit.
+ *
+ * @module
+ */
+import process from "node:process";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+/** The program's name, for error lines: the script's file name. */
+export function programName(): string {
+  const script = process.argv[1] ?? "example";
+  return script.slice(script.lastIndexOf("/") + 1);
+}
+
+/** Print `message` as one line on stderr and exit with status 2 (a usage error). */
+export function usageError(message: string): never {
+  process.stderr.write(`${programName()}: ${message}\n`);
+  process.exit(2);
+}
+
+/** The parsed flags and positionals of {@linkcode parseCli}. */
+export interface ParsedCli<T extends ParseArgsConfig["options"]> {
+  /** Flag values by name. */
+  values: {
+    [K in keyof T]?: T[K] extends { type: "boolean" } ? boolean : T[K] extends { multiple: true } ? string[] : string;
+  };
+  /** Arguments that are not flags. */
+  positionals: string[];
+}
+
+/**
+ * Parse the command line strictly: an unknown flag or a missing value is a
+ * usage error naming it.
+ */
+export function parseCli<T extends NonNullable<ParseArgsConfig["options"]>>(
+  options: T,
+  allowPositionals = false,
+): ParsedCli<T> {
+  try {
+    const { values, positionals } = parseArgs({ args: process.argv.slice(2), options, allowPositionals, strict: true });
+    return { values: values as ParsedCli<T>["values"], positionals };
+  } catch (err) {
+    usageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** A port flag's value as a number, or a usage error naming the flag. */
+export function portFlag(value: string | undefined, fallback: number, flag = "--port"): number {
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) usageError(`${flag} must be a port number 0-65535, got "${value}"`);
+  return port;
+}
+
+/** A `HOST:PORT` flag's value, or a usage error naming the flag. */
+export function hostPortFlag(value: string | undefined, flag: string): { host: string; port: number } {
+  if (value === undefined) usageError(`${flag} HOST:PORT is required`);
+  const colon = value.lastIndexOf(":");
+  if (colon <= 0) usageError(`${flag} must be HOST:PORT, got "${value}"`);
+  let host = value.slice(0, colon);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  return { host, port: portFlag(value.slice(colon + 1), 0, flag) };
+}
+
+/** Print the one stdout line outside programs wait for: `listening on SCHEME://HOST:PORT`. */
+export function announce(scheme: string, host: string, port: number): void {
+  const shown = host.includes(":") ? `[${host}]` : host;
+  process.stdout.write(`listening on ${scheme}://${shown}:${port}\n`);
+}
+
+/** Write a log line to stderr. */
+export function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}

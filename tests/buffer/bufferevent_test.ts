@@ -1,0 +1,522 @@
+// BufferEvent over platform sockets (libevent's bufferevent_sock.c), TLS included.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { autoPlatform } from "../../adapters/auto.ts";
+import type { TcpListener, TcpSocket } from "../../src/platform.ts";
+import { EV_PERSIST, EV_READ, EV_WRITE, Event, EventBase, ManualClock } from "../../src/event/mod.ts";
+import {
+  BEV_EVENT_CONNECTED,
+  BEV_EVENT_EOF,
+  BEV_EVENT_ERROR,
+  BEV_EVENT_READING,
+  BEV_EVENT_TIMEOUT,
+  BEV_EVENT_WRITING,
+  BufferEvent,
+  type BufferEventOptions,
+} from "../../src/buffer/bufferevent.ts";
+import { concat, deferred, fillPattern, patternByte, sleep, within } from "../util.ts";
+
+const platform = autoPlatform();
+const fixtures = new URL("../fixtures/", import.meta.url);
+const CERT = readFileSync(new URL("cert.pem", fixtures), "utf8");
+const KEY = readFileSync(new URL("key.pem", fixtures), "utf8");
+const dec = new TextDecoder();
+
+/** A server whose accepted sockets are BufferEvents. */
+interface Server {
+  readonly port: number;
+  readonly bevs: BufferEvent[];
+}
+
+/**
+ * What one network test opens: a base (with a loop running unless told
+ * otherwise), servers and BufferEvents. close() releases all of it and
+ * surfaces a callback's error; withHarness calls it even when an assertion
+ * fails, so a failing test cannot leave sockets open and hang the runner.
+ */
+class Harness {
+  readonly base: EventBase;
+  readonly clock: ManualClock | undefined;
+  readonly #bevs: BufferEvent[] = [];
+  readonly #listeners: TcpListener[] = [];
+  #loop: Promise<unknown> | null = null;
+
+  constructor(clock: ManualClock | undefined, loop: boolean) {
+    this.clock = clock;
+    this.base = new EventBase({ platform, clock });
+    if (loop) this.startLoop();
+  }
+
+  startLoop(): void {
+    this.#loop = this.base.loop({ noExitOnEmpty: true });
+  }
+
+  track(bev: BufferEvent): BufferEvent {
+    this.#bevs.push(bev);
+    return bev;
+  }
+
+  client(options: BufferEventOptions = { closeOnFree: true }): BufferEvent {
+    return this.track(BufferEvent.socket(this.base, null, options));
+  }
+
+  /** A listener on 127.0.0.1:0 that wraps each accepted socket in a BufferEvent (closeOnFree). */
+  async serve(onAccept: (bev: BufferEvent) => void): Promise<Server> {
+    const bevs: BufferEvent[] = [];
+    const listener = await platform.listen({ host: "127.0.0.1", port: 0 }, (socket) => {
+      const bev = this.track(BufferEvent.socket(this.base, socket, { closeOnFree: true }));
+      bevs.push(bev);
+      onAccept(bev);
+    });
+    this.#listeners.push(listener);
+    return { port: listener.address.port, bevs };
+  }
+
+  /** A TLS listener on 127.0.0.1:0 with the test certificate. */
+  async serveTls(onAccept: (bev: BufferEvent) => void): Promise<Server> {
+    const bevs: BufferEvent[] = [];
+    const listener = await platform.listenTls({ host: "127.0.0.1", port: 0, cert: CERT, key: KEY }, (socket) => {
+      const bev = this.track(BufferEvent.socket(this.base, socket, { closeOnFree: true }));
+      bevs.push(bev);
+      onAccept(bev);
+    });
+    this.#listeners.push(listener);
+    return { port: listener.address.port, bevs };
+  }
+
+  async close(): Promise<void> {
+    for (const bev of this.#bevs) bev.free();
+    for (const listener of this.#listeners) await listener.close();
+    if (this.#loop !== null) {
+      this.base.loopExit();
+      await within(this.#loop, 5000, "the loop to exit");
+    }
+  }
+}
+
+async function withHarness(
+  options: { clock?: ManualClock; loop?: boolean },
+  fn: (h: Harness) => Promise<void>,
+): Promise<void> {
+  const h = new Harness(options.clock, options.loop ?? true);
+  try {
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+/** Echo everything back, and free on EOF or error. */
+function echo(bev: BufferEvent): void {
+  bev.setCallbacks((b) => b.output.addBuffer(b.input), null, (b) => b.free());
+  bev.enable(EV_READ);
+}
+
+/** Wait (bounded, in real time) until `cond` holds. */
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
+test("echo: a megabyte written through a BufferEvent comes back byte-exact", () =>
+  withHarness({}, async (h) => {
+    const server = await h.serve(echo);
+    const size = 1 << 20;
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    const complete = deferred();
+    const events: number[] = [];
+    const client = h.client();
+    client.setCallbacks(
+      (b) => {
+        const bytes = b.read();
+        chunks.push(bytes.slice());
+        received += bytes.length;
+        if (received === size) complete.resolve();
+      },
+      null,
+      (b, what) => {
+        events.push(what);
+        if (what & BEV_EVENT_CONNECTED) {
+          b.write("hello, ");
+          b.write(fillPattern(new Uint8Array(size - 7), 7));
+        }
+      },
+    );
+    client.enable(EV_READ);
+    assert.equal(client.state, "idle");
+    client.connect({ host: "127.0.0.1", port: server.port });
+    assert.equal(client.state, "connecting");
+    await within(complete.promise, 10000, "the echo");
+    const all = concat(chunks);
+    assert.equal(dec.decode(all.subarray(0, 7)), "hello, ");
+    for (let i = 7; i < size; i++) {
+      if (all[i] !== patternByte(i)) assert.fail(`byte ${i} differs`);
+    }
+    assert.deepEqual(events, [BEV_EVENT_CONNECTED]);
+    assert.equal(client.state, "open");
+    assert.ok(client.socket !== null);
+  }));
+
+test("connect to a closed port reports ERROR with ECONNREFUSED through the event callback", () =>
+  withHarness({ loop: false }, async (h) => {
+    const probe = await platform.listen({ host: "127.0.0.1", port: 0 }, (s) => s.close());
+    const port = probe.address.port;
+    await probe.close();
+    const got = deferred<number>();
+    const bev = h.client({});
+    bev.setCallbacks(null, null, (_b, what) => got.resolve(what));
+    bev.write("never sent");
+    bev.connect({ host: "127.0.0.1", port });
+    // The pending connect keeps the loop alive; it ends once the failure is told.
+    await within(h.base.dispatch(), 5000, "the loop");
+    assert.equal(await got.promise, BEV_EVENT_ERROR);
+    assert.equal((bev.socketError as Error & { code?: string }).code, "ECONNREFUSED");
+    assert.equal(bev.state, "closed");
+  }));
+
+test("connect refuses bad targets and a second connect", () =>
+  withHarness({ loop: false }, async (h) => {
+    const bev = h.client({});
+    assert.throws(() => bev.connect({ host: "127.0.0.1", port: 70000 }), RangeError);
+    assert.throws(() => bev.connect({ host: "", port: 80 }), TypeError);
+    assert.throws(() => bev.connect(null as unknown as { path: string }), TypeError);
+    bev.connect({ host: "127.0.0.1", port: 9 });
+    assert.throws(() => bev.connect({ host: "127.0.0.1", port: 9 }), /connecting/);
+    const [pairEnd] = BufferEvent.pair(h.base);
+    assert.throws(() => pairEnd.connect({ host: "127.0.0.1", port: 9 }), TypeError);
+    await Promise.resolve();
+  }));
+
+test("the peer's EOF arrives after its last bytes, as READING|EOF, and stops reading", () =>
+  withHarness({}, async (h) => {
+    const server = await h.serve((bev) => {
+      bev.write("goodbye");
+      bev.flush(EV_WRITE, "finished");
+    });
+    const log: string[] = [];
+    const eof = deferred();
+    const client = h.client();
+    client.setCallbacks((b) => log.push(dec.decode(b.read())), null, (_b, what) => {
+      if (what & BEV_EVENT_EOF) {
+        log.push(`eof ${what}`);
+        eof.resolve();
+      }
+    });
+    client.enable(EV_READ);
+    client.connect({ host: "127.0.0.1", port: server.port });
+    await within(eof.promise, 5000, "EOF");
+    assert.deepEqual(log, ["goodbye", `eof ${BEV_EVENT_READING | BEV_EVENT_EOF}`]);
+    assert.equal(client.getEnabled() & EV_READ, 0);
+  }));
+
+test("flush finished half-closes: the server reads EOF, still replies, and both ends see EOF", () =>
+  withHarness({}, async (h) => {
+    const server = await h.serve((bev) => {
+      let got = "";
+      bev.setCallbacks((b) => got += dec.decode(b.read()), null, (b, what) => {
+        if (what & BEV_EVENT_EOF) {
+          b.write(`got ${got}`);
+          b.flush(EV_WRITE, "finished");
+        }
+      });
+      bev.enable(EV_READ);
+    });
+    let reply = "";
+    const eof = deferred();
+    const client = h.client();
+    client.setCallbacks((b) => reply += dec.decode(b.read()), null, (_b, what) => {
+      if (what & BEV_EVENT_EOF) eof.resolve();
+    });
+    client.enable(EV_READ);
+    client.write("ping");
+    // Asked before connecting: it applies once connected.
+    client.flush(EV_WRITE, "finished");
+    client.connect({ host: "127.0.0.1", port: server.port });
+    await within(eof.promise, 5000, "EOF at the client");
+    assert.equal(reply, "got ping");
+  }));
+
+test("backpressure: a slow reader's input stays within its high watermark and every byte arrives", () =>
+  withHarness({}, async (h) => {
+    const base = h.base;
+    const total = 8 << 20;
+    const high = 64 * 1024;
+    let maxInput = 0;
+    let consumed = 0;
+    let mismatch = -1;
+    const finished = deferred();
+    const timers: Event[] = [];
+    const server = await h.serve((bev) => {
+      bev.setWatermark(EV_READ, 0, high);
+      bev.input.addCb((buf) => {
+        if (buf.length > maxInput) maxInput = buf.length;
+      });
+      bev.enable(EV_READ);
+      // The reader: 16 KiB each millisecond, far slower than the writer.
+      const drain = new Event(base, null, EV_PERSIST, () => {
+        const bytes = bev.read(16 * 1024);
+        for (let i = 0; i < bytes.length; i++) {
+          if (bytes[i] !== patternByte(consumed + i) && mismatch < 0) mismatch = consumed + i;
+        }
+        consumed += bytes.length;
+        if (consumed === total) {
+          drain.del();
+          finished.resolve();
+        }
+      });
+      timers.push(drain);
+      drain.add(1);
+    });
+    // The writer: refills its output whenever it drains, as fast as the socket takes it.
+    let sent = 0;
+    const piece = 256 * 1024;
+    const writer = h.client();
+    let writerHeld = 0;
+    const refill = (b: BufferEvent): void => {
+      if (sent < total) {
+        b.write(fillPattern(new Uint8Array(piece), sent));
+        sent += piece;
+      }
+    };
+    writer.setCallbacks(null, (b) => refill(b), (b, what) => {
+      if (what & BEV_EVENT_CONNECTED) refill(b);
+    });
+    const sampler = new Event(base, null, EV_PERSIST, () => {
+      if (writer.output.length > 0) writerHeld++;
+    });
+    timers.push(sampler);
+    sampler.add(5);
+    writer.connect({ host: "127.0.0.1", port: server.port });
+    try {
+      await within(finished.promise, 30000, "the slow reader to take every byte");
+    } finally {
+      for (const ev of timers) ev.del();
+    }
+    assert.equal(mismatch, -1, `first wrong byte at ${mismatch}`);
+    assert.equal(consumed, total);
+    assert.ok(maxInput <= high, `input reached ${maxInput} bytes, above the ${high} high watermark`);
+    assert.ok(maxInput > 0);
+    assert.ok(writerHeld > 0, "the writer was held back: its output waited for the socket");
+  }));
+
+test("a read timeout fires READING|TIMEOUT after the idle time on a manual clock, and disables reading", () =>
+  withHarness({ clock: new ManualClock() }, async (h) => {
+    const clock = h.clock as ManualClock;
+    const server = await h.serve(() => {});
+    const events: number[] = [];
+    const connected = deferred();
+    const client = h.client();
+    client.setCallbacks((b) => b.read(), null, (b, what) => {
+      events.push(what);
+      if (what & BEV_EVENT_CONNECTED) {
+        b.setTimeouts(1000);
+        b.enable(EV_READ);
+        connected.resolve();
+      }
+    });
+    client.connect({ host: "127.0.0.1", port: server.port });
+    await within(connected.promise, 5000, "connect");
+    await until(() => server.bevs.length === 1, "accept");
+    await sleep(5);
+    clock.advance(999);
+    assert.deepEqual(events, [BEV_EVENT_CONNECTED]);
+    clock.advance(1);
+    assert.deepEqual(events, [BEV_EVENT_CONNECTED, BEV_EVENT_READING | BEV_EVENT_TIMEOUT]);
+    assert.equal(client.getEnabled() & EV_READ, 0);
+  }));
+
+test("a write timeout fires WRITING|TIMEOUT when the peer stops reading, on a manual clock", () =>
+  withHarness({ clock: new ManualClock() }, async (h) => {
+    const clock = h.clock as ManualClock;
+    // The server never enables reading: its socket stays paused and the kernel buffers fill.
+    const server = await h.serve(() => {});
+    const events: number[] = [];
+    const connected = deferred();
+    const client = h.client();
+    client.setCallbacks(null, null, (_b, what) => {
+      events.push(what);
+      if (what & BEV_EVENT_CONNECTED) connected.resolve();
+    });
+    client.setTimeouts(undefined, 1000);
+    client.connect({ host: "127.0.0.1", port: server.port });
+    await within(connected.promise, 5000, "connect");
+    client.write(new Uint8Array(32 << 20));
+    client.write("and this waits in output");
+    await until(() => client.output.length === 24, "the socket to ask the writer to wait");
+    await sleep(20);
+    clock.advance(999);
+    assert.deepEqual(events, [BEV_EVENT_CONNECTED]);
+    clock.advance(1);
+    assert.deepEqual(events, [BEV_EVENT_CONNECTED, BEV_EVENT_WRITING | BEV_EVENT_TIMEOUT]);
+    assert.equal(client.getEnabled() & EV_WRITE, 0);
+    // Drop the 32 MiB nobody reads rather than linger over them.
+    (client.socket as TcpSocket).close();
+  }));
+
+test("closeOnFree: free() still sends the output, then the peer sees EOF", () =>
+  withHarness({}, async (h) => {
+    let got = 0;
+    const eof = deferred();
+    const server = await h.serve((bev) => {
+      bev.setCallbacks((b) => got += b.read().length, null, (_b, what) => {
+        if (what & BEV_EVENT_EOF) eof.resolve();
+      });
+      bev.enable(EV_READ);
+    });
+    const client = h.client();
+    client.setCallbacks(null, null, (b, what) => {
+      if (what & BEV_EVENT_CONNECTED) {
+        b.write(new Uint8Array(3 << 20));
+        b.free();
+      }
+    });
+    client.connect({ host: "127.0.0.1", port: server.port });
+    await within(eof.promise, 10000, "EOF at the server");
+    assert.equal(got, 3 << 20);
+    assert.equal(client.state, "freed");
+  }));
+
+test("without closeOnFree, free() leaves the socket open to its owner", () =>
+  withHarness({}, async (h) => {
+    const eof = deferred();
+    let sawEof = false;
+    const server = await h.serve((bev) => {
+      bev.setCallbacks(null, null, (_b, what) => {
+        if (what & BEV_EVENT_EOF) {
+          sawEof = true;
+          eof.resolve();
+        }
+      });
+      bev.enable(EV_READ);
+    });
+    const connected = deferred();
+    const client = h.client({});
+    client.setCallbacks(null, null, () => connected.resolve());
+    client.connect({ host: "127.0.0.1", port: server.port });
+    await within(connected.promise, 5000, "connect");
+    const socket = client.socket as TcpSocket;
+    client.free();
+    await sleep(50);
+    assert.equal(sawEof, false, "the socket is still open");
+    socket.close();
+    await within(eof.promise, 5000, "EOF once the owner closes");
+  }));
+
+test("deferred callbacks run on the loop in libevent's order: read, then the EOF", () =>
+  withHarness({ loop: false }, async (h) => {
+    const server = await h.serve((bev) => {
+      bev.write("x");
+      bev.flush(EV_WRITE, "finished");
+    });
+    const log: string[] = [];
+    const base = h.base;
+    const client = h.client({ closeOnFree: true, deferCallbacks: true });
+    client.setCallbacks((b) => log.push(`read ${dec.decode(b.read())} ${base.running}`), null, (_b, what) => {
+      log.push(`event ${what} ${base.running}`);
+    });
+    client.enable(EV_READ);
+    client.connect({ host: "127.0.0.1", port: server.port });
+    // No loop runs yet: whatever arrives waits for one.
+    await sleep(100);
+    assert.deepEqual(log, []);
+    h.startLoop();
+    await until(() => log.length === 3, "the callbacks");
+    assert.deepEqual(log, [
+      `event ${BEV_EVENT_CONNECTED} true`,
+      "read x true",
+      `event ${BEV_EVENT_READING | BEV_EVENT_EOF} true`,
+    ]);
+  }));
+
+test("reading disabled pauses the socket; enabling it delivers what waited", () =>
+  withHarness({}, async (h) => {
+    const server = await h.serve(() => {});
+    let got = "";
+    const connected = deferred();
+    const client = h.client();
+    client.setCallbacks((b) => got += dec.decode(b.read()), null, () => connected.resolve());
+    client.connect({ host: "127.0.0.1", port: server.port });
+    await within(connected.promise, 5000, "connect");
+    await until(() => server.bevs.length === 1, "accept");
+    server.bevs[0].write("queued while not reading");
+    await sleep(50);
+    assert.equal(got, "");
+    assert.equal(client.input.length, 0);
+    client.enable(EV_READ);
+    await until(() => got === "queued while not reading", "the bytes after enable");
+  }));
+
+test("file segments in output are loaded and sent byte-exact", () =>
+  withHarness({}, async (h) => {
+    const chunks: Uint8Array[] = [];
+    const eof = deferred();
+    const server = await h.serve((bev) => {
+      bev.setCallbacks((b) => chunks.push(b.read().slice()), null, (_b, what) => {
+        if (what & BEV_EVENT_EOF) eof.resolve();
+      });
+      bev.enable(EV_READ);
+    });
+    const handle = await platform.fs.open(fileURLToPath(new URL("cert.pem", fixtures)));
+    const size = (await handle.stat()).size;
+    const client = h.client();
+    client.setCallbacks(null, null, (b, what) => {
+      if (what & BEV_EVENT_CONNECTED) {
+        b.write("head:");
+        b.output.addFile(handle, 0, size);
+        b.write(":tail");
+        b.flush(EV_WRITE, "finished");
+      }
+    });
+    client.connect({ host: "127.0.0.1", port: server.port });
+    await within(eof.promise, 5000, "the file at the server");
+    assert.equal(dec.decode(concat(chunks)), `head:${CERT}:tail`);
+  }));
+
+test("TLS: a client BufferEvent and a server BufferEvent round-trip bytes", () =>
+  withHarness({}, async (h) => {
+    const server = await h.serveTls(echo);
+    const size = 300_000;
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    const complete = deferred();
+    const events: number[] = [];
+    const client = h.client();
+    client.setCallbacks(
+      (b) => {
+        const bytes = b.read();
+        chunks.push(bytes.slice());
+        received += bytes.length;
+        if (received === size) complete.resolve();
+      },
+      null,
+      (b, what) => {
+        events.push(what);
+        if (what & BEV_EVENT_CONNECTED) b.write(fillPattern(new Uint8Array(size), 0));
+      },
+    );
+    client.enable(EV_READ);
+    client.connectTls({ host: "127.0.0.1", port: server.port, serverName: "localhost", caCerts: [CERT] });
+    await within(complete.promise, 10000, "the TLS echo");
+    const all = concat(chunks);
+    for (let i = 0; i < size; i++) {
+      if (all[i] !== patternByte(i)) assert.fail(`byte ${i} differs`);
+    }
+    assert.deepEqual(events, [BEV_EVENT_CONNECTED]);
+  }));
+
+test("TLS: an untrusted certificate is an ERROR with code ETLS, not an exception", () =>
+  withHarness({}, async (h) => {
+    const server = await h.serveTls((bev) => bev.enable(EV_READ));
+    const got = deferred<number>();
+    const client = h.client({});
+    client.setCallbacks(null, null, (_b, what) => got.resolve(what));
+    client.connectTls({ host: "127.0.0.1", port: server.port, serverName: "localhost" });
+    assert.equal(await within(got.promise, 5000, "the TLS failure"), BEV_EVENT_ERROR);
+    assert.equal((client.socketError as Error & { code?: string }).code, "ETLS");
+  }));
