@@ -1,0 +1,47 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { autoPlatform } from "../../adapters/auto.ts";
+import { concat, deferred, within } from "../util.ts";
+import { cannotRunExamples, listeningPort, startExample } from "./spawn_example.ts";
+
+const platform = autoPlatform();
+const skip = cannotRunExamples();
+
+/** Connect, read until the server closes, return the text. */
+async function readAll(port: number): Promise<string> {
+  const socket = await platform.connect({ host: "127.0.0.1", port });
+  const chunks: Uint8Array[] = [];
+  const done = deferred<string>();
+  socket.start({
+    data: (b, owned) => chunks.push(owned ? b : b.slice()),
+    end: () => socket.end(),
+    drain() {},
+    error() {},
+    close: () => done.resolve(new TextDecoder().decode(concat(chunks))),
+  });
+  return await within(done.promise, 10000, "the greeting");
+}
+
+test("hello-world greets each connection with Hello, World! and closes it; SIGTERM exits 0", { skip }, async () => {
+  const ex = startExample("hello-world", ["--port", "0"]);
+  try {
+    const port = await listeningPort(ex);
+    assert.match(ex.stdout(), /^listening on tcp:\/\/127\.0\.0\.1:\d+\n$/);
+    const replies = await Promise.all([readAll(port), readAll(port), readAll(port)]);
+    assert.deepEqual(replies, ["Hello, World!\n", "Hello, World!\n", "Hello, World!\n"]);
+    ex.kill("SIGTERM");
+    assert.equal(await within(ex.exited, 10000, "exit"), 0);
+  } finally {
+    ex.kill("SIGKILL");
+  }
+});
+
+test("hello-world rejects an unknown flag and a bad port with one line on stderr and exit 2", { skip }, async () => {
+  const unknown = startExample("hello-world", ["--bogus"]);
+  assert.equal(await within(unknown.exited, 20000, "exit"), 2);
+  assert.match(unknown.stderr(), /bogus/);
+  assert.equal(unknown.stderr().trim().split("\n").length, 1);
+  const badPort = startExample("hello-world", ["--port", "99999"]);
+  assert.equal(await within(badPort.exited, 20000, "exit"), 2);
+  assert.match(badPort.stderr(), /--port/);
+});

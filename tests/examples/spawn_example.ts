@@ -1,0 +1,131 @@
+/**
+ * Run an example program as its own process on the runtime running the
+ * tests, the way outside programs meet it: Deno and Bun run the source;
+ * Node needs type stripping (>= 23.6), so under an older Node the toolchain's
+ * Node 26 (node_modules/.bin/node) runs it.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { deferred, within } from "../util.ts";
+
+/** The repository root: the nearest folder above this file holding deno.json (tests also run from npm/esm/tests). */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "deno.json"))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error("deno.json not found above the tests");
+    dir = up;
+  }
+  return dir;
+}
+
+/** The command that runs a .ts example on this runtime, or undefined when none can. */
+function runner(): string[] | undefined {
+  const g = globalThis as { Deno?: { execPath(): string }; Bun?: unknown };
+  if (g.Deno !== undefined) return [g.Deno.execPath(), "run", "-A"];
+  if (g.Bun !== undefined) return [process.execPath];
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  if (major > 23 || (major === 23 && minor >= 6)) return [process.execPath];
+  const toolchainNode = join(repoRoot(), "node_modules", ".bin", "node");
+  return existsSync(toolchainNode) ? [toolchainNode] : undefined;
+}
+
+/** Why examples cannot run here, or undefined when they can (for test skips). */
+export function cannotRunExamples(): string | undefined {
+  return runner() === undefined ? "no Node >= 23.6 to run TypeScript examples" : undefined;
+}
+
+/** A running example. */
+export interface RunningExample {
+  pid: number;
+  stdout(): string;
+  stderr(): string;
+  /** Send a signal. */
+  kill(signal: "SIGINT" | "SIGTERM" | "SIGKILL"): void;
+  /** True once the process has exited. */
+  exitedAlready(): boolean;
+  /** Resolves with the exit code (or the signal name). */
+  exited: Promise<number | string>;
+}
+
+interface DenoCommandApi {
+  Command: new (cmd: string, options: { args: string[]; stdout: "piped"; stderr: "piped" }) => {
+    spawn(): {
+      pid: number;
+      stdout: ReadableStream<Uint8Array>;
+      stderr: ReadableStream<Uint8Array>;
+      status: Promise<{ code: number; signal: string | null }>;
+      kill(signal: string): void;
+    };
+  };
+}
+
+async function collect(stream: ReadableStream<Uint8Array>, sink: (text: string) => void): Promise<void> {
+  const dec = new TextDecoder();
+  for await (const chunk of stream) sink(dec.decode(chunk, { stream: true }));
+}
+
+/** Start `examples/NAME.ts ARGS`. */
+export function startExample(name: string, args: string[]): RunningExample {
+  const cmd = runner();
+  if (cmd === undefined) throw new Error("no runtime can run the examples here");
+  const argv = [...cmd.slice(1), join(repoRoot(), "examples", `${name}.ts`), ...args];
+  let out = "";
+  let err = "";
+  let done = false;
+  const exited = deferred<number | string>();
+  const deno = (globalThis as { Deno?: DenoCommandApi }).Deno;
+  if (deno !== undefined) {
+    // Deno's node:child_process reports the signal it sent, not how the child exited.
+    const child = new deno.Command(cmd[0], { args: argv, stdout: "piped", stderr: "piped" }).spawn();
+    const streams = Promise.all([collect(child.stdout, (t) => (out += t)), collect(child.stderr, (t) => (err += t))]);
+    child.status.then(async (st) => {
+      await streams;
+      done = true;
+      exited.resolve(st.signal ?? st.code);
+    });
+    return {
+      pid: child.pid,
+      stdout: () => out,
+      stderr: () => err,
+      kill: (signal) => {
+        if (!done) child.kill(signal);
+      },
+      exitedAlready: () => done,
+      exited: exited.promise,
+    };
+  }
+  const child: ChildProcess = spawn(cmd[0], argv, { stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout!.on("data", (b: Uint8Array) => (out += new TextDecoder().decode(b)));
+  child.stderr!.on("data", (b: Uint8Array) => (err += new TextDecoder().decode(b)));
+  child.on("close", (code, signal) => {
+    done = true;
+    exited.resolve(code ?? signal ?? -1);
+  });
+  return {
+    pid: child.pid!,
+    stdout: () => out,
+    stderr: () => err,
+    kill: (signal) => {
+      if (!done) child.kill(signal);
+    },
+    exitedAlready: () => done,
+    exited: exited.promise,
+  };
+}
+
+/** Wait for the `listening on SCHEME://HOST:PORT` line and return the port. */
+export async function listeningPort(ex: RunningExample, ms = 20000): Promise<number> {
+  const wait = (async () => {
+    for (;;) {
+      const m = ex.stdout().match(/^listening on \w+:\/\/[^\s]+:(\d+)$/m);
+      if (m) return Number(m[1]);
+      if (ex.exitedAlready()) throw new Error(`example exited early: ${ex.stderr()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return await within(wait, ms, "the example's listening line");
+}
