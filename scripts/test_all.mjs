@@ -104,6 +104,8 @@ const entryPoints = [...new Set(Object.values(JSON.parse(readFileSync(join(ROOT,
 
 const checks = [
   ["deno check", DENO, ["check", ...checkTargets]],
+  // The code blocks of the README and of every JSDoc @example must type-check too.
+  ["deno check --doc-only", DENO, ["check", "--doc-only", "mod.ts", "src", "adapters", "README.md"]],
   ["deno lint", DENO, ["lint"]],
   ["deno fmt", DENO, ["fmt", "--check"]],
   ["deno doc --lint", DENO, ["doc", "--lint", ...entryPoints]],
