@@ -1,0 +1,1624 @@
+/**
+ * The HTTP/1.1 message parser shared by the server and the client: libevent's
+ * `evhttp_parse_firstline_`, `evhttp_parse_headers_`, `evhttp_get_body_length`
+ * and `evhttp_handle_chunked_read` (http.c), as one incremental state machine
+ * over {@linkcode EvBuffer} bytes.
+ *
+ * Strict per RFC 9112, so that two parsers cannot frame one byte stream
+ * differently (request smuggling): a bare CR, obs-fold in requests,
+ * whitespace before a colon, non-token names and methods, control characters
+ * in values or targets, Transfer-Encoding with Content-Length, differing
+ * Content-Lengths, a request Transfer-Encoding not ending in chunked, and
+ * malformed chunk sizes or extensions are all errors. Where the RFC leaves a
+ * choice:
+ *
+ * - Line ends: CRLF, or a bare LF (RFC 9112 §2.2 lets a recipient accept it,
+ *   as libevent's EVBUFFER_EOL_CRLF does); a CR is only accepted right
+ *   before a LF. Empty lines before a start line are skipped.
+ * - Content-Length: identical duplicates and lists of one value (`3, 3`) are
+ *   read as that value (RFC 9110 §8.6); anything else is an error.
+ * - obs-fold: rejected in requests; in responses replaced by a space, as RFC
+ *   9112 §5.2 tells a user agent to do.
+ * - Host: an HTTP/1.1 request needs exactly one, well formed (RFC 9112 §3.2).
+ * - Versions: HTTP/1.x above 1.1 is read as 1.1; another major version is
+ *   505.
+ * - Errors are found in byte order (start lines and chunk-size lines check
+ *   their length first), so the error reported does not depend on how the
+ *   bytes were split into reads.
+ *
+ * @module
+ */
+import { type EvBuffer, EvBufferPtr } from "../buffer/evbuffer.ts";
+import { HttpError, type HttpErrorCode } from "./http_error.ts";
+
+/** Whether a parser reads requests (a server) or responses (a client). */
+export type HttpParserKind = "request" | "response";
+
+/**
+ * The states of {@linkcode HttpParser}:
+ *
+ * - `"start_line"`: before a request or status line (empty lines are skipped).
+ * - `"headers"`: inside the header section.
+ * - `"body_length"`: reading a body framed by Content-Length.
+ * - `"body_close"`: reading a response body that ends when the connection does.
+ * - `"chunk_size"`: before a chunk-size line (with its extensions).
+ * - `"chunk_data"`: inside a chunk's data.
+ * - `"chunk_data_end"`: before the line end that follows a chunk's data.
+ * - `"trailers"`: inside the trailer section after the last chunk.
+ * - `"message_done"`: the message is complete; the next parse reports its end.
+ * - `"upgraded"`: the connection switched protocols (Upgrade, CONNECT); the
+ *   bytes after the message are not HTTP and are left in the input.
+ * - `"error"`: the input was malformed; the parser keeps reporting that error.
+ */
+export type HttpParserState =
+  | "start_line"
+  | "headers"
+  | "body_length"
+  | "body_close"
+  | "chunk_size"
+  | "chunk_data"
+  | "chunk_data_end"
+  | "trailers"
+  | "message_done"
+  | "upgraded"
+  | "error";
+
+/**
+ * How a message's body is delimited (RFC 9112 §6.3):
+ * `"none"` (no body), `"length"` (Content-Length), `"chunked"`, or
+ * `"close"` (a response read until the connection closes).
+ */
+export type HttpFraming = "none" | "length" | "chunked" | "close";
+
+/** Limits of {@linkcode HttpParser}; defaults in {@linkcode DEFAULT_HTTP_PARSER_LIMITS}. */
+export interface HttpParserLimits {
+  /** Bytes of the whole header section, start line and line ends included (as Node's maxHeaderSize); also the trailer section's own limit. Over it: 431. */
+  maxHeaderSize: number;
+  /** Field lines in the header (or trailer) section. Over it: 431. */
+  maxHeaderCount: number;
+  /** Bytes of the request line (or status line) without its line end. Over it: 414 for a request. */
+  maxRequestLineSize: number;
+  /** Bytes of body (after chunked decoding); Infinity for no limit. Over it: 413. */
+  maxBodySize: number;
+  /** Bytes of chunk extensions in one message, all chunks together. Over it: 413. */
+  maxChunkExtensionSize: number;
+}
+
+/**
+ * The default limits: a 16 KiB header section (as Node), 100 field lines,
+ * an 8 KiB request line, no body limit and 16 KiB of chunk extensions per
+ * message (as Node).
+ */
+export const DEFAULT_HTTP_PARSER_LIMITS: Readonly<HttpParserLimits> = Object.freeze({
+  maxHeaderSize: 16384,
+  maxHeaderCount: 100,
+  maxRequestLineSize: 8192,
+  maxBodySize: Infinity,
+  maxChunkExtensionSize: 16384,
+});
+
+/** What request and response heads share. */
+export interface HttpHeadBase {
+  /** The HTTP major version: always 1 (others are rejected with 505). */
+  readonly versionMajor: number;
+  /** The HTTP minor version: 0 or 1 (HTTP/1.2 and up are read as 1.1, as RFC 9110 §2.5 says). */
+  readonly versionMinor: number;
+  /**
+   * The fields, as one flat array of alternating names and values:
+   * `[name0, value0, name1, value1, ...]`, in the order received. Names are
+   * lowercased (as in Fetch's Headers and HTTP/2) so a lookup is a plain
+   * `===`; values are trimmed of surrounding whitespace and decoded as
+   * Latin-1 (one char per byte, lossless, as Node does). One array of
+   * strings is the cheapest shape to build: no object per field, and
+   * common names are shared interned strings.
+   */
+  readonly headers: string[];
+  /** The Content-Length, or -1 when there is none. */
+  readonly contentLength: number;
+  /** True when the body is chunked. */
+  readonly chunked: boolean;
+  /** How the body is delimited. */
+  readonly framing: HttpFraming;
+  /**
+   * True when the connection may carry another message after this one:
+   * HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with
+   * `Connection: keep-alive`; never after a body read until close.
+   */
+  readonly keepAlive: boolean;
+  /**
+   * True when the connection switches protocols after this message: a
+   * CONNECT request, an HTTP/1.1 request with `Upgrade` and
+   * `Connection: upgrade`, a 101 response, or a 2xx answer to CONNECT.
+   */
+  readonly upgrade: boolean;
+}
+
+/** A parsed request line and header section. */
+export interface RequestHead extends HttpHeadBase {
+  /** Tells heads apart. */
+  readonly kind: "request";
+  /** The method, case kept (methods are case-sensitive). */
+  readonly method: string;
+  /** The request target as sent: origin-form, absolute-form, authority-form (CONNECT) or `*` (OPTIONS). */
+  readonly target: string;
+  /** True for an HTTP/1.1 request with `Expect: 100-continue`. */
+  readonly expectContinue: boolean;
+}
+
+/** A parsed status line and header section. */
+export interface ResponseHead extends HttpHeadBase {
+  /** Tells heads apart. */
+  readonly kind: "response";
+  /** The status code, 100 to 599. */
+  readonly status: number;
+  /** The reason phrase (may be empty). */
+  readonly reason: string;
+}
+
+/** The head type a parser of kind `K` gives. */
+export type HeadOf<K extends HttpParserKind> = K extends "request" ? RequestHead : ResponseHead;
+
+/** A start line and header section were parsed. */
+export interface ParseHeadEvent<H> {
+  /** The event kind. */
+  readonly type: "head";
+  /** The head. */
+  readonly head: H;
+}
+
+/** A piece of body, chunked encoding removed. */
+export interface ParseBodyEvent {
+  /** The event kind. */
+  readonly type: "body";
+  /** A view of the input's bytes (no copy); it stays valid after the input moves on. */
+  readonly data: Uint8Array;
+}
+
+/** The trailer section of a chunked message, when it has fields. */
+export interface ParseTrailersEvent {
+  /** The event kind. */
+  readonly type: "trailers";
+  /** Alternating lowercased names and values, as {@linkcode HttpHeadBase.headers}. */
+  readonly headers: string[];
+}
+
+/** The message is complete; the parser is ready for the next one (pipelining) or switched protocols. */
+export interface ParseEndEvent {
+  /** The event kind. */
+  readonly type: "end";
+}
+
+/** The input holds no further complete piece; add bytes and parse again. */
+export interface ParseNeedMoreEvent {
+  /** The event kind. */
+  readonly type: "need_more";
+}
+
+/** The input is malformed or crossed a limit; the parser stays in the `"error"` state. */
+export interface ParseErrorEvent {
+  /** The event kind. */
+  readonly type: "error";
+  /** What went wrong, with the status to answer. */
+  readonly error: HttpError;
+}
+
+/** What {@linkcode HttpParser.parse} returns. */
+export type ParseEvent<H extends RequestHead | ResponseHead = RequestHead | ResponseHead> =
+  | ParseHeadEvent<H>
+  | ParseBodyEvent
+  | ParseTrailersEvent
+  | ParseEndEvent
+  | ParseNeedMoreEvent
+  | ParseErrorEvent;
+
+// ------------------------------------------------------------ byte tables
+
+const HTAB = 9;
+const LF = 10;
+const CR = 13;
+const SP = 32;
+const DQUOTE = 34;
+const COLON = 58;
+const SEMI = 59;
+const EQUALS = 61;
+const BACKSLASH = 92;
+
+/** Results of the line parsers below zero: the line is not complete yet, or the parser failed. */
+const INCOMPLETE = -1;
+const FAILED = -2;
+
+/** Chunk sizes have at most this many hex digits (leading zeros too), so a size line is bounded. */
+const MAX_HEX_DIGITS = 16;
+
+function table(fill: (c: number) => boolean): Uint8Array {
+  const t = new Uint8Array(256);
+  for (let c = 0; c < 256; c++) t[c] = fill(c) ? 1 : 0;
+  return t;
+}
+
+const isAlpha = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+
+/** tchar (RFC 9110 §5.6.2): names, methods, codings, chunk extension names. */
+const TOKEN = table((c) => isAlpha(c) || isDigit(c) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)));
+/** field-vchar, SP, HTAB and obs-text: what a field value may hold (RFC 9110 §5.5). */
+const VALUE = table((c) => c === HTAB || (c >= SP && c !== 127));
+/** Visible ASCII: what a request target may hold. */
+const TARGET = table((c) => c > SP && c < 127);
+/** qdtext (RFC 9110 §5.6.4). */
+const QDTEXT = table((c) =>
+  c === HTAB || c === SP || c === 0x21 || (c >= 0x23 && c <= 0x7e && c !== BACKSLASH) || c >= 0x80
+);
+/** Bytes of a Host value: reg-name, IP literal, port (RFC 3986 §3.2). */
+const HOST = table((c) => isAlpha(c) || isDigit(c) || "-._~!$&'()*+,;=:%[]".includes(String.fromCharCode(c)));
+/** ASCII lowercase of each byte. */
+const LOWER = new Uint8Array(256).map((_, c) => (c >= 65 && c <= 90 ? c + 32 : c));
+/** Hex digit values, -1 for other bytes. */
+const HEX = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) HEX[48 + c] = c;
+for (let c = 0; c < 6; c++) HEX[65 + c] = HEX[97 + c] = 10 + c;
+
+const LF_NEEDLE = new Uint8Array([LF]);
+const NEED_MORE: ParseNeedMoreEvent = Object.freeze({ type: "need_more" });
+const END: ParseEndEvent = Object.freeze({ type: "end" });
+
+// ------------------------------------------------------------ interning
+
+// Header names the parser must read (their index is their bit in #special).
+const H_CONTENT_LENGTH = "content-length";
+const H_TRANSFER_ENCODING = "transfer-encoding";
+const H_CONNECTION = "connection";
+const H_UPGRADE = "upgrade";
+const H_EXPECT = "expect";
+const H_HOST = "host";
+
+/**
+ * Known names, lowercased. A field whose name is one of these (in any case)
+ * gets this very string, so no string is built for it; the first six are
+ * the ones the parser itself reads.
+ */
+const NAMES: readonly string[] = [
+  H_CONTENT_LENGTH,
+  H_TRANSFER_ENCODING,
+  H_CONNECTION,
+  H_UPGRADE,
+  H_EXPECT,
+  H_HOST,
+  "accept",
+  "accept-charset",
+  "accept-encoding",
+  "accept-language",
+  "accept-ranges",
+  "access-control-allow-origin",
+  "access-control-request-headers",
+  "access-control-request-method",
+  "age",
+  "alt-svc",
+  "authorization",
+  "cache-control",
+  "content-disposition",
+  "content-encoding",
+  "content-language",
+  "content-location",
+  "content-range",
+  "content-security-policy",
+  "content-type",
+  "cookie",
+  "date",
+  "dnt",
+  "etag",
+  "expires",
+  "forwarded",
+  "from",
+  "if-match",
+  "if-modified-since",
+  "if-none-match",
+  "if-range",
+  "if-unmodified-since",
+  "keep-alive",
+  "last-modified",
+  "link",
+  "location",
+  "max-forwards",
+  "origin",
+  "pragma",
+  "priority",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "range",
+  "referer",
+  "retry-after",
+  "sec-ch-ua",
+  "sec-ch-ua-mobile",
+  "sec-ch-ua-platform",
+  "sec-fetch-dest",
+  "sec-fetch-mode",
+  "sec-fetch-site",
+  "sec-fetch-user",
+  "sec-websocket-accept",
+  "sec-websocket-extensions",
+  "sec-websocket-key",
+  "sec-websocket-protocol",
+  "sec-websocket-version",
+  "server",
+  "set-cookie",
+  "strict-transport-security",
+  "te",
+  "traceparent",
+  "trailer",
+  "upgrade-insecure-requests",
+  "user-agent",
+  "vary",
+  "via",
+  "warning",
+  "www-authenticate",
+  "x-content-type-options",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-frame-options",
+  "x-powered-by",
+  "x-real-ip",
+  "x-requested-with",
+];
+const SPECIAL_COUNT = 6;
+const NAME_BYTES: readonly Uint8Array[] = NAMES.map((n) => Uint8Array.from(n, (ch) => ch.charCodeAt(0)));
+const MAX_NAME = 48;
+/** Buckets of NAMES indexes keyed by length and the first letter's low 5 bits (the same for both cases). */
+const NAME_BUCKETS: (number[] | undefined)[] = new Array((MAX_NAME + 1) * 32);
+NAMES.forEach((name, index) => {
+  const key = name.length * 32 + (name.charCodeAt(0) & 31);
+  (NAME_BUCKETS[key] ??= []).push(index);
+});
+
+/** The NAMES index of the (any case) name in `buf[s, e)`, or -1. */
+function knownName(buf: Uint8Array, s: number, e: number): number {
+  const len = e - s;
+  if (len > MAX_NAME) return -1;
+  const bucket = NAME_BUCKETS[len * 32 + (buf[s] & 31)];
+  if (bucket === undefined) return -1;
+  for (let b = 0; b < bucket.length; b++) {
+    const known = NAME_BYTES[bucket[b]];
+    let k = 0;
+    // Known names are [a-z0-9-]: OR 0x20 lowercases a letter and cannot turn
+    // another token byte into one of those.
+    while (k < len && (buf[s + k] | 0x20) === known[k]) k++;
+    if (k === len) return bucket[b];
+  }
+  return -1;
+}
+
+/** Methods whose strings are shared rather than built. */
+function knownMethod(buf: Uint8Array, s: number, e: number): string | null {
+  const a = buf[s];
+  switch (e - s) {
+    case 3:
+      if (a === 71 && buf[s + 1] === 69 && buf[s + 2] === 84) return "GET";
+      if (a === 80 && buf[s + 1] === 85 && buf[s + 2] === 84) return "PUT";
+      return null;
+    case 4:
+      if (a === 80 && buf[s + 1] === 79 && buf[s + 2] === 83 && buf[s + 3] === 84) return "POST";
+      if (a === 72 && buf[s + 1] === 69 && buf[s + 2] === 65 && buf[s + 3] === 68) return "HEAD";
+      return null;
+    case 5:
+      return a === 80 && sameBytes(buf, s, "PATCH") ? "PATCH" : a === 84 && sameBytes(buf, s, "TRACE") ? "TRACE" : null;
+    case 6:
+      return a === 68 && sameBytes(buf, s, "DELETE") ? "DELETE" : null;
+    case 7:
+      return a === 79 && sameBytes(buf, s, "OPTIONS")
+        ? "OPTIONS"
+        : a === 67 && sameBytes(buf, s, "CONNECT")
+        ? "CONNECT"
+        : null;
+  }
+  return null;
+}
+
+/** lineEnd's answer for a CR followed by something other than LF. */
+const BARE_CR = -1;
+
+/**
+ * The index of the first LF in `buf[s, stop)`, `stop` if none, or BARE_CR
+ * if a CR not followed by LF comes first; a CR at stop - 1 is left for the
+ * next, longer look to judge.
+ */
+function lineEnd(buf: Uint8Array, s: number, stop: number): number {
+  for (let k = s; k < stop; k++) {
+    const c = buf[k];
+    if (c === LF) return k;
+    if (c === CR && k + 1 < stop && buf[k + 1] !== LF) return BARE_CR;
+  }
+  return stop;
+}
+
+function sameBytes(buf: Uint8Array, s: number, text: string): boolean {
+  for (let k = 0; k < text.length; k++) if (buf[s + k] !== text.charCodeAt(k)) return false;
+  return true;
+}
+
+// Field values and targets repeat from one request to the next (Host,
+// User-Agent, Accept, the target "/"): a direct-mapped cache, checked byte
+// by byte, hands out the string made last time instead of building one.
+// Comparing 100 bytes costs less than one TextDecoder call, and makes no
+// garbage. The slot comes from the length and three sampled bytes, so
+// finding it takes no pass over the bytes. Bounded: CACHE_SLOTS strings of
+// at most CACHE_MAX chars per cache.
+const CACHE_BITS = 10;
+const CACHE_SLOTS = 1 << CACHE_BITS;
+const CACHE_MAX = 128;
+const valueCache: string[] = new Array(CACHE_SLOTS).fill("");
+const nameCache: string[] = new Array(CACHE_SLOTS).fill("");
+const ascii = new TextDecoder();
+
+function slotOf(n: number, first: number, mid: number, last: number): number {
+  return (Math.imul(n, 0x9e3779b1) ^ Math.imul(first, 0x85ebca6b) ^ Math.imul(mid, 0x27d4eb2f) ^
+    Math.imul(last, 0xc2b2ae35)) >>> (32 - CACHE_BITS);
+}
+
+/** `buf[s, e)` as a Latin-1 string (one char per byte, lossless); `high` is the OR of the bytes, to tell ASCII. */
+function valueText(buf: Uint8Array, s: number, e: number, high: number): string {
+  const n = e - s;
+  if (n === 0) return "";
+  if (n > CACHE_MAX) return latin1(buf, s, e, high);
+  const slot = slotOf(n, buf[s], buf[s + (n >> 1)], buf[e - 1]);
+  const hit = valueCache[slot];
+  if (hit.length === n) {
+    let k = 0;
+    while (k < n && hit.charCodeAt(k) === buf[s + k]) k++;
+    if (k === n) return hit;
+  }
+  return valueCache[slot] = latin1(buf, s, e, high);
+}
+
+/** Build the Latin-1 string of `buf[s, e)`; `high` is the OR of its bytes. */
+function latin1(buf: Uint8Array, s: number, e: number, high: number): string {
+  // Strings under 13 chars come out flat from concatenation; past that the
+  // native decoder is faster, and for ASCII UTF-8 is Latin-1.
+  if (e - s < 13) {
+    let str = "";
+    for (let i = s; i < e; i++) str += String.fromCharCode(buf[i]);
+    return str;
+  }
+  if (high < 0x80) return ascii.decode(buf.subarray(s, e));
+  let str = "";
+  for (let i = s; i < e; i += 4096) {
+    str += String.fromCharCode.apply(null, buf.subarray(i, Math.min(e, i + 4096)) as unknown as number[]);
+  }
+  return str;
+}
+
+/** A field name (token bytes) lowercased, from the cache when it was seen before. */
+function nameText(buf: Uint8Array, s: number, e: number): string {
+  const n = e - s;
+  const slot = n > CACHE_MAX ? -1 : slotOf(n, LOWER[buf[s]], LOWER[buf[s + (n >> 1)]], LOWER[buf[e - 1]]);
+  if (slot >= 0) {
+    const hit = nameCache[slot];
+    if (hit.length === n) {
+      let k = 0;
+      while (k < n && hit.charCodeAt(k) === LOWER[buf[s + k]]) k++;
+      if (k === n) return hit;
+    }
+  }
+  let str = "";
+  for (let i = s; i < e; i++) str += String.fromCharCode(LOWER[buf[i]]);
+  if (slot >= 0) nameCache[slot] = str;
+  return str;
+}
+
+// ------------------------------------------------- field value helpers
+
+/** OWS: optional whitespace is SP or HTAB (RFC 9110 §5.6.3). */
+function isOws(c: number): boolean {
+  return c === SP || c === HTAB;
+}
+
+/** Whether `s[from, to)` is `lit` (lowercase) in any case. */
+function equalsLower(s: string, from: number, to: number, lit: string): boolean {
+  if (to - from !== lit.length) return false;
+  for (let k = 0; k < lit.length; k++) if (LOWER[s.charCodeAt(from + k) & 255] !== lit.charCodeAt(k)) return false;
+  return true;
+}
+
+// The element nextElement found last: value[elemFrom, elemTo), whitespace
+// trimmed. Module state rather than a callback, so reading a list value
+// allocates nothing; the parser never re-enters these helpers.
+let elemFrom = 0;
+let elemTo = 0;
+
+/**
+ * Find the element of a comma-separated list value that starts at `i`
+ * (empty elements included) and set elemFrom / elemTo; returns where the
+ * next element starts, or -1 after the last.
+ */
+function nextElement(value: string, i: number): number {
+  let j = value.indexOf(",", i);
+  const last = j < 0;
+  if (last) j = value.length;
+  let a = i;
+  let b = j;
+  while (a < b && isOws(value.charCodeAt(a))) a++;
+  while (b > a && isOws(value.charCodeAt(b - 1))) b--;
+  elemFrom = a;
+  elemTo = b;
+  return last ? -1 : j + 1;
+}
+
+/**
+ * Content-Length from a value and the one seen before (-1 if none): the
+ * length, or -2 if invalid or different. A list of equal values (`3, 3`,
+ * what joining duplicate fields gives) is accepted, as RFC 9110 §8.6 allows.
+ */
+function contentLength(value: string, before: number): number {
+  let result = before;
+  let i = 0;
+  do {
+    i = nextElement(value, i);
+    const a = elemFrom;
+    const b = elemTo;
+    if (a === b || b - a > 16) return -2;
+    let n = 0;
+    for (let k = a; k < b; k++) {
+      const c = value.charCodeAt(k);
+      if (c < 48 || c > 57) return -2;
+      n = n * 10 + (c - 48);
+    }
+    if (n > Number.MAX_SAFE_INTEGER || (result !== -1 && n !== result)) return -2;
+    result = n;
+  } while (i >= 0);
+  return result;
+}
+
+// What a Transfer-Encoding list says (RFC 9112 §6.1).
+const TE_INVALID = 0;
+const TE_CHUNKED = 1;
+const TE_CHUNKED_AFTER_OTHERS = 2;
+const TE_NOT_CHUNKED = 3;
+
+/** Classify a Transfer-Encoding list (all its field lines joined) as one of the TE_* answers. */
+function transferEncoding(value: string): number {
+  let codings = 0;
+  let chunked = 0;
+  let lastChunked = false;
+  let i = 0;
+  do {
+    i = nextElement(value, i);
+    const a = elemFrom;
+    const b = elemTo;
+    // An empty element is allowed by the list rule (RFC 9110 §5.6.1).
+    if (a === b) continue;
+    let k = a;
+    while (k < b && value.charCodeAt(k) < 128 && TOKEN[value.charCodeAt(k)] === 1) k++;
+    if (k === a) return TE_INVALID;
+    const name = k;
+    while (k < b && isOws(value.charCodeAt(k))) k++;
+    // Parameters follow a `;`; chunked has none, so chunked with any is refused.
+    const hasParams = k < b;
+    if (hasParams && value.charCodeAt(k) !== SEMI) return TE_INVALID;
+    codings++;
+    lastChunked = equalsLower(value, a, name, "chunked");
+    if (lastChunked) {
+      if (hasParams) return TE_INVALID;
+      chunked++;
+    }
+  } while (i >= 0);
+  if (codings === 0 || chunked > 1) return TE_INVALID;
+  // chunked anywhere but last leaves the final coding something else.
+  if (!lastChunked) return TE_NOT_CHUNKED;
+  return codings === 1 ? TE_CHUNKED : TE_CHUNKED_AFTER_OTHERS;
+}
+
+// Connection options the parser acts on.
+const CONN_CLOSE = 1;
+const CONN_KEEP_ALIVE = 2;
+const CONN_UPGRADE = 4;
+
+/** The CONN_* options a Connection value lists. */
+function connectionOptions(value: string): number {
+  let flags = 0;
+  let i = 0;
+  do {
+    i = nextElement(value, i);
+    if (equalsLower(value, elemFrom, elemTo, "close")) flags |= CONN_CLOSE;
+    else if (equalsLower(value, elemFrom, elemTo, "keep-alive")) flags |= CONN_KEEP_ALIVE;
+    else if (equalsLower(value, elemFrom, elemTo, "upgrade")) flags |= CONN_UPGRADE;
+  } while (i >= 0);
+  return flags;
+}
+
+/** Whether a Host value holds only the bytes a host and port may (RFC 9112 §3.2 asks for 400 otherwise). */
+function validHost(value: string): boolean {
+  for (let k = 0; k < value.length; k++) {
+    const c = value.charCodeAt(k);
+    if (c > 255 || HOST[c] === 0) return false;
+  }
+  return true;
+}
+
+function checkLimit(limits: HttpParserLimits, key: keyof HttpParserLimits): void {
+  const v = limits[key];
+  if (key === "maxBodySize" && v === Infinity) return;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+    throw new RangeError(`${key} must be an integer >= 0${key === "maxBodySize" ? " or Infinity" : ""}, got ${v}`);
+  }
+}
+
+/**
+ * An incremental HTTP/1.x parser for requests or responses: libevent's
+ * `evhttp_parse_firstline_` + `evhttp_parse_headers_` + `evhttp_read_body`
+ * (http.c). Call {@linkcode HttpParser.parse} whenever bytes arrive in the
+ * input buffer; it consumes what it understands and returns one event at a
+ * time, `need_more` when it needs more bytes. Between calls, only append to
+ * the input: the parser drains what it consumed and remembers how far it
+ * looked into an unfinished line.
+ *
+ * It never throws on any input bytes: malformed input becomes an error
+ * event carrying the status to answer, and the parser stays in `"error"`.
+ * Pipelined messages come one after the other: after `end`, parse again.
+ *
+ * @example
+ * ```ts
+ * import { EvBuffer } from "@levent/levent/buffer";
+ * import { HttpParser } from "@levent/levent/http";
+ * const input = new EvBuffer();
+ * input.addString("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello");
+ * const parser = new HttpParser("request");
+ * for (let ev = parser.parse(input); ev.type !== "need_more"; ev = parser.parse(input)) {
+ *   if (ev.type === "head") console.log(ev.head.method, ev.head.target); // POST /echo
+ *   else if (ev.type === "body") console.log(new TextDecoder().decode(ev.data)); // hello
+ *   else if (ev.type === "error") console.log(ev.error.status);
+ *   else if (ev.type === "end") console.log("complete");
+ * }
+ * ```
+ */
+export class HttpParser<K extends HttpParserKind = HttpParserKind> {
+  readonly #kind: K;
+  readonly #limits: Readonly<HttpParserLimits>;
+  #state: HttpParserState = "start_line";
+  #error: ParseErrorEvent | null = null;
+  /** The event a finished section produced, handed from a line parser to #readLines. */
+  #event: ParseEvent<HeadOf<K>> | null = null;
+
+  // Where an unfinished line stands: its first #waitScan bytes (at the front
+  // of the input) hold no LF, so the next call searches only what came after.
+  #waitScan = 0;
+  readonly #scanPtr = new EvBufferPtr();
+
+  // The message being parsed.
+  #method = "";
+  #target = "";
+  #versionMinor = 1;
+  #status = 0;
+  #reason = "";
+  #headers: string[] = [];
+  /** Bytes of the current header (or trailer) section so far. */
+  #headBytes = 0;
+  /** Field lines in the current section. */
+  #count = 0;
+  /** Bit i set: a field named NAMES[i] (one the parser reads) was seen. */
+  #special = 0;
+  /** Set by #fieldLine when it reaches the empty line ending the section. */
+  #sectionDone = false;
+  /** Body bytes left in the Content-Length body or the current chunk. */
+  #remaining = 0;
+  /** Body bytes of this message so far (declared chunk sizes count). */
+  #bodyBytes = 0;
+  /** Chunk-extension bytes of this message so far. */
+  #extBytes = 0;
+  /** Switch to "upgraded" when this message ends. */
+  #upgradeAfter = false;
+  /** The method of the request the next response answers (responses only). */
+  #requestMethod = "";
+
+  // The value #value found last: bytes [#vs, #ve) and the OR of its bytes.
+  #vs = 0;
+  #ve = 0;
+  #vhigh = 0;
+
+  /**
+   * A parser for requests (a server's) or responses (a client's).
+   *
+   * @throws {TypeError} if kind is neither "request" nor "response"
+   * @throws {RangeError} if a limit is not an integer >= 0 (maxBodySize may be Infinity)
+   */
+  constructor(kind: K, limits?: Partial<HttpParserLimits>) {
+    if (kind !== "request" && kind !== "response") {
+      throw new TypeError(`kind must be "request" or "response", got ${String(kind)}`);
+    }
+    this.#kind = kind;
+    const merged: HttpParserLimits = { ...DEFAULT_HTTP_PARSER_LIMITS };
+    if (limits !== undefined) {
+      for (const key of Object.keys(DEFAULT_HTTP_PARSER_LIMITS) as (keyof HttpParserLimits)[]) {
+        if (limits[key] !== undefined) merged[key] = limits[key];
+      }
+    }
+    for (const key of Object.keys(merged) as (keyof HttpParserLimits)[]) checkLimit(merged, key);
+    this.#limits = Object.freeze(merged);
+  }
+
+  /** Whether this parser reads requests or responses. */
+  get kind(): K {
+    return this.#kind;
+  }
+
+  /** The limits in force, defaults filled in. */
+  get limits(): Readonly<HttpParserLimits> {
+    return this.#limits;
+  }
+
+  /** Where the parser stands; see {@linkcode HttpParserState}. */
+  get state(): HttpParserState {
+    return this.#state;
+  }
+
+  /**
+   * Parse what the input holds, consuming it, and return the next event:
+   * a head, a piece of body, the trailers, the end of a message, `need_more`
+   * or an error (libevent's `evhttp_parse_firstline_`,
+   * `evhttp_parse_headers_`, `evhttp_read_body` and
+   * `evhttp_handle_chunked_read`). Body pieces are views of the input's
+   * bytes, one segment at a time, never copies. In the `"upgraded"` state
+   * it leaves the input alone and returns `need_more`.
+   *
+   * @throws {BufferError} only if the input is frozen at its start or holds unloaded file segments (never for any bytes)
+   */
+  parse(input: EvBuffer): ParseEvent<HeadOf<K>> {
+    return this.#run(input, null);
+  }
+
+  /**
+   * Like {@linkcode HttpParser.parse}, but body bytes are moved to the end
+   * of `dst` (libevent's `evbuffer_remove_buffer` into the request's input
+   * buffer, as `evhttp_read_body` does) instead of returned: no copy, and
+   * several segments per call. Returns the next event that is not body:
+   * `end`, `trailers`, `need_more`, an error, or a head if called between
+   * messages.
+   *
+   * @throws {TypeError} if dst is the input
+   * @throws {BufferError} as parse, or if dst is frozen at its end
+   */
+  parseBodyInto(input: EvBuffer, dst: EvBuffer): ParseEvent<HeadOf<K>> {
+    if (dst === input) throw new TypeError("dst must not be the input buffer");
+    return this.#run(input, dst);
+  }
+
+  /**
+   * Say which request method the next response answers (libevent's
+   * `evhttp_response_needs_body` reads the request's type): a response to
+   * HEAD has no body, and a 2xx response to CONNECT opens a tunnel. It
+   * holds through 1xx responses until the final response ends.
+   *
+   * @throws {TypeError} if method is not a string
+   */
+  expectResponseTo(method: string): void {
+    if (typeof method !== "string") throw new TypeError("method must be a string");
+    this.#requestMethod = method;
+  }
+
+  /**
+   * Tell the parser the connection has ended (libevent's EOF handling in
+   * `evhttp_read_cb`). Call it after parse has returned `need_more`. It
+   * returns `end` when the EOF completes a message (a response body read
+   * until close), an error (`ERR_INCOMPLETE`, or the error the unfinished
+   * line already shows) when it cuts a message short, and null when no
+   * message was under way: a clean close between messages.
+   *
+   * @throws {BufferError} as parse
+   */
+  eof(input: EvBuffer): ParseEndEvent | ParseErrorEvent | null {
+    switch (this.#state) {
+      case "error":
+        return this.#error as ParseErrorEvent;
+      case "upgraded":
+        return null;
+      case "body_close":
+      case "message_done":
+        this.#finishMessage();
+        return END;
+      case "start_line":
+        if (input.length === 0) return null;
+        break;
+    }
+    if (this.#isLineState() && input.length > 0) {
+      // The unfinished line may already show an error: report the same one a
+      // parser given all the bytes at once would have.
+      const n = Math.min(input.length, this.#lineBound());
+      const buf = input.pullup(n);
+      const r = this.#line(buf, 0, n);
+      if (r === FAILED) return this.#error as ParseErrorEvent;
+    }
+    this.#fail("ERR_INCOMPLETE", `the connection closed in the middle of a message (state ${this.#state})`);
+    return this.#error as ParseErrorEvent;
+  }
+
+  /**
+   * Start over, ready for a new message, forgetting any error, the upgraded
+   * state and the expected request method. The input is not touched: after
+   * declining an upgrade, a server resets the parser and parses on.
+   */
+  reset(): void {
+    this.#state = "start_line";
+    this.#error = null;
+    this.#event = null;
+    this.#waitScan = 0;
+    this.#requestMethod = "";
+    this.#newMessage();
+  }
+
+  // ------------------------------------------------------------ driving
+
+  #run(input: EvBuffer, sink: EvBuffer | null): ParseEvent<HeadOf<K>> {
+    // Each turn either returns or makes progress (consumes bytes or moves
+    // the state forward), so the loop is bounded by the input.
+    for (;;) {
+      let ev: ParseEvent<HeadOf<K>> | null;
+      switch (this.#state) {
+        case "start_line":
+        case "headers":
+        case "chunk_size":
+        case "chunk_data_end":
+        case "trailers":
+          ev = this.#readLines(input);
+          break;
+        case "body_length":
+        case "chunk_data":
+          ev = this.#readCounted(input, sink);
+          break;
+        case "body_close":
+          ev = this.#readUntilClose(input, sink);
+          break;
+        case "message_done":
+          ev = this.#finishMessage();
+          break;
+        case "upgraded":
+          return NEED_MORE;
+        case "error":
+          return this.#error as ParseErrorEvent;
+      }
+      if (ev !== null) return ev;
+    }
+  }
+
+  #isLineState(): boolean {
+    const s = this.#state;
+    return s === "start_line" || s === "headers" || s === "chunk_size" || s === "chunk_data_end" || s === "trailers";
+  }
+
+  /**
+   * Run the current state's line parser over the complete lines at the
+   * front of the input. Lines are parsed in place in the first segment; a
+   * line that runs into the next segment is made contiguous (the one copy),
+   * once its LF has arrived.
+   */
+  #readLines(input: EvBuffer): ParseEvent<HeadOf<K>> | null {
+    let forced = false;
+    for (;;) {
+      if (this.#waitScan !== 0) {
+        const r = this.#waitForLine(input);
+        if (r < 0) return NEED_MORE;
+        forced = r === 1;
+      }
+      const n = input.contiguousSpace();
+      if (n === 0) return NEED_MORE;
+      const buf = input.pullup(n);
+      let pos = 0;
+      let r: number;
+      for (;;) {
+        r = this.#line(buf, pos, n);
+        if (r < 0) break;
+        pos = r;
+        if (this.#event !== null || !this.#isLineState()) break;
+      }
+      if (r === FAILED) return this.#error as ParseErrorEvent;
+      if (pos > 0) input.drain(pos);
+      if (r >= 0) {
+        const ev = this.#event;
+        this.#event = null;
+        return ev;
+      }
+      const partial = n - pos;
+      if (forced) {
+        // Every line parser decides once it has its bound's worth of bytes;
+        // this only guards the loop against a parser that would not.
+        this.#fail(
+          this.#state === "chunk_size" ? "ERR_CHUNK_EXTENSION_TOO_LARGE" : "ERR_HEADER_TOO_LARGE",
+          "line too long",
+        );
+        return this.#error as ParseErrorEvent;
+      }
+      this.#waitScan = partial;
+      if (input.length === partial) return NEED_MORE;
+    }
+  }
+
+  /**
+   * An unfinished line is at the front: look for its LF in the bytes that
+   * came since, up to the line's bound. Returns -1 to wait, 0 when the line
+   * is complete and contiguous, 1 when the bound is reached without a LF
+   * (the line parser must then find the error).
+   */
+  #waitForLine(input: EvBuffer): number {
+    const scan = this.#waitScan;
+    const avail = input.length;
+    if (avail === scan) return -1;
+    this.#waitScan = 0;
+    // The caller took bytes out after all: start the line over.
+    if (avail < scan) return 0;
+    const bound = this.#lineBound();
+    const lim = avail < bound ? avail : bound;
+    let lf = -1;
+    if (scan < lim) {
+      input.ptrSet(this.#scanPtr, scan, "set");
+      lf = input.searchRange(LF_NEEDLE, this.#scanPtr, new EvBufferPtr(lim)).pos;
+    }
+    if (lf < 0) {
+      if (avail < bound) {
+        this.#waitScan = avail;
+        // A pointer at the last byte, not past it: its segment memory stays
+        // right however the buffer grows, so the next look starts there.
+        input.ptrSet(this.#scanPtr, avail - 1, "set");
+        return -1;
+      }
+      if (input.contiguousSpace() < bound) input.pullup(bound);
+      return 1;
+    }
+    if (input.contiguousSpace() <= lf) input.pullup(lf + 1);
+    return 0;
+  }
+
+  /** The most bytes the current line can take before its parser must decide. */
+  #lineBound(): number {
+    switch (this.#state) {
+      case "start_line":
+        return this.#limits.maxRequestLineSize + 2;
+      case "headers":
+      case "trailers":
+        return this.#limits.maxHeaderSize - this.#headBytes + 1;
+      case "chunk_size":
+        return MAX_HEX_DIGITS + this.#limits.maxChunkExtensionSize - this.#extBytes + 2;
+      default:
+        return 2;
+    }
+  }
+
+  /** Parse one line at `buf[s..]` by state: the position after it, INCOMPLETE or FAILED. */
+  #line(buf: Uint8Array, s: number, end: number): number {
+    switch (this.#state) {
+      case "start_line":
+        return this.#startLine(buf, s, end);
+      case "headers": {
+        const r = this.#fieldLine(buf, s, end);
+        return r >= 0 && this.#sectionDone ? this.#endHead(r) : r;
+      }
+      case "trailers": {
+        const r = this.#fieldLine(buf, s, end);
+        return r >= 0 && this.#sectionDone ? this.#endTrailers(r) : r;
+      }
+      case "chunk_size":
+        return this.#chunkSizeLine(buf, s, end);
+      default:
+        return this.#chunkDataEnd(buf, s, end);
+    }
+  }
+
+  // ------------------------------------------------------- start line
+
+  /**
+   * The request or status line (libevent's `evhttp_parse_firstline_`).
+   * Empty lines before it are skipped (RFC 9112 §2.2). Its length is
+   * checked before its content, so the error is the same however the
+   * bytes arrive.
+   */
+  #startLine(buf: Uint8Array, s: number, end: number): number {
+    let i = s;
+    while (i < end) {
+      const b = buf[i];
+      if (b === LF) i++;
+      else if (b !== CR) break;
+      else if (i + 1 === end) break;
+      else if (buf[i + 1] === LF) i += 2;
+      else return this.#fail("ERR_BARE_CR", "a CR not followed by LF before the start line");
+    }
+    if (i > s) return i;
+    const max = this.#limits.maxRequestLineSize;
+    const limit = s + max + 2;
+    const stop = end < limit ? end : limit;
+    const lf = lineEnd(buf, s, stop);
+    if (lf === BARE_CR) return this.#fail("ERR_BARE_CR", "a CR not followed by LF in the start line");
+    if (lf === stop) return stop === limit ? this.#startLineTooLong(max) : INCOMPLETE;
+    const e = lf > s && buf[lf - 1] === CR ? lf - 1 : lf;
+    if (e - s > max) return this.#startLineTooLong(max);
+    if (lf + 1 - s > this.#limits.maxHeaderSize) {
+      return this.#fail("ERR_HEADER_TOO_LARGE", `the header section is over ${this.#limits.maxHeaderSize} bytes`);
+    }
+    this.#newMessage();
+    this.#headBytes = lf + 1 - s;
+    const ok = this.#kind === "request" ? this.#requestLine(buf, s, e) : this.#statusLine(buf, s, e);
+    if (!ok) return FAILED;
+    this.#state = "headers";
+    return lf + 1;
+  }
+
+  #startLineTooLong(max: number): number {
+    return this.#kind === "request"
+      ? this.#fail("ERR_URI_TOO_LONG", `the request line is over ${max} bytes`)
+      : this.#fail("ERR_HEADER_TOO_LARGE", `the status line is over ${max} bytes`);
+  }
+
+  /** Forget the last message's fields. */
+  #newMessage(): void {
+    this.#headers = [];
+    this.#headBytes = 0;
+    this.#count = 0;
+    this.#special = 0;
+    this.#sectionDone = false;
+    this.#remaining = 0;
+    this.#bodyBytes = 0;
+    this.#extBytes = 0;
+    this.#upgradeAfter = false;
+  }
+
+  /** `method SP request-target SP HTTP-version` (libevent's `evhttp_parse_request_line`). */
+  #requestLine(buf: Uint8Array, s: number, e: number): boolean {
+    let i = s;
+    while (i < e && TOKEN[buf[i]] === 1) i++;
+    if (i === s || i === e || buf[i] !== SP) {
+      return this.#badLine(buf, s, e, "the method is not a token followed by SP");
+    }
+    const method = knownMethod(buf, s, i) ?? valueText(buf, s, i, 0);
+    const t = ++i;
+    while (i < e && TARGET[buf[i]] === 1) i++;
+    if (i === t) return this.#badLine(buf, s, e, "no request target between single spaces");
+    if (i < e && buf[i] !== SP) {
+      if (buf[i] === CR) return this.#reject("ERR_BARE_CR", "a CR not followed by LF in the request line");
+      return this.#reject("ERR_BAD_TARGET", "the request target holds a control, space or non-ASCII byte");
+    }
+    if (i === e) return this.#badLine(buf, s, e, "no HTTP version after the request target");
+    const v = i + 1;
+    if (e - v !== 8 || !this.#version(buf, v)) {
+      return this.#badLine(buf, s, e, "the version is not HTTP/<digit>.<digit>");
+    }
+    // The version first: an HTTP/2 preface ("PRI * HTTP/2.0") deserves 505, not a complaint about its target.
+    if (buf[v + 5] !== 49) {
+      return this.#reject("ERR_VERSION", `HTTP/${String.fromCharCode(buf[v + 5])} is not supported`);
+    }
+    if (!this.#targetForm(buf, t, i, method)) return false;
+    this.#method = method;
+    this.#target = valueText(buf, t, i, 0);
+    return true;
+  }
+
+  /** `HTTP/d.d` at `buf[v..v+8)` (libevent's `evhttp_parse_http_version`); sets the minor version (2+ read as 1). */
+  #version(buf: Uint8Array, v: number): boolean {
+    if (buf[v] !== 72 || buf[v + 1] !== 84 || buf[v + 2] !== 84 || buf[v + 3] !== 80 || buf[v + 4] !== 47) return false;
+    const major = buf[v + 5];
+    const minor = buf[v + 7];
+    if (!isDigit(major) || buf[v + 6] !== 46 || !isDigit(minor)) return false;
+    this.#versionMinor = minor === 48 ? 0 : 1;
+    return true;
+  }
+
+  /**
+   * The target's form must suit the method (RFC 9112 §3.2): origin-form
+   * (`/path`) or absolute-form (`scheme:...`) for most, authority-form
+   * (`host:port`) for CONNECT only, `*` for OPTIONS only.
+   */
+  #targetForm(buf: Uint8Array, t: number, e: number, method: string): boolean {
+    const first = buf[t];
+    if (method === "CONNECT") {
+      // uri-host ":" port, without userinfo, path, query or fragment.
+      let colon = -1;
+      let ok = true;
+      for (let k = t; ok && k < e; k++) {
+        const c = buf[k];
+        if (c === 47 || c === 63 || c === 35 || c === 64) ok = false;
+        else if (c === COLON) colon = k;
+      }
+      ok &&= colon > t && colon < e - 1;
+      for (let k = colon + 1; ok && k < e; k++) ok = isDigit(buf[k]);
+      return ok || this.#reject("ERR_BAD_TARGET", "CONNECT needs an authority-form target (host:port)");
+    }
+    if (first === 47) return true;
+    if (first === 42) {
+      if (e - t === 1 && method === "OPTIONS") return true;
+      return this.#reject("ERR_BAD_TARGET", "the asterisk-form target is for OPTIONS only");
+    }
+    let k = t;
+    if (isAlpha(first)) {
+      k++;
+      while (k < e && (isAlpha(buf[k]) || isDigit(buf[k]) || buf[k] === 43 || buf[k] === 45 || buf[k] === 46)) k++;
+    }
+    if (k > t && k < e - 1 && buf[k] === COLON) return true;
+    return this.#reject("ERR_BAD_TARGET", "the request target is neither origin-form nor absolute-form");
+  }
+
+  /** `HTTP-version SP status-code SP [reason-phrase]` (libevent's `evhttp_parse_response_line`). */
+  #statusLine(buf: Uint8Array, s: number, e: number): boolean {
+    if (e - s < 12 || !this.#version(buf, s) || buf[s + 8] !== SP) {
+      return this.#badLine(buf, s, e, "the status line does not start with HTTP/<digit>.<digit> SP");
+    }
+    if (buf[s + 5] !== 49) {
+      return this.#reject("ERR_VERSION", `HTTP/${String.fromCharCode(buf[s + 5])} is not supported`);
+    }
+    const d0 = buf[s + 9] - 48;
+    const d1 = buf[s + 10] - 48;
+    const d2 = buf[s + 11] - 48;
+    if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9 || (e > s + 12 && buf[s + 12] !== SP)) {
+      return this.#badLine(buf, s, e, "the status code is not three digits from 100 to 599");
+    }
+    // The SP before an empty reason is often left out; RFC 9112 §4 lets a client ignore the reason anyway.
+    let high = 0;
+    for (let k = s + 13; k < e; k++) {
+      const c = buf[k];
+      if (VALUE[c] === 0) return this.#badLine(buf, s, e, "a control character in the reason phrase");
+      high |= c;
+    }
+    this.#status = d0 * 100 + d1 * 10 + d2;
+    this.#reason = e > s + 13 ? valueText(buf, s + 13, e, high) : "";
+    return true;
+  }
+
+  /** Fail a malformed start line: ERR_BARE_CR if it holds a CR, else the kind's bad-line code. */
+  #badLine(buf: Uint8Array, s: number, e: number, why: string): boolean {
+    for (let k = s; k < e; k++) {
+      if (buf[k] === CR) return this.#reject("ERR_BARE_CR", "a CR not followed by LF in the start line");
+    }
+    return this.#reject(this.#kind === "request" ? "ERR_BAD_REQUEST_LINE" : "ERR_BAD_STATUS_LINE", why);
+  }
+
+  // ------------------------------------------------------------- fields
+
+  /**
+   * One field line, or the empty line that ends the section (libevent's
+   * `evhttp_parse_headers_`). Errors are found in byte order, so the one
+   * reported is the same however the bytes are split; a byte past the
+   * section's size budget is an error at its own position.
+   */
+  #fieldLine(buf: Uint8Array, s: number, end: number): number {
+    const budgetEnd = s + this.#limits.maxHeaderSize - this.#headBytes;
+    const stop = end < budgetEnd ? end : budgetEnd;
+    if (s >= stop) return this.#over(s, end);
+    let b = buf[s];
+    if (b === LF || b === CR) {
+      let next = s + 1;
+      if (b === CR) {
+        if (next >= stop) return this.#over(next, end);
+        if (buf[next] !== LF) return this.#fail("ERR_BARE_CR", "a CR not followed by LF in the header section");
+        next++;
+      }
+      this.#headBytes += next - s;
+      this.#sectionDone = true;
+      return next;
+    }
+    if (b === SP || b === HTAB) return this.#foldLine(buf, s, end, stop);
+    if (this.#count >= this.#limits.maxHeaderCount) {
+      return this.#fail("ERR_TOO_MANY_HEADERS", `more than ${this.#limits.maxHeaderCount} field lines`);
+    }
+    let i = s;
+    while (i < stop && TOKEN[buf[i]] === 1) i++;
+    if (i >= stop) return this.#over(i, end);
+    b = buf[i];
+    if (b !== COLON || i === s) return this.#badName(buf, i, stop, end);
+    const known = knownName(buf, s, i);
+    let name: string;
+    if (known >= 0) {
+      name = NAMES[known];
+      if (known < SPECIAL_COUNT) this.#special |= 1 << known;
+    } else {
+      name = nameText(buf, s, i);
+    }
+    const next = this.#value(buf, i + 1, stop, end);
+    if (next < 0) return next;
+    this.#headers.push(name, valueText(buf, this.#vs, this.#ve, this.#vhigh));
+    this.#count++;
+    this.#headBytes += next - s;
+    return next;
+  }
+
+  /** A byte at `pos` (>= the scan's stop) exists: the section is over its budget. Else the line is incomplete. */
+  #over(pos: number, end: number): number {
+    if (pos >= end) return INCOMPLETE;
+    return this.#fail(
+      "ERR_HEADER_TOO_LARGE",
+      `the ${this.#state === "trailers" ? "trailer" : "header"} section is over ${this.#limits.maxHeaderSize} bytes`,
+    );
+  }
+
+  /** Why a field line's name ended at `i` without a colon. */
+  #badName(buf: Uint8Array, i: number, stop: number, end: number): number {
+    const b = buf[i];
+    if (b === COLON) return this.#fail("ERR_INVALID_HEADER", "a field line with an empty name");
+    if (b === SP || b === HTAB) {
+      return this.#fail("ERR_INVALID_HEADER", "whitespace between a field name and the colon");
+    }
+    if (b === CR) {
+      if (i + 1 >= stop) return this.#over(i + 1, end);
+      if (buf[i + 1] !== LF) return this.#fail("ERR_BARE_CR", "a CR not followed by LF in a field name");
+    }
+    if (b === CR || b === LF) return this.#fail("ERR_INVALID_HEADER", "a field line without a colon");
+    return this.#fail("ERR_INVALID_HEADER", `byte 0x${b.toString(16).padStart(2, "0")} in a field name`);
+  }
+
+  /**
+   * The value from `j` to the line end: leading and trailing whitespace
+   * left out, every byte checked. Sets #vs / #ve / #vhigh; returns the
+   * position after the line end.
+   */
+  #value(buf: Uint8Array, j: number, stop: number, end: number): number {
+    while (j < stop && (buf[j] === SP || buf[j] === HTAB)) j++;
+    const vs = j;
+    let high = 0;
+    for (; j < stop; j++) {
+      // VCHAR and obs-text first: the common bytes take one test.
+      const c = buf[j];
+      if (c > SP && c !== 127) high |= c;
+      else if (c !== SP && c !== HTAB) break;
+    }
+    if (j >= stop) return this.#over(j, end);
+    let ve = j;
+    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+    let next: number;
+    const c = buf[j];
+    if (c === LF) {
+      next = j + 1;
+    } else if (c === CR) {
+      if (j + 1 >= stop) return this.#over(j + 1, end);
+      if (buf[j + 1] !== LF) return this.#fail("ERR_BARE_CR", "a CR not followed by LF in a field value");
+      next = j + 2;
+    } else {
+      return this.#fail("ERR_INVALID_HEADER", `control byte 0x${c.toString(16).padStart(2, "0")} in a field value`);
+    }
+    this.#vs = vs;
+    this.#ve = ve;
+    this.#vhigh = high;
+    return next;
+  }
+
+  /**
+   * A line starting with whitespace: obs-fold. A request is rejected (RFC
+   * 9112 §5.2); in a response the fold is replaced by a space, as a user
+   * agent MUST do.
+   */
+  #foldLine(buf: Uint8Array, s: number, end: number, stop: number): number {
+    if (this.#kind === "request") return this.#fail("ERR_OBS_FOLD", "a field line folded with leading whitespace");
+    if (this.#count === 0) return this.#fail("ERR_INVALID_HEADER", "whitespace before the first field line");
+    const next = this.#value(buf, s, stop, end);
+    if (next < 0) return next;
+    if (this.#ve > this.#vs) {
+      const last = this.#headers.length - 1;
+      this.#headers[last] += " " + valueText(buf, this.#vs, this.#ve, this.#vhigh);
+    }
+    this.#headBytes += next - s;
+    return next;
+  }
+
+  // ------------------------------------------------------ end of head
+
+  /**
+   * The header section is complete: read the fields that frame the message
+   * (libevent's `evhttp_get_body_length`, `evhttp_is_connection_keepalive`,
+   * `evhttp_have_expect`), reject the ambiguous ones, and choose the body
+   * state. Sets #event to the head.
+   */
+  #endHead(next: number): number {
+    const headers = this.#headers;
+    const special = this.#special;
+    let cl = -1;
+    let te: string | null = null;
+    let conn = 0;
+    let hasUpgrade = false;
+    let expect100 = false;
+    let hosts = 0;
+    let hostOk = true;
+    if (special !== 0) {
+      for (let i = 0; i < headers.length; i += 2) {
+        const name = headers[i];
+        const value = headers[i + 1];
+        if (name === H_CONTENT_LENGTH) {
+          cl = contentLength(value, cl);
+          if (cl === -2) {
+            return this.#fail("ERR_INVALID_CONTENT_LENGTH", `invalid or conflicting Content-Length "${value}"`);
+          }
+        } else if (name === H_TRANSFER_ENCODING) te = te === null ? value : te + ", " + value;
+        else if (name === H_CONNECTION) conn |= connectionOptions(value);
+        else if (name === H_UPGRADE) hasUpgrade = value !== "";
+        else if (name === H_EXPECT) expect100 = equalsLower(value, 0, value.length, "100-continue");
+        else if (name === H_HOST) {
+          hosts++;
+          hostOk &&= validHost(value);
+        }
+      }
+    }
+    const minor = this.#versionMinor;
+    const request = this.#kind === "request";
+    if (request && ((minor === 1 && hosts === 0) || hosts > 1 || !hostOk)) {
+      return this.#fail(
+        "ERR_INVALID_HOST",
+        hosts === 0 ? "an HTTP/1.1 request without Host" : hosts > 1 ? "more than one Host" : "a malformed Host",
+      );
+    }
+    let framing: HttpFraming = "none";
+    if (te !== null) {
+      if (cl !== -1) return this.#fail("ERR_SMUGGLING", "both Transfer-Encoding and Content-Length");
+      if (minor === 0) return this.#fail("ERR_INVALID_TRANSFER_ENCODING", "Transfer-Encoding in an HTTP/1.0 message");
+      const codings = transferEncoding(te);
+      if (codings === TE_INVALID) {
+        return this.#fail("ERR_INVALID_TRANSFER_ENCODING", `invalid Transfer-Encoding "${te}"`);
+      }
+      if (codings === TE_NOT_CHUNKED) {
+        if (request) {
+          return this.#fail("ERR_INVALID_TRANSFER_ENCODING", `the final transfer coding of "${te}" is not chunked`);
+        }
+        // RFC 9112 §6.3: a response's body then lasts until the connection closes.
+        framing = "close";
+      } else {
+        if (request && codings === TE_CHUNKED_AFTER_OTHERS) {
+          return this.#fail("ERR_UNSUPPORTED_TRANSFER_ENCODING", `transfer codings other than chunked in "${te}"`);
+        }
+        framing = "chunked";
+      }
+    } else if (cl !== -1) {
+      framing = "length";
+    } else if (!request) {
+      framing = "close";
+    }
+    let upgrade: boolean;
+    let keepAlive = minor === 1
+      ? (conn & CONN_CLOSE) === 0
+      : (conn & (CONN_CLOSE | CONN_KEEP_ALIVE)) === CONN_KEEP_ALIVE;
+    let head: RequestHead | ResponseHead;
+    if (request) {
+      const connect = this.#method === "CONNECT";
+      // RFC 9110 §7.8: a server ignores Upgrade in an HTTP/1.0 request.
+      upgrade = connect || (minor === 1 && hasUpgrade && (conn & CONN_UPGRADE) !== 0);
+      // RFC 9110 §9.3.6: a CONNECT request has no content.
+      if (connect) framing = "none";
+      head = {
+        kind: "request",
+        method: this.#method,
+        target: this.#target,
+        versionMajor: 1,
+        versionMinor: minor,
+        headers,
+        contentLength: cl,
+        chunked: framing === "chunked",
+        framing,
+        keepAlive,
+        upgrade,
+        expectContinue: minor === 1 && expect100,
+      };
+    } else {
+      const status = this.#status;
+      const method = this.#requestMethod;
+      const tunnel = method === "CONNECT" && status >= 200 && status < 300;
+      upgrade = status === 101 || tunnel;
+      if (method === "HEAD" || status < 200 || status === 204 || status === 304 || tunnel) framing = "none";
+      if (framing === "close") keepAlive = false;
+      head = {
+        kind: "response",
+        status,
+        reason: this.#reason,
+        versionMajor: 1,
+        versionMinor: minor,
+        headers,
+        contentLength: cl,
+        chunked: framing === "chunked",
+        framing,
+        keepAlive,
+        upgrade,
+      };
+    }
+    if (framing === "length" && cl > this.#limits.maxBodySize) {
+      return this.#fail("ERR_BODY_TOO_LARGE", `Content-Length ${cl} is over the limit of ${this.#limits.maxBodySize}`);
+    }
+    this.#upgradeAfter = upgrade;
+    this.#remaining = cl;
+    this.#state = framing === "chunked"
+      ? "chunk_size"
+      : framing === "close"
+      ? "body_close"
+      : framing === "length" && cl > 0
+      ? "body_length"
+      : "message_done";
+    this.#event = { type: "head", head: head as HeadOf<K> };
+    return next;
+  }
+
+  // ------------------------------------------------------------- bodies
+
+  /** Body bytes counted by Content-Length or a chunk size. */
+  #readCounted(input: EvBuffer, sink: EvBuffer | null): ParseEvent<HeadOf<K>> | null {
+    const avail = input.length;
+    if (avail === 0) return NEED_MORE;
+    const rem = this.#remaining;
+    if (sink !== null) {
+      this.#counted(input.removeBuffer(sink, rem < avail ? rem : avail));
+      return null;
+    }
+    const c = input.contiguousSpace();
+    const n = rem < c ? rem : c;
+    const data = input.pullup(n);
+    input.drain(n);
+    this.#counted(n);
+    return { type: "body", data };
+  }
+
+  #counted(n: number): void {
+    this.#remaining -= n;
+    if (this.#remaining === 0) this.#state = this.#state === "chunk_data" ? "chunk_data_end" : "message_done";
+  }
+
+  /** A response body that lasts until the connection closes; the caller ends it with eof. */
+  #readUntilClose(input: EvBuffer, sink: EvBuffer | null): ParseEvent<HeadOf<K>> | null {
+    const avail = input.length;
+    if (avail === 0) return NEED_MORE;
+    const room = this.#limits.maxBodySize - this.#bodyBytes;
+    if (room === 0) {
+      this.#fail("ERR_BODY_TOO_LARGE", `the body is over the limit of ${this.#limits.maxBodySize}`);
+      return this.#error as ParseErrorEvent;
+    }
+    if (sink !== null) {
+      this.#bodyBytes += input.removeBuffer(sink, room < avail ? room : avail);
+      return null;
+    }
+    const c = input.contiguousSpace();
+    const n = room < c ? room : c;
+    const data = input.pullup(n);
+    input.drain(n);
+    this.#bodyBytes += n;
+    return { type: "body", data };
+  }
+
+  /**
+   * `chunk-size [chunk-ext] CRLF` (libevent's `evhttp_handle_chunked_read`).
+   * The size is at most 16 hex digits and 2^53 - 1; the extensions are
+   * checked against RFC 9112 §7.1.1 and counted against the message's
+   * budget before their content is read, so the error is split-proof.
+   */
+  #chunkSizeLine(buf: Uint8Array, s: number, end: number): number {
+    let i = s;
+    let size = 0;
+    for (; i < end; i++) {
+      const d = HEX[buf[i]];
+      if (d < 0) break;
+      if (i - s === MAX_HEX_DIGITS) return this.#fail("ERR_INVALID_CHUNK", "a chunk size of more than 16 hex digits");
+      size = size * 16 + d;
+      if (size > Number.MAX_SAFE_INTEGER) return this.#fail("ERR_INVALID_CHUNK", "a chunk size over 2^53 - 1");
+    }
+    if (i === end) return INCOMPLETE;
+    if (i === s) return this.#fail("ERR_INVALID_CHUNK", "a chunk size that is not hex");
+    const budget = this.#limits.maxChunkExtensionSize - this.#extBytes;
+    const limit = i + budget + 2;
+    const stop = end < limit ? end : limit;
+    const lf = lineEnd(buf, i, stop);
+    if (lf === BARE_CR) return this.#fail("ERR_BARE_CR", "a CR not followed by LF in a chunk-size line");
+    if (lf === stop) {
+      if (stop < limit) return INCOMPLETE;
+      return this.#fail(
+        "ERR_CHUNK_EXTENSION_TOO_LARGE",
+        `chunk extensions over ${this.#limits.maxChunkExtensionSize} bytes`,
+      );
+    }
+    const e = lf > i && buf[lf - 1] === CR ? lf - 1 : lf;
+    if (e - i > budget) {
+      return this.#fail(
+        "ERR_CHUNK_EXTENSION_TOO_LARGE",
+        `chunk extensions over ${this.#limits.maxChunkExtensionSize} bytes`,
+      );
+    }
+    if (e > i && !this.#chunkExtensions(buf, i, e)) return FAILED;
+    this.#extBytes += e - i;
+    if (size > this.#limits.maxBodySize - this.#bodyBytes) {
+      return this.#fail("ERR_BODY_TOO_LARGE", `the chunked body is over the limit of ${this.#limits.maxBodySize}`);
+    }
+    this.#bodyBytes += size;
+    if (size === 0) {
+      this.#headers = [];
+      this.#headBytes = 0;
+      this.#count = 0;
+      this.#sectionDone = false;
+      this.#state = "trailers";
+    } else {
+      this.#remaining = size;
+      this.#state = "chunk_data";
+    }
+    return lf + 1;
+  }
+
+  /** `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )` over `buf[i, e)`. */
+  #chunkExtensions(buf: Uint8Array, i: number, e: number): boolean {
+    const bad = (why: string): boolean => {
+      for (let k = i; k < e; k++) {
+        if (buf[k] === CR) return this.#reject("ERR_BARE_CR", "a CR not followed by LF in a chunk-size line");
+      }
+      return this.#reject("ERR_INVALID_CHUNK", why);
+    };
+    let k = i;
+    while (k < e) {
+      while (k < e && isOws(buf[k])) k++;
+      if (k === e || buf[k] !== SEMI) return bad("a chunk size followed by something other than an extension");
+      k++;
+      while (k < e && isOws(buf[k])) k++;
+      const name = k;
+      while (k < e && TOKEN[buf[k]] === 1) k++;
+      if (k === name) return bad("a chunk extension without a name");
+      if (k === e) break;
+      let w = k;
+      while (w < e && isOws(buf[w])) w++;
+      if (w < e && buf[w] === SEMI) {
+        k = w;
+        continue;
+      }
+      if (w === e || buf[w] !== EQUALS) return bad("a malformed chunk extension");
+      k = w + 1;
+      while (k < e && isOws(buf[k])) k++;
+      if (k < e && buf[k] === DQUOTE) {
+        k++;
+        for (;;) {
+          if (k === e) return bad("an unterminated quoted chunk extension value");
+          const c = buf[k];
+          if (c === DQUOTE) break;
+          if (c === BACKSLASH) {
+            if (k + 1 === e || VALUE[buf[k + 1]] === 0) return bad("a malformed quoted-pair in a chunk extension");
+            k += 2;
+          } else if (QDTEXT[c] === 1) {
+            k++;
+          } else {
+            return bad("a control byte in a quoted chunk extension value");
+          }
+        }
+        k++;
+      } else {
+        const value = k;
+        while (k < e && TOKEN[buf[k]] === 1) k++;
+        if (k === value) return bad("a chunk extension without a value after =");
+      }
+    }
+    return true;
+  }
+
+  /** The line end after a chunk's data: anything else means the chunk was longer than its size said. */
+  #chunkDataEnd(buf: Uint8Array, s: number, end: number): number {
+    if (s >= end) return INCOMPLETE;
+    const b = buf[s];
+    let next = s + 1;
+    if (b === CR) {
+      if (next === end) return INCOMPLETE;
+      if (buf[next] !== LF) return this.#fail("ERR_INVALID_CHUNK", "chunk data not followed by CRLF");
+      next++;
+    } else if (b !== LF) {
+      return this.#fail("ERR_INVALID_CHUNK", "chunk data longer than its chunk size");
+    }
+    this.#state = "chunk_size";
+    return next;
+  }
+
+  /** The trailer section is complete: a trailers event if it has fields, then the end. */
+  #endTrailers(next: number): number {
+    this.#state = "message_done";
+    if (this.#count > 0) this.#event = { type: "trailers", headers: this.#headers };
+    return next;
+  }
+
+  /** Report the end of the message and get ready for the next one (or stay out of the way after an upgrade). */
+  #finishMessage(): ParseEndEvent {
+    this.#state = this.#upgradeAfter ? "upgraded" : "start_line";
+    // A 1xx response is not the final answer: the next response answers the same request.
+    if (this.#kind === "response" && (this.#status >= 200 || this.#status === 101)) this.#requestMethod = "";
+    return END;
+  }
+
+  /** {@linkcode HttpParser.#fail} for the checks that answer a boolean. */
+  #reject(code: HttpErrorCode, message: string): false {
+    this.#fail(code, message);
+    return false;
+  }
+
+  /** Enter the error state; returns FAILED so line parsers can `return this.#fail(...)`. */
+  #fail(code: HttpErrorCode, message: string): number {
+    const error = this.#kind === "response" ? new HttpError(code, message, 502) : new HttpError(code, message);
+    this.#state = "error";
+    this.#error = { type: "error", error };
+    this.#event = null;
+    return FAILED;
+  }
+}
