@@ -1337,6 +1337,13 @@ export class EvBuffer {
       segPos += len;
       si++;
     }
+    // The end of the buffer is reported as the end of its last segment, not
+    // as a segment past it: that segment may grow in place, which would leave
+    // a hint at "segment past the end, at the old length" pointing wrong.
+    if (si === segs.length && si > this.#head) {
+      si--;
+      segPos -= segs[si].end - segs[si].start;
+    }
     this.#locSeg = si;
     this.#locSegPos = segPos;
   }

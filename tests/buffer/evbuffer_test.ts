@@ -1112,3 +1112,17 @@ test("a real file read through the platform loads into the buffer and its handle
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a pointer set at the end stays right after the last segment grows in place and a new one follows", () => {
+  const buf = new EvBuffer();
+  buf.addString("abc");
+  const p = new EvBufferPtr();
+  assert.equal(buf.ptrSet(p, 3, "set"), true);
+  buf.addString("de");
+  buf.add(new Uint8Array(300).fill(0x78));
+  assert.equal(buf.ptrSet(p, 3, "set"), true);
+  assert.equal(buf.search("d", p).pos, 3);
+  const out = new Uint8Array(2);
+  assert.equal(buf.copyoutFrom(p, out), 2);
+  assert.equal(new TextDecoder().decode(out), "de");
+});
