@@ -1,7 +1,7 @@
 /**
  * EventBase and Event: libevent's event loop (event.h) over the platform's
- * push-style I/O. Timers live in one min-heap with a single runtime timer
- * armed for the earliest deadline; activated events wait in one queue per
+ * push-style I/O. Timers live in per-duration lists under one min-heap
+ * (timer_queue.ts) with a single runtime timer armed for the earliest deadline; activated events wait in one queue per
  * priority and run lowest number first.
  *
  * @module
@@ -10,7 +10,7 @@ import type { Clock, Platform, SignalName, TimerHandle } from "../platform.ts";
 import { getDefaultPlatform } from "./default_platform.ts";
 import { EventError } from "./event_error.ts";
 import { EV_ALL_FLAGS, EV_ET, EV_IO_FLAGS, EV_PERSIST, EV_SIGNAL, EV_TIMEOUT, flagNames } from "./flags.ts";
-import { type HeapEntry, MinHeap } from "./min_heap.ts";
+import { type TimerEntry, type TimerList, TimerQueue } from "./timer_queue.ts";
 import type { Pollable } from "./pollable.ts";
 
 /** What an event watches: nothing (a pure timer), a signal, or a pollable source. */
@@ -82,15 +82,17 @@ const KEEPALIVE_MS = 0x3fffffff;
  * console.log(ticks); // 3
  * ```
  */
-export class Event<A = unknown> implements HeapEntry {
-  /** @ignore heap bookkeeping */
+export class Event<A = unknown> implements TimerEntry {
+  /** @ignore timer bookkeeping */
   deadline = 0;
-  /** @ignore heap bookkeeping */
+  /** @ignore timer bookkeeping */
   seq = 0;
-  /** @ignore heap bookkeeping */
-  heapIndex = -1;
-  /** @ignore heap bookkeeping */
-  removed = false;
+  /** @ignore timer bookkeeping */
+  timerList: TimerList<TimerEntry> | null = null;
+  /** @ignore timer bookkeeping */
+  timerPrev: TimerEntry | null = null;
+  /** @ignore timer bookkeeping */
+  timerNext: TimerEntry | null = null;
 
   #base: EventBase;
   #source: EventSource;
@@ -274,7 +276,7 @@ export class Event<A = unknown> implements HeapEntry {
   }
 
   #timeoutPending(): boolean {
-    return this.heapIndex >= 0 && !this.removed;
+    return this.timerList !== null;
   }
 
   #checkLive(): void {
@@ -307,9 +309,8 @@ interface ActiveQueue {
 export class EventBase {
   #platform: Platform | undefined;
   #clock: Clock;
-  #heap = new MinHeap<Event<unknown>>();
+  #timers = new TimerQueue<Event<unknown>>();
   #queues: ActiveQueue[] = [{ head: null, tail: null }];
-  #seq = 0;
   #added = 0;
   #activeCount = 0;
   #signals = new Map<SignalName, { events: Set<Event<unknown>>; handler: () => void }>();
@@ -541,7 +542,7 @@ export class EventBase {
   dumpEvents(): string {
     const lines: string[] = [`Inserted events: ${this.#added}`];
     const seen = new Set<Event<unknown>>();
-    for (const ev of this.#heap.entries()) seen.add(ev);
+    for (const ev of this.#timers.entries()) seen.add(ev);
     for (const { events } of this.#signals.values()) for (const ev of events) seen.add(ev);
     for (const ev of this.#ioEvents) seen.add(ev);
     for (const ev of seen) if (ev.state & LIST_INSERTED) lines.push(`  ${ev}`);
@@ -557,7 +558,7 @@ export class EventBase {
    * loop in progress resolves with 0.
    */
   free(): void {
-    for (const ev of [...this.#heap.entries(), ...this.#ioEvents]) ev.del();
+    for (const ev of [...this.#timers.entries(), ...this.#ioEvents]) ev.del();
     for (const { events } of this.#signals.values()) for (const ev of [...events]) ev.del();
     for (const q of this.#queues) while (q.head !== null) this.delEvent(q.head);
     this.#freed = true;
@@ -577,15 +578,15 @@ export class EventBase {
       if (!(ev.state & LIST_INTERNAL)) this.#added++;
     }
     ev.timeoutMs = timeoutMs;
-    if (timeoutMs >= 0) this.#schedule(ev, this.now() + timeoutMs);
-    else this.#heap.remove(ev);
+    if (timeoutMs >= 0) this.#timers.schedule(ev, timeoutMs, this.now() + timeoutMs);
+    else this.#timers.unschedule(ev);
     this.#wake();
   }
 
   /** @ignore */
   delEvent(ev: Event<unknown>): void {
     if (ev.state & LIST_ACTIVE) this.#unqueue(ev);
-    this.#heap.remove(ev);
+    this.#timers.unschedule(ev);
     if (ev.state & LIST_INSERTED) {
       ev.state &= ~LIST_INSERTED;
       if (!(ev.state & LIST_INTERNAL)) this.#added--;
@@ -622,12 +623,6 @@ export class EventBase {
   }
 
   // ---- internal: the loop ----
-
-  #schedule(ev: Event<unknown>, deadline: number): void {
-    ev.deadline = deadline;
-    ev.seq = this.#seq++;
-    this.#heap.push(ev);
-  }
 
   #unqueue(ev: Event<unknown>): void {
     const q = this.#queues[Math.min(ev.priority, this.#queues.length - 1)];
@@ -750,13 +745,12 @@ export class EventBase {
   #collectTimers(): void {
     const now = this.#cachedTime;
     for (;;) {
-      const ev = this.#heap.peek();
-      if (ev === undefined || ev.deadline > now) break;
-      this.#heap.pop();
+      const ev = this.#timers.popDue(now);
+      if (ev === undefined) break;
       if (ev.events & EV_PERSIST) {
         // Keep the cadence: next deadline is one period after this one, unless that is already past.
         const next = ev.deadline + ev.timeoutMs;
-        this.#schedule(ev, next > now ? next : now + ev.timeoutMs);
+        this.#timers.schedule(ev, ev.timeoutMs, next > now ? next : now + ev.timeoutMs);
       } else {
         this.delEvent(ev);
       }
@@ -776,7 +770,7 @@ export class EventBase {
         if (ev.events & EV_PERSIST) {
           if (ev.timeoutMs >= 0 && !(what & EV_TIMEOUT) && ev.state & LIST_INSERTED) {
             // Activity restarts a persistent event's timeout, as libevent does.
-            this.#schedule(ev, this.#cachedTime + ev.timeoutMs);
+            this.#timers.schedule(ev, ev.timeoutMs, this.#cachedTime + ev.timeoutMs);
           }
         } else if (ev.state & LIST_INSERTED) {
           this.delEvent(ev);
@@ -800,11 +794,8 @@ export class EventBase {
   }
 
   #armTimer(): void {
-    const next = this.#heap.peek();
-    let due: number;
-    if (next !== undefined) due = next.deadline;
-    else if (this.#added > 0) due = this.#clock.now() + KEEPALIVE_MS;
-    else due = Infinity;
+    let due = this.#timers.earliest();
+    if (due === Infinity && this.#added > 0) due = this.#clock.now() + KEEPALIVE_MS;
     if (due === this.#timerDue) return;
     this.#clearTimer();
     if (due === Infinity) return;
