@@ -21,3 +21,4 @@ export * from "./manual_clock.ts";
 export * from "./pollable.ts";
 export * from "./default_platform.ts";
 export type { HeapEntry } from "./min_heap.ts";
+export type { TimerEntry, TimerList } from "./timer_queue.ts";
