@@ -1,0 +1,120 @@
+// HTTP hello-world benchmark: levent's HttpServer beside the runtime's own
+// server and a raw-TCP ceiling, on each runtime, with wrk (Debian package),
+// following ../../../shared/BENCH.md: server pinned to CPU 0, wrk to CPU 1,
+// a fresh server per sample, 2 s warm-up, 8 s measured, servers interleaved,
+// several passes; medians, min-max and ratios in the same run.
+//
+//   node bench/http/run.mjs [--passes 3] [--duration 8] [--runtimes deno,bun,node] [--pipeline]
+//
+// Writes bench/results/http-<timestamp>.json and prints a Markdown table.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const BIN = join(ROOT, "node_modules", ".bin");
+const { values } = parseArgs({
+  options: {
+    passes: { type: "string", default: "3" },
+    duration: { type: "string", default: "8" },
+    warmup: { type: "string", default: "2" },
+    connections: { type: "string", default: "64" },
+    runtimes: { type: "string", default: "deno,bun,node" },
+    servers: { type: "string", default: "levent,native,raw" },
+    pipeline: { type: "boolean", default: false },
+  },
+});
+const passes = Number(values.passes);
+const runtimes = values.runtimes.split(",");
+const servers = values.servers.split(",");
+const FILES = { levent: "levent_server.ts", native: "native_server.ts", raw: "raw_server.ts" };
+const RUN = {
+  deno: [join(BIN, "deno"), "run", "-A"],
+  bun: [join(BIN, "bun")],
+  node: [join(BIN, "node")],
+};
+
+if (spawnSync("wrk", ["--version"]).error) {
+  console.error("wrk is not installed (Debian: apt-get install wrk)");
+  process.exit(1);
+}
+
+function startServer(runtime, server) {
+  const [cmd, ...args] = RUN[runtime];
+  const child = spawn("taskset", ["-c", "0", cmd, ...args, join(ROOT, "bench", "http", FILES[server]), "0"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`${runtime}/${server} did not start`)), 30000);
+    child.stdout.on("data", (b) => {
+      out += b;
+      const m = out.match(/listening on http:\/\/[^:]+:(\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]) });
+      }
+    });
+    child.on("exit", () => reject(new Error(`${runtime}/${server} exited: ${out}`)));
+  });
+}
+
+function wrk(port, seconds) {
+  const args = ["-c", "1", "wrk", "-t1", `-c${values.connections}`, `-d${seconds}s`, "--latency"];
+  if (values.pipeline) args.push("-s", join(ROOT, "bench", "http", "pipeline.lua"));
+  args.push(`http://127.0.0.1:${port}/hello`);
+  const r = spawnSync("taskset", args, { encoding: "utf8" });
+  const rps = Number(r.stdout.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN);
+  const errors = r.stdout.match(/Non-2xx or 3xx responses: (\d+)|Socket errors: .*/g) ?? [];
+  return { rps, errors, p99: r.stdout.match(/99%\s+(\S+)/)?.[1] };
+}
+
+const samples = {};
+for (let pass = 1; pass <= passes; pass++) {
+  for (const runtime of runtimes) {
+    for (const server of servers) {
+      const { child, port } = await startServer(runtime, server);
+      wrk(port, Number(values.warmup));
+      const r = wrk(port, Number(values.duration));
+      child.kill("SIGKILL");
+      await new Promise((res) => child.once("exit", res));
+      const key = `${runtime}/${server}`;
+      (samples[key] ??= []).push(r.rps);
+      console.error(
+        `pass ${pass} ${key}: ${r.rps.toFixed(0)} req/s p99 ${r.p99}${
+          r.errors.length ? " " + r.errors.join("; ") : ""
+        }`,
+      );
+    }
+  }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const k = (x) => `${(x / 1000).toFixed(1)}k`;
+const lines = [
+  `| runtime | levent req/s (min-max) | runtime's own server | raw TCP ceiling | levent / own | levent / raw |`,
+  `|---|---|---|---|---|---|`,
+];
+for (const runtime of runtimes) {
+  const m = (s) => samples[`${runtime}/${s}`] ? median(samples[`${runtime}/${s}`]) : NaN;
+  const range = (s) =>
+    samples[`${runtime}/${s}`]
+      ? `${k(Math.min(...samples[`${runtime}/${s}`]))}-${k(Math.max(...samples[`${runtime}/${s}`]))}`
+      : "";
+  lines.push(
+    `| ${runtime} | ${k(m("levent"))} (${range("levent")}) | ${k(m("native"))} (${range("native")}) | ${k(m("raw"))} (${
+      range("raw")
+    }) | ${(m("levent") / m("native")).toFixed(2)} | ${(m("levent") / m("raw")).toFixed(2)} |`,
+  );
+}
+console.log(lines.join("\n"));
+mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
+const file = join(ROOT, "bench", "results", `http-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+writeFileSync(file, JSON.stringify({ values, samples }, null, 2));
+console.error(`samples: ${file}`);
