@@ -63,7 +63,8 @@ export type HttpErrorCode =
   | "ERR_INVALID_CHUNK"
   | "ERR_CHUNK_EXTENSION_TOO_LARGE"
   | "ERR_BODY_TOO_LARGE"
-  | "ERR_INCOMPLETE";
+  | "ERR_INCOMPLETE"
+  | "ERR_BAD_URI";
 
 /** The status a server answers each code with, when the constructor is not told otherwise. */
 function defaultStatus(code: HttpErrorCode): number {

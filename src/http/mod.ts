@@ -17,6 +17,7 @@
  */
 export * from "./http_error.ts";
 export * from "./http_parser.ts";
+export * from "./uri.ts";
 // The parser reads from an EvBuffer; its types are re-exported so this entry point documents every type it exposes.
 export type {
   EvBuffer,
