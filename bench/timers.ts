@@ -71,10 +71,23 @@ function report(name: string, count: number, leventMs: number, nativeMs: number)
   }));
 }
 
-const rounds = Number(process.env.ROUNDS ?? "3");
+const rounds = Number(process.env.ROUNDS ?? "4");
+// Alternate which side goes first: the garbage one side leaves behind is
+// collected while the other runs, so a fixed order would bias the result.
 for (let r = 0; r < rounds; r++) {
-  report("add+cancel", ADD_CANCEL, leventAddCancel(), nativeAddCancel());
-  const lf = await leventFire();
-  const nf = await nativeFire();
+  const leventFirst = r % 2 === 0;
+  let la: number, na: number, lf: number, nf: number;
+  if (leventFirst) {
+    la = leventAddCancel();
+    na = nativeAddCancel();
+    lf = await leventFire();
+    nf = await nativeFire();
+  } else {
+    na = nativeAddCancel();
+    la = leventAddCancel();
+    nf = await nativeFire();
+    lf = await leventFire();
+  }
+  report("add+cancel", ADD_CANCEL, la, na);
   report("fire", FIRE, lf, nf);
 }
