@@ -67,6 +67,10 @@ const SMALL_ADD = 256;
 const MIN_SEGMENT = 4096;
 /** Up to this size a new segment's capacity is rounded up to a power of two, leaving room for the next writes. */
 const ROUND_LIMIT = 1 << 20;
+/** Spare capacity below this is not kept when a buffer drains empty: it would soon need a new segment anyway. */
+const MIN_SPARE = 512;
+/** Segments whose memory is larger than this are not kept as spare when a buffer drains empty. */
+const MAX_SPARE_SEGMENT = 16384;
 /** Strings longer than this are encoded to an exact-size segment instead of a 3x worst-case one. */
 const LARGE_STRING = 65536;
 /** File segments are read in pieces of at most this many bytes. */
@@ -691,6 +695,17 @@ export class EvBuffer {
     return this.#readableLength();
   }
 
+  /**
+   * Let go of the spare capacity the buffer keeps for its next writes (what
+   * {@linkcode EvBuffer.expand} set aside, or the unused room of the last
+   * segment when the buffer drained empty), so an idle buffer holds no
+   * memory. Content is unchanged; a live reservation is kept. libevent has
+   * no counterpart: its allocator recycles freed chains itself.
+   */
+  releaseSpare(): void {
+    if (this.#spare !== null && this.#spare !== this.#resSeg) this.#spare = null;
+  }
+
   // -------------------------------------------------------------- removing
 
   /**
@@ -1269,12 +1284,14 @@ export class EvBuffer {
     const segs = this.#segs;
     let left = k;
     let released: Segment[] | null = null;
+    let last: Segment | null = null;
     while (left > 0) {
       const seg = segs[this.#head];
       const len = seg.end - seg.start;
       if (len <= left) {
         left -= len;
         segs[this.#head++] = DEAD;
+        last = seg;
         if (seg.ref !== null || seg.file !== null) {
           if (seg.file !== null) this.#fileCount--;
           (released ??= []).push(seg);
@@ -1285,8 +1302,25 @@ export class EvBuffer {
       }
     }
     this.#length -= k;
+    if (this.#length === 0 && last !== null) this.#keepSpare(last);
     this.#afterFrontRemoval();
     if (released !== null) { for (const seg of released) this.#release(seg); }
+  }
+
+  /**
+   * The buffer was drained empty: keep the unused capacity of its last
+   * segment as the spare for the next writes. A buffer that is filled and
+   * emptied once per message (a connection's input and output) then
+   * allocates a segment every few dozen messages rather than every one.
+   * Safe because bytes past `end` were never readable, so no view handed
+   * out covers them, and only an owned segment's spare is ours to write.
+   */
+  #keepSpare(seg: Segment): void {
+    if (!seg.owned || this.#spare !== null || seg === this.#resSeg) return;
+    const room = seg.buf.length - seg.end;
+    // A large segment (a bulk transfer's) is not kept alive for a few small writes.
+    if (room < MIN_SPARE || seg.buf.buffer.byteLength > MAX_SPARE_SEGMENT) return;
+    this.#spare = new Segment(seg.buf.subarray(seg.end), 0, 0, true);
   }
 
   /** Copy `n` bytes starting at segment `si`, offset `off`, into `dst`. */

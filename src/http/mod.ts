@@ -18,6 +18,9 @@
 export * from "./http_error.ts";
 export * from "./http_parser.ts";
 export * from "./uri.ts";
+export * from "./headers.ts";
+export * from "./server.ts";
+export * from "./server_request.ts";
 // The parser reads from an EvBuffer; its types are re-exported so this entry point documents every type it exposes.
 export type {
   EvBuffer,

@@ -1126,3 +1126,31 @@ test("a pointer set at the end stays right after the last segment grows in place
   assert.equal(buf.copyoutFrom(p, out), 2);
   assert.equal(new TextDecoder().decode(out), "de");
 });
+
+test("a buffer drained empty writes on into its last segment's spare room, leaving views of drained bytes intact", () => {
+  const buf = new EvBuffer();
+  buf.addString("first message");
+  const first = buf.pullup(13);
+  buf.drain(13);
+  buf.addString("second");
+  const second = buf.pullup(6);
+  assert.equal(second.buffer, first.buffer, "the same allocation is reused");
+  assert.equal(new TextDecoder().decode(first), "first message");
+  assert.equal(new TextDecoder().decode(second), "second");
+  // A live reservation's segment is never handed on as spare.
+  const b2 = new EvBuffer();
+  b2.addString("x");
+  const view = b2.reserveSpace(10);
+  b2.drain(1);
+  b2.addString("y");
+  assert.notEqual(b2.pullup(1).buffer, view.buffer);
+  // releaseSpare lets the kept room go: the next write allocates anew.
+  const b3 = new EvBuffer();
+  b3.addString("abc");
+  const old = b3.pullup(3);
+  b3.drain(3);
+  b3.releaseSpare();
+  b3.addString("def");
+  assert.notEqual(b3.pullup(3).buffer, old.buffer);
+  assert.equal(new TextDecoder().decode(old), "abc");
+});

@@ -1,0 +1,256 @@
+/**
+ * HttpHeaders: libevent's `struct evkeyvalq` of header fields, with
+ * `evhttp_add_header`, `evhttp_find_header`, `evhttp_remove_header` and
+ * `evhttp_clear_headers` as methods.
+ *
+ * @module
+ */
+import { headerHooks } from "./server_internal.ts";
+
+/** tchar (RFC 9110 §5.6.2), for field names. */
+const TOKEN = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  TOKEN[c] = /[A-Za-z0-9]/.test(ch) || "!#$%&'*+-.^_`|~".includes(ch) ? 1 : 0;
+}
+
+/**
+ * Whether `name` is a valid field name: a non-empty token (RFC 9110 §5.1).
+ */
+function isToken(name: string): boolean {
+  const n = name.length;
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 127 || TOKEN[c] === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether `value` may be sent as a field value: no NUL, CR, LF or other
+ * control character but HTAB, and nothing above U+00FF, since a field value
+ * is bytes, written as Latin-1 (RFC 9110 §5.5). The CR and LF check is what
+ * stops header injection.
+ */
+function isFieldValue(value: string): boolean {
+  const n = value.length;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127 || c > 255) return false;
+  }
+  return true;
+}
+
+/** ASCII case-insensitive equality of a field name with a lowercased key of the same length. */
+function sameName(name: string, key: string): boolean {
+  if (name === key) return true;
+  const n = name.length;
+  if (n !== key.length) return false;
+  for (let i = 0; i < n; i++) {
+    let c = name.charCodeAt(i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== key.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** The name checked last: an application sets the same few names over and over, so most checks end here. */
+let lastName = "Content-Type";
+
+function checkName(name: unknown, op: string): string {
+  if (name === lastName) return name;
+  if (typeof name !== "string" || !isToken(name)) {
+    throw new TypeError(`${op}: the header name must be a token (RFC 9110 §5.6.2), got ${JSON.stringify(name)}`);
+  }
+  lastName = name;
+  return name;
+}
+
+function checkValue(value: unknown, op: string): string {
+  if (typeof value !== "string") throw new TypeError(`${op}: the header value must be a string`);
+  if (!isFieldValue(value)) {
+    throw new TypeError(
+      `${op}: the header value holds a control character (CR, LF, NUL...) or a character above U+00FF: ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A list of header fields: libevent's `struct evkeyvalq`. Names compare
+ * case-insensitively; fields keep their order, and a name may repeat
+ * (`add`), as on the wire. Names and values are checked when added, so
+ * nothing added can break the message it is written into: a name must be a
+ * token and a value must not hold CR, LF or another control character
+ * (header injection), else TypeError.
+ *
+ * The fields a server receives have lowercased names (the parser's
+ * choice); the fields an application adds keep the case it gave.
+ *
+ * @example
+ * ```ts
+ * import { HttpHeaders } from "@levent/levent/http";
+ * const headers = new HttpHeaders();
+ * headers.add("Set-Cookie", "a=1");
+ * headers.add("Set-Cookie", "b=2");
+ * headers.set("Content-Type", "text/plain");
+ * console.log(headers.get("content-type")); // text/plain
+ * console.log(headers.getAll("set-cookie")); // ["a=1", "b=2"]
+ * headers.remove("Set-Cookie");
+ * console.log([...headers]); // [["Content-Type", "text/plain"]]
+ * ```
+ */
+export class HttpHeaders {
+  static {
+    headerHooks.list = (headers) => headers.#list;
+    headerHooks.wrap = (list) => {
+      const headers = new HttpHeaders();
+      headers.#list = list;
+      return headers;
+    };
+  }
+
+  /** Alternating names and values: one flat array is the cheapest shape to build and to write out. */
+  #list: string[] = [];
+
+  /**
+   * A list of fields, empty or copied from `init` (pairs, another
+   * HttpHeaders, or a record of names to values).
+   *
+   * @throws {TypeError} if a name is not a token or a value holds a control character
+   */
+  constructor(init?: Iterable<readonly [string, string]> | Readonly<Record<string, string>>) {
+    if (init === undefined) return;
+    if (init === null || typeof init !== "object") throw new TypeError("init must be an iterable of pairs or a record");
+    if (Symbol.iterator in init) {
+      for (const pair of init as Iterable<readonly [string, string]>) this.add(pair[0], pair[1]);
+    } else {
+      for (const name of Object.keys(init)) this.add(name, (init as Record<string, string>)[name]);
+    }
+  }
+
+  /** How many fields there are (repeated names count each time). */
+  get size(): number {
+    return this.#list.length >> 1;
+  }
+
+  /**
+   * Append a field, keeping any others of that name (libevent
+   * `evhttp_add_header`).
+   *
+   * @throws {TypeError} if name is not a token, or value holds a control character or a character above U+00FF
+   */
+  add(name: string, value: string): void {
+    this.#list.push(checkName(name, "add"), checkValue(value, "add"));
+  }
+
+  /**
+   * Replace every field of that name with one field (evhttp_remove_header
+   * then evhttp_add_header). The field goes where the first one of that name
+   * was, or at the end.
+   *
+   * @throws {TypeError} if name is not a token, or value holds a control character or a character above U+00FF
+   */
+  set(name: string, value: string): void {
+    checkName(name, "set");
+    checkValue(value, "set");
+    const list = this.#list;
+    if (list.length === 0) {
+      // The usual case (a response's first header): nothing to replace, no lowercased key to make.
+      list.push(name, value);
+      return;
+    }
+    const key = name.toLowerCase();
+    let at = -1;
+    for (let i = 0; i < list.length; i += 2) {
+      if (sameName(list[i], key)) {
+        at = i;
+        break;
+      }
+    }
+    if (at < 0) {
+      list.push(name, value);
+      return;
+    }
+    list[at] = name;
+    list[at + 1] = value;
+    this.#removeFrom(key, at + 2);
+  }
+
+  /**
+   * The value of the first field of that name, or null (libevent
+   * `evhttp_find_header`). Use {@linkcode HttpHeaders.getAll} for repeated
+   * fields.
+   */
+  get(name: string): string | null {
+    const list = this.#list;
+    const key = name.toLowerCase();
+    for (let i = 0; i < list.length; i += 2) if (sameName(list[i], key)) return list[i + 1];
+    return null;
+  }
+
+  /** The values of every field of that name, in order. */
+  getAll(name: string): string[] {
+    const list = this.#list;
+    const key = name.toLowerCase();
+    const out: string[] = [];
+    for (let i = 0; i < list.length; i += 2) if (sameName(list[i], key)) out.push(list[i + 1]);
+    return out;
+  }
+
+  /** Whether a field of that name is present. */
+  has(name: string): boolean {
+    return this.get(name) !== null;
+  }
+
+  /**
+   * Remove every field of that name (libevent `evhttp_remove_header`, which
+   * removes the first; all of them is what a caller means).
+   *
+   * @returns true if a field was removed
+   */
+  remove(name: string): boolean {
+    return this.#removeFrom(name.toLowerCase(), 0);
+  }
+
+  /** Remove every field (libevent `evhttp_clear_headers`). */
+  clear(): void {
+    this.#list = [];
+  }
+
+  /** The fields as `[name, value]` pairs, in order (libevent's `TAILQ_FOREACH` over the evkeyvalq). */
+  *entries(): IterableIterator<[string, string]> {
+    const list = this.#list;
+    for (let i = 0; i < list.length; i += 2) yield [list[i], list[i + 1]];
+  }
+
+  /** The same as {@linkcode HttpHeaders.entries}. */
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+
+  /** Call `fn(value, name)` for each field, in order. */
+  forEach(fn: (value: string, name: string) => void): void {
+    const list = this.#list;
+    for (let i = 0; i < list.length; i += 2) fn(list[i + 1], list[i]);
+  }
+
+  #removeFrom(key: string, from: number): boolean {
+    const list = this.#list;
+    let w = from;
+    for (let r = from; r < list.length; r += 2) {
+      if (sameName(list[r], key)) continue;
+      if (w !== r) {
+        list[w] = list[r];
+        list[w + 1] = list[r + 1];
+      }
+      w += 2;
+    }
+    const removed = w !== list.length;
+    list.length = w;
+    return removed;
+  }
+}

@@ -1,0 +1,701 @@
+/**
+ * HttpServer: libevent's evhttp (http.h), an embeddable HTTP/1.1 server on
+ * an {@linkcode EventBase}. Bind it to addresses or hand it listeners,
+ * route paths to callbacks, and answer each {@linkcode ServerRequest} at
+ * once or later.
+ *
+ * @module
+ */
+import { BufferEvent } from "../buffer/bufferevent.ts";
+import { Listener, type ListenerTarget } from "../buffer/listener.ts";
+import { Event, EventBase } from "../event/event_base.ts";
+import type { NetAddress, TcpSocket } from "../platform.ts";
+import type { HttpParserLimits } from "./http_parser.ts";
+import { Connection, ServerConfig, type ServerState } from "./server_connection.ts";
+import type { HttpRequestCallback, HttpRequestNotify, ServerRequest } from "./server_request.ts";
+
+/** The timeouts of {@linkcode HttpServer.setTimeout}, in milliseconds; 0 turns one off. */
+export interface HttpServerTimeouts {
+  /** From the first byte of a request until its head is complete; over it the client gets 408 and is closed. Default 60000. */
+  readonly headerTimeoutMs?: number;
+  /** Longest time without progress while reading a body (time paused by the application does not count); over it: 408 and close. Default 60000. */
+  readonly bodyTimeoutMs?: number;
+  /** Longest time the socket takes no byte of a pending response; over it the connection is dropped. Default 60000. */
+  readonly writeTimeoutMs?: number;
+  /** How long a keep-alive connection may wait for its next request; it is then closed quietly. Default 5000, as Node's keepAliveTimeout. */
+  readonly idleTimeoutMs?: number;
+}
+
+/** Options of {@linkcode HttpServer}; each has a setter too. */
+export interface HttpServerOptions extends HttpServerTimeouts {
+  /** Bytes of a request head (request line, fields, line ends); over it: 431. Default 16384, as Node. */
+  readonly maxHeadersSize?: number;
+  /** Field lines in a request head; over it: 431. Default 100. */
+  readonly maxHeaderCount?: number;
+  /** Bytes of the request line; over it: 414. Default 8192. */
+  readonly maxRequestLineSize?: number;
+  /** Bytes of a request body; over it: 413. Default Infinity, as libevent. */
+  readonly maxBodySize?: number;
+  /** Connections served at once; more are closed as soon as accepted. Default Infinity. */
+  readonly maxConnections?: number;
+  /** Requests read ahead on one connection before their responses are complete; reading waits beyond it. Default 32. */
+  readonly maxPipelined?: number;
+  /** Bytes a streamed body may hold in inputBuffer before reading from the client pauses. Default 65536. */
+  readonly bodyHighWatermark?: number;
+  /** The Content-Type of a body sent without one; null for none. Default `text/html; charset=ISO-8859-1`, as libevent. */
+  readonly defaultContentType?: string | null;
+  /** The methods served; see {@linkcode HttpServer.setAllowedMethods}. */
+  readonly allowedMethods?: readonly string[];
+}
+
+/** Options of {@linkcode HttpServer.setCb} and {@linkcode HttpServer.setGenCb}. */
+export interface HttpCallbackOptions {
+  /**
+   * Run the callback as soon as the request head is read, instead of after
+   * the whole body: the body then arrives in `req.inputBuffer` while it
+   * runs, with {@linkcode ServerRequest.setBodyCb} telling when, and
+   * reading pauses while the buffer holds `bodyHighWatermark` bytes.
+   * Default false: the body is read whole first, as evhttp does.
+   */
+  readonly streamBody?: boolean;
+}
+
+/** Options of {@linkcode HttpServer.shutdown}. */
+export interface HttpShutdownOptions {
+  /** How long in-flight requests may take before their connections are dropped; Infinity waits. Default 30000. */
+  readonly graceMs?: number;
+}
+
+/** TLS material for {@linkcode HttpServer.bindTls}, PEM encoded. */
+export interface HttpTlsOptions {
+  /** The certificate chain. */
+  readonly cert: string;
+  /** The private key. */
+  readonly key: string;
+}
+
+/**
+ * The server's life: `"running"`, `"draining"` (shutdown: no new
+ * connections, in-flight requests finishing) or `"closed"`.
+ */
+export type HttpServerState = ServerState;
+
+/** Called when a request's head has been read (see {@linkcode HttpServer.setNewRequestCb}). */
+export type HttpNewRequestCallback = HttpRequestNotify;
+
+/**
+ * Decides an `Expect: 100-continue` request: return 100 (or nothing) to let
+ * the body come, or a status of 400..599 (417, 413, 401...) to refuse it.
+ */
+export type HttpExpectContinueCallback = (req: ServerRequest) => number | void;
+
+/** Receives errors thrown by callbacks, with the request when there is one. */
+export type HttpErrorLogger = (err: unknown, req: ServerRequest | null) => void;
+
+let makeBound: (listener: Listener<unknown>) => BoundSocket;
+
+/**
+ * A listening socket of an {@linkcode HttpServer}: libevent's `struct
+ * evhttp_bound_socket`, from {@linkcode HttpServer.bind} and its kin; pass
+ * it to {@linkcode HttpServer.delBoundSocket} to stop listening there.
+ *
+ * @example
+ * ```ts
+ * import { EventBase } from "@levent/levent/event";
+ * import { HttpServer } from "@levent/levent/http";
+ * const server = new HttpServer(new EventBase());
+ * const handle = await server.bind("127.0.0.1", 0);
+ * console.log(handle.address.port); // the port the system picked
+ * await server.delBoundSocket(handle);
+ * ```
+ */
+export class BoundSocket {
+  static {
+    makeBound = (listener) => new BoundSocket(listener);
+  }
+
+  readonly #listener: Listener<unknown>;
+
+  private constructor(listener: Listener<unknown>) {
+    this.#listener = listener;
+  }
+
+  /** The bound address, with the real port when 0 was asked for (`evhttp_bound_socket_get_fd` + getsockname). */
+  get address(): NetAddress {
+    return this.#listener.address;
+  }
+
+  /** The listener accepting for it (`evhttp_bound_socket_get_listener`). */
+  get listener(): Listener<unknown> {
+    return this.#listener;
+  }
+}
+
+function checkSize(n: unknown, name: string, allowInfinity: boolean): number {
+  if (allowInfinity && n === Infinity) return n;
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
+    throw new RangeError(`${name} must be an integer >= 0${allowInfinity ? " or Infinity" : ""}, got ${String(n)}`);
+  }
+  return n;
+}
+
+function checkMs(n: unknown, name: string): number {
+  if (typeof n !== "number" || !(n >= 0) || !Number.isFinite(n)) {
+    throw new RangeError(`${name} must be a finite number >= 0, got ${String(n)}`);
+  }
+  return n;
+}
+
+function checkFn<F>(cb: unknown, name: string): F | null {
+  if (cb !== null && typeof cb !== "function") throw new TypeError(`${name} must be a function or null`);
+  return cb as F | null;
+}
+
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 32 || c === 127 || c > 255) return true;
+  }
+  return false;
+}
+
+function checkPath(path: unknown): string {
+  if (typeof path !== "string") throw new TypeError("path must be a string");
+  return path;
+}
+
+function checkStreamOption(options: HttpCallbackOptions | undefined): boolean {
+  if (options === undefined) return false;
+  if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
+  if (options.streamBody !== undefined && typeof options.streamBody !== "boolean") {
+    throw new TypeError("options.streamBody must be a boolean");
+  }
+  return options.streamBody === true;
+}
+
+/**
+ * An HTTP/1.1 server: libevent's `struct evhttp`. It accepts connections
+ * on the sockets it is bound to, reads requests with a strict parser
+ * (malformed requests get 400, 413, 414, 431, 501 or 505 and the server
+ * goes on), routes each by path to a callback, and writes the responses in
+ * request order, keeping connections alive between requests.
+ *
+ * Callbacks run on the EventBase's loop. A callback that throws (or an
+ * async one that rejects) gets its request answered with 500 and its
+ * connection closed; the server keeps serving.
+ *
+ * Virtual hosts are HttpServers too, never bound, added with
+ * {@linkcode HttpServer.addVirtualHost}: they bring their own callbacks,
+ * while limits, timeouts and hooks are the bound server's.
+ *
+ * @example
+ * ```ts
+ * import { EventBase } from "@levent/levent/event";
+ * import { HttpServer } from "@levent/levent/http";
+ * const base = new EventBase();
+ * const server = new HttpServer(base, { defaultContentType: "text/plain" });
+ * server.setCb("/hello", (req) => req.sendReply(200, "OK", "Hello, World!"));
+ * server.setGenCb((req) => req.sendError(404));
+ * const handle = await server.bind("127.0.0.1", 8080);
+ * console.log(`listening on ${handle.address.port}`);
+ * await base.dispatch();
+ * ```
+ */
+export class HttpServer {
+  readonly #cfg: ServerConfig;
+  readonly #bound: BoundSocket[] = [];
+  #shutdown: Promise<void> | null = null;
+  readonly #onAccept = (_l: Listener<unknown>, socket: TcpSocket, peer: NetAddress): void => this.#accept(socket, peer);
+
+  /**
+   * Make a server on `base` (libevent `evhttp_new`); bind it to serve.
+   *
+   * @throws {TypeError} if base is not an EventBase or an option has the wrong type
+   * @throws {RangeError} if a limit or timeout is out of range
+   */
+  constructor(base: EventBase, options: HttpServerOptions = {}) {
+    if (!(base instanceof EventBase)) throw new TypeError("base must be an EventBase");
+    if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
+    this.#cfg = new ServerConfig(base, this);
+    const o = options;
+    if (o.maxHeadersSize !== undefined) this.setMaxHeadersSize(o.maxHeadersSize);
+    if (o.maxHeaderCount !== undefined) {
+      this.#setLimit("maxHeaderCount", checkSize(o.maxHeaderCount, "maxHeaderCount", false));
+    }
+    if (o.maxRequestLineSize !== undefined) {
+      this.#setLimit("maxRequestLineSize", checkSize(o.maxRequestLineSize, "maxRequestLineSize", false));
+    }
+    if (o.maxBodySize !== undefined) this.setMaxBodySize(o.maxBodySize);
+    if (o.maxConnections !== undefined) this.setMaxConnections(o.maxConnections);
+    if (o.maxPipelined !== undefined) this.setMaxPipelined(o.maxPipelined);
+    if (o.bodyHighWatermark !== undefined) this.setBodyHighWatermark(o.bodyHighWatermark);
+    if (o.defaultContentType !== undefined) this.setDefaultContentType(o.defaultContentType);
+    if (o.allowedMethods !== undefined) this.setAllowedMethods(o.allowedMethods);
+    this.setTimeout(o);
+  }
+
+  /** The loop the server runs on. */
+  get base(): EventBase {
+    return this.#cfg.base;
+  }
+
+  /** Where the server is in its life; see {@linkcode HttpServerState}. */
+  get state(): HttpServerState {
+    return this.#cfg.state;
+  }
+
+  /** Connections open now. */
+  get connectionCount(): number {
+    return this.#cfg.connections.size;
+  }
+
+  /** The sockets the server listens on. */
+  get boundSockets(): readonly BoundSocket[] {
+    return [...this.#bound];
+  }
+
+  // ---------------------------------------------------------- binding
+
+  /**
+   * Listen on a host and port (libevent `evhttp_bind_socket_with_handle`);
+   * port 0 picks a free one, found in the handle's address. A server may be
+   * bound to several addresses.
+   *
+   * @throws {TypeError} if host is not a string, or the server was closed
+   * @throws {RangeError} if port is not in 0..65535
+   * @throws a coded platform Error (as a rejection), e.g. `EADDRINUSE`
+   */
+  bind(host: string, port: number): Promise<BoundSocket> {
+    if (typeof host !== "string") return Promise.reject(new TypeError("host must be a string"));
+    return this.#listen({ host, port });
+  }
+
+  /**
+   * Listen on a Unix socket path (libevent `evhttp_bind_listener` over a
+   * Unix-domain evconnlistener).
+   *
+   * @throws {TypeError} if path is not a non-empty string, or the server was closed
+   * @throws a coded platform Error (as a rejection)
+   */
+  bindUnix(path: string): Promise<BoundSocket> {
+    if (typeof path !== "string" || path === "") {
+      return Promise.reject(new TypeError("path must be a non-empty string"));
+    }
+    return this.#listen({ path });
+  }
+
+  /**
+   * Listen for HTTPS on a host and port (libevent `evhttp_bind_socket_with_handle`
+   * with `evhttp_set_bevcb` making OpenSSL bufferevents): the platform does
+   * the TLS, the server sees plaintext.
+   *
+   * @throws {TypeError} if host or the TLS material is not a string, or the server was closed
+   * @throws {RangeError} if port is not in 0..65535
+   * @throws a coded platform Error (as a rejection)
+   */
+  bindTls(host: string, port: number, tls: HttpTlsOptions): Promise<BoundSocket> {
+    if (typeof host !== "string") return Promise.reject(new TypeError("host must be a string"));
+    if (tls === null || typeof tls !== "object" || typeof tls.cert !== "string" || typeof tls.key !== "string") {
+      return Promise.reject(new TypeError("tls must be { cert, key } with PEM strings"));
+    }
+    return this.#listen({ host, port, tls: { cert: tls.cert, key: tls.key } });
+  }
+
+  /**
+   * Serve the connections an existing listener accepts (libevent
+   * `evhttp_bind_listener` / `evhttp_accept_socket_with_handle`): the
+   * server takes it over, replacing its callback, and frees it in
+   * {@linkcode HttpServer.delBoundSocket} or when closed.
+   *
+   * @throws {TypeError} if listener is not a Listener on this server's base, or the server was closed
+   */
+  acceptListener<A>(listener: Listener<A>): BoundSocket {
+    if (!(listener instanceof Listener)) throw new TypeError("listener must be a Listener");
+    if (listener.base !== this.#cfg.base) throw new TypeError("listener must run on the server's EventBase");
+    this.#checkOpen("acceptListener");
+    const l = listener as unknown as Listener<unknown>;
+    l.setCallback(this.#onAccept);
+    const handle = makeBound(l);
+    this.#bound.push(handle);
+    return handle;
+  }
+
+  /**
+   * Stop listening on a bound socket and free its listener (libevent
+   * `evhttp_del_accept_socket`). Connections it accepted stay.
+   *
+   * @throws {TypeError} if handle is not one of this server's bound sockets
+   */
+  async delBoundSocket(handle: BoundSocket): Promise<void> {
+    const i = this.#bound.indexOf(handle);
+    if (i < 0) throw new TypeError("handle is not a bound socket of this server");
+    this.#bound.splice(i, 1);
+    await handle.listener.free();
+  }
+
+  async #listen(target: ListenerTarget): Promise<BoundSocket> {
+    this.#checkOpen("bind");
+    const listener = await Listener.bind<unknown>(this.#cfg.base, target, this.#onAccept);
+    if (this.#cfg.state !== "running") {
+      await listener.free();
+      throw new TypeError("bind: the server was shut down while binding");
+    }
+    const handle = makeBound(listener);
+    this.#bound.push(handle);
+    return handle;
+  }
+
+  #accept(socket: TcpSocket, peer: NetAddress): void {
+    const cfg = this.#cfg;
+    if (cfg.state !== "running" || cfg.connections.size >= cfg.maxConnections) {
+      socket.close();
+      return;
+    }
+    // Small responses must not wait for Nagle and delayed ACKs (Node's http sets it too).
+    socket.setNoDelay(true);
+    const bev = BufferEvent.socket(cfg.base, socket, { closeOnFree: true });
+    new Connection(cfg, bev, peer);
+  }
+
+  // ---------------------------------------------------------- routing
+
+  /**
+   * Set the callback for requests no path callback takes (libevent
+   * `evhttp_set_gencb`); null removes it, and such requests get 404.
+   *
+   * @throws {TypeError} if cb is neither a function nor null, or options are malformed
+   */
+  setGenCb(cb: HttpRequestCallback | null, options?: HttpCallbackOptions): void {
+    const fn = checkFn<HttpRequestCallback>(cb, "cb");
+    const stream = checkStreamOption(options);
+    this.#cfg.genRoute = fn === null ? null : { cb: fn, stream };
+  }
+
+  /**
+   * Set the callback for one path (libevent `evhttp_set_cb`): requests
+   * whose %-decoded path, without the query, is exactly `path`.
+   *
+   * @returns false, changing nothing, if the path has a callback already (libevent returns -1)
+   * @throws {TypeError} if path is not a string, cb is not a function, or options are malformed
+   */
+  setCb(path: string, cb: HttpRequestCallback, options?: HttpCallbackOptions): boolean {
+    checkPath(path);
+    if (typeof cb !== "function") throw new TypeError("cb must be a function");
+    const stream = checkStreamOption(options);
+    const callbacks = this.#cfg.callbacks;
+    if (callbacks.has(path)) return false;
+    callbacks.set(path, { cb, stream });
+    return true;
+  }
+
+  /**
+   * Remove the callback for a path (libevent `evhttp_del_cb`).
+   *
+   * @returns false if the path had none
+   * @throws {TypeError} if path is not a string
+   */
+  delCb(path: string): boolean {
+    return this.#cfg.callbacks.delete(checkPath(path));
+  }
+
+  /**
+   * Hand requests whose host matches `pattern` to `server` (libevent
+   * `evhttp_add_virtual_host`). The host is the target's in absolute-form,
+   * else the Host header's without the port; `*` matches any run of
+   * characters and `?` one, case-insensitively. Patterns are tried in the
+   * order added; a virtual host may have virtual hosts of its own.
+   *
+   * @throws {TypeError} if pattern is not a non-empty string, server is not an HttpServer, or server is this one or a virtual host already
+   */
+  addVirtualHost(pattern: string, server: HttpServer): void {
+    if (typeof pattern !== "string" || pattern === "") throw new TypeError("pattern must be a non-empty string");
+    if (!(server instanceof HttpServer)) throw new TypeError("server must be an HttpServer");
+    const vcfg = server.#cfg;
+    if (server === this || vcfg.parent !== null) {
+      throw new TypeError("addVirtualHost: the server is this one, or a virtual host already");
+    }
+    vcfg.parent = this.#cfg;
+    this.#cfg.vhosts.push({ pattern, cfg: vcfg });
+  }
+
+  /**
+   * Stop handing requests to a virtual host (libevent `evhttp_remove_virtual_host`).
+   *
+   * @returns false if server was not a virtual host of this server
+   */
+  removeVirtualHost(server: HttpServer): boolean {
+    if (!(server instanceof HttpServer)) return false;
+    const vhosts = this.#cfg.vhosts;
+    const i = vhosts.findIndex((v) => v.cfg === server.#cfg);
+    if (i < 0) return false;
+    vhosts.splice(i, 1);
+    server.#cfg.parent = null;
+    return true;
+  }
+
+  /**
+   * Serve requests for host `alias` (exactly, any case) with this server's
+   * callbacks, before any virtual host pattern is tried (libevent
+   * `evhttp_add_server_alias`).
+   *
+   * @returns false if the alias was there already
+   * @throws {TypeError} if alias is not a non-empty string
+   */
+  addServerAlias(alias: string): boolean {
+    if (typeof alias !== "string" || alias === "") throw new TypeError("alias must be a non-empty string");
+    const lower = alias.toLowerCase();
+    if (this.#cfg.aliases.includes(lower)) return false;
+    this.#cfg.aliases.push(lower);
+    return true;
+  }
+
+  /**
+   * Remove an alias (libevent `evhttp_remove_server_alias`).
+   *
+   * @returns false if there was no such alias
+   */
+  removeServerAlias(alias: string): boolean {
+    if (typeof alias !== "string") return false;
+    const aliases = this.#cfg.aliases;
+    const i = aliases.indexOf(alias.toLowerCase());
+    if (i < 0) return false;
+    aliases.splice(i, 1);
+    return true;
+  }
+
+  // ---------------------------------------------------------- settings
+
+  /**
+   * Serve only these methods (libevent `evhttp_set_allowed_methods`); a
+   * request with another method RFC 9110 defines gets 405 with an Allow
+   * header, one with a method nobody defined gets 501. Methods are
+   * case-sensitive; any token may be listed (WebDAV's PROPFIND...). Default:
+   * GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH.
+   *
+   * @throws {TypeError} if methods is not an array of tokens
+   */
+  setAllowedMethods(methods: readonly string[]): void {
+    if (!Array.isArray(methods)) throw new TypeError("methods must be an array of strings");
+    for (const m of methods) {
+      if (typeof m !== "string" || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(m)) {
+        throw new TypeError(`a method must be a token, got ${JSON.stringify(m)}`);
+      }
+    }
+    const set = new Set(methods);
+    this.#cfg.allowed = set;
+    this.#cfg.allowHeader = [...set].join(", ");
+  }
+
+  /** The methods served, as set by {@linkcode HttpServer.setAllowedMethods}. */
+  getAllowedMethods(): string[] {
+    return [...this.#cfg.allowed];
+  }
+
+  /**
+   * Set the Content-Type sent with a body that has none (libevent
+   * `evhttp_set_default_content_type`); null sends none.
+   *
+   * @throws {TypeError} if type is neither a string without control characters nor null
+   */
+  setDefaultContentType(type: string | null): void {
+    if (type === null) {
+      this.#cfg.contentTypeLine = null;
+      return;
+    }
+    if (typeof type !== "string" || type === "" || hasControl(type)) {
+      throw new TypeError("type must be a non-empty string without control characters, or null");
+    }
+    this.#cfg.contentTypeLine = "Content-Type: " + type + "\r\n";
+  }
+
+  /**
+   * Limit a request head's size in bytes; over it the client gets 431
+   * (libevent `evhttp_set_max_headers_size`). Applies to connections
+   * accepted afterwards.
+   *
+   * @throws {RangeError} if n is not an integer >= 0
+   */
+  setMaxHeadersSize(n: number): void {
+    this.#setLimit("maxHeaderSize", checkSize(n, "maxHeadersSize", false));
+  }
+
+  /**
+   * Limit a request body's size in bytes; over it the client gets 413
+   * (libevent `evhttp_set_max_body_size`). Applies to connections accepted
+   * afterwards.
+   *
+   * @throws {RangeError} if n is not an integer >= 0 or Infinity
+   */
+  setMaxBodySize(n: number): void {
+    this.#setLimit("maxBodySize", checkSize(n, "maxBodySize", true));
+  }
+
+  /**
+   * Serve at most `n` connections at once; connections beyond are closed as
+   * soon as accepted (libevent `evhttp_set_max_connections`).
+   *
+   * @throws {RangeError} if n is not an integer >= 1 or Infinity
+   */
+  setMaxConnections(n: number): void {
+    if (n !== Infinity && (checkSize(n, "maxConnections", false) < 1)) {
+      throw new RangeError(`maxConnections must be >= 1, got ${n}`);
+    }
+    this.#cfg.maxConnections = n;
+  }
+
+  /**
+   * Read at most `n` requests ahead on one connection while their responses
+   * are not complete; reading waits beyond that.
+   *
+   * @throws {RangeError} if n is not an integer >= 1
+   */
+  setMaxPipelined(n: number): void {
+    if (checkSize(n, "maxPipelined", false) < 1) throw new RangeError(`maxPipelined must be >= 1, got ${n}`);
+    this.#cfg.maxPipelined = n;
+  }
+
+  /**
+   * Set how many bytes a streamed body may hold in `inputBuffer` before
+   * reading from the client pauses (the read high watermark of streamed
+   * bodies).
+   *
+   * @throws {RangeError} if n is not an integer >= 1
+   */
+  setBodyHighWatermark(n: number): void {
+    if (checkSize(n, "bodyHighWatermark", false) < 1) throw new RangeError(`bodyHighWatermark must be >= 1, got ${n}`);
+    this.#cfg.bodyHighWatermark = n;
+  }
+
+  /**
+   * Set the timeouts (libevent `evhttp_set_timeout_tv`, split by phase): a
+   * number sets all four, an object the ones it names. Each connection
+   * checks them on a timer of its own, at least once a second and as
+   * often as the shortest one set.
+   *
+   * @throws {RangeError} if a timeout is negative or not finite
+   * @throws {TypeError} if timeouts is neither a number nor an object
+   */
+  setTimeout(timeouts: number | HttpServerTimeouts): void {
+    const t = this.#cfg.timeouts;
+    if (typeof timeouts === "number") {
+      const ms = checkMs(timeouts, "timeout");
+      this.#cfg.timeouts = { header: ms, body: ms, write: ms, idle: ms };
+      return;
+    }
+    if (timeouts === null || typeof timeouts !== "object") {
+      throw new TypeError("timeouts must be a number or an object");
+    }
+    const next = { ...t };
+    if (timeouts.headerTimeoutMs !== undefined) next.header = checkMs(timeouts.headerTimeoutMs, "headerTimeoutMs");
+    if (timeouts.bodyTimeoutMs !== undefined) next.body = checkMs(timeouts.bodyTimeoutMs, "bodyTimeoutMs");
+    if (timeouts.writeTimeoutMs !== undefined) next.write = checkMs(timeouts.writeTimeoutMs, "writeTimeoutMs");
+    if (timeouts.idleTimeoutMs !== undefined) next.idle = checkMs(timeouts.idleTimeoutMs, "idleTimeoutMs");
+    this.#cfg.timeouts = next;
+  }
+
+  /**
+   * Run `cb(req)` as each request's head is read, before its body and
+   * before routing hands it to a callback (libevent `evhttp_set_newreqcb`,
+   * with the header callback it would set). Here a request may be refused
+   * (answer it: its body is not read), streamed (`req.setBodyCb`), or
+   * looked at. Null removes it. Only the bound server's hook runs, not a
+   * virtual host's.
+   *
+   * @throws {TypeError} if cb is neither a function nor null
+   */
+  setNewRequestCb(cb: HttpNewRequestCallback | null): void {
+    this.#cfg.newRequestCb = checkFn<HttpNewRequestCallback>(cb, "cb");
+  }
+
+  /**
+   * Decide `Expect: 100-continue` requests before their body is sent: `cb`
+   * returns 100 (or nothing) to answer `100 Continue`, or a status in
+   * 400..599 to refuse with it (417, 413, 401...); the connection then
+   * closes, as the client may not send the body. Without a callback every
+   * such request gets `100 Continue`. Null removes it.
+   *
+   * @throws {TypeError} if cb is neither a function nor null
+   */
+  setExpectContinueCb(cb: HttpExpectContinueCallback | null): void {
+    this.#cfg.expectCb = checkFn<HttpExpectContinueCallback>(cb, "cb");
+  }
+
+  /**
+   * Receive the errors callbacks throw; by default nothing is logged. A
+   * throwing logger is ignored. Null removes it.
+   *
+   * @throws {TypeError} if logger is neither a function nor null
+   */
+  setErrorLogger(logger: HttpErrorLogger | null): void {
+    this.#cfg.errorLogger = checkFn<HttpErrorLogger>(logger, "logger");
+  }
+
+  // ---------------------------------------------------------- closing
+
+  /**
+   * Shut down gracefully: stop accepting, close idle keep-alive connections
+   * now, let requests in flight finish (their responses say
+   * `Connection: close`), and resolve once every connection is closed.
+   * Connections still open after `graceMs` are dropped. Calling it again
+   * returns the same promise.
+   *
+   * @throws {RangeError} if graceMs is negative or not a number
+   */
+  shutdown(options: HttpShutdownOptions = {}): Promise<void> {
+    if (this.#shutdown !== null) return this.#shutdown;
+    const graceMs = options.graceMs ?? 30000;
+    if (typeof graceMs !== "number" || !(graceMs >= 0)) {
+      throw new RangeError(`graceMs must be a number >= 0, got ${String(graceMs)}`);
+    }
+    const cfg = this.#cfg;
+    if (cfg.state === "running") cfg.state = "draining";
+    const freed = this.#bound.splice(0).map((b) => b.listener.free().catch(() => {}));
+    this.#shutdown = new Promise<void>((resolve) => {
+      let timer: Event | null = null;
+      const check = (): void => {
+        if (cfg.connections.size !== 0) return;
+        cfg.onConnectionClosed = null;
+        timer?.free();
+        timer = null;
+        cfg.state = "closed";
+        Promise.all(freed).then(() => resolve());
+      };
+      cfg.onConnectionClosed = check;
+      if (graceMs !== Infinity && cfg.connections.size !== 0) {
+        timer = new Event(cfg.base, null, 0, () => {
+          for (const conn of [...cfg.connections]) conn.close("hard");
+        });
+        timer.add(graceMs);
+      }
+      for (const conn of [...cfg.connections]) conn.drain();
+      check();
+    });
+    return this.#shutdown;
+  }
+
+  /** {@linkcode HttpServer.shutdown} with its default grace period. */
+  close(): Promise<void> {
+    return this.shutdown();
+  }
+
+  /**
+   * Close everything now (libevent `evhttp_free`): listeners, and every
+   * connection, dropping responses in flight (their requests' close
+   * callbacks run). A pending shutdown resolves.
+   */
+  free(): void {
+    const cfg = this.#cfg;
+    if (cfg.state === "running") cfg.state = "draining";
+    for (const b of this.#bound.splice(0)) b.listener.free().catch(() => {});
+    for (const conn of [...cfg.connections]) conn.close("hard");
+    cfg.state = "closed";
+  }
+
+  #checkOpen(op: string): void {
+    if (this.#cfg.state !== "running") throw new TypeError(`${op}: the server was shut down`);
+  }
+
+  #setLimit(key: keyof HttpParserLimits, value: number): void {
+    this.#cfg.limits = { ...this.#cfg.limits, [key]: value };
+  }
+}
