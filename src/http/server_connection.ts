@@ -325,7 +325,7 @@ export class ServerConfig {
   contentTypeLine: string | null = "Content-Type: text/html; charset=ISO-8859-1\r\n";
   limits: Partial<HttpParserLimits> = {};
   timeouts: Timeouts = { header: 60000, body: 60000, write: 60000, idle: 5000 };
-  maxConnections = Infinity;
+  maxConnections: number = Infinity;
   maxPipelined = 32;
   bodyHighWatermark = 65536;
 
