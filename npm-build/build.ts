@@ -203,7 +203,7 @@ function packageJson(deno: DenoJson, built: Set<string>): Record<string, unknown
     ...(root ? { main: root.require.default, module: root.import.default, types: root.import.types } : {}),
     exports,
     // The compiled tests live in esm/tests for the Node run; they are not shipped.
-    files: ["esm/", "cjs/", "!esm/tests/"],
+    files: ["esm/", "cjs/", "!esm/tests/", "!esm/examples/"],
   };
 }
 
@@ -266,7 +266,9 @@ async function main(): Promise<void> {
     ...walk(ROOT, "adapters", isTs),
   ];
   if (library.length === 0) fail("no source files found");
-  const tests = walk(ROOT, "tests", isTs);
+  // Tests may import the examples' helper modules (examples/lib), which are
+  // compiled beside them and, like them, not shipped.
+  const tests = [...walk(ROOT, "tests", isTs), ...walk(ROOT, "examples/lib", isTs)];
   const fixtures = walk(ROOT, "tests", (rel) => !rel.endsWith(".ts"));
   const librarySet = new Set(library);
   const testSet = new Set([...library, ...tests, ...fixtures]);
