@@ -5,7 +5,7 @@
 //
 //   deno run -A bench/http/levent_server.ts PORT | bun ... | node ...
 import process from "node:process";
-import { EventBase, HttpServer } from "../../mod.ts";
+import { EV_SIGNAL, Event, EventBase, HttpServer } from "../../mod.ts";
 
 const port = Number(process.argv[2] ?? "0");
 const BODY = new TextEncoder().encode("Hello, World!");
@@ -18,4 +18,7 @@ http.setGenCb((req) => {
 });
 const handle = await http.bind("127.0.0.1", port);
 console.log(`listening on http://127.0.0.1:${handle.address.port}`);
+// SIGINT ends the loop so profilers (--cpu-prof) get to write their output.
+new Event(base, "SIGINT", EV_SIGNAL, () => base.loopBreak()).add();
 await base.dispatch();
+process.exit(0);

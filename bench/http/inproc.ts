@@ -1,0 +1,87 @@
+// The HTTP server's own cost per request, without the kernel: 64 in-memory
+// connections (a fake platform socket each) send keep-alive GETs as fast as
+// the server answers, like wrk -c64 but with no syscalls. Prints requests/s
+// of JavaScript work; run under --cpu-prof to see where it goes.
+//
+//   node bench/http/inproc.ts [REQUESTS]
+import process from "node:process";
+import { autoPlatform } from "../../adapters/auto.ts";
+import { EventBase, HttpServer, Listener } from "../../mod.ts";
+import type { AcceptHandler, NetAddress, Platform, SocketHandlers, TcpSocket } from "../../src/platform.ts";
+
+const TOTAL = Number(process.argv[2] ?? "300000");
+const CONNECTIONS = 64;
+const REQUEST = new TextEncoder().encode("GET /hello HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
+const ADDR: NetAddress = { transport: "tcp", host: "127.0.0.1", port: 1, family: 4 };
+
+let accept: AcceptHandler | undefined;
+const real = autoPlatform();
+const platform: Platform = {
+  ...real,
+  listen(_o, onAccept) {
+    accept = onAccept;
+    return Promise.resolve({ address: ADDR, close: () => Promise.resolve() });
+  },
+};
+
+let sent = 0;
+let answered = 0;
+let bytes = 0;
+let finish: () => void = () => {};
+const done = new Promise<void>((r) => (finish = r));
+
+class FakeSocket implements TcpSocket {
+  remoteAddress = ADDR;
+  localAddress = ADDR;
+  bufferedAmount = 0;
+  #h: SocketHandlers | undefined;
+  start(h: SocketHandlers): void {
+    this.#h = h;
+    this.next();
+  }
+  next(): void {
+    if (sent >= TOTAL) return;
+    sent++;
+    this.#h!.data(REQUEST, false);
+  }
+  write(b: Uint8Array): boolean {
+    bytes += b.length;
+    if (++answered === TOTAL) finish();
+    else queueMicrotask(() => this.next());
+    return true;
+  }
+  end(): void {}
+  close(): void {}
+  pause(): void {}
+  resume(): void {}
+  setNoDelay(): void {}
+}
+
+const base = new EventBase({ platform });
+const http = new HttpServer(base);
+const BODY = new TextEncoder().encode("Hello, World!");
+http.setGenCb((req) => {
+  req.outputHeaders.set("Content-Type", "text/plain");
+  req.sendReply(200, "OK", BODY);
+});
+const listener = await Listener.bind(base, { host: "127.0.0.1", port: 0 }, null);
+http.acceptListener(listener);
+const loop = base.dispatch();
+const t0 = performance.now();
+for (let i = 0; i < CONNECTIONS; i++) accept!(new FakeSocket());
+await done;
+const ms = performance.now() - t0;
+console.log(
+  JSON.stringify({
+    runtime: real.name,
+    requests: TOTAL,
+    ms: Math.round(ms),
+    rps: Math.round(TOTAL / ms * 1000),
+    bytesPerResponse: bytes / TOTAL,
+  }),
+);
+http.free();
+await listener.free();
+base.loopBreak();
+await loop;
+process.exit(0);
