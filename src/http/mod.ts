@@ -33,3 +33,4 @@ export type {
   EvBufferPtrHow,
 } from "../buffer/evbuffer.ts";
 export type { FileHandle, FileInfo } from "../platform.ts";
+export * from "./serve.ts";

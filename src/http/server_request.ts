@@ -424,6 +424,17 @@ export class ServerRequest {
     return this.#core.conn.takeOver(this.#core);
   }
 
+  /**
+   * Close this request's connection at once, dropping whatever is unsent
+   * (libevent `evhttp_connection_free` on `evhttp_request_get_connection`):
+   * for a streamed response whose source failed, so the client sees an
+   * error instead of a body cut short that looks complete. Requests still
+   * queued on the connection are lost too.
+   */
+  closeConnection(): void {
+    this.#core.conn.close("hard");
+  }
+
   /** Whether a reply should be dropped silently; throws if it is one too many. */
   #ignored(op: string): boolean {
     const core = this.#core;
