@@ -41,6 +41,23 @@
  * - `ERR_BODY_TOO_LARGE` (413): a body over `maxBodySize`.
  * - `ERR_INCOMPLETE` (400): the connection ended inside a message.
  *
+ * The client's codes (HttpConnection, HttpClientRequest, request()), with
+ * the status a proxy would answer its own client with:
+ *
+ * - `ERR_CONNECT` (502): the connection could not be made (refused,
+ *   unreachable, name not found, TLS handshake failed), retries included;
+ *   `cause` holds the platform's error.
+ * - `ERR_TIMEOUT` (504): connecting, reading the response or writing the
+ *   request took longer than its timeout.
+ * - `ERR_CONNECTION_CLOSED` (502): the server closed or reset the connection
+ *   before it sent a response.
+ * - `ERR_CANCELLED`: the request was cancelled (cancel(), the header
+ *   callback, the connection freed).
+ * - `ERR_REQUEST_BODY`: a streamed request body did not match its declared
+ *   Content-Length, or its source failed (`cause`).
+ * - `ERR_NOT_SUPPORTED` (501): the platform cannot do what was asked (binding
+ *   a client connection's local address or port).
+ *
  * Errors found in a response carry status 502 (Bad Gateway): what a proxy
  * would answer its own client with.
  */
@@ -64,7 +81,13 @@ export type HttpErrorCode =
   | "ERR_CHUNK_EXTENSION_TOO_LARGE"
   | "ERR_BODY_TOO_LARGE"
   | "ERR_INCOMPLETE"
-  | "ERR_BAD_URI";
+  | "ERR_BAD_URI"
+  | "ERR_CONNECT"
+  | "ERR_TIMEOUT"
+  | "ERR_CONNECTION_CLOSED"
+  | "ERR_CANCELLED"
+  | "ERR_REQUEST_BODY"
+  | "ERR_NOT_SUPPORTED";
 
 /** The status a server answers each code with, when the constructor is not told otherwise. */
 function defaultStatus(code: HttpErrorCode): number {

@@ -33,4 +33,7 @@ export type {
   EvBufferPtrHow,
 } from "../buffer/evbuffer.ts";
 export type { FileHandle, FileInfo } from "../platform.ts";
+export * from "./client_connection.ts";
+export * from "./client_request.ts";
+export * from "./client_fetch.ts";
 export * from "./serve.ts";

@@ -113,7 +113,7 @@ test("http-server echoes POST /echo, sends /chunked?n=N as N chunks on the wire,
 test("http-server works with curl: keep-alive reuse across two URLs", {
   skip: skip ?? (curl ? undefined : "curl is not installed"),
 }, async () => {
-  await withServer(async (base) => {
+  await withServer((base) => {
     const r = spawnSync("curl", ["-sv", `${base}/hello`, `${base}/docs/notes.txt`], {
       encoding: "utf8",
       timeout: 10000,
@@ -121,6 +121,7 @@ test("http-server works with curl: keep-alive reuse across two URLs", {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "Hello, World!0123456789abcdefghij");
     assert.match(r.stderr, /Re-using existing connection|reusing connection/i);
+    return Promise.resolve();
   });
 });
 

@@ -1,0 +1,138 @@
+/**
+ * http-client: libevent's sample/https-client.c in levent. Makes one request
+ * with an HttpConnection and an HttpClientRequest; the status line and the
+ * header fields go to stderr, the body is streamed to stdout (or FILE) as it
+ * arrives, holding the connection back while the output cannot keep up.
+ * Exit status 0 for a 2xx or 3xx answer, 1 for any other answer or a
+ * failure (one line on stderr), 2 for a bad command line.
+ *
+ *   deno run -A examples/http-client.ts URL [-X METHOD] [-d DATA] [-H "K: V"]... [-o FILE] [--timeout SECONDS]
+ *   bun examples/http-client.ts URL ...
+ *   node examples/http-client.ts URL ...
+ *
+ * `-d DATA` without `-X` sends a POST, as curl does (with Content-Type
+ * application/x-www-form-urlencoded unless -H gives one).
+ *
+ * @module
+ */
+import process from "node:process";
+import { createWriteStream, type WriteStream } from "node:fs";
+import { basicAuth, decodeUri, EventBase, HttpClientRequest, HttpConnection, HttpUri } from "../mod.ts";
+import { log, parseCli, programName, usageError } from "./lib/cli.ts";
+
+const { values, positionals } = parseCli({
+  method: { type: "string", short: "X" },
+  data: { type: "string", short: "d" },
+  header: { type: "string", short: "H", multiple: true },
+  output: { type: "string", short: "o" },
+  timeout: { type: "string" },
+}, true);
+
+if (positionals.length !== 1) usageError(positionals.length === 0 ? "a URL is required" : "give exactly one URL");
+const url = positionals[0];
+
+let uri: HttpUri;
+try {
+  uri = HttpUri.parse(url);
+} catch (err) {
+  usageError(`bad URL "${url}": ${(err as Error).message}`);
+}
+const scheme = uri.scheme?.toLowerCase();
+if (scheme !== "http" && scheme !== "https") usageError(`the URL must start with http:// or https://, got "${url}"`);
+if (uri.host === null || uri.host === "") usageError(`the URL has no host: "${url}"`);
+
+const method = values.method ?? (values.data !== undefined ? "POST" : "GET");
+if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(method)) usageError(`-X must be an HTTP method, got "${method}"`);
+
+let timeoutMs: number | undefined;
+if (values.timeout !== undefined) {
+  const seconds = Number(values.timeout);
+  if (!/^\d+(\.\d+)?$/.test(values.timeout) || !(seconds > 0)) {
+    usageError(`--timeout must be a number of seconds > 0, got "${values.timeout}"`);
+  }
+  timeoutMs = seconds * 1000;
+}
+
+const base = new EventBase(); // event_base_new()
+// evhttp_connection_base_ssl_new / evhttp_connection_base_new
+const conn = new HttpConnection(base, {
+  host: uri.host,
+  port: uri.port >= 0 ? uri.port : undefined,
+  tls: scheme === "https" ? {} : undefined,
+});
+conn.setRetries(0);
+if (timeoutMs !== undefined) conn.setTimeout(timeoutMs); // evhttp_connection_set_timeout
+
+// The body goes to a file or to stdout; either may ask us to wait (backpressure).
+const out: WriteStream | NodeJS.WriteStream = values.output !== undefined
+  ? createWriteStream(values.output)
+  : process.stdout;
+let outputFailed = false;
+let exitCode = 1;
+
+// evhttp_request_new(http_request_done, bev)
+const req = new HttpClientRequest((r) => {
+  exitCode = r.responseCode >= 200 && r.responseCode < 400 ? 0 : 1;
+});
+req.setHeaderCb((r) => {
+  let head = `HTTP/${r.responseVersion} ${r.responseCode} ${r.responseReason}\n`;
+  for (const [name, value] of r.inputHeaders) head += `${name}: ${value}\n`;
+  process.stderr.write(head + "\n");
+});
+req.setChunkedCb((r) => {
+  // One write per piece, copied: the input buffer is drained once this returns.
+  if (!out.write(r.inputBuffer.pullup().slice())) {
+    r.pauseBody();
+    out.once("drain", () => r.resumeBody());
+  }
+});
+req.setErrorCb((_kind, r) => {
+  // An output failure was told already; every other failure is one line, no stack.
+  if (!outputFailed) log(`${programName()}: ${r.error?.message ?? "the request failed"}`);
+  exitCode = 1;
+});
+// Once the request is over, whichever way: close the connection so the loop can end.
+req.setOnCompleteCb(() => conn.free());
+out.on("error", (err: Error) => {
+  if (outputFailed) return;
+  outputFailed = true;
+  log(`${programName()}: cannot write ${values.output ?? "to stdout"}: ${err.message}`);
+  req.cancel();
+});
+
+const headers = req.outputHeaders; // evhttp_request_get_output_headers
+for (const line of values.header ?? []) {
+  const colon = line.indexOf(":");
+  if (colon <= 0) usageError(`-H must be "Name: value", got "${line}"`);
+  try {
+    headers.add(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+  } catch (err) {
+    usageError(`-H "${line}": ${(err as Error).message}`);
+  }
+}
+if (uri.userinfo !== null && !headers.has("authorization")) {
+  const colon = uri.userinfo.indexOf(":");
+  const user = decodeUri(colon < 0 ? uri.userinfo : uri.userinfo.slice(0, colon));
+  const pass = colon < 0 ? "" : decodeUri(uri.userinfo.slice(colon + 1));
+  headers.set("Authorization", basicAuth(user, pass));
+}
+if (values.data !== undefined) {
+  req.outputBuffer.addString(values.data); // evbuffer_add(evhttp_request_get_output_buffer(req), ...)
+  if (!headers.has("content-type")) headers.set("Content-Type", "application/x-www-form-urlencoded");
+}
+
+const path = uri.path === "" ? "/" : uri.path;
+try {
+  conn.makeRequest(req, method, uri.query === null ? path : `${path}?${uri.query}`); // evhttp_make_request
+} catch (err) {
+  usageError((err as Error).message);
+}
+
+await base.dispatch(); // event_base_dispatch()
+
+// Let the last bytes reach the file or the pipe before exiting.
+await new Promise<void>((resolve) => {
+  if (out === process.stdout) out.write("", () => resolve());
+  else (out as WriteStream).end(() => resolve());
+});
+process.exit(exitCode);

@@ -1,0 +1,538 @@
+/**
+ * HttpClientRequest: the client side of libevent's `struct evhttp_request`
+ * (`evhttp_request_new` and the `evhttp_request_*` accessors and callbacks),
+ * a request made on an {@linkcode HttpConnection} and the response it gets;
+ * and {@linkcode basicAuth} for `Authorization: Basic`.
+ *
+ * @module
+ */
+import { EvBuffer } from "../buffer/evbuffer.ts";
+import type { HttpHeaders } from "./headers.ts";
+import { HttpError } from "./http_error.ts";
+import type { HttpConnection } from "./client_connection.ts";
+import {
+  BODY_HIGH_WATER,
+  ClientRequestCore,
+  connectionHooks,
+  isFinished,
+  requestHooks,
+  returnQuietly,
+} from "./client_internal.ts";
+
+/**
+ * Where a client request stands:
+ * - `"new"`: made, not yet given to {@linkcode HttpConnection.makeRequest};
+ * - `"queued"`: waiting for its connection (connecting, or behind another request);
+ * - `"sending"`: being written to the connection;
+ * - `"waiting"`: written, waiting for the response;
+ * - `"reading"`: the response head arrived; its body is being read;
+ * - `"complete"`: the whole response arrived;
+ * - `"failed"`: it ended with an error (see {@linkcode HttpClientRequest.errorKind});
+ * - `"cancelled"`: {@linkcode HttpClientRequest.cancel}, the header callback, or freeing the connection ended it.
+ */
+export type HttpClientRequestState =
+  | "new"
+  | "queued"
+  | "sending"
+  | "waiting"
+  | "reading"
+  | "complete"
+  | "failed"
+  | "cancelled";
+
+/**
+ * Why a request failed: libevent's `enum evhttp_request_error`.
+ * - `"timeout"` (`EVREQ_HTTP_TIMEOUT`): connecting, reading or writing timed out;
+ * - `"eof"` (`EVREQ_HTTP_EOF`): the connection could not be made, or closed before the response was complete;
+ * - `"invalid_header"` (`EVREQ_HTTP_INVALID_HEADER`): the response was malformed;
+ * - `"buffer_error"` (`EVREQ_HTTP_BUFFER_ERROR`): the request body could not be sent (its source failed, or it did not match its length);
+ * - `"request_cancel"` (`EVREQ_HTTP_REQUEST_CANCEL`): the request was cancelled;
+ * - `"data_too_long"` (`EVREQ_HTTP_DATA_TOO_LONG`): the response head or body was over the connection's limit.
+ */
+export type HttpClientErrorKind =
+  | "timeout"
+  | "eof"
+  | "invalid_header"
+  | "buffer_error"
+  | "request_cancel"
+  | "data_too_long";
+
+/**
+ * The request callback: libevent's `void (*cb)(struct evhttp_request *, void *)`.
+ * Called once the response is complete, or after the error callback when the
+ * request failed ({@linkcode HttpClientRequest.responseCode} is then 0 unless
+ * the head had arrived, and {@linkcode HttpClientRequest.error} says why).
+ * Not called for a cancelled request, as in libevent.
+ */
+export type HttpClientRequestCallback = (req: HttpClientRequest) => void;
+
+/**
+ * The header callback: libevent's `evhttp_request_set_header_cb`. Called
+ * once the response head is parsed; returning false or an Error aborts the
+ * request (as libevent's negative return does): it ends cancelled.
+ */
+export type HttpClientHeaderCallback = (req: HttpClientRequest) => void | boolean | Error;
+
+/** The chunked callback: libevent's `evhttp_request_set_chunked_cb`. The new body bytes are in the input buffer. */
+export type HttpClientChunkCallback = (req: HttpClientRequest) => void;
+
+/** The error callback: libevent's `evhttp_request_set_error_cb`, with the request added. */
+export type HttpClientErrorCallback = (kind: HttpClientErrorKind, req: HttpClientRequest) => void;
+
+/** Called when a streamed body has room again after writeBody returned false. */
+export type HttpClientDrainCallback = (req: HttpClientRequest) => void;
+
+/** Where {@linkcode HttpClientRequest.setBodySource} takes a body from: each item is sent as it comes (strings as UTF-8). */
+export type HttpClientBodySource = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
+
+/** Options of {@linkcode HttpClientRequest.startBody} and {@linkcode HttpClientRequest.setBodySource}. */
+export interface HttpClientBodyOptions {
+  /** The body's length, sent as Content-Length; without it the body is sent chunked. */
+  readonly length?: number;
+}
+
+const encoder = new TextEncoder();
+
+function checkCallback<F>(cb: unknown, op: string): F | null {
+  if (cb !== null && cb !== undefined && typeof cb !== "function") {
+    throw new TypeError(`${op}: the callback must be a function or null`);
+  }
+  return (cb ?? null) as F | null;
+}
+
+/** Pull items from a body source while the connection has room; the drain restarts it after a "wait". */
+async function pumpSource(core: ClientRequestCore): Promise<void> {
+  const source = core.source;
+  if (source === null || core.sourceState === "pulling" || core.sourceState === "done") return;
+  core.sourceState = "pulling";
+  try {
+    for (;;) {
+      const step = await source.next();
+      if (isFinished(core.state)) {
+        core.sourceState = "done";
+        core.source = null;
+        returnQuietly(source);
+        return;
+      }
+      if (step.done === true) {
+        core.sourceState = "done";
+        core.source = null;
+        core.req.endBody();
+        return;
+      }
+      const value: unknown = step.value;
+      if (typeof value !== "string" && !(value instanceof Uint8Array)) {
+        throw new TypeError(`the body source gave a ${typeof value}, not a Uint8Array or a string`);
+      }
+      if (!core.req.writeBody(value)) {
+        core.sourceState = "waiting";
+        return;
+      }
+    }
+  } catch (err) {
+    core.sourceState = "done";
+    core.source = null;
+    const conn = core.conn;
+    if (conn === null || isFinished(core.state)) return;
+    const error = new HttpError(
+      "ERR_REQUEST_BODY",
+      `the request body source failed: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    error.cause = err;
+    // The pump runs in promise callbacks: the failure is told on the loop, as every other one is.
+    conn.base.defer(() => connectionHooks.stop(conn, core, "buffer_error", error));
+  }
+}
+
+/**
+ * A client request: libevent's `struct evhttp_request` as
+ * `evhttp_request_new(cb, arg)` makes it for {@linkcode HttpConnection.makeRequest}.
+ * Fill {@linkcode HttpClientRequest.outputHeaders} and
+ * {@linkcode HttpClientRequest.outputBuffer}, or stream the body with
+ * {@linkcode HttpClientRequest.startBody} / {@linkcode HttpClientRequest.writeBody}
+ * or {@linkcode HttpClientRequest.setBodySource}; the response comes back in
+ * {@linkcode HttpClientRequest.responseCode},
+ * {@linkcode HttpClientRequest.inputHeaders} and
+ * {@linkcode HttpClientRequest.inputBuffer}. All callbacks run on the
+ * connection's event loop. A request is used once.
+ *
+ * @example
+ * ```ts
+ * import { EventBase, HttpClientRequest, HttpConnection } from "@levent/levent";
+ * const base = new EventBase();
+ * const conn = new HttpConnection(base, { host: "example.com", port: 80 });
+ * const req = new HttpClientRequest((r) => {
+ *   console.log(r.responseCode, r.inputBuffer.length);
+ *   conn.free(); // the loop ends once nothing is left
+ * });
+ * req.setErrorCb((kind, r) => console.error(kind, r.error?.message));
+ * req.outputHeaders.set("Accept", "text/html");
+ * conn.makeRequest(req, "GET", "/");
+ * await base.dispatch();
+ * ```
+ */
+export class HttpClientRequest {
+  static {
+    requestHooks.core = (req) => req.#core;
+    requestHooks.drain = (core) => {
+      if (core.source !== null) void pumpSource(core);
+      else core.drainCb?.(core.req);
+    };
+  }
+
+  readonly #core: ClientRequestCore;
+
+  /**
+   * A new request whose `cb` runs when the response is complete (libevent
+   * `evhttp_request_new`); see {@linkcode HttpClientRequestCallback}.
+   *
+   * @throws {TypeError} if cb is neither a function nor null/undefined
+   */
+  constructor(cb?: HttpClientRequestCallback | null) {
+    this.#core = new ClientRequestCore(this, checkCallback<HttpClientRequestCallback>(cb, "HttpClientRequest"));
+  }
+
+  /** Where the request stands; see {@linkcode HttpClientRequestState}. */
+  get state(): HttpClientRequestState {
+    return this.#core.state;
+  }
+
+  /** The method given to makeRequest, or "" before (libevent `evhttp_request_get_command`). */
+  get method(): string {
+    return this.#core.method;
+  }
+
+  /** The request target given to makeRequest, or "" before (libevent `evhttp_request_get_uri`). */
+  get uri(): string {
+    return this.#core.uri;
+  }
+
+  /** The connection it was made on, or null before makeRequest (libevent `evhttp_request_get_connection`). */
+  get connection(): HttpConnection | null {
+    return this.#core.conn;
+  }
+
+  /** The header fields to send (libevent `evhttp_request_get_output_headers`). */
+  get outputHeaders(): HttpHeaders {
+    return this.#core.outputHeaders;
+  }
+
+  /**
+   * The body to send (libevent `evhttp_request_get_output_buffer`): what it
+   * holds when makeRequest is called is the body, sent with Content-Length.
+   * makeRequest takes the bytes, so it is empty afterwards, as in libevent.
+   */
+  get outputBuffer(): EvBuffer {
+    return this.#core.outputBuffer;
+  }
+
+  /** The response's status code; 0 until the head arrives (libevent `evhttp_request_get_response_code`). */
+  get responseCode(): number {
+    return this.#core.responseCode;
+  }
+
+  /** The response's reason phrase (libevent `evhttp_request_get_response_code_line`). */
+  get responseReason(): string {
+    return this.#core.responseReason;
+  }
+
+  /** The response's HTTP version, `"1.1"` or `"1.0"` (libevent's `req->major`, `req->minor`). */
+  get responseVersion(): string {
+    return this.#core.responseMinor === 0 ? "1.0" : "1.1";
+  }
+
+  /** The response's header fields, names lowercased (libevent `evhttp_request_get_input_headers`). */
+  get inputHeaders(): HttpHeaders {
+    return this.#core.inputHeaders;
+  }
+
+  /** The trailer fields of a chunked response, or null when it had none. */
+  get inputTrailers(): HttpHeaders | null {
+    return this.#core.inputTrailers;
+  }
+
+  /**
+   * The response body (libevent `evhttp_request_get_input_buffer`): all of
+   * it once complete, or with a chunked callback, the bytes new since the
+   * last call (drained after each call).
+   */
+  get inputBuffer(): EvBuffer {
+    return this.#core.inputBuffer;
+  }
+
+  /** Why the request failed or was cancelled, or null. */
+  get error(): HttpError | null {
+    return this.#core.error;
+  }
+
+  /** The libevent error kind of a failed or cancelled request, or null. */
+  get errorKind(): HttpClientErrorKind | null {
+    return this.#core.errorKind;
+  }
+
+  /**
+   * Set the callback run once the response head is parsed (libevent
+   * `evhttp_request_set_header_cb`); see {@linkcode HttpClientHeaderCallback}.
+   *
+   * @throws {TypeError} if cb is neither a function nor null
+   */
+  setHeaderCb(cb: HttpClientHeaderCallback | null): void {
+    this.#core.headerCb = checkCallback<HttpClientHeaderCallback>(cb, "setHeaderCb");
+  }
+
+  /**
+   * Set the callback run for each piece of the response body as it arrives
+   * (libevent `evhttp_request_set_chunked_cb`). The piece is in
+   * {@linkcode HttpClientRequest.inputBuffer}, which is drained after the
+   * call, so a download of any size takes bounded memory. For a chunked
+   * response a piece is whatever arrived, not one wire chunk.
+   *
+   * @throws {TypeError} if cb is neither a function nor null
+   */
+  setChunkedCb(cb: HttpClientChunkCallback | null): void {
+    this.#core.chunkCb = checkCallback<HttpClientChunkCallback>(cb, "setChunkedCb");
+  }
+
+  /**
+   * Set the callback run when the request fails or is cancelled, with the
+   * error kind (libevent `evhttp_request_set_error_cb`). A failure is never
+   * thrown: it comes here, then to the request callback.
+   *
+   * @throws {TypeError} if cb is neither a function nor null
+   */
+  setErrorCb(cb: HttpClientErrorCallback | null): void {
+    this.#core.errorCb = checkCallback<HttpClientErrorCallback>(cb, "setErrorCb");
+  }
+
+  /**
+   * Set the callback run once the request is over, whichever way: after the
+   * request callback, the error callback, or the cancellation (libevent
+   * `evhttp_request_set_on_complete_cb`).
+   *
+   * @throws {TypeError} if cb is neither a function nor null
+   */
+  setOnCompleteCb(cb: HttpClientRequestCallback | null): void {
+    this.#core.completeCb = checkCallback<HttpClientRequestCallback>(cb, "setOnCompleteCb");
+  }
+
+  /**
+   * Cancel the request (libevent `evhttp_cancel_request`): a queued request
+   * is dropped; one on the wire resets its connection (other requests on it
+   * are retried when that is safe, else they fail with `"eof"`). The error
+   * callback gets `"request_cancel"`; the request callback is not called.
+   * Nothing happens once the request is over.
+   */
+  cancel(): void {
+    const core = this.#core;
+    if (core.state === "new" || isFinished(core.state) || core.conn === null) return;
+    connectionHooks.stop(
+      core.conn,
+      core,
+      "request_cancel",
+      new HttpError("ERR_CANCELLED", "the request was cancelled"),
+    );
+  }
+
+  /**
+   * Stop reading the response body: the connection stops reading (the
+   * server is held back by TCP flow control) and the read timeout is
+   * suspended until {@linkcode HttpClientRequest.resumeBody}. No libevent
+   * counterpart; the server side's ServerRequest has the same pair.
+   */
+  pauseBody(): void {
+    const core = this.#core;
+    if (core.flow === "paused") return;
+    core.flow = "paused";
+    if (core.conn !== null && !isFinished(core.state)) connectionHooks.flowChanged(core.conn, core);
+  }
+
+  /** Read the response body again after {@linkcode HttpClientRequest.pauseBody}. */
+  resumeBody(): void {
+    const core = this.#core;
+    if (core.flow === "flowing") return;
+    core.flow = "flowing";
+    if (core.conn !== null && !isFinished(core.state)) connectionHooks.flowChanged(core.conn, core);
+  }
+
+  // ------------------------------------------------------- streamed bodies
+
+  /**
+   * Say the body will be streamed with {@linkcode HttpClientRequest.writeBody}
+   * and {@linkcode HttpClientRequest.endBody}, as it is produced (the
+   * client-side counterpart of libevent's `evhttp_send_reply_start`): sent
+   * chunked, or with Content-Length when `length` is given (or the
+   * application set Content-Length). Bytes already in the output buffer go
+   * first. Call before makeRequest.
+   *
+   * @throws {TypeError} if makeRequest was called, or the body is streamed already
+   * @throws {RangeError} if length is not an integer >= 0
+   */
+  startBody(options?: HttpClientBodyOptions): void {
+    const core = this.#core;
+    if (core.state !== "new") throw new TypeError("startBody: call it before makeRequest");
+    if (core.bodyMode === "stream") throw new TypeError("startBody: the body is streamed already");
+    const length = options?.length;
+    if (length !== undefined && (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0)) {
+      throw new RangeError(`startBody: length must be an integer >= 0, got ${String(length)}`);
+    }
+    if (length !== undefined && core.outputBuffer.length > length) {
+      throw new RangeError(
+        `startBody: the output buffer holds ${core.outputBuffer.length} bytes, over length ${length}`,
+      );
+    }
+    core.bodyMode = "stream";
+    core.declaredLength = length ?? -1;
+    if (core.outputBuffer.length > 0) this.writeBody(core.outputBuffer);
+  }
+
+  /**
+   * Write a piece of a streamed body (the client-side counterpart of
+   * libevent's `evhttp_send_reply_chunk`); strings are sent as UTF-8, bytes
+   * are kept by reference (do not change them afterwards), an EvBuffer is
+   * moved. Returns false once enough waits to be sent: stop writing until the
+   * drain callback runs, so an upload never sits whole in memory. After the
+   * request is over, the bytes are dropped and false is returned.
+   *
+   * @throws {TypeError} if startBody was not called, endBody was, or data is of another type
+   * @throws {RangeError} if the bytes go past the declared length
+   */
+  writeBody(data: Uint8Array | string | EvBuffer): boolean {
+    const core = this.#core;
+    if (core.bodyMode !== "stream") throw new TypeError("writeBody: call startBody (or setBodySource) first");
+    if (core.streamState === "ended") throw new TypeError("writeBody: endBody was called");
+    let bytes: Uint8Array | null = null;
+    let n: number;
+    if (typeof data === "string") {
+      bytes = encoder.encode(data);
+      n = bytes.length;
+    } else if (data instanceof Uint8Array) {
+      bytes = data;
+      n = data.length;
+    } else if (data instanceof EvBuffer) {
+      n = data.length;
+    } else {
+      throw new TypeError("writeBody: data must be a Uint8Array, a string or an EvBuffer");
+    }
+    if (isFinished(core.state)) {
+      if (data instanceof EvBuffer) data.drain(n);
+      return false;
+    }
+    if (core.declaredLength >= 0 && core.bodyAccepted + n > core.declaredLength) {
+      throw new RangeError(
+        `writeBody: ${core.bodyAccepted + n} bytes would go past the declared length of ${core.declaredLength}`,
+      );
+    }
+    if (bytes !== null) core.bodyQueue.add(bytes);
+    else core.bodyQueue.addBuffer(data as EvBuffer);
+    core.bodyAccepted += n;
+    if (core.conn !== null) connectionHooks.bodyChanged(core.conn, core);
+    const room = this.bodyBufferedAmount < BODY_HIGH_WATER;
+    if (!room) core.drainWanted = true;
+    return room;
+  }
+
+  /**
+   * End a streamed body (the client-side counterpart of libevent's
+   * `evhttp_send_reply_end`): the last chunk goes out once the bytes before
+   * it have. A body shorter than its declared length fails the request with
+   * `"buffer_error"`. Calling it again does nothing.
+   *
+   * @throws {TypeError} if startBody was not called
+   * @throws {RangeError} before makeRequest, if fewer bytes than the declared length were written
+   */
+  endBody(): void {
+    const core = this.#core;
+    if (core.bodyMode !== "stream") throw new TypeError("endBody: call startBody (or setBodySource) first");
+    if (core.streamState === "ended" || isFinished(core.state)) return;
+    const short = core.declaredLength >= 0 && core.bodyAccepted < core.declaredLength;
+    if (short && core.conn === null) {
+      throw new RangeError(`endBody: ${core.bodyAccepted} bytes written, ${core.declaredLength} declared`);
+    }
+    core.streamState = "ended";
+    if (core.conn === null) return;
+    if (short) {
+      connectionHooks.stop(
+        core.conn,
+        core,
+        "buffer_error",
+        new HttpError(
+          "ERR_REQUEST_BODY",
+          `the request body ended after ${core.bodyAccepted} of its declared ${core.declaredLength} bytes`,
+        ),
+      );
+      return;
+    }
+    connectionHooks.bodyChanged(core.conn, core);
+  }
+
+  /**
+   * Set the callback run when a streamed body has room again after
+   * {@linkcode HttpClientRequest.writeBody} returned false.
+   *
+   * @throws {TypeError} if cb is neither a function nor null
+   */
+  setDrainCb(cb: HttpClientDrainCallback | null): void {
+    this.#core.drainCb = checkCallback<HttpClientDrainCallback>(cb, "setDrainCb");
+  }
+
+  /**
+   * Stream the body from an async (or sync) iterable: items are pulled only
+   * while the connection has room, and only once the request is on the
+   * wire, so the body never sits whole in memory. The end of the iterable
+   * ends the body; an item that is neither bytes nor a string, or an
+   * exception from the source, fails the request with `"buffer_error"`; a
+   * request that ends early closes the source (`return()`). A Web
+   * ReadableStream is an async iterable. Call before makeRequest.
+   *
+   * @throws {TypeError} as startBody, or if source is not iterable
+   * @throws {RangeError} as startBody
+   */
+  setBodySource(source: HttpClientBodySource, options?: HttpClientBodyOptions): void {
+    const core = this.#core;
+    let iterator: AsyncIterator<Uint8Array | string> | Iterator<Uint8Array | string>;
+    if (source !== null && typeof source === "object" && Symbol.asyncIterator in source) {
+      iterator = (source as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
+    } else if (source !== null && typeof source === "object" && Symbol.iterator in source) {
+      iterator = (source as Iterable<Uint8Array | string>)[Symbol.iterator]();
+    } else {
+      throw new TypeError("setBodySource: source must be an async iterable or an iterable");
+    }
+    this.startBody(options);
+    core.source = iterator;
+    core.sourceState = "idle";
+    // The pump starts when the connection first has room for this request.
+    core.drainWanted = true;
+  }
+
+  /** Bytes of a streamed body written but not yet handed to the socket. */
+  get bodyBufferedAmount(): number {
+    const core = this.#core;
+    const onWire = core.conn === null ? 0 : connectionHooks.outputLength(core.conn, core);
+    return core.bodyQueue.length + onWire;
+  }
+}
+
+/**
+ * The value of an `Authorization` field for HTTP Basic authentication
+ * (RFC 7617): `Basic ` and the Base64 of `user:password` in UTF-8.
+ *
+ * @example
+ * ```ts
+ * import { basicAuth, HttpClientRequest } from "@levent/levent/http";
+ * const req = new HttpClientRequest();
+ * req.outputHeaders.set("Authorization", basicAuth("Aladdin", "open sesame"));
+ * console.log(req.outputHeaders.get("authorization")); // Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==
+ * ```
+ *
+ * @throws {TypeError} if user or password is not a string, or user holds a colon (RFC 7617 forbids it)
+ */
+export function basicAuth(user: string, password: string): string {
+  if (typeof user !== "string" || typeof password !== "string") {
+    throw new TypeError("basicAuth: user and password must be strings");
+  }
+  if (user.includes(":")) throw new TypeError("basicAuth: the user name must not hold a colon (RFC 7617)");
+  const bytes = encoder.encode(`${user}:${password}`);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
+  return `Basic ${btoa(binary)}`;
+}
