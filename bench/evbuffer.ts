@@ -14,23 +14,12 @@
 // - add-drain-churn: 100 MB through a buffer kept near 64 KiB, added in
 //   chunks of 1 B .. 4 KiB and drained in random amounts.
 import { EvBuffer } from "../src/buffer/mod.ts";
+import { prng } from "../tests/util.ts";
 
 const TOTAL = 100_000_000;
 const LINE = 80;
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 const runtime = g.Deno !== undefined ? "deno" : g.Bun !== undefined ? "bun" : "node";
-
-/** A small deterministic PRNG (mulberry32), so every runtime sees the same chunks. */
-function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n: number): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) % n);
-  };
-}
 
 /** About 4 MiB of 80-byte lines (78 letters and digits, then CRLF), a whole number of lines. */
 function lineSource(): Uint8Array {

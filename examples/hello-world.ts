@@ -11,19 +11,8 @@
  * @module
  */
 import process from "node:process";
-import {
-  BEV_EVENT_EOF,
-  BEV_EVENT_ERROR,
-  BufferEvent,
-  EV_READ,
-  EV_SIGNAL,
-  EV_WRITE,
-  Event,
-  EventBase,
-  Listener,
-  type SignalName,
-} from "../mod.ts";
-import { announce, log, parseCli, portFlag } from "./lib/cli.ts";
+import { BEV_EVENT_EOF, BEV_EVENT_ERROR, BufferEvent, EV_READ, EV_WRITE, EventBase, Listener } from "../mod.ts";
+import { announce, log, onStopSignal, parseCli, portFlag } from "./lib/cli.ts";
 
 const MESSAGE = "Hello, World!\n";
 
@@ -56,17 +45,7 @@ try {
 announce("tcp", listener.address.host, listener.address.port);
 
 // signal_cb: stop accepting; the loop then ends once open connections finish.
-const signals: Event[] = [];
-const onSignal = (signal: unknown): void => {
-  log(`caught ${String(signal)}; exiting once open connections finish`);
-  for (const ev of signals) ev.del();
-  void listener.free();
-};
-for (const name of ["SIGINT", "SIGTERM"] satisfies SignalName[]) {
-  const ev = new Event(base, name, EV_SIGNAL, onSignal);
-  ev.add();
-  signals.push(ev);
-}
+onStopSignal(base, () => void listener.free());
 
 await base.dispatch(); // event_base_dispatch()
 process.exit(0);

@@ -18,17 +18,8 @@
  * @module
  */
 import process from "node:process";
-import {
-  decodeUri,
-  EV_SIGNAL,
-  Event,
-  EventBase,
-  HttpServer,
-  parseQuery,
-  type ServerRequest,
-  type SignalName,
-} from "../mod.ts";
-import { announce, log, parseCli, portFlag, usageError } from "./lib/cli.ts";
+import { decodeUri, EventBase, HttpServer, parseQuery, type ServerRequest } from "../mod.ts";
+import { announce, log, onStopSignal, parseCli, portFlag, usageError } from "./lib/cli.ts";
 import { contentTypeFor, directoryListingHtml, parseRange, resolveUnderRoot } from "./lib/static_files.ts";
 
 const { values } = parseCli({ host: { type: "string" }, port: { type: "string" }, root: { type: "string" } });
@@ -174,17 +165,8 @@ try {
 }
 announce("http", handle.address.host, handle.address.port);
 
-const signals: Event[] = [];
-const onSignal = (signal: unknown): void => {
-  log(`caught ${String(signal)}; finishing requests in flight`);
-  for (const ev of signals) ev.del();
-  void http.shutdown({ graceMs: 5000 });
-};
-for (const name of ["SIGINT", "SIGTERM"] satisfies SignalName[]) {
-  const ev = new Event(base, name, EV_SIGNAL, onSignal);
-  ev.add();
-  signals.push(ev);
-}
+// Stop accepting, finish the requests in flight, close idle connections.
+onStopSignal(base, () => void http.shutdown({ graceMs: 5000 }));
 
 await base.dispatch(); // event_base_dispatch()
 process.exit(0);

@@ -22,14 +22,11 @@ import {
   BEV_EVENT_ERROR,
   BufferEvent,
   EV_READ,
-  EV_SIGNAL,
   EV_WRITE,
-  Event,
   EventBase,
   Listener,
-  type SignalName,
 } from "../mod.ts";
-import { announce, hostPortFlag, log, parseCli } from "./lib/cli.ts";
+import { announce, hostPortFlag, log, onStopSignal, parseCli } from "./lib/cli.ts";
 
 /** Output queued for one side beyond which the other side stops being read. */
 const MAX_OUTPUT = 512 * 1024;
@@ -111,21 +108,14 @@ try {
 }
 announce("tcp", listener.address.host, listener.address.port);
 
-const signals: Event[] = [];
-const onSignal = (signal: unknown): void => {
-  log(`caught ${String(signal)}; closing ${open.size} connections and exiting`);
-  for (const ev of signals) ev.del();
+onStopSignal(base, () => {
+  log(`closing ${open.size} connections`);
   for (const bev of [...open]) {
     bev.socket?.close();
     release(bev);
   }
   void listener.free();
-};
-for (const name of ["SIGINT", "SIGTERM"] satisfies SignalName[]) {
-  const ev = new Event(base, name, EV_SIGNAL, onSignal);
-  ev.add();
-  signals.push(ev);
-}
+});
 
 await base.dispatch();
 process.exit(0);

@@ -55,3 +55,15 @@ export function fillPattern(out: Uint8Array, offset: number): Uint8Array {
   for (let i = 0; i < out.length; i++) out[i] = patternByte(offset + i);
   return out;
 }
+
+/** A small deterministic PRNG (mulberry32): `rnd(n)` is an integer in [0, n), the same on every runtime. */
+export function prng(seed: number): (n: number) => number {
+  let a = seed >>> 0;
+  return (n: number): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+}

@@ -7,6 +7,7 @@
  */
 import process from "node:process";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { EV_SIGNAL, Event, type EventBase, type EventSource, type SignalName } from "../../mod.ts";
 
 /** The program's name, for error lines: the script's file name. */
 export function programName(): string {
@@ -73,4 +74,24 @@ export function announce(scheme: string, host: string, port: number): void {
 /** Write a log line to stderr. */
 export function log(message: string): void {
   process.stderr.write(`${message}\n`);
+}
+
+/**
+ * On the first SIGINT or SIGTERM (watched with libevent-style signal events
+ * on `base`), log it, stop watching both, and call `stop(signal)`, which
+ * should stop accepting and let the loop run out: what sample/*.c do with
+ * `evsignal_new(base, SIGINT, signal_cb, base)`.
+ */
+export function onStopSignal(base: EventBase, stop: (signal: SignalName) => void): void {
+  const events: Event[] = [];
+  const fire = (signal: EventSource): void => {
+    log(`caught ${String(signal)}; shutting down`);
+    for (const ev of events) ev.del();
+    stop(signal as SignalName);
+  };
+  for (const name of ["SIGINT", "SIGTERM"] satisfies SignalName[]) {
+    const ev = new Event(base, name, EV_SIGNAL, fire);
+    ev.add();
+    events.push(ev);
+  }
 }

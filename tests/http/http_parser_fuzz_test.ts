@@ -8,21 +8,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EvBuffer } from "../../src/buffer/mod.ts";
 import { HttpParser, type HttpParserKind, type HttpParserLimits } from "../../src/http/mod.ts";
+import { concat, prng } from "../util.ts";
 
 const CASES = 100_000;
 const SEED = 0x5eed;
-
-/** A small deterministic PRNG (mulberry32): `rnd(n)` is an integer in [0, n). */
-function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n: number): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) % n;
-  };
-}
 
 function bytes(text: string): Uint8Array {
   return Uint8Array.from(text, (ch) => ch.charCodeAt(0) & 255);
@@ -90,18 +79,6 @@ const TOKENS = [
   "HTTP/1.1 200 OK\r\n",
   " folded\r\n",
 ].map(bytes);
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** One mutation of `data`. */
 function mutate(data: Uint8Array, rnd: (n: number) => number): Uint8Array {

@@ -11,6 +11,7 @@ import {
   type RequestHead,
   type ResponseHead,
 } from "../../src/http/mod.ts";
+import { prng } from "../util.ts";
 
 // ------------------------------------------------------------- helpers
 
@@ -34,18 +35,6 @@ function latin1(data: Uint8Array): string {
     text += String.fromCharCode(...data.subarray(i, Math.min(data.length, i + 4096)));
   }
   return text;
-}
-
-/** A small deterministic PRNG (mulberry32): `rnd(n)` is an integer in [0, n). */
-function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n: number): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) % n;
-  };
 }
 
 /** Cut `data` at the given (sorted, distinct) offsets. */

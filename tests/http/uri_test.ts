@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeUri, encodeUri, htmlEscape, HttpError, HttpUri, parseQuery } from "../../src/http/mod.ts";
+import { prng } from "../util.ts";
 
 // ------------------------------------------------------------- helpers
 
@@ -33,18 +34,6 @@ function assertBadUri(fn: () => unknown, message?: RegExp): void {
     if (message !== undefined) assert.match((err as Error).message, message);
     return true;
   });
-}
-
-/** A small deterministic PRNG (mulberry32): `rnd(n)` is an integer in [0, n). */
-function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n: number): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) % n;
-  };
 }
 
 // libevent's regress_http.c http_parse_uri_test, as [input, parts, joined].
