@@ -1,6 +1,6 @@
 /**
  * The Web bridge: run a fetch-style handler (`Request` in, `Response` out,
- * as Deno.serve, Bun.serve and Hono's `app.fetch` use) on levent's
+ * as Deno's and Bun's serve functions and Hono's `app.fetch` use) on levent's
  * HttpServer, on any runtime. Both bodies stream with flow control: the
  * request body reaches the handler as a ReadableStream that pauses reading
  * from the client while it is not pulled, and the response body is sent
@@ -41,7 +41,7 @@ export interface ServeOptions {
    * (importing levent's root module registers the runtime's adapter).
    */
   readonly platform?: Platform;
-  /** Stop serving when this signal aborts (as Deno.serve's `signal`). */
+  /** Stop serving when this signal aborts (as in Deno's serve()). */
   readonly signal?: AbortSignal;
   /** Called once bound, with the real address. */
   readonly onListen?: (address: NetAddress) => void;
@@ -70,8 +70,8 @@ const NO_BODY = new Set(["GET", "HEAD"]);
 const MANAGED = new Set(["content-length", "transfer-encoding", "connection", "date"]);
 
 /**
- * Serve `handler` on levent's HttpServer (the counterpart of `Deno.serve`,
- * `Bun.serve` and `http.createServer`, the same on every runtime).
+ * Serve `handler` on levent's HttpServer (the counterpart of Deno's and Bun's `serve`
+ * and of `http.createServer`, the same on every runtime).
  *
  * @example
  * ```ts ignore
