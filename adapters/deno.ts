@@ -71,7 +71,7 @@ import { coded, codedError, ipAddress, nodeBindUdp, nodeCompression, nodeLookup,
  */
 const HIGH_WATER_MARK = 256 * 1024;
 /** First read buffer size: small, so that many idle connections stay cheap. */
-const READ_SIZE_SMALL = 16 * 1024;
+const READ_SIZE_SMALL = 4 * 1024;
 /** Read buffer size once a read filled the small one: bulk transfer. */
 const READ_SIZE_LARGE = 64 * 1024;
 /**
