@@ -376,13 +376,15 @@ export class BufferEvent {
 
   // Events: kicks run the read / write work on the loop; the timers are
   // pending while reading / writing is wanted (keeping the loop alive, as
-  // libevent's ev_read / ev_write do) and carry the timeouts; #cbEv runs
+  // libevent's ev_read / ev_write do) and carry the timeouts; #cbEv() runs
   // queued callbacks.
   readonly #readEv: Event;
   readonly #writeEv: Event;
-  readonly #cbEv: Event;
+  // Made on first use: most connections never defer a callback, and only
+  // those with output waiting need a write timer; an idle one then holds less.
+  #cbEvent: Event | null = null;
   readonly #readTimer: Event;
-  readonly #writeTimer: Event;
+  #writeTimerEvent: Event | null = null;
   #readPending = false;
   #writePending = false;
   /** Bytes entered input since the read callback last had its chance. */
@@ -434,9 +436,7 @@ export class BufferEvent {
     this.#defer = options.deferCallbacks === true;
     this.#readEv = new Event(base, null, 0, () => this.#onReadKick());
     this.#writeEv = new Event(base, null, 0, () => this.#onWriteKick());
-    this.#cbEv = new Event(base, null, 0, () => this.#onDeferred());
     this.#readTimer = new Event(base, null, 0, () => this.#onReadTimer());
-    this.#writeTimer = new Event(base, null, 0, () => this.#onWriteTimer());
     this.#outputCb = this.#output.addCb(this.#onOutputChange);
   }
 
@@ -721,7 +721,7 @@ export class BufferEvent {
     }
     if (this.#writePending) {
       this.#writePending = false;
-      this.#writeTimer.del();
+      this.#writeTimerEvent?.del();
     }
     this.#syncRead();
     this.#syncWrite();
@@ -899,9 +899,9 @@ export class BufferEvent {
     this.#refillEv?.free();
     this.#readEv.free();
     this.#writeEv.free();
-    this.#cbEv.free();
+    this.#cbEvent?.free();
     this.#readTimer.free();
-    this.#writeTimer.free();
+    this.#writeTimerEvent?.free();
     this.#readPending = this.#writePending = false;
     this.#output.removeCb(this.#outputCb);
     if (this.#inputCb !== null) this.#input.removeCb(this.#inputCb);
@@ -1297,9 +1297,9 @@ export class BufferEvent {
     this.#writePending = want;
     if (want) {
       this.#lastWrite = this.#base.now();
-      this.#writeTimer.add(this.#writeTimeout > 0 ? this.#writeTimeout : undefined);
+      this.#writeTimer().add(this.#writeTimeout > 0 ? this.#writeTimeout : undefined);
     } else {
-      this.#writeTimer.del();
+      this.#writeTimerEvent?.del();
     }
   }
 
@@ -1382,7 +1382,7 @@ export class BufferEvent {
     const idle = this.#base.now() - this.#lastWrite;
     if (idle < timeout) {
       this.#writePending = true;
-      this.#writeTimer.add(timeout - idle);
+      this.#writeTimer().add(timeout - idle);
       return;
     }
     this.#enabled &= ~EV_WRITE;
@@ -1395,13 +1395,21 @@ export class BufferEvent {
   // `direct` is true only when called from one of our events' callbacks,
   // that is on the loop; anything else is queued onto the loop.
 
+  #cbEv(): Event {
+    return this.#cbEvent ??= new Event(this.#base, null, 0, () => this.#onDeferred());
+  }
+
+  #writeTimer(): Event {
+    return this.#writeTimerEvent ??= new Event(this.#base, null, 0, () => this.#onWriteTimer());
+  }
+
   #runReadcb(direct: boolean): void {
     if (direct && !this.#defer) {
       this.#readcb?.(this, this.#cbArg);
       return;
     }
     this.#pendingCbs |= PENDING_READ;
-    this.#cbEv.active(EV_TIMEOUT);
+    this.#cbEv().active(EV_TIMEOUT);
   }
 
   #runWritecb(direct: boolean): void {
@@ -1410,7 +1418,7 @@ export class BufferEvent {
       return;
     }
     this.#pendingCbs |= PENDING_WRITE;
-    this.#cbEv.active(EV_TIMEOUT);
+    this.#cbEv().active(EV_TIMEOUT);
   }
 
   #runEventcb(what: number, direct: boolean): void {
@@ -1420,7 +1428,7 @@ export class BufferEvent {
       return;
     }
     this.#pendingEvents |= what;
-    this.#cbEv.active(EV_TIMEOUT);
+    this.#cbEv().active(EV_TIMEOUT);
   }
 
   /** Run queued callbacks in libevent's order: CONNECTED, read, write, then the other events. */
