@@ -15,7 +15,7 @@ import {
   ManualClock,
   PollableSocket,
 } from "../../src/event/mod.ts";
-import { deferred, within } from "../util.ts";
+import { deferred, prng, within } from "../util.ts";
 
 const platform = autoPlatform();
 
@@ -141,16 +141,12 @@ test("deleting an event from inside another's callback keeps it from running", a
 test("100,000 timers added and half of them cancelled: exactly the rest fire, in deadline order", async () => {
   const { base, clock } = manualBase();
   const n = 100_000;
-  let seed = 12345;
-  const random = (): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed;
-  };
+  const random = prng(12345);
   const fired: number[] = [];
   const deadlines = new Map<number, number>();
   const events: Event<number>[] = [];
   for (let i = 0; i < n; i++) {
-    const ms = random() % 10_000;
+    const ms = random(10_000);
     deadlines.set(i, ms);
     const ev = new Event(base, null, 0, (_s, _w, id) => fired.push(id), i);
     ev.add(ms);

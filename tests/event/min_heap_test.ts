@@ -1,17 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type HeapEntry, MinHeap } from "../../src/event/min_heap.ts";
+import { prng } from "../util.ts";
 
 interface Item extends HeapEntry {
   id: number;
 }
 
 test("MinHeap pops entries in (deadline, seq) order under random pushes and removals, matching a sorted model", () => {
-  let seed = 7;
-  const random = (n: number): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
+  const random = prng(7);
   const heap = new MinHeap<Item>();
   const model: Item[] = [];
   let seq = 0;

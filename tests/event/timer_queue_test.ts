@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type TimerEntry, TimerQueue } from "../../src/event/timer_queue.ts";
+import { prng } from "../util.ts";
 
 interface Timer extends TimerEntry {
   id: number;
@@ -11,11 +12,7 @@ function timer(id: number): Timer {
 }
 
 test("TimerQueue releases timers in (deadline, insertion) order under random schedules, cancels and pops, matching a sorted model", () => {
-  let seed = 99;
-  const random = (n: number): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
+  const random = prng(99);
   const q = new TimerQueue<Timer>();
   const pool = Array.from({ length: 300 }, (_, i) => timer(i));
   const model = new Set<Timer>();
