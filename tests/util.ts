@@ -1,4 +1,5 @@
 /** Helpers shared by the test files: bounded waits and small fixtures. */
+import type { TcpSocket } from "../src/platform.ts";
 
 /** Reject after `ms` with a message naming what was awaited, so no test hangs. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -66,4 +67,31 @@ export function prng(seed: number): (n: number) => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) % n;
   };
+}
+
+/**
+ * Start `socket`, send `request` if given, and resolve with the text it
+ * receives, once the peer has closed or the text matches `until`. EOF is
+ * answered with end(); the socket is closed before this resolves.
+ */
+export async function exchange(socket: TcpSocket, request?: string, until?: RegExp, ms = 10000): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  const done = deferred<string>();
+  const text = (): string => new TextDecoder().decode(concat(chunks));
+  socket.start({
+    data(bytes, owned) {
+      chunks.push(owned ? bytes : bytes.slice());
+      if (until?.test(text())) done.resolve(text());
+    },
+    end: () => socket.end(),
+    drain() {},
+    error() {},
+    close: () => done.resolve(text()),
+  });
+  if (request !== undefined) socket.write(new TextEncoder().encode(request));
+  try {
+    return await within(done.promise, ms, "the peer's reply");
+  } finally {
+    socket.close();
+  }
 }

@@ -8,25 +8,14 @@ import { autoPlatform } from "../../adapters/auto.ts";
 import { Listener } from "../../src/buffer/mod.ts";
 import { EventBase } from "../../src/event/mod.ts";
 import type { AcceptErrorHandler, Platform, TcpSocket } from "../../src/platform.ts";
-import { concat, deferred, within } from "../util.ts";
+import { deferred, exchange, within } from "../util.ts";
 
 const platform = autoPlatform();
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 /** Connect and collect everything the server sends until it ends the connection. */
 async function fetchAll(connect: Promise<TcpSocket>): Promise<string> {
-  const socket = await connect;
-  const chunks: Uint8Array[] = [];
-  const closed = deferred<string>();
-  socket.start({
-    data: (bytes, owned) => chunks.push(owned ? bytes : bytes.slice()),
-    end: () => socket.end(),
-    drain() {},
-    error() {},
-    close: () => closed.resolve(dec.decode(concat(chunks))),
-  });
-  return await within(closed.promise, 5000, "server reply");
+  return exchange(await connect);
 }
 
 /** Answer each accepted socket with `reply`, then end it. */

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { autoPlatform } from "../../adapters/auto.ts";
-import { concat, deferred, within } from "../util.ts";
+import { exchange, within } from "../util.ts";
 import { cannotRunExamples, listeningPort, startExample } from "./spawn_example.ts";
 
 const platform = autoPlatform();
@@ -9,17 +9,7 @@ const skip = cannotRunExamples();
 
 /** Connect, read until the server closes, return the text. */
 async function readAll(port: number): Promise<string> {
-  const socket = await platform.connect({ host: "127.0.0.1", port });
-  const chunks: Uint8Array[] = [];
-  const done = deferred<string>();
-  socket.start({
-    data: (b, owned) => chunks.push(owned ? b : b.slice()),
-    end: () => socket.end(),
-    drain() {},
-    error() {},
-    close: () => done.resolve(new TextDecoder().decode(concat(chunks))),
-  });
-  return await within(done.promise, 10000, "the greeting");
+  return exchange(await platform.connect({ host: "127.0.0.1", port }));
 }
 
 test("hello-world greets each connection with Hello, World! and closes it; SIGTERM exits 0", { skip }, async () => {

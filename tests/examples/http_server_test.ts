@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { autoPlatform } from "../../adapters/auto.ts";
-import { concat, deferred, within } from "../util.ts";
+import { exchange, within } from "../util.ts";
 import { cannotRunExamples, listeningPort, type RunningExample, startExample } from "./spawn_example.ts";
 
 const platform = autoPlatform();
@@ -14,18 +14,7 @@ const curl = spawnSync("curl", ["--version"]).error === undefined;
 
 /** Send raw bytes; resolve with the whole reply once the server closes. */
 async function rawExchange(port: number, request: string): Promise<string> {
-  const socket = await platform.connect({ host: "127.0.0.1", port });
-  const chunks: Uint8Array[] = [];
-  const done = deferred<string>();
-  socket.start({
-    data: (b, owned) => chunks.push(owned ? b : b.slice()),
-    end: () => socket.end(),
-    drain() {},
-    error() {},
-    close: () => done.resolve(new TextDecoder().decode(concat(chunks))),
-  });
-  socket.write(new TextEncoder().encode(request));
-  return await within(done.promise, 10000, "the reply");
+  return exchange(await platform.connect({ host: "127.0.0.1", port }), request);
 }
 
 async function withServer(fn: (base: string, port: number, root: string) => Promise<void>): Promise<void> {

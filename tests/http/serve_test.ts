@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { autoPlatform } from "../../adapters/auto.ts";
 import { EventBase } from "../../src/event/mod.ts";
 import { serve, type WebServer } from "../../src/http/mod.ts";
-import { concat, deferred, fillPattern, patternByte, within } from "../util.ts";
+import { deferred, exchange, fillPattern, patternByte, within } from "../util.ts";
 
 const platform = autoPlatform();
 
@@ -22,26 +22,7 @@ async function stop(server: WebServer): Promise<void> {
 
 /** Send raw bytes, return the raw response text once the server closes or `until` matches. */
 async function raw(port: number, request: string, until: RegExp): Promise<string> {
-  const socket = await platform.connect({ host: "127.0.0.1", port });
-  const chunks: Uint8Array[] = [];
-  const done = deferred<string>();
-  const text = (): string => new TextDecoder().decode(concat(chunks));
-  socket.start({
-    data(bytes, owned) {
-      chunks.push(owned ? bytes : bytes.slice());
-      if (until.test(text())) done.resolve(text());
-    },
-    end: () => done.resolve(text()),
-    drain() {},
-    error() {},
-    close: () => done.resolve(text()),
-  });
-  socket.write(new TextEncoder().encode(request));
-  try {
-    return await within(done.promise, 10000, "response");
-  } finally {
-    socket.close();
-  }
+  return exchange(await platform.connect({ host: "127.0.0.1", port }), request, until);
 }
 
 test("serve answers a fetch-style handler; a one-piece body goes out with Content-Length", async () => {
