@@ -77,6 +77,12 @@ export function startExample(name: string, args: string[]): RunningExample {
   let err = "";
   let done = false;
   const exited = deferred<number | string>();
+  const finish = (status: number | string): void => {
+    done = true;
+    exited.resolve(status);
+  };
+  let pid: number;
+  let signal: (sig: "SIGINT" | "SIGTERM" | "SIGKILL") => void;
   const deno = (globalThis as { Deno?: DenoCommandApi }).Deno;
   if (deno !== undefined) {
     // Deno's node:child_process reports the signal it sent, not how the child exited.
@@ -84,33 +90,24 @@ export function startExample(name: string, args: string[]): RunningExample {
     const streams = Promise.all([collect(child.stdout, (t) => (out += t)), collect(child.stderr, (t) => (err += t))]);
     child.status.then(async (st) => {
       await streams;
-      done = true;
-      exited.resolve(st.signal ?? st.code);
+      finish(st.signal ?? st.code);
     });
-    return {
-      pid: child.pid,
-      stdout: () => out,
-      stderr: () => err,
-      kill: (signal) => {
-        if (!done) child.kill(signal);
-      },
-      exitedAlready: () => done,
-      exited: exited.promise,
-    };
+    pid = child.pid;
+    signal = (sig) => child.kill(sig);
+  } else {
+    const child: ChildProcess = spawn(cmd[0], argv, { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.on("data", (b: Uint8Array) => (out += new TextDecoder().decode(b)));
+    child.stderr!.on("data", (b: Uint8Array) => (err += new TextDecoder().decode(b)));
+    child.on("close", (code, sig) => finish(code ?? sig ?? -1));
+    pid = child.pid!;
+    signal = (sig) => child.kill(sig);
   }
-  const child: ChildProcess = spawn(cmd[0], argv, { stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout!.on("data", (b: Uint8Array) => (out += new TextDecoder().decode(b)));
-  child.stderr!.on("data", (b: Uint8Array) => (err += new TextDecoder().decode(b)));
-  child.on("close", (code, signal) => {
-    done = true;
-    exited.resolve(code ?? signal ?? -1);
-  });
   return {
-    pid: child.pid!,
+    pid,
     stdout: () => out,
     stderr: () => err,
-    kill: (signal) => {
-      if (!done) child.kill(signal);
+    kill: (sig) => {
+      if (!done) signal(sig);
     },
     exitedAlready: () => done,
     exited: exited.promise,
