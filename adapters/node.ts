@@ -407,6 +407,17 @@ function boundAddress(server: net.Server): NetAddress {
   return a !== null && typeof a === "object" ? ipAddress("tcp", a.address, a.port) : NO_ADDRESS;
 }
 
+/** Wrap an accepted TCP or TLS socket, with its addresses. */
+function acceptedIp(socket: net.Socket, kind: "tcp" | "tls"): NodeSocket {
+  const owner = new NodeSocket(kind, false);
+  owner.attach(
+    socket,
+    tcpAddress(socket.remoteAddress, socket.remotePort),
+    tcpAddress(socket.localAddress, socket.localPort),
+  );
+  return owner;
+}
+
 function listenStream(
   options: ListenOptions,
   onAccept: AcceptHandler,
@@ -424,15 +435,7 @@ function listenStream(
     });
     return startListening(server, { path, backlog: options.backlog }, () => local, onError);
   }
-  server.on("connection", (socket: net.Socket) => {
-    const owner = new NodeSocket("tcp", false);
-    owner.attach(
-      socket,
-      tcpAddress(socket.remoteAddress, socket.remotePort),
-      tcpAddress(socket.localAddress, socket.localPort),
-    );
-    onAccept(owner);
-  });
+  server.on("connection", (socket: net.Socket) => onAccept(acceptedIp(socket, "tcp")));
   const listenOptions: net.ListenOptions = { host: options.host, port: options.port, backlog: options.backlog };
   if (options.reusePort === true && reusePortSupported()) listenOptions.reusePort = true;
   return startListening(server, listenOptions, () => boundAddress(server), onError);
@@ -449,15 +452,7 @@ function listenTls(
     ALPNProtocols: options.alpnProtocols === undefined ? undefined : [...options.alpnProtocols],
     allowHalfOpen: true,
   });
-  server.on("secureConnection", (socket: tls.TLSSocket) => {
-    const owner = new NodeSocket("tls", false);
-    owner.attach(
-      socket,
-      tcpAddress(socket.remoteAddress, socket.remotePort),
-      tcpAddress(socket.localAddress, socket.localPort),
-    );
-    onAccept(owner);
-  });
+  server.on("secureConnection", (socket: tls.TLSSocket) => onAccept(acceptedIp(socket, "tls")));
   // Failed handshakes are the client's problem; Node already drops the socket.
   server.on("tlsClientError", ignore);
   return startListening(server, { host: options.host, port: options.port }, () => boundAddress(server), onError);
