@@ -123,37 +123,50 @@ async function until(cond: () => boolean, what: string, ms = 5000): Promise<void
   }
 }
 
+/**
+ * Read `size` bytes on `client` (reading enabled), calling `send` once it
+ * connects; `echoed` resolves with them, `events` lists what the event
+ * callback saw.
+ */
+function collectEcho(
+  client: BufferEvent,
+  size: number,
+  send: (bev: BufferEvent) => void,
+): { echoed: Promise<Uint8Array>; events: number[] } {
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  const complete = deferred<Uint8Array>();
+  const events: number[] = [];
+  client.setCallbacks(
+    (b) => {
+      const bytes = b.read();
+      chunks.push(bytes.slice());
+      received += bytes.length;
+      if (received === size) complete.resolve(concat(chunks));
+    },
+    null,
+    (b, what) => {
+      events.push(what);
+      if (what & BEV_EVENT_CONNECTED) send(b);
+    },
+  );
+  client.enable(EV_READ);
+  return { echoed: complete.promise, events };
+}
+
 test("echo: a megabyte written through a BufferEvent comes back byte-exact", () =>
   withHarness({}, async (h) => {
     const server = await h.serve(echo);
     const size = 1 << 20;
-    const chunks: Uint8Array[] = [];
-    let received = 0;
-    const complete = deferred();
-    const events: number[] = [];
     const client = h.client();
-    client.setCallbacks(
-      (b) => {
-        const bytes = b.read();
-        chunks.push(bytes.slice());
-        received += bytes.length;
-        if (received === size) complete.resolve();
-      },
-      null,
-      (b, what) => {
-        events.push(what);
-        if (what & BEV_EVENT_CONNECTED) {
-          b.write("hello, ");
-          b.write(fillPattern(new Uint8Array(size - 7), 7));
-        }
-      },
-    );
-    client.enable(EV_READ);
+    const { echoed, events } = collectEcho(client, size, (b) => {
+      b.write("hello, ");
+      b.write(fillPattern(new Uint8Array(size - 7), 7));
+    });
     assert.equal(client.state, "idle");
     client.connect({ host: "127.0.0.1", port: server.port });
     assert.equal(client.state, "connecting");
-    await within(complete.promise, 10000, "the echo");
-    const all = concat(chunks);
+    const all = await within(echoed, 10000, "the echo");
     assert.equal(dec.decode(all.subarray(0, 7)), "hello, ");
     for (let i = 7; i < size; i++) {
       if (all[i] !== patternByte(i)) assert.fail(`byte ${i} differs`);
@@ -482,28 +495,10 @@ test("TLS: a client BufferEvent and a server BufferEvent round-trip bytes", () =
   withHarness({}, async (h) => {
     const server = await h.serveTls(echo);
     const size = 300_000;
-    const chunks: Uint8Array[] = [];
-    let received = 0;
-    const complete = deferred();
-    const events: number[] = [];
     const client = h.client();
-    client.setCallbacks(
-      (b) => {
-        const bytes = b.read();
-        chunks.push(bytes.slice());
-        received += bytes.length;
-        if (received === size) complete.resolve();
-      },
-      null,
-      (b, what) => {
-        events.push(what);
-        if (what & BEV_EVENT_CONNECTED) b.write(fillPattern(new Uint8Array(size), 0));
-      },
-    );
-    client.enable(EV_READ);
+    const { echoed, events } = collectEcho(client, size, (b) => b.write(fillPattern(new Uint8Array(size), 0)));
     client.connectTls({ host: "127.0.0.1", port: server.port, serverName: "localhost", caCerts: [CERT] });
-    await within(complete.promise, 10000, "the TLS echo");
-    const all = concat(chunks);
+    const all = await within(echoed, 10000, "the TLS echo");
     for (let i = 0; i < size; i++) {
       if (all[i] !== patternByte(i)) assert.fail(`byte ${i} differs`);
     }
