@@ -21,7 +21,7 @@ import { EV_READ, EV_TIMEOUT, EV_WRITE } from "../event/flags.ts";
 import type { LookupAddress, NetAddress } from "../platform.ts";
 import { HttpError, type HttpErrorCode } from "./http_error.ts";
 import { DEFAULT_HTTP_PARSER_LIMITS, HttpParser, type ResponseHead } from "./http_parser.ts";
-import { headerHooks } from "./server_internal.ts";
+import { headerHooks } from "./headers_internal.ts";
 import type { HttpClientErrorKind, HttpClientRequest } from "./client_request.ts";
 import {
   BODY_HIGH_WATER,

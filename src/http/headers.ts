@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { headerHooks } from "./server_internal.ts";
+import { headerHooks } from "./headers_internal.ts";
 
 /** tchar (RFC 9110 §5.6.2), for field names. */
 const TOKEN = new Uint8Array(128);

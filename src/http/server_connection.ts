@@ -29,7 +29,8 @@ import { HttpHeaders } from "./headers.ts";
 import { HttpError } from "./http_error.ts";
 import { HttpParser, type HttpParserLimits, type RequestHead } from "./http_parser.ts";
 import type { HttpServer } from "./server.ts";
-import { headerHooks, requestHooks } from "./server_internal.ts";
+import { headerHooks } from "./headers_internal.ts";
+import { requestHooks } from "./server_internal.ts";
 import type { HttpBody, HttpRequestCallback, HttpRequestNotify, ServerRequest } from "./server_request.ts";
 // Run server_request.ts for its side effect: it fills requestHooks.make.
 import "./server_request.ts";

@@ -6,20 +6,8 @@
  *
  * @module
  */
-import type { HttpHeaders } from "./headers.ts";
 import type { ServerRequest } from "./server_request.ts";
 import type { RequestCore } from "./server_connection.ts";
-
-/** HttpHeaders' flat `[name, value, ...]` list, read and wrapped without copying. */
-export const headerHooks: {
-  list: (headers: HttpHeaders) => string[];
-  wrap: (list: string[]) => HttpHeaders;
-} = {
-  list: () => [],
-  wrap: () => {
-    throw new Error("headers.ts has not run");
-  },
-};
 
 /** Make the public face of a request. */
 export const requestHooks: { make: (core: RequestCore) => ServerRequest } = {
