@@ -149,10 +149,8 @@ async function serveFile(req: ServerRequest): Promise<void> {
 /** Answer 405 with Allow unless the method is one of `methods`. */
 function onlyMethods(req: ServerRequest, methods: string[]): boolean {
   if (methods.includes(req.method)) return true;
-  // sendError() would clear the output headers, Allow with them.
   req.outputHeaders.set("Allow", methods.join(", "));
-  req.outputHeaders.set("Content-Type", "text/plain");
-  req.sendReply(405, "Method Not Allowed", "405 Method Not Allowed\n");
+  req.sendError(405);
   return false;
 }
 

@@ -187,6 +187,24 @@ function addBuffer(sink: EvBuffer, buf: EvBuffer): void {
 }
 
 /** ASCII case-insensitive equality of a header name with a lowercase literal. */
+/** Header fields the error page writes itself, which an application's output headers may not repeat. */
+const ERROR_PAGE_FIELDS = new Set(["date", "content-type", "content-length", "transfer-encoding", "connection"]);
+
+/**
+ * The application's output headers as field lines for an error page: kept,
+ * as evhttp_send_error keeps them (an Allow beside a 405, a
+ * WWW-Authenticate beside a 401), less the fields the page sets itself.
+ */
+function appHeaderLines(out: HttpHeaders | null): string {
+  if (out === null || out.size === 0) return "";
+  const list = headerHooks.list(out);
+  let lines = "";
+  for (let i = 0; i < list.length; i += 2) {
+    if (!ERROR_PAGE_FIELDS.has(list[i].toLowerCase())) lines += list[i] + ": " + list[i + 1] + "\r\n";
+  }
+  return lines;
+}
+
 function isName(name: string, lower: string): boolean {
   if (name === lower) return true;
   const n = lower.length;
@@ -1142,17 +1160,18 @@ export class Connection {
 
   /** Write an error page as `core`'s response (all of it: resp becomes complete, closeAfter set). */
   #writeError(core: RequestCore, code: number, reason: string | undefined, allow: string | null): void {
-    core.outHeaders?.clear();
-    this.#sinkFor(core).addString(this.#errorPage(code, reason, allow, core.head.method === "HEAD"));
+    this.#sinkFor(core).addString(
+      this.#errorPage(code, reason, allow, core.head.method === "HEAD", appHeaderLines(core.outHeaders)),
+    );
     core.resp = "complete";
     core.closeAfter = true;
   }
 
   /** libevent's ERR_FORMAT page with its headers: text/html, Connection: close. */
-  #errorPage(code: number, reason: string | undefined, allow: string | null, headOnly: boolean): string {
+  #errorPage(code: number, reason: string | undefined, allow: string | null, headOnly: boolean, extra = ""): string {
     const why = htmlEscape(reason ?? reasonFor(code));
     const body = `<HTML><HEAD>\n<TITLE>${code} ${why}</TITLE>\n</HEAD><BODY>\n<H1>${why}</H1>\n</BODY></HTML>\n`;
-    let h = statusLine(code, reason) + this.cfg.dateLine() + "Content-Type: text/html\r\n";
+    let h = statusLine(code, reason) + extra + this.cfg.dateLine() + "Content-Type: text/html\r\n";
     if (allow !== null) h += "Allow: " + allow + "\r\n";
     h += "Content-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
     return headOnly ? h : h + body;

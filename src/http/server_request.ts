@@ -281,10 +281,12 @@ export class ServerRequest {
   }
 
   /**
-   * Answer with an error page (libevent `evhttp_send_error`): the output
-   * headers are cleared, and a small HTML page naming the status is sent
-   * with `Connection: close`; the connection closes once it is written, as
-   * in libevent.
+   * Answer with an error page (libevent `evhttp_send_error`): a small HTML
+   * page naming the status, sent with `Connection: close` and the output
+   * headers set so far (an `Allow` beside a 405, a `WWW-Authenticate`
+   * beside a 401), less the Content-Type, Content-Length, Transfer-Encoding,
+   * Connection and Date the page sets itself. The connection closes once it
+   * is written, as in libevent.
    *
    * @throws {RangeError} if code is not an integer in 200..599
    * @throws {TypeError} if the request was already answered, or the reason holds a control character

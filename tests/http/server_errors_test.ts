@@ -364,3 +364,30 @@ test("a head arriving line by line is not mistaken for an idle connection", asyn
     await s.stop();
   }
 });
+
+test("sendError keeps the application's output headers (Allow, WWW-Authenticate) but not the ones the page sets", async () => {
+  const s = await startServer((server) => {
+    server.setGenCb((req) => {
+      req.outputHeaders.set("Allow", "GET, HEAD");
+      req.outputHeaders.set("WWW-Authenticate", 'Basic realm="levent"');
+      req.outputHeaders.set("Content-Type", "application/json");
+      req.outputHeaders.set("Content-Length", "999");
+      req.sendError(405);
+    });
+  });
+  try {
+    const c = await RawClient.connect(s.port);
+    c.send("DELETE /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    await c.waitEnd();
+    const [r] = splitResponses(c.text, [], true).responses;
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.allow, "GET, HEAD");
+    assert.equal(r.headers["www-authenticate"], 'Basic realm="levent"');
+    assert.equal(r.headers["content-type"], "text/html");
+    assert.equal(Number(r.headers["content-length"]), r.body.length);
+    assert.equal(r.headers.connection, "close");
+    assert.match(r.body, /<H1>Method Not Allowed<\/H1>/);
+  } finally {
+    await s.stop();
+  }
+});
