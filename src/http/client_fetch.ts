@@ -290,20 +290,10 @@ class ClientResponse implements HttpClientResponse {
   }
 
   async bytes(): Promise<Uint8Array> {
-    const parts: Uint8Array[] = [];
-    let n = 0;
-    for await (const chunk of this.body) {
-      parts.push(chunk);
-      n += chunk.length;
-    }
-    if (parts.length === 1) return parts[0];
-    const out = new Uint8Array(n);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    // The chunks chain in an EvBuffer; pullup copies only when there are several.
+    const all = new EvBuffer();
+    for await (const chunk of this.body) all.add(chunk);
+    return all.pullup(-1);
   }
 
   async text(): Promise<string> {
