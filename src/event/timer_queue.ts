@@ -38,8 +38,6 @@ export class TimerList<T extends TimerEntry> implements HeapEntry {
   seq = 0;
   /** @ignore heap bookkeeping */
   heapIndex = -1;
-  /** @ignore heap bookkeeping */
-  removed = false;
   /** The duration the list holds. */
   readonly durationMs: number;
   /** @ignore */

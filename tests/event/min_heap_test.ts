@@ -21,7 +21,7 @@ test("MinHeap pops entries in (deadline, seq) order under random pushes and remo
       moved.seq = seq++;
       heap.push(moved);
     } else if (op < 5) {
-      const item: Item = { id: step, deadline: random(500), seq: seq++, heapIndex: -1, removed: false };
+      const item: Item = { id: step, deadline: random(500), seq: seq++, heapIndex: -1 };
       heap.push(item);
       model.push(item);
     } else if (op < 8 && model.length > 0) {
@@ -43,28 +43,27 @@ test("MinHeap pops entries in (deadline, seq) order under random pushes and remo
 
 test("MinHeap.remove of an entry not in the heap changes nothing", () => {
   const heap = new MinHeap<Item>();
-  const inside: Item = { id: 1, deadline: 5, seq: 0, heapIndex: -1, removed: false };
-  const outside: Item = { id: 2, deadline: 1, seq: 1, heapIndex: -1, removed: false };
+  const inside: Item = { id: 1, deadline: 5, seq: 0, heapIndex: -1 };
+  const outside: Item = { id: 2, deadline: 1, seq: 1, heapIndex: -1 };
   heap.push(inside);
   heap.remove(outside);
   assert.equal(heap.size, 1);
   assert.equal(heap.peek(), inside);
-  heap.clear();
+  assert.equal(heap.pop(), inside);
   assert.equal(heap.size, 0);
   assert.equal(inside.heapIndex, -1);
 });
 
-test("MinHeap revives a removed entry pushed again and rebuilds once tombstones outnumber live entries", () => {
+test("MinHeap takes back a removed entry pushed again, at its new deadline, after many removals", () => {
   const heap = new MinHeap<Item>();
   const items: Item[] = [];
   for (let i = 0; i < 1000; i++) {
-    const item: Item = { id: i, deadline: 1000 - i, seq: i, heapIndex: -1, removed: false };
+    const item: Item = { id: i, deadline: 1000 - i, seq: i, heapIndex: -1 };
     items.push(item);
     heap.push(item);
   }
   for (let i = 0; i < 900; i++) heap.remove(items[i]);
   assert.equal(heap.size, 100);
-  assert.equal(heap.entries().length, 100);
   const revived = items[5];
   revived.deadline = 0;
   heap.push(revived);
