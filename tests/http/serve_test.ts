@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { autoPlatform } from "../../adapters/auto.ts";
 import { EventBase } from "../../src/event/mod.ts";
 import { serve, type WebServer } from "../../src/http/mod.ts";
-import { deferred, exchange, fillPattern, patternByte, within } from "../util.ts";
+import { deferred, exchange, fillPattern, patternByte, sleep, within } from "../util.ts";
 
 const platform = autoPlatform();
 
@@ -161,4 +161,26 @@ test("serve with its own loop stops when its AbortSignal aborts, and finished re
 
 test("serve refuses a handler that is not a function", async () => {
   await assert.rejects(serve("nope" as unknown as () => Response), { name: "TypeError", message: /handler/ });
+});
+
+test("a request body the handler does not read yet pauses reading from the client, then streams whole", async () => {
+  const size = 8 * 1024 * 1024;
+  let stateWhileWaiting = "";
+  const server = await start(async (req, info) => {
+    // Do not touch the body for a while: the stream fills and the bridge must pause the connection.
+    await sleep(300);
+    stateWhileWaiting = info.request.bodyState;
+    let n = 0;
+    for await (const chunk of req.body!) n += chunk.length;
+    return new Response(String(n));
+  });
+  const socket = await platform.connect({ host: "127.0.0.1", port: server.address.port });
+  const head = `POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`;
+  const body = fillPattern(new Uint8Array(size), 0);
+  const reply = exchange(socket, undefined, /\r\n\r\n\d+$/, 20000);
+  socket.write(new TextEncoder().encode(head));
+  socket.write(body);
+  assert.match(await reply, new RegExp(`\\r\\n\\r\\n${size}$`));
+  assert.equal(stateWhileWaiting, "paused");
+  await stop(server);
 });
