@@ -5,6 +5,10 @@
 // several passes; medians, min-max and ratios in the same run.
 //
 //   node bench/http/run.mjs [--passes 3] [--duration 8] [--runtimes deno,bun,node] [--pipeline]
+//                           [--servers levent,bev,native,raw]
+//
+// `bev` is levent's socket layer alone (bev_server.ts): its column shows how
+// much of the gap to the raw ceiling is below the HTTP layer.
 //
 // Writes bench/results/http-<timestamp>.json and prints a Markdown table.
 import { spawn, spawnSync } from "node:child_process";
@@ -23,14 +27,14 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "64" },
     runtimes: { type: "string", default: "deno,bun,node" },
-    servers: { type: "string", default: "levent,native,raw" },
+    servers: { type: "string", default: "levent,bev,native,raw" },
     pipeline: { type: "boolean", default: false },
   },
 });
 const passes = Number(values.passes);
 const runtimes = values.runtimes.split(",");
 const servers = values.servers.split(",");
-const FILES = { levent: "levent_server.ts", native: "native_server.ts", raw: "raw_server.ts" };
+const FILES = { levent: "levent_server.ts", bev: "bev_server.ts", native: "native_server.ts", raw: "raw_server.ts" };
 const RUN = {
   deno: [join(BIN, "deno"), "run", "-A"],
   bun: [join(BIN, "bun")],
@@ -98,8 +102,8 @@ const median = (xs) => {
 };
 const k = (x) => `${(x / 1000).toFixed(1)}k`;
 const lines = [
-  `| runtime | levent req/s (min-max) | runtime's own server | raw TCP ceiling | levent / own | levent / raw |`,
-  `|---|---|---|---|---|---|`,
+  `| runtime | levent req/s (min-max) | runtime's own server | raw TCP ceiling | levent / own | levent / raw | socket layer / raw |`,
+  `|---|---|---|---|---|---|---|`,
 ];
 for (const runtime of runtimes) {
   const m = (s) => samples[`${runtime}/${s}`] ? median(samples[`${runtime}/${s}`]) : NaN;
@@ -110,7 +114,9 @@ for (const runtime of runtimes) {
   lines.push(
     `| ${runtime} | ${k(m("levent"))} (${range("levent")}) | ${k(m("native"))} (${range("native")}) | ${k(m("raw"))} (${
       range("raw")
-    }) | ${(m("levent") / m("native")).toFixed(2)} | ${(m("levent") / m("raw")).toFixed(2)} |`,
+    }) | ${(m("levent") / m("native")).toFixed(2)} | ${(m("levent") / m("raw")).toFixed(2)} | ${
+      (m("bev") / m("raw")).toFixed(2)
+    } |`,
   );
 }
 console.log(lines.join("\n"));

@@ -795,6 +795,11 @@ export class EventBase {
 
   #armTimer(): void {
     let due = this.#timers.earliest();
+    // A runtime timer already armed no later than needed stays: firing early
+    // only costs a pass that re-arms, where re-arming after every pass would
+    // cost a clear and a set each time. Only a keepalive is needed when no
+    // timer is due and events are pending.
+    if (this.#timer !== undefined && due >= this.#timerDue) return;
     if (due === Infinity && this.#added > 0) due = this.#clock.now() + KEEPALIVE_MS;
     if (due === this.#timerDue) return;
     this.#clearTimer();
