@@ -1523,26 +1523,15 @@ export class BufferEvent {
   }
 
   #addInput(bytes: Uint8Array, owned: boolean): void {
-    const input = this.#input;
-    if (owned) {
-      input.add(bytes);
-      return;
-    }
-    // Lent bytes live in the adapter's reused buffer: copy them straight into input's free space.
-    const n = bytes.length;
-    input.reserveSpace(n).set(bytes);
-    input.commitSpace(n);
+    // Lent bytes live in the adapter's reused buffer: copy them.
+    if (owned) this.#input.add(bytes);
+    else this.#input.addCopy(bytes);
   }
 
   #stage(bytes: Uint8Array, owned: boolean): void {
     const staging = this.#staging ??= new EvBuffer();
-    if (owned) {
-      staging.add(bytes);
-      return;
-    }
-    const n = bytes.length;
-    staging.reserveSpace(n).set(bytes);
-    staging.commitSpace(n);
+    if (owned) staging.add(bytes);
+    else staging.addCopy(bytes);
   }
 
   /** Move staged bytes into input as far as allowed; resume the socket once staging is empty. */

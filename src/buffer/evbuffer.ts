@@ -385,15 +385,37 @@ export class EvBuffer {
     const n = bytes.length;
     if (n === 0) return;
     const orig = this.#length;
-    if (n < SMALL_ADD) {
-      const target = this.#appendTarget(n);
-      target.buf.set(bytes, target.end);
-      target.end += n;
-    } else {
-      this.#segs.push(new Segment(bytes, 0, n, false));
-    }
+    if (n < SMALL_ADD) this.#copyIn(bytes);
+    else this.#segs.push(new Segment(bytes, 0, n, false));
     this.#length += n;
     if (this.#cbs.length !== 0) this.#notify(orig, n, 0);
+  }
+
+  /**
+   * Append a copy of bytes, whatever their size (what libevent's
+   * `evbuffer_add` always does): for bytes the caller goes on to reuse,
+   * such as a socket's read buffer. They go into the tail's spare capacity
+   * when they fit, else into a new segment.
+   *
+   * @throws {TypeError} if bytes is not a Uint8Array
+   * @throws {BufferError} `ERR_FROZEN` if the end is frozen
+   */
+  addCopy(bytes: Uint8Array): void {
+    checkBytes(bytes, "bytes");
+    this.#checkEnd("addCopy");
+    const n = bytes.length;
+    if (n === 0) return;
+    const orig = this.#length;
+    this.#copyIn(bytes);
+    this.#length += n;
+    if (this.#cbs.length !== 0) this.#notify(orig, n, 0);
+  }
+
+  /** Copy bytes into an owned tail segment (the caller counts them). */
+  #copyIn(bytes: Uint8Array): void {
+    const target = this.#appendTarget(bytes.length);
+    target.buf.set(bytes, target.end);
+    target.end += bytes.length;
   }
 
   /**
@@ -903,12 +925,12 @@ export class EvBuffer {
       return tail.buf.subarray(tail.end);
     }
     let spare = this.#spare;
-    if (spare === null || spare.buf.length < n) {
+    if (spare === null || spare.buf.length - spare.end < n) {
       spare = this.#spare = new Segment(new Uint8Array(capacityFor(n)), 0, 0, true);
     }
     this.#resSeg = spare;
-    this.#resEnd = 0;
-    return spare.buf;
+    this.#resEnd = spare.end;
+    return spare.end === 0 ? spare.buf : spare.buf.subarray(spare.end);
   }
 
   /**
@@ -923,8 +945,7 @@ export class EvBuffer {
     checkCount(n, "n");
     this.#checkEnd("commitSpace");
     const seg = this.#resSeg;
-    const live = seg !== null &&
-      (seg === this.#spare ? seg.end === 0 : seg === this.#tail() && seg.end === this.#resEnd);
+    const live = seg !== null && seg.end === this.#resEnd && (seg === this.#spare || seg === this.#tail());
     if (!live) {
       this.#resSeg = null;
       throw new BufferError("ERR_NO_RESERVATION", "commitSpace without a live reserveSpace; the buffer changed since");
@@ -955,7 +976,7 @@ export class EvBuffer {
     checkCount(n, "n");
     const tail = this.#tail();
     if (tail !== null && tail.owned && tail.buf.length - tail.end >= n) return;
-    if (this.#spare !== null && this.#spare.buf.length >= n) return;
+    if (this.#spare !== null && this.#spare.buf.length - this.#spare.end >= n) return;
     this.#spare = new Segment(new Uint8Array(capacityFor(n)), 0, 0, true);
   }
 
@@ -1226,7 +1247,7 @@ export class EvBuffer {
     const tail = this.#tail();
     if (tail !== null && tail.owned && tail.buf.length - tail.end >= n) return tail;
     let seg = this.#spare;
-    if (seg === null || seg.buf.length < n) seg = new Segment(new Uint8Array(capacityFor(n)), 0, 0, true);
+    if (seg === null || seg.buf.length - seg.end < n) seg = new Segment(new Uint8Array(capacityFor(n)), 0, 0, true);
     this.#spare = null;
     // Pushed empty; every caller writes into it before returning.
     this.#segs.push(seg);
@@ -1270,7 +1291,9 @@ export class EvBuffer {
   #afterFrontRemoval(): void {
     const segs = this.#segs;
     if (this.#head === segs.length) {
-      segs.length = 0;
+      // Popped, not truncated: `length = 0` frees the backing store, and
+      // a connection's buffers empty once per message.
+      while (segs.length > 0) segs.pop();
       this.#head = 0;
     } else if (this.#head >= 64 && this.#head * 2 >= segs.length) {
       segs.splice(0, this.#head);
@@ -1320,7 +1343,10 @@ export class EvBuffer {
     const room = seg.buf.length - seg.end;
     // A large segment (a bulk transfer's) is not kept alive for a few small writes.
     if (room < MIN_SPARE || seg.buf.buffer.byteLength > MAX_SPARE_SEGMENT) return;
-    this.#spare = new Segment(seg.buf.subarray(seg.end), 0, 0, true);
+    // The segment itself becomes the spare, empty at its end: it has left
+    // the chain, and no view covers bytes past `end`.
+    seg.start = seg.end;
+    this.#spare = seg;
   }
 
   /** Copy `n` bytes starting at segment `si`, offset `off`, into `dst`. */

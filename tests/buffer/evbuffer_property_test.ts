@@ -12,6 +12,7 @@ const STYLES: EvBufferEolStyle[] = ["any", "crlf", "crlf_strict", "lf", "nul"];
 type Op =
   | { op: "add"; bytes: Uint8Array }
   | { op: "addReference"; bytes: Uint8Array }
+  | { op: "addCopy"; bytes: Uint8Array }
   | { op: "prepend"; bytes: Uint8Array }
   | { op: "addString"; text: string }
   | { op: "drain"; n: number }
@@ -44,6 +45,7 @@ const count = fc.nat(80);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   bytes.map((b) => ({ op: "add", bytes: b }) as const),
   bytes.map((b) => ({ op: "addReference", bytes: b }) as const),
+  bytes.map((b) => ({ op: "addCopy", bytes: b }) as const),
   smallBytes.map((b) => ({ op: "prepend", bytes: b }) as const),
   fc.string({ unit: fc.constantFrom("a", "\r", "\n", "é", "€", "😀"), maxLength: 12 }).map((text) =>
     (
@@ -155,6 +157,14 @@ test("EvBuffer matches a plain byte-array model over random operation sequences"
               m.push(...o.bytes);
             }
             break;
+          case "addCopy": {
+            // The source is overwritten at once: the buffer must hold its own copy.
+            const source = o.bytes.slice();
+            buf.addCopy(source);
+            m.push(...source);
+            source.fill(0x7a);
+            break;
+          }
           case "prepend":
             buf.prepend(o.bytes);
             m = [...o.bytes, ...m];
@@ -282,7 +292,7 @@ test("EvBuffer matches a plain byte-array model over random operation sequences"
 test("readLine over a stream fed in random chunks, by every way of adding, gives the model's lines", () => {
   const chunk = fc.record({
     bytes: fc.array(byte, { minLength: 1, maxLength: 40 }).map((a) => Uint8Array.from(a)),
-    how: fc.constantFrom("add", "addReference", "reserveCommit", "addString"),
+    how: fc.constantFrom("add", "addReference", "addCopy", "reserveCommit", "addString"),
   });
   fc.assert(
     fc.property(style, fc.array(chunk, { minLength: 1, maxLength: 60, size: "max" }), (lineStyle, chunks) => {
@@ -291,6 +301,7 @@ test("readLine over a stream fed in random chunks, by every way of adding, gives
       for (const { bytes: b, how } of chunks) {
         if (how === "add") buf.add(b);
         else if (how === "addReference") buf.addReference(b);
+        else if (how === "addCopy") buf.addCopy(b);
         else if (how === "addString") buf.addString(String.fromCharCode(...b));
         else {
           buf.reserveSpace(b.length).set(b);

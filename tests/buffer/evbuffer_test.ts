@@ -109,6 +109,26 @@ test("small adds are copied and coalesce into one segment", () => {
   assert.equal(contents(buf), "0123456789".repeat(10));
 });
 
+test("addCopy copies bytes of any size, so the caller may reuse them, and rejects a non-Uint8Array", () => {
+  const buf = new EvBuffer();
+  const big = new Uint8Array(3000).fill(7);
+  buf.addCopy(big);
+  big.fill(9);
+  const [view] = buf.peek();
+  assert.notEqual(view.buffer, big.buffer);
+  buf.addCopy(enc("ab"));
+  assert.deepEqual(layout(buf), [3002]);
+  assert.equal(buf.length, 3002);
+  const out = new Uint8Array(3000);
+  assert.equal(buf.remove(out), 3000);
+  assert.equal(out.every((b) => b === 7), true);
+  assert.equal(contents(buf), "ab");
+  assert.throws(
+    () => buf.addCopy("ab" as unknown as Uint8Array),
+    (e: unknown) => e instanceof TypeError && /bytes/.test(e.message),
+  );
+});
+
 test("add of empty bytes changes nothing and calls no callback", () => {
   const buf = new EvBuffer();
   const calls = recorder(buf);
@@ -1137,6 +1157,15 @@ test("a buffer drained empty writes on into its last segment's spare room, leavi
   assert.equal(second.buffer, first.buffer, "the same allocation is reused");
   assert.equal(new TextDecoder().decode(first), "first message");
   assert.equal(new TextDecoder().decode(second), "second");
+  // A reservation after the next drain takes the room after "second".
+  buf.drain(6);
+  const room = buf.reserveSpace(4);
+  assert.equal(room.buffer, first.buffer);
+  assert.equal(room.byteOffset, second.byteOffset + 6);
+  room.set(new TextEncoder().encode("resv"));
+  buf.commitSpace(4);
+  assert.equal(new TextDecoder().decode(buf.pullup(4)), "resv");
+  assert.equal(new TextDecoder().decode(first), "first message");
   // A live reservation's segment is never handed on as spare.
   const b2 = new EvBuffer();
   b2.addString("x");
