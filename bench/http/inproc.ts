@@ -1,10 +1,13 @@
 // The HTTP server's own cost per request, without the kernel: 64 in-memory
 // connections (a fake platform socket each) send keep-alive GETs as fast as
 // the server answers, like wrk -c64 but with no syscalls. Prints requests/s
-// of JavaScript work; run under --cpu-prof to see where it goes.
+// of JavaScript work, and on V8 (Node, Deno) the bytes the JavaScript heap allocated
+// per request (garbage the collector must later sweep, on the same core);
+// run under --cpu-prof to see where the time goes.
 //
 //   node bench/http/inproc.ts [REQUESTS]
 import process from "node:process";
+import v8 from "node:v8";
 import { autoPlatform } from "../../adapters/auto.ts";
 import { EventBase, HttpServer, Listener } from "../../mod.ts";
 import type { AcceptHandler, NetAddress, Platform, SocketHandlers, TcpSocket } from "../../src/platform.ts";
@@ -67,10 +70,15 @@ http.setGenCb((req) => {
 const listener = await Listener.bind(base, { host: "127.0.0.1", port: 0 }, null);
 http.acceptListener(listener);
 const loop = base.dispatch();
+/** Bytes allocated on the JavaScript heap so far, where the engine reports it (Node). */
+const allocated = (): number =>
+  real.name === "bun" ? NaN : (v8.getHeapStatistics() as { total_allocated_bytes?: number }).total_allocated_bytes ?? NaN;
+const a0 = allocated();
 const t0 = performance.now();
 for (let i = 0; i < CONNECTIONS; i++) accept!(new FakeSocket());
 await done;
 const ms = performance.now() - t0;
+const heapBytes = allocated() - a0;
 console.log(
   JSON.stringify({
     runtime: real.name,
@@ -78,6 +86,7 @@ console.log(
     ms: Math.round(ms),
     rps: Math.round(TOTAL / ms * 1000),
     bytesPerResponse: bytes / TOTAL,
+    heapBytesPerRequest: Number.isNaN(heapBytes) ? undefined : Math.round(heapBytes / TOTAL),
   }),
 );
 http.free();

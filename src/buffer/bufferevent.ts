@@ -1286,7 +1286,11 @@ export class BufferEvent {
       if (this.#state === "connecting") return true;
       if (this.#state !== "open" || (this.#enabled & EV_WRITE) === 0 || this.#writeSuspend !== 0) return false;
       if (this.#writeState === "blocked") return true;
-      return this.#output.length > 0 && this.#shutdown !== "ended";
+      if (this.#output.length === 0 || this.#shutdown === "ended") return false;
+      // Bytes the socket takes now go out in this pass (the write kick is
+      // active), so the pending write event is needed only to time them out
+      // or to keep the loop alive while file segments load.
+      return this.#writeTimeout > 0 || this.#output.hasFileSegments;
     }
     return this.#writeTimeout > 0 && (this.#enabled & EV_WRITE) !== 0 && this.#output.length > 0;
   }
