@@ -7,11 +7,11 @@
  *
  * The hot path, per request: the parser reads straight from the
  * BufferEvent's input; the callback is found with one Map lookup; the
- * response head is one string (a prebuilt status line, the cached Date)
- * written with one `addString`, and a small body is encoded into the same
- * segment, so the response leaves in one socket write. Nothing is allocated
- * per request beyond the parser's head, the request objects and the head
- * string; the parsed URI, header objects and buffers are built when asked
+ * response head is copied character by character (it is Latin-1) from a
+ * prebuilt status line, the field strings and the cached Date straight
+ * into the output's reserved space, and a small body behind it, so the
+ * response leaves in one socket write. Nothing is allocated per request
+ * beyond the parser's head and the request objects; the parsed URI, header objects and buffers are built when asked
  * for, and the connection's buffers keep their spare room between messages
  * rather than allocating a segment per request. Timeouts cost no timer
  * operation per request: one timer per connection is checked lazily
@@ -26,6 +26,7 @@ import { Event, type EventBase } from "../event/event_base.ts";
 import { EV_READ, EV_TIMEOUT } from "../event/flags.ts";
 import type { NetAddress } from "../platform.ts";
 import { HttpHeaders } from "./headers.ts";
+import { addLatin1, headWriter } from "./head_writer.ts";
 import { HttpError } from "./http_error.ts";
 import { HttpParser, type HttpParserLimits, type RequestHead } from "./http_parser.ts";
 import type { HttpServer } from "./server.ts";
@@ -114,6 +115,22 @@ function statusLine(code: number, reason: string | undefined): string {
 }
 
 const CONTINUE_LINE = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/**
+ * The most bytes reply() writes after the status line and the application's
+ * fields, less the default Content-Type: a Date line (37), a Content-Length
+ * line (16 + up to 16 digits + 2) and `Connection: keep-alive` with the
+ * blank line (26).
+ */
+const FIXED_LINES = 37 + 34 + 26;
+
+/** The bytes `name: value\r\n` lines take for a field list (Latin-1: one per character). */
+function fieldsSize(list: readonly string[] | null): number {
+  if (list === null) return 0;
+  let n = 2 * list.length;
+  for (let i = 0; i < list.length; i++) n += list[i].length;
+  return n;
+}
 
 /** Methods RFC 9110 and RFC 5789 define: a request with one of these the server does not allow gets 405, any other 501. */
 export const KNOWN_METHODS: ReadonlySet<string> = new Set([
@@ -822,7 +839,7 @@ export class Connection {
         return;
       }
       // libevent skips the 100 when the body is already on its way.
-      if (this.bev.input.length === 0) this.#sinkFor(core).addString(CONTINUE_LINE);
+      if (this.bev.input.length === 0) addLatin1(this.#sinkFor(core), CONTINUE_LINE);
       core.cont = "sent";
     }
 
@@ -1082,11 +1099,18 @@ export class Connection {
       len = body.length;
     }
 
-    let h = statusLine(code, reason);
-    let has = 0;
+    const noBody = headOnly || bodyless || len === 0;
+    // Text and small bytes go in behind the head: one segment, one write.
+    const inline = noBody ? 0 : text !== null || (bytes !== null && bytes.length <= COPY_LIMIT) ? len : 0;
+    const status = statusLine(code, reason);
     const out = core.outHeaders;
-    if (out !== null) {
-      const list = headerHooks.list(out);
+    const list = out === null ? null : headerHooks.list(out);
+    const w = headWriter;
+    const typeLine = this.cfg.contentTypeLine;
+    w.begin(this.#sinkFor(core), status.length + fieldsSize(list) + FIXED_LINES + (typeLine?.length ?? 0) + inline);
+    w.text(status);
+    let has = 0;
+    if (list !== null) {
       for (let i = 0; i < list.length; i += 2) {
         const name = list[i];
         switch (name.length) {
@@ -1113,32 +1137,31 @@ export class Connection {
             if (isName(name, "transfer-encoding")) continue;
             break;
         }
-        h += name + ": " + list[i + 1] + "\r\n";
+        w.field(name, list[i + 1]);
       }
     }
-    if ((has & HAS_DATE) === 0) h += this.cfg.dateLine();
+    if ((has & HAS_DATE) === 0) w.text(this.cfg.dateLine());
     if (!bodyless) {
-      if ((has & HAS_TYPE) === 0 && len > 0 && this.cfg.contentTypeLine !== null) h += this.cfg.contentTypeLine;
-      if ((has & HAS_LENGTH) === 0) h += "Content-Length: " + len + "\r\n";
+      if ((has & HAS_TYPE) === 0 && len > 0 && typeLine !== null) w.text(typeLine);
+      if ((has & HAS_LENGTH) === 0) {
+        w.text("Content-Length: ");
+        w.decimal(len);
+        w.crlf();
+      }
     }
     const close = (has & HAS_CLOSE) !== 0 || this.#mustClose(core);
-    if (close) h += "Connection: close\r\n\r\n";
-    else if (head.versionMinor === 0) h += "Connection: keep-alive\r\n\r\n";
-    else h += "\r\n";
-
-    const sink = this.#sinkFor(core);
-    if (headOnly || bodyless || len === 0) {
-      sink.addString(h);
+    w.text(close ? "Connection: close\r\n\r\n" : head.versionMinor === 0 ? "Connection: keep-alive\r\n\r\n" : "\r\n");
+    if (inline > 0) {
+      if (text !== null) w.utf8(text, len);
+      else w.bytes(bytes as Uint8Array);
+    }
+    w.commit();
+    if (noBody) {
       if (buf !== null) buf.drain(buf.length);
-    } else if (text !== null) {
-      // One string, one encode: head and body land in one segment, one write.
-      sink.addString(h + text);
-    } else if (bytes !== null) {
-      sink.addString(h);
-      addBytes(sink, bytes);
-    } else {
-      sink.addString(h);
-      addBuffer(sink, buf as EvBuffer);
+    } else if (inline === 0) {
+      const sink = this.#sinkFor(core);
+      if (bytes !== null) sink.add(bytes);
+      else addBuffer(sink, buf as EvBuffer);
     }
     core.resp = "complete";
     core.closeAfter = close;
@@ -1160,7 +1183,8 @@ export class Connection {
 
   /** Write an error page as `core`'s response (all of it: resp becomes complete, closeAfter set). */
   #writeError(core: RequestCore, code: number, reason: string | undefined, allow: string | null): void {
-    this.#sinkFor(core).addString(
+    addLatin1(
+      this.#sinkFor(core),
       this.#errorPage(code, reason, allow, core.head.method === "HEAD", appHeaderLines(core.outHeaders)),
     );
     core.resp = "complete";
@@ -1180,7 +1204,7 @@ export class Connection {
   #flushPendingError(): void {
     const status = this.#pendingError;
     this.#pendingError = 0;
-    this.bev.output.addString(this.#errorPage(status, undefined, null, false));
+    addLatin1(this.bev.output, this.#errorPage(status, undefined, null, false));
     this.#close("graceful");
   }
 
@@ -1235,7 +1259,7 @@ export class Connection {
     if (close) h += "Connection: close\r\n\r\n";
     else if (head.versionMinor === 0) h += "Connection: keep-alive\r\n\r\n";
     else h += "\r\n";
-    this.#sinkFor(core).addString(h);
+    addLatin1(this.#sinkFor(core), h);
     core.resp = "streaming";
     // A HEAD answer has the GET's headers and no body.
     core.framing = head.method === "HEAD" ? "none" : framing;

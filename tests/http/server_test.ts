@@ -79,6 +79,50 @@ test("the hello-world response keeps the application's headers, its Content-Type
   }
 });
 
+test("field values and reasons go out as Latin-1, one byte per character, in replies, streamed replies and error pages", async () => {
+  const s = await startServer((server) => {
+    server.setCb("/reply", (req) => {
+      req.outputHeaders.set("X-Name", "café");
+      req.sendReply(200, "Très bien", "¡olé!");
+    });
+    server.setCb("/start", (req) => {
+      req.outputHeaders.set("X-Name", "naïve");
+      req.sendReplyStart(200, "Ça va");
+      req.sendReplyEnd();
+    });
+    server.setCb("/error", (req) => {
+      req.outputHeaders.set("X-Name", "señor");
+      req.sendError(403, "Interdit é");
+    });
+  });
+  try {
+    const c = await RawClient.connect(s.port);
+    c.send(get("/reply") + get("/start"));
+    const [reply, start] = await c.responses(2);
+    // RawClient keeps bytes as Latin-1: "é" is one byte 0xE9, not UTF-8's C3 A9.
+    assert.equal(reply.reason, "Très bien");
+    assert.equal(reply.headers["x-name"], "café");
+    // The body is text: UTF-8, counted in bytes.
+    assert.equal(reply.headers["content-length"], "7");
+    assert.equal(reply.body, "\u00c2\u00a1ol\u00c3\u00a9!");
+    assert.equal(start.reason, "Ça va");
+    assert.equal(start.headers["x-name"], "naïve");
+    c.close();
+    const e = await RawClient.connect(s.port);
+    e.send(get("/error"));
+    const [page] = await e.responses(1);
+    assert.equal(page.status, 403);
+    assert.equal(page.reason, "Interdit é");
+    assert.equal(page.headers["x-name"], "señor");
+    // The page's Content-Length counts its bytes, the reason's é included.
+    assert.equal(Number(page.headers["content-length"]), page.body.length);
+    assert.match(page.body, /<H1>Interdit é<\/H1>/);
+    e.close();
+  } finally {
+    await s.stop();
+  }
+});
+
 test("a keep-alive connection carries one request after another", async () => {
   const ports = new Set<number>();
   const s = await startServer((server) => {
