@@ -72,7 +72,9 @@ http.acceptListener(listener);
 const loop = base.dispatch();
 /** Bytes allocated on the JavaScript heap so far, where the engine reports it (Node). */
 const allocated = (): number =>
-  real.name === "bun" ? NaN : (v8.getHeapStatistics() as { total_allocated_bytes?: number }).total_allocated_bytes ?? NaN;
+  real.name === "bun"
+    ? NaN
+    : (v8.getHeapStatistics() as { total_allocated_bytes?: number }).total_allocated_bytes ?? NaN;
 const a0 = allocated();
 const t0 = performance.now();
 for (let i = 0; i < CONNECTIONS; i++) accept!(new FakeSocket());

@@ -7,7 +7,7 @@ import { cannotRunExamples, listeningPort, startExample } from "./spawn_example.
 
 const platform = autoPlatform();
 const skip = cannotRunExamples();
-const TOTAL = 100 * 1024 * 1024;
+const TOTAL = 200 * 1024 * 1024;
 
 /** Resident memory of a process in bytes, from /proc (Linux). */
 function rss(pid: number): number {
@@ -15,7 +15,7 @@ function rss(pid: number): number {
   return Number(status.match(/VmRSS:\s+(\d+) kB/)![1]) * 1024;
 }
 
-test("le-proxy pipes 100 MB byte-exact to a slow far end while its memory stays bounded", { skip }, async () => {
+test("le-proxy pipes 200 MB byte-exact to a slow far end while its memory stays bounded", { skip }, async () => {
   // The far end: checks every byte against the pattern and reads slowly,
   // pausing 5 ms after each 256 KiB, so the proxy must hold the client back.
   let received = 0;
@@ -76,16 +76,19 @@ test("le-proxy pipes 100 MB byte-exact to a slow far end while its memory stays 
       close: () => clientClosed.resolve(),
     });
     pump();
-    await within(farDone.promise, 120000, "100 MB at the far end");
+    await within(farDone.promise, 120000, "200 MB at the far end");
     clearInterval(sampler);
     assert.equal(mismatch, -1, `first corrupt byte at ${mismatch}`);
     assert.equal(received, TOTAL);
     await within(clientClosed.promise, 10000, "the client's connection closing");
     if (measure) {
       const growth = peak - before;
-      // Measured here: 22-34 MiB of growth (runtime and GC slack) with the
-      // watermarks, 99-145 MiB with MAX_OUTPUT set to Infinity.
-      assert.ok(growth < 64 * 1024 * 1024, `proxy memory grew by ${(growth / 1048576).toFixed(1)} MiB`);
+      // Most of the growth with the watermarks is garbage: 200 MB pass
+      // through in 64 KiB segments, and V8 collects ArrayBuffers when about
+      // 64 MiB of them have piled up. Measured here: 28 MiB (Bun), 75 MiB (Deno) with the
+      // watermarks, 206 MiB (Deno) and 278 MiB (Bun) with MAX_OUTPUT set to
+      // Infinity, where the proxy holds most of the stream.
+      assert.ok(growth < 112 * 1024 * 1024, `proxy memory grew by ${(growth / 1048576).toFixed(1)} MiB`);
     }
     ex.kill("SIGINT");
     assert.equal(await within(ex.exited, 10000, "exit"), 0);
