@@ -31,6 +31,7 @@ import type {
   ConnectOptions,
   DatagramHandler,
   ListenOptions,
+  LocalBind,
   LookupAddress,
   NetAddress,
   Platform,
@@ -101,6 +102,8 @@ interface RawSocketOptions {
   unix?: string;
   tls?: RawTlsOptions;
   reusePort?: boolean;
+  localAddress?: string;
+  localPort?: number;
   allowHalfOpen: boolean;
   data?: BunTcpSocket;
   socket: RawHandlers;
@@ -132,6 +135,14 @@ interface BunApi {
 }
 
 // ---------------------------------------------------------------------------
+
+/** Bun.connect's local-bind options, present only when asked for. */
+function localBind(options: LocalBind & { host: string }): { localAddress?: string; localPort?: number } {
+  if (options.localAddress === undefined && options.localPort === undefined) return {};
+  // A port alone binds the wildcard address of the destination's family, as node:net does.
+  const wildcard = options.host.includes(":") ? "::" : "0.0.0.0";
+  return { localAddress: options.localAddress ?? wildcard, localPort: options.localPort ?? 0 };
+}
 
 /** Above this many queued bytes write() asks the caller to wait for drain. */
 const HIGH_WATER_MARK = 64 * 1024;
@@ -747,7 +758,7 @@ function createBunPlatform(bun: BunApi): Platform {
       const s = new BunTcpSocket(undefined, options.path, false);
       const target = options.path !== undefined
         ? { unix: options.path }
-        : { hostname: options.host, port: options.port };
+        : { hostname: options.host, port: options.port, ...localBind(options) };
       try {
         const raw = await bun.connect({ ...target, allowHalfOpen: true, data: s, socket: clientHandlersFor(false) });
         BunTcpSocket.onOpen(raw);
@@ -773,6 +784,7 @@ function createBunPlatform(bun: BunApi): Platform {
           bun.connect({
             hostname: options.host,
             port: options.port,
+            ...localBind(options),
             tls: {
               ca,
               serverName: options.serverName ?? options.host,

@@ -63,6 +63,7 @@ import type {
   TlsListenOptions,
 } from "../src/platform.ts";
 import { coded, codedError, ipAddress, nodeBindUdp, nodeCompression, nodeLookup, unixAddress } from "./node_shared.ts";
+import { nodePlatform } from "./node.ts";
 
 /**
  * Queued bytes above which `write()` asks the owner to wait for `drain`.
@@ -533,7 +534,16 @@ function listen(options: ListenOptions, onAccept: AcceptHandler, onError?: Accep
   }
 }
 
+/**
+ * Deno.connect cannot bind the local end, and Deno's node:net can: a
+ * client that asks for a local address or port connects through it.
+ */
+let nodeNet: Platform | null = null;
+
 async function connect(options: ConnectOptions): Promise<TcpSocket> {
+  if (options.localAddress !== undefined || options.localPort !== undefined) {
+    return (nodeNet ??= nodePlatform()).connect(options);
+  }
   try {
     const conn: StreamConn = options.path !== undefined
       ? await Deno.connect({ transport: "unix", path: options.path })
@@ -545,6 +555,9 @@ async function connect(options: ConnectOptions): Promise<TcpSocket> {
 }
 
 async function connectTls(options: TlsConnectOptions): Promise<TcpSocket> {
+  if (options.localAddress !== undefined || options.localPort !== undefined) {
+    return (nodeNet ??= nodePlatform()).connectTls(options);
+  }
   let tcp: Deno.TcpConn;
   try {
     tcp = await Deno.connect({ hostname: options.host, port: options.port });

@@ -297,7 +297,14 @@ function connectStream(options: ConnectOptions): Promise<TcpSocket> {
   const path = options.path;
   const owner = new NodeSocket(path === undefined ? "tcp" : "unix", true);
   const socket = path === undefined
-    ? net.connect({ host: options.host, port: options.port, allowHalfOpen: true, onread: owner.readInto() })
+    ? net.connect({
+      host: options.host,
+      port: options.port,
+      localAddress: options.localAddress,
+      localPort: options.localPort,
+      allowHalfOpen: true,
+      onread: owner.readInto(),
+    })
     : net.connect({ path, allowHalfOpen: true, onread: owner.readInto() });
   // Paused before the connection completes, or Node starts reading into the
   // shared buffer at once and the first bytes would reach no handler.
@@ -326,19 +333,22 @@ function trustedWith(extra: readonly string[]): string[] {
 
 function connectTls(options: TlsConnectOptions): Promise<TcpSocket> {
   const name = options.serverName ?? options.host;
-  // allowHalfOpen is a documented tls.connect option that @types/node leaves out.
-  const connectOptions: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
-    host: options.host,
-    port: options.port,
-    // SNI must not carry an IP address (RFC 6066); Node warns if asked to.
-    servername: net.isIP(name) === 0 ? name : undefined,
-    // The certificate is checked against `name` even when SNI was left out.
-    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
-    ca: options.caCerts !== undefined && options.caCerts.length > 0 ? trustedWith(options.caCerts) : undefined,
-    ALPNProtocols: options.alpnProtocols === undefined ? undefined : [...options.alpnProtocols],
-    rejectUnauthorized: true,
-    allowHalfOpen: true,
-  };
+  // allowHalfOpen and the local bind are socket.connect() options tls.connect passes on; @types/node leaves them out.
+  const connectOptions: tls.ConnectionOptions & { allowHalfOpen: boolean; localAddress?: string; localPort?: number } =
+    {
+      host: options.host,
+      port: options.port,
+      localAddress: options.localAddress,
+      localPort: options.localPort,
+      // SNI must not carry an IP address (RFC 6066); Node warns if asked to.
+      servername: net.isIP(name) === 0 ? name : undefined,
+      // The certificate is checked against `name` even when SNI was left out.
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
+      ca: options.caCerts !== undefined && options.caCerts.length > 0 ? trustedWith(options.caCerts) : undefined,
+      ALPNProtocols: options.alpnProtocols === undefined ? undefined : [...options.alpnProtocols],
+      rejectUnauthorized: true,
+      allowHalfOpen: true,
+    };
   const socket = tls.connect(connectOptions);
   return settleOnConnect(socket, "secureConnect", tlsCoded, () => {
     const owner = new NodeSocket("tls", false);

@@ -100,10 +100,24 @@ export interface TcpSocket {
   setNoDelay(noDelay: boolean): void;
 }
 
-/** Where to connect: host and port, or a Unix socket path. */
+/** The local end to bind a client socket to before it connects. */
+export interface LocalBind {
+  /** The local address (an IP literal) to connect from; the system picks when absent. */
+  readonly localAddress?: string;
+  /** The local port to connect from; the system picks when absent or 0. */
+  readonly localPort?: number;
+}
+
+/** Where to connect: host and port (from an optional local address and port), or a Unix socket path. */
 export type ConnectOptions =
-  | { readonly host: string; readonly port: number; readonly path?: undefined }
-  | { readonly path: string; readonly host?: undefined; readonly port?: undefined };
+  | ({ readonly host: string; readonly port: number; readonly path?: undefined } & LocalBind)
+  | {
+    readonly path: string;
+    readonly host?: undefined;
+    readonly port?: undefined;
+    readonly localAddress?: undefined;
+    readonly localPort?: undefined;
+  };
 
 /** Where and how to listen. */
 export type ListenOptions =
@@ -145,7 +159,7 @@ export type AcceptHandler = (socket: TcpSocket) => void;
 export type AcceptErrorHandler = (err: Error) => void;
 
 /** TLS options for a client connection. */
-export interface TlsConnectOptions {
+export interface TlsConnectOptions extends LocalBind {
   /** The host to connect to. */
   readonly host: string;
   /** The port to connect to. */

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { ConnectOptions, SocketHandlers, TcpSocket, TlsConnectOptions } from "../platform.ts";
+import type { ConnectOptions, LocalBind, SocketHandlers, TcpSocket, TlsConnectOptions } from "../platform.ts";
 import { Event, EventBase } from "../event/event_base.ts";
 import { EV_READ, EV_TIMEOUT, EV_WRITE } from "../event/flags.ts";
 import { EvBuffer, type EvBufferCbEntry, type EvBufferCbInfo } from "./evbuffer.ts";
@@ -223,6 +223,16 @@ function checkTarget(target: unknown): void {
   }
   if (typeof host !== "string" || host === "") throw new TypeError("target.host must be a non-empty string");
   checkPort(port, "target.port");
+  checkLocalBind(target as LocalBind, "target");
+}
+
+/** A local address and port, when given, must be a non-empty string and a port. */
+function checkLocalBind(options: LocalBind, name: string): void {
+  const { localAddress, localPort } = options;
+  if (localAddress !== undefined && (typeof localAddress !== "string" || localAddress === "")) {
+    throw new TypeError(`${name}.localAddress must be a non-empty string`);
+  }
+  if (localPort !== undefined) checkPort(localPort, `${name}.localPort`);
 }
 
 function asError(err: unknown): Error {
@@ -870,6 +880,7 @@ export class BufferEvent {
       throw new TypeError("options.host must be a non-empty string");
     }
     checkPort(options.port, "options.port");
+    checkLocalBind(options, "options");
     this.#checkConnectable("connectTls");
     this.#startConnect(this.#base.platform.connectTls(options));
   }

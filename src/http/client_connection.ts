@@ -228,6 +228,8 @@ export class HttpConnection {
   /** The Host field value: the host (bracketed if IPv6) and the port unless it is the scheme's default. */
   readonly #hostField: string;
   #family: 0 | 4 | 6 = 0;
+  #localAddress: string | undefined = undefined;
+  #localPort: number | undefined = undefined;
   #state: HttpConnectionState = "disconnected";
   #bev: BufferEvent | null = null;
   #given: BufferEvent | null;
@@ -403,36 +405,33 @@ export class HttpConnection {
 
   /**
    * Bind the local end to an address before connecting (libevent
-   * `evhttp_connection_set_local_address`). Not supported: the platform
-   * contract's connect has no local address.
+   * `evhttp_connection_set_local_address`), from the next connect on; null
+   * lets the system choose. An address the machine does not have fails
+   * the connect (`EADDRNOTAVAIL`, to the error callback).
    *
-   * @throws {HttpError} `ERR_NOT_SUPPORTED`, always
+   * @throws {TypeError} if address is neither an IPv4 or IPv6 literal nor null
    */
-  setLocalAddress(address: string): never {
-    throw new HttpError(
-      "ERR_NOT_SUPPORTED",
-      `setLocalAddress(${
-        JSON.stringify(address)
-      }): binding a client's local address is not supported (the platform contract's connect has no local address)`,
-      501,
-    );
+  setLocalAddress(address: string | null): void {
+    if (address !== null && (typeof address !== "string" || ipFamily(address) === 0)) {
+      throw new TypeError(`setLocalAddress: address must be an IPv4 or IPv6 literal or null, got ${String(address)}`);
+    }
+    this.#localAddress = address ?? undefined;
   }
 
   /**
    * Bind the local end to a port before connecting (libevent
-   * `evhttp_connection_set_local_port`). Not supported: the platform
-   * contract's connect has no local port.
+   * `evhttp_connection_set_local_port`), from the next connect on; 0 lets
+   * the system choose. A port in use fails the connect (`EADDRINUSE`), as
+   * can reconnecting from it at once while the last connection lingers in
+   * TIME_WAIT.
    *
-   * @throws {HttpError} `ERR_NOT_SUPPORTED`, always
+   * @throws {RangeError} if port is not an integer in 0..65535
    */
-  setLocalPort(port: number): never {
-    throw new HttpError(
-      "ERR_NOT_SUPPORTED",
-      `setLocalPort(${
-        String(port)
-      }): binding a client's local port is not supported (the platform contract's connect has no local port)`,
-      501,
-    );
+  setLocalPort(port: number): void {
+    if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RangeError(`setLocalPort: port must be an integer in 0..65535, got ${String(port)}`);
+    }
+    this.#localPort = port === 0 ? undefined : port;
   }
 
   /**
@@ -726,11 +725,13 @@ export class HttpConnection {
     if (bev.state === "connecting") return;
     try {
       const tls = this.#tls;
+      const localAddress = this.#localAddress;
+      const localPort = this.#localPort;
       if (tls === null) {
-        bev.connect({ host: address, port: this.#port });
+        bev.connect({ host: address, port: this.#port, localAddress, localPort });
       } else {
         const serverName = tls.serverName ?? (ipFamily(this.#host) === 0 ? this.#host : undefined);
-        bev.connectTls({ host: address, port: this.#port, serverName, caCerts: tls.caCerts });
+        bev.connectTls({ host: address, port: this.#port, serverName, caCerts: tls.caCerts, localAddress, localPort });
       }
     } catch (err) {
       this.#connectFailed(err);

@@ -55,8 +55,6 @@
  *   callback, the connection freed).
  * - `ERR_REQUEST_BODY`: a streamed request body did not match its declared
  *   Content-Length, or its source failed (`cause`).
- * - `ERR_NOT_SUPPORTED` (501): the platform cannot do what was asked (binding
- *   a client connection's local address or port).
  *
  * Errors found in a response carry status 502 (Bad Gateway): what a proxy
  * would answer its own client with.
@@ -86,8 +84,7 @@ export type HttpErrorCode =
   | "ERR_TIMEOUT"
   | "ERR_CONNECTION_CLOSED"
   | "ERR_CANCELLED"
-  | "ERR_REQUEST_BODY"
-  | "ERR_NOT_SUPPORTED";
+  | "ERR_REQUEST_BODY";
 
 /** The status a server answers each code with, when the constructor is not told otherwise. */
 function defaultStatus(code: HttpErrorCode): number {

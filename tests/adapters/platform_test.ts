@@ -106,6 +106,61 @@ test("listen on port 0 reports the real port and the accepted socket sees the cl
   await listener.close();
 });
 
+/** A port free on `host` a moment ago: bound on port 0, then released. */
+async function freePort(host: string): Promise<number> {
+  const probe = await platform.listen({ host, port: 0 }, (s) => s.close());
+  const port = probe.address.port;
+  await probe.close();
+  return port;
+}
+
+test("connect binds the local end to a given address and port, over TCP and TLS", async () => {
+  // 127.0.0.2 is loopback too on Linux: the server sees the client come from it.
+  const { listener, accepted } = await server();
+  const localPort = await freePort("127.0.0.2");
+  const client = new Probe(
+    await within(
+      platform.connect({ host: "127.0.0.1", port: listener.address.port, localAddress: "127.0.0.2", localPort }),
+      5000,
+      "connect",
+    ),
+  );
+  const peer = await within(accepted, 5000, "accept");
+  assert.equal(peer.socket.remoteAddress.host, "127.0.0.2");
+  assert.equal(peer.socket.remoteAddress.port, localPort);
+  assert.equal(client.socket.localAddress.port, localPort);
+  client.socket.close();
+  peer.socket.close();
+  await within(Promise.all([client.closed.promise, peer.closed.promise]), 5000, "close");
+  await listener.close();
+
+  let tlsPeer: Probe | null = null;
+  const tlsListener = await platform.listenTls({ host: "127.0.0.1", port: 0, cert: CERT, key: KEY }, (s) => {
+    tlsPeer = new Probe(s);
+    echo(tlsPeer);
+  });
+  const tlsClient = new Probe(
+    await within(
+      platform.connectTls({
+        host: "127.0.0.1",
+        port: tlsListener.address.port,
+        serverName: "localhost",
+        caCerts: [CERT],
+        localAddress: "127.0.0.2",
+      }),
+      5000,
+      "TLS connect",
+    ),
+  );
+  tlsClient.socket.write(enc.encode("bound"));
+  await within(tlsClient.waitFor(5), 5000, "TLS echo");
+  assert.equal(tlsClient.text(), "bound");
+  assert.equal((tlsPeer as Probe | null)?.socket.remoteAddress.host, "127.0.0.2");
+  tlsClient.socket.close();
+  await within(tlsClient.closed.promise, 5000, "TLS close");
+  await tlsListener.close();
+});
+
 test("echo: bytes written by the client come back unchanged", async () => {
   const { listener } = await server(echo);
   const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));

@@ -605,15 +605,62 @@ test("freeOnCompletion frees the connection once its last request is done", asyn
   }
 });
 
-test("setLocalAddress and setLocalPort say clearly that the platform cannot bind a client's local end", () => {
+test("setLocalAddress and setLocalPort bind the connection's local end; the server sees the request come from there", async () => {
+  const h = new Harness();
+  try {
+    const server = await h.server((_req, c) => c.write(response(200, "from afar")));
+    // A port free on 127.0.0.2 a moment ago (127.0.0.0/8 is all loopback on Linux).
+    const probe = await platform.listen({ host: "127.0.0.2", port: 0 }, (s) => s.close());
+    const localPort = probe.address.port;
+    await probe.close();
+    const conn = h.connection({ port: server.port });
+    conn.setLocalAddress("127.0.0.2");
+    conn.setLocalPort(localPort);
+    const out = await h.fetch(conn, "GET", "/");
+    assert.equal(out.body, "from afar");
+    const peer = server.conns[0].socket.remoteAddress;
+    assert.equal(peer.host, "127.0.0.2");
+    assert.equal(peer.port, localPort);
+  } finally {
+    await h.close();
+  }
+});
+
+test("a local address the machine lacks fails the request through the error callback, not a throw", async () => {
+  const h = new Harness();
+  try {
+    const server = await h.server((_req, c) => c.write(response(200, "unreachable")));
+    const conn = h.connection({ port: server.port });
+    // 192.0.2.0/24 is TEST-NET-1: no interface here has it.
+    conn.setLocalAddress("192.0.2.1");
+    const out = await h.fetch(conn, "GET", "/");
+    assert.equal(out.state, "failed");
+    assert.equal(out.errorCode, "ERR_CONNECT");
+    assert.equal(server.conns.length, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test("setLocalAddress and setLocalPort reject bad arguments with errors naming them", () => {
   const h = new Harness();
   try {
     const conn = h.connection({ port: 80 });
-    assert.throws(
-      () => conn.setLocalAddress("127.0.0.2"),
-      (e: unknown) => (e as HttpError).code === "ERR_NOT_SUPPORTED",
-    );
-    assert.throws(() => conn.setLocalPort(40000), /not supported/);
+    for (const bad of ["localhost", "", 7, undefined]) {
+      assert.throws(
+        () => conn.setLocalAddress(bad as string),
+        (e: unknown) => e instanceof TypeError && /address/.test(e.message),
+      );
+    }
+    conn.setLocalAddress("::1");
+    conn.setLocalAddress(null);
+    for (const bad of [-1, 65536, 1.5, NaN, "80"]) {
+      assert.throws(
+        () => conn.setLocalPort(bad as number),
+        (e: unknown) => e instanceof RangeError && /port/.test(e.message),
+      );
+    }
+    conn.setLocalPort(0);
   } finally {
     void h.close();
   }
