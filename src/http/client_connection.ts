@@ -40,6 +40,16 @@ export interface HttpConnectionTls {
 }
 
 /** Options of the {@linkcode HttpConnection} constructor. */
+/**
+ * A name resolver for {@linkcode HttpConnectionOptions.dns}: the shape of
+ * the platform's `lookup`. levent's asynchronous resolver (evdns's
+ * DnsBase) is meant to be one; a test double or a cache can be too.
+ */
+export interface HostResolver {
+  /** The addresses of `host`, of `family` (0: either). Rejects (with a coded error such as `ENOTFOUND`) when there are none. */
+  lookup(host: string, family?: 0 | 4 | 6): Promise<LookupAddress[]>;
+}
+
 export interface HttpConnectionOptions {
   /** The server's host name or IP address (an IPv6 address with or without brackets). */
   readonly host: string;
@@ -55,6 +65,13 @@ export interface HttpConnectionOptions {
    * frees it; later connections use new socket BufferEvents.
    */
   readonly bufferEvent?: BufferEvent;
+  /**
+   * Resolve the host through this (libevent: the `evdns_base` given to
+   * `evhttp_connection_base_new`) rather than the platform: each connect
+   * looks the name up and dials the first address of the family asked for
+   * (setFamily; either when 0). Without it the platform resolves.
+   */
+  readonly dns?: HostResolver;
 }
 
 /** Timeouts in milliseconds for {@linkcode HttpConnection.setTimeout}; 0 means none, a field left out is unchanged. */
@@ -75,7 +92,7 @@ export interface HttpConnectionTimeouts {
 /**
  * Where a connection stands:
  * - `"disconnected"`: no socket; the next request connects;
- * - `"resolving"`: looking up the host's address (with {@linkcode HttpConnection.setFamily} 4 or 6);
+ * - `"resolving"`: looking up the host's address (through `options.dns`, or the platform with {@linkcode HttpConnection.setFamily} 4 or 6);
  * - `"connecting"`: the socket (and TLS handshake) is being set up;
  * - `"retry_wait"`: a connect failed; the next attempt waits for its delay;
  * - `"idle"`: connected, no request on the wire; a close by the server is noticed;
@@ -229,6 +246,7 @@ export class HttpConnection {
   readonly #hostField: string;
   #family: 0 | 4 | 6 = 0;
   #localAddress: string | undefined = undefined;
+  readonly #dns: HostResolver | null;
   #localPort: number | undefined = undefined;
   #state: HttpConnectionState = "disconnected";
   #bev: BufferEvent | null = null;
@@ -278,7 +296,7 @@ export class HttpConnection {
    * A connection to `host:port`, not yet made (libevent
    * `evhttp_connection_base_new`; with `bufferEvent`,
    * `evhttp_connection_base_bufferevent_new`). Name resolution is the
-   * platform's (levent's DnsBase is not used here).
+   * platform's unless `options.dns` gives a resolver.
    *
    * @throws {TypeError} if base is not an EventBase, host is not a non-empty ASCII host, or options are malformed
    * @throws {RangeError} if port is not an integer in 0..65535
@@ -309,6 +327,11 @@ export class HttpConnection {
     if (given !== null && !(given instanceof BufferEvent)) {
       throw new TypeError("HttpConnection: bufferEvent must be a BufferEvent");
     }
+    const dns = options.dns ?? null;
+    if (dns !== null && (typeof dns !== "object" || typeof dns.lookup !== "function")) {
+      throw new TypeError("HttpConnection: dns must be an object with a lookup(host, family) method");
+    }
+    this.#dns = dns;
     this.#base = base;
     this.#host = host;
     this.#port = port;
@@ -675,23 +698,32 @@ export class HttpConnection {
     // Without a timeout the timer still keeps the loop alive while the lookup runs.
     else this.#timer.add();
     const family = this.#family;
-    if (family === 0 || ipFamily(this.#host) !== 0) {
+    const dns = this.#dns;
+    if (ipFamily(this.#host) !== 0 || (family === 0 && dns === null)) {
       this.#open(this.#host);
       return;
     }
     this.#state = "resolving";
     const base = this.#base;
     const current = (): boolean => attempt === this.#attempt && this.#state === "resolving";
-    base.platform.lookup(this.#host, family).then(
+    let lookup: Promise<LookupAddress[]>;
+    try {
+      lookup = Promise.resolve((dns ?? base.platform).lookup(this.#host, family));
+    } catch (err) {
+      // A resolver that throws rather than rejects fails this connect the same way.
+      lookup = Promise.reject(err);
+    }
+    lookup.then(
       (addresses) => base.defer(() => current() && this.#resolved(addresses)),
       (err: unknown) => base.defer(() => current() && this.#connectFailed(err)),
     );
   }
 
   #resolved(addresses: LookupAddress[]): void {
-    const found = addresses.find((a) => a.family === this.#family);
+    const family = this.#family;
+    const found = addresses.find((a) => family === 0 || a.family === family);
     if (found === undefined) {
-      const err = new Error(`no IPv${this.#family} address for ${this.#host}`);
+      const err = new Error(`no ${family === 0 ? "" : `IPv${family} `}address for ${this.#host}`);
       (err as Error & { code: string }).code = "ENOTFOUND";
       this.#connectFailed(err);
       return;

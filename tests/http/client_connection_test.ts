@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { EV_READ, ManualClock } from "../../src/event/mod.ts";
 import { BufferEvent } from "../../src/buffer/bufferevent.ts";
 import { HttpError } from "../../src/http/http_error.ts";
-import { HttpConnection } from "../../src/http/client_connection.ts";
+import { type HostResolver, HttpConnection } from "../../src/http/client_connection.ts";
 import { type HttpClientErrorKind, HttpClientRequest } from "../../src/http/client_request.ts";
 import type { LookupAddress, Platform, TcpSocket } from "../../src/platform.ts";
 import { closedPort, Harness, platform, response, type SeenRequest, tick, until } from "./client_util.ts";
@@ -685,6 +685,57 @@ test("setFamily(4) resolves the host through the platform's lookup for IPv4", as
     assert.deepEqual(lookups, [["my-service.test", 4]]);
     assert.equal(server.conns[0].requests[0].header("host"), `my-service.test:${server.port}`);
     assert.throws(() => conn.setFamily(5 as 4), RangeError);
+  } finally {
+    await h.close();
+  }
+});
+
+test("options.dns resolves the host for every connect instead of the platform; its failure reaches the error callback", async () => {
+  const asked: Array<[string, number | undefined]> = [];
+  const dns: HostResolver = {
+    lookup(host, family) {
+      asked.push([host, family]);
+      if (host === "api.example.test") return Promise.resolve([{ address: "127.0.0.1", family: 4 }]);
+      const err = new Error(`${host} not found`) as Error & { code: string };
+      err.code = "ENOTFOUND";
+      return Promise.reject(err);
+    },
+  };
+  const refusing: Platform = {
+    ...platform,
+    lookup: () => Promise.reject(new Error("the platform's lookup must not be used")),
+  };
+  const h = new Harness({ platform: refusing });
+  try {
+    const server = await h.server((_req, conn) => conn.write(response(200, "resolved", ["Connection: close"])));
+    const conn = h.connection({ host: "api.example.test", port: server.port, dns });
+    assert.equal((await h.fetch(conn, "GET", "/one")).body, "resolved");
+    // The server closed: the next request connects again, and looks the name up again.
+    assert.equal((await h.fetch(conn, "GET", "/two")).body, "resolved");
+    assert.deepEqual(asked, [["api.example.test", 0], ["api.example.test", 0]]);
+    assert.equal(server.conns[0].requests[0].header("host"), `api.example.test:${server.port}`);
+
+    const lost = h.connection({ host: "nowhere.example.test", port: server.port, dns });
+    const out = await h.fetch(lost, "GET", "/");
+    assert.equal(out.state, "failed");
+    assert.equal(out.errorCode, "ERR_CONNECT");
+    assert.equal((out.req.error?.cause as { code?: string }).code, "ENOTFOUND");
+
+    // A resolver that throws instead of rejecting fails the request the same way.
+    const throwing = h.connection({
+      host: "api.example.test",
+      port: server.port,
+      dns: {
+        lookup() {
+          throw new Error("resolver broke");
+        },
+      },
+    });
+    assert.equal((await h.fetch(throwing, "GET", "/")).errorCode, "ERR_CONNECT");
+    assert.throws(
+      () => h.connection({ port: server.port, dns: {} as HostResolver }),
+      (e: unknown) => e instanceof TypeError && /dns/.test(e.message),
+    );
   } finally {
     await h.close();
   }
