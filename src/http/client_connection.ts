@@ -39,7 +39,6 @@ export interface HttpConnectionTls {
   readonly serverName?: string;
 }
 
-/** Options of the {@linkcode HttpConnection} constructor. */
 /**
  * A name resolver for {@linkcode HttpConnectionOptions.dns}: the shape of
  * the platform's `lookup`. levent's asynchronous resolver (evdns's
@@ -50,6 +49,7 @@ export interface HostResolver {
   lookup(host: string, family?: 0 | 4 | 6): Promise<LookupAddress[]>;
 }
 
+/** Options of the {@linkcode HttpConnection} constructor. */
 export interface HttpConnectionOptions {
   /** The server's host name or IP address (an IPv6 address with or without brackets). */
   readonly host: string;
