@@ -1,5 +1,6 @@
 // HTTP client benchmark: levent's HttpConnection (callbacks, libevent's
-// way) and request() (Promises) against the runtime's own fetch, on one
+// way) and request() (Promises) against the runtime's own fetch (and, on
+// Node, undici's own request API on a keep-alive Pool, its fastest), on one
 // fast local server (bench/http/raw_server.ts run by the toolchain's Node,
 // pinned to CPU 0 when taskset exists), same run. Sequential GETs on one
 // keep-alive connection, then 32 concurrent keep-alive loops.
@@ -83,6 +84,26 @@ async function leventRequest(total: number, loops: number): Promise<number> {
   return performance.now() - t0;
 }
 
+/** undici.request on a Pool of `loops` keep-alive connections (Node only: null elsewhere). */
+async function viaUndici(total: number, loops: number): Promise<number | null> {
+  if (platform.name !== "node") return null;
+  const { Pool } = await import("undici");
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: loops });
+  let started = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: loops }, async () => {
+    while (started < total) {
+      started++;
+      const res = await pool.request({ path: "/hello", method: "GET" });
+      if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+      await res.body.arrayBuffer();
+    }
+  }));
+  const ms = performance.now() - t0;
+  await pool.close();
+  return ms;
+}
+
 async function viaFetch(total: number, loops: number): Promise<number> {
   let started = 0;
   const t0 = performance.now();
@@ -96,8 +117,10 @@ async function viaFetch(total: number, loops: number): Promise<number> {
   return performance.now() - t0;
 }
 
-function report(name: string, n: number, ms: Record<string, number>): void {
-  const rps = (x: number): number => Math.round(n / x * 1000);
+function report(name: string, n: number, ms: Record<string, number | null>): void {
+  const rps = (x: number | null): number | undefined => x === null ? undefined : Math.round(n / x * 1000);
+  const ratio = (a: number | null, b: number | null): number | undefined =>
+    a === null || b === null ? undefined : Number((a / b).toFixed(2));
   console.log(JSON.stringify({
     runtime: platform.name,
     case: name,
@@ -105,8 +128,11 @@ function report(name: string, n: number, ms: Record<string, number>): void {
     levent_callbacks_rps: rps(ms.callbacks),
     levent_request_rps: rps(ms.request),
     fetch_rps: rps(ms.fetch),
-    callbacks_vs_fetch: Number((ms.fetch / ms.callbacks).toFixed(2)),
-    request_vs_fetch: Number((ms.fetch / ms.request).toFixed(2)),
+    undici_rps: rps(ms.undici),
+    callbacks_vs_fetch: ratio(ms.fetch, ms.callbacks),
+    request_vs_fetch: ratio(ms.fetch, ms.request),
+    callbacks_vs_undici: ratio(ms.undici, ms.callbacks),
+    request_vs_undici: ratio(ms.undici, ms.request),
   }));
 }
 
@@ -117,6 +143,7 @@ for (let round = 0; round < 2; round++) {
       callbacks: await leventCallbacks(n, loops),
       request: await leventRequest(n, loops),
       fetch: await viaFetch(n, loops),
+      undici: await viaUndici(n, loops),
     };
     if (round === 1) report(name, n, ms);
   }
