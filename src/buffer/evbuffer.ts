@@ -554,7 +554,15 @@ export class EvBuffer {
       const seg = segs[this.#head];
       const len = seg.end - seg.start;
       if (len <= left) {
-        dst.#segs.push(seg);
+        // The last segment leaves whole: its free room stays here as the
+        // spare (input read after a body moved out lands there), and dst
+        // gets a read-only view of its bytes.
+        const keep = this.#head + 1 === segs.length && this.#mayKeepSpare(seg);
+        dst.#segs.push(keep ? this.#share(seg, seg.start, seg.end) : seg);
+        if (keep) {
+          seg.start = seg.end;
+          this.#spare = seg;
+        }
         segs[this.#head++] = DEAD;
         left -= len;
         if (seg.file !== null) {
@@ -1339,14 +1347,18 @@ export class EvBuffer {
    * out covers them, and only an owned segment's spare is ours to write.
    */
   #keepSpare(seg: Segment): void {
-    if (!seg.owned || this.#spare !== null || seg === this.#resSeg) return;
-    const room = seg.buf.length - seg.end;
-    // A large segment (a bulk transfer's) is not kept alive for a few small writes.
-    if (room < MIN_SPARE || seg.buf.buffer.byteLength > MAX_SPARE_SEGMENT) return;
+    if (!this.#mayKeepSpare(seg)) return;
     // The segment itself becomes the spare, empty at its end: it has left
     // the chain, and no view covers bytes past `end`.
     seg.start = seg.end;
     this.#spare = seg;
+  }
+
+  /** Whether `seg`'s unused room may become the spare: it is ours to write, free, worth keeping and not large. */
+  #mayKeepSpare(seg: Segment): boolean {
+    if (!seg.owned || this.#spare !== null || seg === this.#resSeg) return false;
+    // A large segment (a bulk transfer's) is not kept alive for a few small writes.
+    return seg.buf.length - seg.end >= MIN_SPARE && seg.buf.buffer.byteLength <= MAX_SPARE_SEGMENT;
   }
 
   /** Copy `n` bytes starting at segment `si`, offset `off`, into `dst`. */

@@ -290,10 +290,22 @@ class ClientResponse implements HttpClientResponse {
   }
 
   async bytes(): Promise<Uint8Array> {
-    // The chunks chain in an EvBuffer; pullup copies only when there are several.
-    const all = new EvBuffer();
-    for await (const chunk of this.body) all.add(chunk);
-    return all.pullup(-1);
+    // A body in one chunk is returned as it is; several chain by reference
+    // in an EvBuffer, and pullup copies them once.
+    let only: Uint8Array | null = null;
+    let all: EvBuffer | null = null;
+    for await (const chunk of this.body) {
+      if (all !== null) {
+        all.addReference(chunk);
+      } else if (only === null) {
+        only = chunk;
+      } else {
+        all = new EvBuffer();
+        all.addReference(only);
+        all.addReference(chunk);
+      }
+    }
+    return all !== null ? all.pullup(-1) : only ?? new Uint8Array(0);
   }
 
   async text(): Promise<string> {

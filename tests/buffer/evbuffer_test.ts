@@ -1166,6 +1166,20 @@ test("a buffer drained empty writes on into its last segment's spare room, leavi
   buf.commitSpace(4);
   assert.equal(new TextDecoder().decode(buf.pullup(4)), "resv");
   assert.equal(new TextDecoder().decode(first), "first message");
+  // Moved out whole by removeBuffer, the last segment's room stays with the source;
+  // the destination gets a read-only view and appends elsewhere.
+  const src = new EvBuffer();
+  const dst = new EvBuffer();
+  src.addString("body");
+  const body = src.pullup(4);
+  assert.equal(src.removeBuffer(dst, 4), 4);
+  src.addString("next");
+  dst.addString("more");
+  assert.equal(src.pullup(4).buffer, body.buffer);
+  assert.equal(src.pullup(4).byteOffset, body.byteOffset + 4);
+  assert.notEqual(dst.peek()[1].buffer, body.buffer);
+  assert.equal(new TextDecoder().decode(dst.pullup(8)), "bodymore");
+  assert.equal(new TextDecoder().decode(src.pullup(4)), "next");
   // A live reservation's segment is never handed on as spare.
   const b2 = new EvBuffer();
   b2.addString("x");
