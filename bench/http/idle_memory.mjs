@@ -1,7 +1,8 @@
 // Memory per idle keep-alive connection: open N connections to a server,
 // make one request on each, let them sit idle, and compare the server's
 // resident memory before and after, for levent's HttpServer, the runtime's
-// own server and the raw-TCP server (the runtime's bare socket cost).
+// own server and the raw-TCP server (the runtime's bare socket cost), and
+// bev_server.ts (levent's socket layer without HTTP).
 //
 //   node bench/http/idle_memory.mjs [--connections 1000] [--runtimes deno,bun,node]
 import { spawn } from "node:child_process";
@@ -18,7 +19,7 @@ const { values } = parseArgs({
 });
 const N = Number(values.connections);
 const RUN = { deno: [join(BIN, "deno"), "run", "-A"], bun: [join(BIN, "bun")], node: [join(BIN, "node")] };
-const FILES = { levent: "levent_server.ts", native: "native_server.ts", raw: "raw_server.ts" };
+const FILES = { levent: "levent_server.ts", bev: "bev_server.ts", native: "native_server.ts", raw: "raw_server.ts" };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function rss(pid) {
@@ -54,7 +55,7 @@ function connectOnce(port) {
 const rows = [];
 for (const runtime of values.runtimes.split(",")) {
   const perConn = {};
-  for (const server of ["levent", "native", "raw"]) {
+  for (const server of ["levent", "bev", "native", "raw"]) {
     const { child, port } = await start(runtime, server);
     // Warm the server up first so one-time allocations are not counted.
     for (const s of await Promise.all(Array.from({ length: 20 }, () => connectOnce(port)))) s.destroy();
@@ -74,11 +75,13 @@ for (const runtime of values.runtimes.split(",")) {
   rows.push(
     `| ${runtime} | ${(perConn.levent / 1024).toFixed(1)} KiB | ${(perConn.native / 1024).toFixed(1)} KiB | ${
       (perConn.raw / 1024).toFixed(1)
-    } KiB | ${((perConn.levent - perConn.raw) / 1024).toFixed(1)} KiB |`,
+    } KiB | ${((perConn.levent - perConn.raw) / 1024).toFixed(1)} KiB | ${
+      ((perConn.bev - perConn.raw) / 1024).toFixed(1)
+    } KiB |`,
   );
 }
 console.log(
-  `| runtime | levent per idle connection | runtime's own server | raw socket | levent above raw |\n|---|---|---|---|---|\n${
+  `| runtime | levent per idle connection | runtime's own server | raw socket | levent above raw | socket layer (bev_server) above raw |\n|---|---|---|---|---|---|\n${
     rows.join("\n")
   }`,
 );

@@ -239,6 +239,9 @@ function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/** Made in BufferEvent's static block, where its methods can reach the private handlers. */
+let SocketSink!: new (bev: BufferEvent) => SocketHandlers;
+
 // Ways into the private state of the other class in this file (set in static blocks).
 let setGroupSuspended!: (bev: BufferEvent, read: boolean, on: boolean) => void;
 let groupShare!: (group: RateLimitGroup, read: boolean) => number;
@@ -345,6 +348,38 @@ export class TokenBucketConfig {
  * ```
  */
 export class BufferEvent {
+  static readonly #readKickCb = (_s: unknown, _w: number, bev: BufferEvent): void => bev.#onReadKick();
+  static readonly #writeKickCb = (_s: unknown, _w: number, bev: BufferEvent): void => bev.#onWriteKick();
+  static readonly #readTimerCb = (_s: unknown, _w: number, bev: BufferEvent): void => bev.#onReadTimer();
+  static readonly #writeTimerCb = (_s: unknown, _w: number, bev: BufferEvent): void => bev.#onWriteTimer();
+  static readonly #deferredCb = (_s: unknown, _w: number, bev: BufferEvent): void => bev.#onDeferred();
+
+  static {
+    // The socket's handlers: one object per connection whose methods are
+    // on its prototype, instead of an object and five closures.
+    SocketSink = class implements SocketHandlers {
+      readonly #bev: BufferEvent;
+      constructor(bev: BufferEvent) {
+        this.#bev = bev;
+      }
+      data(bytes: Uint8Array, owned: boolean): void {
+        this.#bev.#onData(bytes, owned);
+      }
+      end(): void {
+        this.#bev.#onEnd();
+      }
+      drain(): void {
+        this.#bev.#onDrain();
+      }
+      error(err: Error): void {
+        this.#bev.#onError(err);
+      }
+      close(): void {
+        this.#bev.#onClose();
+      }
+    };
+  }
+
   static {
     setGroupSuspended = (bev, read, on) => {
       if (read) {
@@ -388,13 +423,13 @@ export class BufferEvent {
   // pending while reading / writing is wanted (keeping the loop alive, as
   // libevent's ev_read / ev_write do) and carry the timeouts; #cbEv() runs
   // queued callbacks.
-  readonly #readEv: Event;
-  readonly #writeEv: Event;
+  readonly #readEv: Event<BufferEvent>;
+  readonly #writeEv: Event<BufferEvent>;
   // Made on first use: most connections never defer a callback, and only
   // those with output waiting need a write timer; an idle one then holds less.
-  #cbEvent: Event | null = null;
-  readonly #readTimer: Event;
-  #writeTimerEvent: Event | null = null;
+  #cbEvent: Event<BufferEvent> | null = null;
+  readonly #readTimer: Event<BufferEvent>;
+  #writeTimerEvent: Event<BufferEvent> | null = null;
   #readPending = false;
   #writePending = false;
   /** Bytes entered input since the read callback last had its chance. */
@@ -444,9 +479,10 @@ export class BufferEvent {
     this.#kind = kind;
     this.#closeOnFree = options.closeOnFree === true;
     this.#defer = options.deferCallbacks === true;
-    this.#readEv = new Event(base, null, 0, () => this.#onReadKick());
-    this.#writeEv = new Event(base, null, 0, () => this.#onWriteKick());
-    this.#readTimer = new Event(base, null, 0, () => this.#onReadTimer());
+    // Static callbacks with the BufferEvent as the argument: no closures per instance.
+    this.#readEv = new Event<BufferEvent>(base, null, 0, BufferEvent.#readKickCb, this);
+    this.#writeEv = new Event<BufferEvent>(base, null, 0, BufferEvent.#writeKickCb, this);
+    this.#readTimer = new Event<BufferEvent>(base, null, 0, BufferEvent.#readTimerCb, this);
     this.#outputCb = this.#output.addCb(this.#onOutputChange);
   }
 
@@ -1410,12 +1446,12 @@ export class BufferEvent {
   // `direct` is true only when called from one of our events' callbacks,
   // that is on the loop; anything else is queued onto the loop.
 
-  #cbEv(): Event {
-    return this.#cbEvent ??= new Event(this.#base, null, 0, () => this.#onDeferred());
+  #cbEv(): Event<BufferEvent> {
+    return this.#cbEvent ??= new Event<BufferEvent>(this.#base, null, 0, BufferEvent.#deferredCb, this);
   }
 
-  #writeTimer(): Event {
-    return this.#writeTimerEvent ??= new Event(this.#base, null, 0, () => this.#onWriteTimer());
+  #writeTimer(): Event<BufferEvent> {
+    return this.#writeTimerEvent ??= new Event<BufferEvent>(this.#base, null, 0, BufferEvent.#writeTimerCb, this);
   }
 
   #runReadcb(direct: boolean): void {
@@ -1504,14 +1540,7 @@ export class BufferEvent {
     // Paused before start, so not one chunk arrives before reading is enabled.
     this.#flowing = this.#flowWanted();
     if (!this.#flowing) socket.pause();
-    const handlers: SocketHandlers = {
-      data: (bytes, owned) => this.#onData(bytes, owned),
-      end: () => this.#onEnd(),
-      drain: () => this.#onDrain(),
-      error: (err) => this.#onError(err),
-      close: () => this.#onClose(),
-    };
-    socket.start(handlers);
+    socket.start(new SocketSink(this));
     this.#syncRead();
     this.#syncWrite();
   }

@@ -63,8 +63,14 @@ const LF = 10;
 
 /** Adds shorter than this are copied into spare capacity, so a run of small writes coalesces. */
 const SMALL_ADD = 256;
-/** The smallest segment EvBuffer allocates for its own writes. */
+/** The segment size a busy buffer allocates for its own small writes. */
 const MIN_SEGMENT = 4096;
+/**
+ * A new or idle buffer's first segment size: it doubles with each segment
+ * allocated, up to MIN_SEGMENT, and starts over at releaseSpare. A
+ * connection that sent one small request then idles holds 1 KiB, not 4.
+ */
+const FIRST_SEGMENT = 1024;
 /** Up to this size a new segment's capacity is rounded up to a power of two, leaving room for the next writes. */
 const ROUND_LIMIT = 1 << 20;
 /** Spare capacity below this is not kept when a buffer drains empty: it would soon need a new segment anyway. */
@@ -338,6 +344,8 @@ export class EvBuffer {
   #fileCount = 0;
   /** An owned empty segment from reserveSpace / expand, not yet in the chain. */
   #spare: Segment | null = null;
+  /** The size of the next small segment (see FIRST_SEGMENT). */
+  #segSize = FIRST_SEGMENT;
   /** The segment reserveSpace handed out, and its end at that time. */
   #resSeg: Segment | null = null;
   #resEnd = 0;
@@ -734,6 +742,7 @@ export class EvBuffer {
    */
   releaseSpare(): void {
     if (this.#spare !== null && this.#spare !== this.#resSeg) this.#spare = null;
+    this.#segSize = FIRST_SEGMENT;
   }
 
   // -------------------------------------------------------------- removing
@@ -934,7 +943,7 @@ export class EvBuffer {
     }
     let spare = this.#spare;
     if (spare === null || spare.buf.length - spare.end < n) {
-      spare = this.#spare = new Segment(new Uint8Array(capacityFor(n)), 0, 0, true);
+      spare = this.#spare = this.#newSegment(n);
     }
     this.#resSeg = spare;
     this.#resEnd = spare.end;
@@ -985,7 +994,7 @@ export class EvBuffer {
     const tail = this.#tail();
     if (tail !== null && tail.owned && tail.buf.length - tail.end >= n) return;
     if (this.#spare !== null && this.#spare.buf.length - this.#spare.end >= n) return;
-    this.#spare = new Segment(new Uint8Array(capacityFor(n)), 0, 0, true);
+    this.#spare = this.#newSegment(n);
   }
 
   // ------------------------------------------------------------- searching
@@ -1255,7 +1264,7 @@ export class EvBuffer {
     const tail = this.#tail();
     if (tail !== null && tail.owned && tail.buf.length - tail.end >= n) return tail;
     let seg = this.#spare;
-    if (seg === null || seg.buf.length - seg.end < n) seg = new Segment(new Uint8Array(capacityFor(n)), 0, 0, true);
+    if (seg === null || seg.buf.length - seg.end < n) seg = this.#newSegment(n);
     this.#spare = null;
     // Pushed empty; every caller writes into it before returning.
     this.#segs.push(seg);
@@ -1352,6 +1361,13 @@ export class EvBuffer {
     // the chain, and no view covers bytes past `end`.
     seg.start = seg.end;
     this.#spare = seg;
+  }
+
+  /** A new owned, empty segment with room for at least `n` bytes; small ones grow from FIRST_SEGMENT to MIN_SEGMENT with use. */
+  #newSegment(n: number): Segment {
+    const size = this.#segSize;
+    if (size < MIN_SEGMENT) this.#segSize = size * 2;
+    return new Segment(new Uint8Array(n <= size ? size : capacityFor(n)), 0, 0, true);
   }
 
   /** Whether `seg`'s unused room may become the spare: it is ours to write, free, worth keeping and not large. */

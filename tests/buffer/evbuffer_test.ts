@@ -129,6 +129,27 @@ test("addCopy copies bytes of any size, so the caller may reuse them, and reject
   );
 });
 
+test("a new buffer's segments start at 1 KiB and double with use to 4 KiB; releaseSpare starts them small again", () => {
+  const buf = new EvBuffer();
+  const sizes: number[] = [];
+  const chunk = new Uint8Array(200);
+  for (let i = 0; i < 40; i++) {
+    buf.add(chunk);
+    const views = buf.peek();
+    const size = views[views.length - 1].buffer.byteLength;
+    if (sizes[sizes.length - 1] !== size) sizes.push(size);
+  }
+  assert.deepEqual(sizes, [1024, 2048, 4096]);
+  buf.drain(buf.length);
+  buf.releaseSpare();
+  buf.add(chunk);
+  assert.equal(buf.peek()[0].buffer.byteLength, 1024);
+  // A write larger than the next small segment gets a segment of its own size class.
+  const big = new EvBuffer();
+  big.addString("x".repeat(1500));
+  assert.equal(big.peek()[0].buffer.byteLength, 8192);
+});
+
 test("add of empty bytes changes nothing and calls no callback", () => {
   const buf = new EvBuffer();
   const calls = recorder(buf);
