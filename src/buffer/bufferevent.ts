@@ -565,7 +565,7 @@ export class BufferEvent {
     bev.#inFilter = inputFilter;
     bev.#outFilter = outputFilter;
     bev.#state = "open";
-    underlying.setCallbacks(bev.#onLowerRead, bev.#onLowerWrite, bev.#onLowerEvent);
+    underlying.setCallbacks(BufferEvent.#lowerReadCb, BufferEvent.#lowerWriteCb, BufferEvent.#lowerEventCb, bev);
     // Held back before reading is enabled, so the socket never starts flowing for nobody.
     underlying.#suspendRead(SUSPEND_FILT);
     underlying.enable(EV_READ | EV_WRITE);
@@ -971,7 +971,9 @@ export class BufferEvent {
         if (this.#closeOnFree) {
           lower.free();
         } else if (lower.#state !== "freed") {
-          if (lower.#eventcb === this.#onLowerEvent) lower.setCallbacks(null, null, null);
+          if (lower.#eventcb === BufferEvent.#lowerEventCb && lower.#cbArg === this) {
+            lower.setCallbacks(null, null, null);
+          }
           lower.#unsuspendRead(SUSPEND_FILT);
         }
         return;
@@ -1589,6 +1591,8 @@ export class BufferEvent {
         if (this.#readRoom() > 0) this.#readEv.active(EV_READ);
         return;
       }
+      // Staging is the exception, not the rule: it keeps no room once empty.
+      staging.releaseSpare();
       this.#syncRead();
     }
   }
@@ -1811,15 +1815,15 @@ export class BufferEvent {
 
   // ---------------------------------------------------------- filter kind
 
-  readonly #onLowerRead = (): void => {
-    this.#onReadKick();
+  // The underlying BufferEvent's callbacks, with the filter as their argument.
+  static readonly #lowerReadCb = (_lower: BufferEvent, filter: BufferEvent): void => filter.#onReadKick();
+  static readonly #lowerWriteCb = (_lower: BufferEvent, filter: BufferEvent): void => {
+    if (filter.#state !== "freed") filter.#onWriteKick();
   };
+  static readonly #lowerEventCb = (_lower: BufferEvent, what: number, filter: BufferEvent): void =>
+    filter.#onLowerEvent(what);
 
-  readonly #onLowerWrite = (): void => {
-    if (this.#state !== "freed") this.#onWriteKick();
-  };
-
-  readonly #onLowerEvent = (_lower: BufferEvent, what: number): void => {
+  #onLowerEvent(what: number): void {
     if (this.#state === "freed") return;
     if (what & BEV_EVENT_EOF) {
       // Let the input filter emit what it held back before the EOF is told.
@@ -1828,7 +1832,7 @@ export class BufferEvent {
       if (this.#isFreed()) return;
     }
     this.#runEventcb(what, true);
-  };
+  }
 
   #readbufFull(mode: BufferEventFlushMode): boolean {
     return mode === "normal" && this.#wmReadHigh > 0 && this.#input.length >= this.#wmReadHigh;
