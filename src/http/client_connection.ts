@@ -21,6 +21,7 @@ import { EV_READ, EV_TIMEOUT, EV_WRITE } from "../event/flags.ts";
 import type { LookupAddress, NetAddress } from "../platform.ts";
 import { HttpError, type HttpErrorCode } from "./http_error.ts";
 import { DEFAULT_HTTP_PARSER_LIMITS, HttpParser, type ResponseHead } from "./http_parser.ts";
+import { fieldsSize, headWriter } from "./head_writer.ts";
 import { headerHooks } from "./headers_internal.ts";
 import type { HttpClientErrorKind, HttpClientRequest } from "./client_request.ts";
 import {
@@ -143,21 +144,9 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
 /** Methods sent with Content-Length even when the body is empty, as libevent does for POST and PUT. */
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
-const encoder = new TextEncoder();
-
 function ipFamily(host: string): 0 | 4 | 6 {
   if (host.includes(":")) return 6;
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) ? 4 : 0;
-}
-
-/** The head as bytes: ASCII through the native encoder, Latin-1 (one byte per char, as field values are) otherwise. */
-function latin1(text: string): Uint8Array {
-  let i = 0;
-  while (i < text.length && text.charCodeAt(i) < 0x80) i++;
-  if (i === text.length) return encoder.encode(text);
-  const out = new Uint8Array(text.length);
-  for (let k = 0; k < text.length; k++) out[k] = text.charCodeAt(k);
-  return out;
 }
 
 function checkMs(value: unknown, name: string): number {
@@ -655,13 +644,37 @@ export class HttpConnection {
     core.closeAfter = headers.getAll("connection").some((v) => /(^|,)\s*close\s*(,|$)/i.test(v));
   }
 
-  #headBytes(core: ClientRequestCore): Uint8Array {
-    let text = `${core.method} ${core.uri} HTTP/1.1\r\n`;
-    if (core.hostLine !== "") text += core.hostLine + "\r\n";
+  /**
+   * The request head into the output, straight into reserved space: the
+   * method and target are ASCII and field values Latin-1, one byte per
+   * character.
+   */
+  #writeHead(core: ClientRequestCore): void {
     const list = headerHooks.list(core.outputHeaders);
-    for (let i = 0; i < list.length; i += 2) text += list[i] + ": " + list[i + 1] + "\r\n";
-    if (core.framingLine !== "") text += core.framingLine + "\r\n";
-    return latin1(text + "\r\n");
+    const out = (this.#bev as BufferEvent).output;
+    const w = headWriter;
+    const before = out.length;
+    // "METHOD target HTTP/1.1\r\n", the Host and framing lines, the fields, the blank line.
+    w.begin(
+      out,
+      core.method.length + core.uri.length + 13 + core.hostLine.length + core.framingLine.length + 6 + fieldsSize(list),
+    );
+    w.text(core.method);
+    w.text(" ");
+    w.text(core.uri);
+    w.text(" HTTP/1.1\r\n");
+    if (core.hostLine !== "") {
+      w.text(core.hostLine);
+      w.crlf();
+    }
+    for (let i = 0; i < list.length; i += 2) w.field(list[i], list[i + 1]);
+    if (core.framingLine !== "") {
+      w.text(core.framingLine);
+      w.crlf();
+    }
+    w.crlf();
+    w.commit();
+    this.#queuedBytes += out.length - before;
   }
 
   // ----------------------------------------------------------- connecting
@@ -871,7 +884,7 @@ export class HttpConnection {
     core.startOffset = this.#queuedBytes;
     this.#inflight.push(core);
     this.#state = "busy";
-    this.#write(this.#headBytes(core));
+    this.#writeHead(core);
     if (core.bodyMode === "buffer") {
       const body = core.sentBody;
       const chunked = core.framing === "chunked";

@@ -93,7 +93,15 @@ export class HeadWriter {
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
-/** The writer the server's connections share. */
+/** The bytes `name: value\r\n` lines take for a field list (Latin-1: one per character). */
+export function fieldsSize(list: readonly string[] | null): number {
+  if (list === null) return 0;
+  let n = 2 * list.length;
+  for (let i = 0; i < list.length; i++) n += list[i].length;
+  return n;
+}
+
+/** The writer every connection shares, server and client. */
 export const headWriter: HeadWriter = new HeadWriter();
 
 /** Append a Latin-1 string (a whole head built as one string) to `sink`, one byte per character. */

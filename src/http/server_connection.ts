@@ -26,7 +26,7 @@ import { Event, type EventBase } from "../event/event_base.ts";
 import { EV_READ, EV_TIMEOUT } from "../event/flags.ts";
 import type { NetAddress } from "../platform.ts";
 import { HttpHeaders } from "./headers.ts";
-import { addLatin1, headWriter } from "./head_writer.ts";
+import { addLatin1, fieldsSize, headWriter } from "./head_writer.ts";
 import { HttpError } from "./http_error.ts";
 import { HttpParser, type HttpParserLimits, type RequestHead } from "./http_parser.ts";
 import type { HttpServer } from "./server.ts";
@@ -123,14 +123,6 @@ const CONTINUE_LINE = "HTTP/1.1 100 Continue\r\n\r\n";
  * blank line (26).
  */
 const FIXED_LINES = 37 + 34 + 26;
-
-/** The bytes `name: value\r\n` lines take for a field list (Latin-1: one per character). */
-function fieldsSize(list: readonly string[] | null): number {
-  if (list === null) return 0;
-  let n = 2 * list.length;
-  for (let i = 0; i < list.length; i++) n += list[i].length;
-  return n;
-}
 
 /** Methods RFC 9110 and RFC 5789 define: a request with one of these the server does not allow gets 405, any other 501. */
 export const KNOWN_METHODS: ReadonlySet<string> = new Set([
