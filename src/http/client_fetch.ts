@@ -199,6 +199,18 @@ class BodyQueue {
     if (running) this.#req.cancel();
   }
 
+  /** Every chunk at once, taken by the one reader, when the whole body is here; null (and nothing taken) otherwise. */
+  takeComplete(): Uint8Array[] | null {
+    if (this.#use === "used") throw new TypeError("the response body was already read");
+    if (this.#state !== "ended") return null;
+    this.#use = "used";
+    const chunks = this.#head === 0 ? this.#chunks : this.#chunks.slice(this.#head);
+    this.#chunks = [];
+    this.#head = 0;
+    this.#bytes = 0;
+    return chunks;
+  }
+
   /** Take the body for one reader. */
   take(): AsyncIterator<Uint8Array> {
     if (this.#use === "used") throw new TypeError("the response body was already read");
@@ -245,6 +257,15 @@ class BodyQueue {
 
 const EMPTY = new Uint8Array(0);
 
+/** A body's chunks as one array: a single chunk as it is, several chained by reference and copied once. */
+function joinChunks(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 0) return new Uint8Array(0);
+  if (chunks.length === 1) return chunks[0];
+  const all = new EvBuffer();
+  for (const chunk of chunks) all.addReference(chunk);
+  return all.pullup(-1);
+}
+
 /** The response request() resolves with: the head, and the body queue behind it. */
 class ClientResponse implements HttpClientResponse {
   readonly status: number;
@@ -290,22 +311,13 @@ class ClientResponse implements HttpClientResponse {
   }
 
   async bytes(): Promise<Uint8Array> {
-    // A body in one chunk is returned as it is; several chain by reference
-    // in an EvBuffer, and pullup copies them once.
-    let only: Uint8Array | null = null;
-    let all: EvBuffer | null = null;
-    for await (const chunk of this.body) {
-      if (all !== null) {
-        all.addReference(chunk);
-      } else if (only === null) {
-        only = chunk;
-      } else {
-        all = new EvBuffer();
-        all.addReference(only);
-        all.addReference(chunk);
-      }
-    }
-    return all !== null ? all.pullup(-1) : only ?? new Uint8Array(0);
+    // A body already here whole (a small response usually is) is taken at
+    // once, without a step of the async iterator per chunk.
+    const whole = this.#queue.takeComplete();
+    if (whole !== null) return joinChunks(whole);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of this.body) chunks.push(chunk);
+    return joinChunks(chunks);
   }
 
   async text(): Promise<string> {
@@ -326,9 +338,21 @@ interface Target {
   readonly userinfo: string | null;
 }
 
+/** The last URL parsed and its target: a loop of requests to one URL parses it once. */
+let lastUrl = "";
+let lastTarget: Target | null = null;
+
 function parseTarget(url: string | URL): Target {
   const text = typeof url === "string" ? url : url instanceof URL ? url.href : null;
   if (text === null) throw new TypeError("request: url must be a string or a URL");
+  if (text === lastUrl && lastTarget !== null) return lastTarget;
+  const target = parseUrl(text);
+  lastUrl = text;
+  lastTarget = target;
+  return target;
+}
+
+function parseUrl(text: string): Target {
   const uri = HttpUri.parse(text);
   const scheme = uri.scheme?.toLowerCase() ?? null;
   if (scheme !== "http" && scheme !== "https") {
@@ -350,6 +374,7 @@ function parseTarget(url: string | URL): Target {
 }
 
 function sameHost(a: string, b: string): boolean {
+  if (a === b) return true;
   const strip = (h: string): string => (h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1) : h).toLowerCase();
   return strip(a) === strip(b);
 }

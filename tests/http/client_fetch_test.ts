@@ -24,7 +24,7 @@ import {
   tick,
   until,
 } from "./client_util.ts";
-import { deferred, within } from "../util.ts";
+import { deferred, sleep, within } from "../util.ts";
 
 // request() makes its own EventBase, which takes the default platform (mod.ts registers it).
 setDefaultPlatform(platform);
@@ -73,6 +73,22 @@ test("text() and bytes() read the whole body, which can be read only once", asyn
     await assert.rejects(res.text(), TypeError);
     const res2 = await request(new URL(`http://127.0.0.1:${server.port}/b`));
     assert.deepEqual(await res2.bytes(), new TextEncoder().encode("body of /b"));
+  });
+  // A body still arriving when bytes() is called, in several chunks, and one complete in several chunks.
+  const more = deferred();
+  await withServer((req, conn) => {
+    conn.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n6\r\nsecond\r\n");
+    if (req.head.target === "/late") void more.promise.then(() => conn.write("5\r\nthird\r\n0\r\n\r\n"));
+    else conn.write("5\r\nthird\r\n0\r\n\r\n");
+  }, async (server) => {
+    const late = await request(`http://127.0.0.1:${server.port}/late`);
+    const text = late.text();
+    more.resolve();
+    assert.equal(await within(text, 5000, "the late body"), "firstsecondthird");
+    const whole = await request(`http://127.0.0.1:${server.port}/whole`);
+    await sleep(50);
+    assert.equal(await whole.text(), "firstsecondthird");
+    await assert.rejects(whole.bytes(), TypeError);
   });
 });
 
