@@ -51,11 +51,17 @@ export class HeadWriter {
 
   /** A non-negative integer in decimal. */
   decimal(n: number): void {
-    if (n < 10) {
-      this.#buf[this.#pos++] = 48 + n;
-      return;
+    let digits = 1;
+    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+    const b = this.#buf;
+    let o = this.#pos + digits;
+    this.#pos = o;
+    while (n >= 10) {
+      const q = Math.floor(n / 10);
+      b[--o] = 48 + n - q * 10;
+      n = q;
     }
-    this.text(String(n));
+    b[--o] = 48 + n;
   }
 
   crlf(): void {

@@ -114,6 +114,24 @@ function statusLine(code: number, reason: string | undefined): string {
   return "HTTP/1.1 " + code + " " + reason + "\r\n";
 }
 
+/** A Latin-1 string's bytes. */
+function latin1Bytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
+/** The standard status lines as bytes, made on first use: a head copies them whole. */
+const STATUS_BYTES: (Uint8Array | undefined)[] = [];
+
+function statusBytes(code: number): Uint8Array {
+  return STATUS_BYTES[code] ??= latin1Bytes(STATUS_LINES[code]);
+}
+
+const CONTENT_LENGTH = latin1Bytes("Content-Length: ");
+/** What follows the Content-Length digits: the line's end, then the Connection line if any, and the blank line. */
+const END_PLAIN = latin1Bytes("\r\n\r\n");
+const END_CLOSE = latin1Bytes("\r\nConnection: close\r\n\r\n");
+const END_KEEP_ALIVE = latin1Bytes("\r\nConnection: keep-alive\r\n\r\n");
+
 const CONTINUE_LINE = "HTTP/1.1 100 Continue\r\n\r\n";
 
 /**
@@ -366,6 +384,9 @@ export class ServerConfig {
   onConnectionClosed: (() => void) | null = null;
 
   #dateLine = "";
+  #dateBytes: Uint8Array = new Uint8Array(0);
+  #typeLine: string | null = null;
+  #typeBytes: Uint8Array | null = null;
   #dateExpires = -Infinity;
 
   constructor(base: EventBase, owner: HttpServer) {
@@ -396,9 +417,26 @@ export class ServerConfig {
     if (now >= this.#dateExpires) {
       const wall = Date.now();
       this.#dateLine = "Date: " + new Date(wall).toUTCString() + "\r\n";
+      this.#dateBytes = latin1Bytes(this.#dateLine);
       this.#dateExpires = now + 1000 - (wall % 1000);
     }
     return this.#dateLine;
+  }
+
+  /** {@linkcode ServerConfig.dateLine} as bytes. */
+  dateBytes(): Uint8Array {
+    this.dateLine();
+    return this.#dateBytes;
+  }
+
+  /** {@linkcode ServerConfig.contentTypeLine} as bytes, or null. */
+  typeBytes(): Uint8Array | null {
+    const line = this.contentTypeLine;
+    if (line !== this.#typeLine) {
+      this.#typeLine = line;
+      this.#typeBytes = line === null ? null : latin1Bytes(line);
+    }
+    return this.#typeBytes;
   }
 
   /** Log an error from a callback, if a logger is set; a throwing logger is ignored. */
@@ -1094,13 +1132,16 @@ export class Connection {
     const noBody = headOnly || bodyless || len === 0;
     // Text and small bytes go in behind the head: one segment, one write.
     const inline = noBody ? 0 : text !== null || (bytes !== null && bytes.length <= COPY_LIMIT) ? len : 0;
-    const status = statusLine(code, reason);
+    const standard = reason === undefined || reason === REASON_BY_CODE[code];
+    const status = standard ? STATUS_LINES[code] : statusLine(code, reason);
     const out = core.outHeaders;
     const list = out === null ? null : headerHooks.list(out);
     const w = headWriter;
-    const typeLine = this.cfg.contentTypeLine;
-    w.begin(this.#sinkFor(core), status.length + fieldsSize(list) + FIXED_LINES + (typeLine?.length ?? 0) + inline);
-    w.text(status);
+    const cfg = this.cfg;
+    const typeBytes = cfg.typeBytes();
+    w.begin(this.#sinkFor(core), status.length + fieldsSize(list) + FIXED_LINES + (typeBytes?.length ?? 0) + inline);
+    if (standard) w.bytes(statusBytes(code));
+    else w.text(status);
     let has = 0;
     if (list !== null) {
       for (let i = 0; i < list.length; i += 2) {
@@ -1132,17 +1173,22 @@ export class Connection {
         w.field(name, list[i + 1]);
       }
     }
-    if ((has & HAS_DATE) === 0) w.text(this.cfg.dateLine());
-    if (!bodyless) {
-      if ((has & HAS_TYPE) === 0 && len > 0 && typeLine !== null) w.text(typeLine);
-      if ((has & HAS_LENGTH) === 0) {
-        w.text("Content-Length: ");
-        w.decimal(len);
-        w.crlf();
-      }
-    }
+    if ((has & HAS_DATE) === 0) w.bytes(cfg.dateBytes());
     const close = (has & HAS_CLOSE) !== 0 || this.#mustClose(core);
-    w.text(close ? "Connection: close\r\n\r\n" : head.versionMinor === 0 ? "Connection: keep-alive\r\n\r\n" : "\r\n");
+    const connection = close
+      ? "Connection: close\r\n\r\n"
+      : head.versionMinor === 0
+      ? "Connection: keep-alive\r\n\r\n"
+      : "\r\n";
+    if (!bodyless && (has & HAS_TYPE) === 0 && len > 0 && typeBytes !== null) w.bytes(typeBytes);
+    if (!bodyless && (has & HAS_LENGTH) === 0) {
+      w.bytes(CONTENT_LENGTH);
+      w.decimal(len);
+      // The digits' line end, the Connection line and the blank line, in one copy.
+      w.bytes(close ? END_CLOSE : head.versionMinor === 0 ? END_KEEP_ALIVE : END_PLAIN);
+    } else {
+      w.text(connection);
+    }
     if (inline > 0) {
       if (text !== null) w.utf8(text, len);
       else w.bytes(bytes as Uint8Array);
