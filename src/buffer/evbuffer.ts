@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { evbufferHooks } from "./evbuffer_internal.ts";
 import type { FileHandle } from "../platform.ts";
 import { BufferError } from "./buffer_error.ts";
 
@@ -335,6 +336,21 @@ export class EvBufferPtr {
  * ```
  */
 export class EvBuffer {
+  static {
+    evbufferHooks.reserveRaw = (buf, n) => {
+      const view = buf.#reserve(n);
+      evbufferHooks.offset = buf.#resEnd;
+      return view;
+    };
+    evbufferHooks.firstRaw = (buf) => {
+      if (buf.#head === buf.#segs.length) return null;
+      const seg = buf.#segs[buf.#head];
+      if (seg.file !== null) return null;
+      evbufferHooks.offset = seg.start;
+      return seg.buf;
+    };
+  }
+
   /** The chain; live segments are `#segs[#head..]`, never empty. */
   #segs: Segment[] = [];
   #head = 0;
@@ -934,12 +950,19 @@ export class EvBuffer {
    */
   reserveSpace(n: number): Uint8Array {
     checkCount(n, "n");
+    const buf = this.#reserve(n);
+    const at = this.#resEnd;
+    return at === 0 ? buf : buf.subarray(at);
+  }
+
+  /** Reserve room for `n` bytes: the segment's whole array, the room starting at #resEnd. */
+  #reserve(n: number): Uint8Array {
     this.#checkEnd("reserveSpace");
     const tail = this.#tail();
     if (tail !== null && tail.owned && tail.buf.length - tail.end >= Math.max(n, 1)) {
       this.#resSeg = tail;
       this.#resEnd = tail.end;
-      return tail.buf.subarray(tail.end);
+      return tail.buf;
     }
     let spare = this.#spare;
     if (spare === null || spare.buf.length - spare.end < n) {
@@ -947,7 +970,7 @@ export class EvBuffer {
     }
     this.#resSeg = spare;
     this.#resEnd = spare.end;
-    return spare.end === 0 ? spare.buf : spare.buf.subarray(spare.end);
+    return spare.buf;
   }
 
   /**

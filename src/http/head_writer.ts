@@ -8,6 +8,7 @@
 // is checked to be U+00FF or below before it gets here), so each character
 // is one byte and the space needed is the characters counted.
 import type { EvBuffer } from "../buffer/evbuffer.ts";
+import { evbufferHooks } from "../buffer/evbuffer_internal.ts";
 
 const COLON_SP = 0x3a20;
 
@@ -18,15 +19,17 @@ const COLON_SP = 0x3a20;
  * nothing it calls back in between writes a head).
  */
 export class HeadWriter {
+  /** The reserved segment's whole array: the writer writes at #pos, from #start on. */
   #buf: Uint8Array = new Uint8Array(0);
+  #start = 0;
   #pos = 0;
   #sink: EvBuffer | null = null;
 
   /** Reserve room for up to `max` bytes at the end of `sink`. */
   begin(sink: EvBuffer, max: number): void {
     this.#sink = sink;
-    this.#buf = sink.reserveSpace(max);
-    this.#pos = 0;
+    this.#buf = evbufferHooks.reserveRaw(sink, max);
+    this.#start = this.#pos = evbufferHooks.offset;
   }
 
   /** A Latin-1 string, one byte per character. */
@@ -92,7 +95,7 @@ export class HeadWriter {
     const sink = this.#sink as EvBuffer;
     this.#sink = null;
     this.#buf = EMPTY;
-    sink.commitSpace(this.#pos);
+    sink.commitSpace(this.#pos - this.#start);
   }
 }
 

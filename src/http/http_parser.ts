@@ -28,6 +28,7 @@
  *
  * @module
  */
+import { evbufferHooks } from "../buffer/evbuffer_internal.ts";
 import { type EvBuffer, EvBufferPtr } from "../buffer/evbuffer.ts";
 import { HttpError, type HttpErrorCode } from "./http_error.ts";
 
@@ -899,23 +900,30 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
       }
       const n = input.contiguousSpace();
       if (n === 0) return NEED_MORE;
-      const buf = input.pullup(n);
-      let pos = 0;
+      // The first segment's array itself, read from `start`: no view per call.
+      let buf = evbufferHooks.firstRaw(input);
+      let start = evbufferHooks.offset;
+      if (buf === null) {
+        buf = input.pullup(n);
+        start = 0;
+      }
+      const end = start + n;
+      let pos = start;
       let r: number;
       for (;;) {
-        r = this.#line(buf, pos, n);
+        r = this.#line(buf, pos, end);
         if (r < 0) break;
         pos = r;
         if (this.#event !== null || !this.#isLineState()) break;
       }
       if (r === FAILED) return this.#error as ParseErrorEvent;
-      if (pos > 0) input.drain(pos);
+      if (pos > start) input.drain(pos - start);
       if (r >= 0) {
         const ev = this.#event;
         this.#event = null;
         return ev;
       }
-      const partial = n - pos;
+      const partial = end - pos;
       if (forced) {
         // Every line parser decides once it has its bound's worth of bytes;
         // this only guards the loop against a parser that would not.
