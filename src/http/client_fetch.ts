@@ -126,8 +126,14 @@ function holdLoop(base: EventBase, onFailure: (err: unknown) => void): (() => vo
     released = true;
     held.failures.delete(onFailure);
     if (--held.users === 0 && held.state === "running") {
-      held.state = "stopping";
-      base.loopBreak();
+      // Not at once: a program that makes its next request as soon as this
+      // one ends (a loop of awaits) would stop and restart the loop for
+      // each. Stop once pending I/O has had its turn, if nobody came back.
+      base.platform.yieldToIo(() => {
+        if (held.users !== 0 || held.state !== "running") return;
+        held.state = "stopping";
+        base.loopBreak();
+      });
     }
   };
 }
