@@ -741,6 +741,29 @@ test("options.dns resolves the host for every connect instead of the platform; i
   }
 });
 
+test("a request head larger than a segment, with its body, reaches the server whole", async () => {
+  const h = new Harness();
+  try {
+    const seen: SeenRequest[] = [];
+    const server = await h.server((req, conn) => {
+      seen.push(req);
+      conn.write(response(200, "ok"));
+    });
+    const conn = h.connection({ port: server.port });
+    const value = (i: number): string => "v".repeat(200) + i;
+    const out = await h.fetch(conn, "POST", "/" + "p".repeat(2000), (r) => {
+      for (let i = 0; i < 40; i++) r.outputHeaders.add(`X-Big-${i}`, value(i));
+      r.outputBuffer.addString("the body");
+    });
+    assert.equal(out.body, "ok");
+    assert.equal(seen[0].head.target, "/" + "p".repeat(2000));
+    for (let i = 0; i < 40; i++) assert.equal(seen[0].header(`x-big-${i}`), value(i));
+    assert.equal(new TextDecoder().decode(seen[0].body), "the body");
+  } finally {
+    await h.close();
+  }
+});
+
 test("makeRequest writes Host and Content-Length, keeps Latin-1 field values, and throws on bad input", async () => {
   const h = new Harness();
   try {

@@ -123,6 +123,36 @@ test("field values and reasons go out as Latin-1, one byte per character, in rep
   }
 });
 
+test("a head larger than a segment, with a body behind it, arrives whole in replies and streamed replies", async () => {
+  const value = (i: number): string => String.fromCharCode(97 + (i % 26)).repeat(190) + i;
+  const s = await startServer((server) => {
+    server.setCb("/big", (req) => {
+      for (let i = 0; i < 60; i++) req.outputHeaders.add(`X-Field-${i}`, value(i));
+      req.sendReply(200, undefined, "b".repeat(1500));
+    });
+    server.setCb("/big-start", (req) => {
+      for (let i = 0; i < 60; i++) req.outputHeaders.add(`X-Field-${i}`, value(i));
+      req.sendReplyStart(200);
+      req.sendReplyChunk("c".repeat(100));
+      req.sendReplyEnd();
+    });
+  });
+  try {
+    const c = await RawClient.connect(s.port);
+    c.send(get("/big") + get("/big-start"));
+    const [big, start] = await c.responses(2);
+    for (const r of [big, start]) {
+      for (let i = 0; i < 60; i++) assert.equal(r.headers[`x-field-${i}`], value(i));
+    }
+    assert.equal(big.body, "b".repeat(1500));
+    assert.equal(big.headers["content-length"], "1500");
+    assert.equal(start.body, "c".repeat(100));
+    c.close();
+  } finally {
+    await s.stop();
+  }
+});
+
 test("a keep-alive connection carries one request after another", async () => {
   const ports = new Set<number>();
   const s = await startServer((server) => {
