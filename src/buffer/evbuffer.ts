@@ -397,7 +397,7 @@ export class EvBuffer {
   /**
    * Append bytes (libevent `evbuffer_add`). Bytes of 256 or more are kept by
    * reference, not copied: do not change them afterwards. Shorter ones are
-   * copied into the tail's spare capacity (or a new 4 KiB segment) so a run
+   * copied into the tail's spare capacity (or a new segment of 1-4 KiB) so a run
    * of small writes ends up in one segment.
    *
    * @throws {TypeError} if bytes is not a Uint8Array
