@@ -167,6 +167,8 @@ const COPY_LIMIT = 2048;
  * buffer memory; it is also the longest the connection timer sleeps.
  */
 const SPARE_IDLE_MS = 1000;
+/** The longest an idle connection's timer sleeps once its buffers are let go. */
+const IDLE_SLEEP_MS = 60000;
 /** Bytes of an unread request body skipped after an early answer before the connection is closed instead. */
 const DISCARD_LIMIT = 1 << 20;
 
@@ -674,6 +676,8 @@ export class Connection {
   /** A protocol error to answer once the responses before it are written. */
   #pendingError = 0;
   #timer: Event<Connection> | null = null;
+  /** The timer sleeps past the shortest timeout (an idle connection with its buffers let go): a new head wakes it. */
+  #sleeping = false;
   #kick: Event<Connection> | null = null;
   /** Loop time the current head's first bytes were seen, or -1 between requests. */
   #headStart = -1;
@@ -727,7 +731,14 @@ export class Connection {
           this.#pause();
           return;
         }
-        if (this.#headStart < 0 && input.length > 0) this.#headStart = this.cfg.base.now();
+        if (this.#headStart < 0 && input.length > 0) {
+          this.#headStart = this.cfg.base.now();
+          if (this.#sleeping) {
+            // The first bytes after a long idle: the timer watches the header timeout again.
+            this.#sleeping = false;
+            (this.#timer as Event<Connection>).add(this.cfg.timerPeriod);
+          }
+        }
         const ev = parser.parse(input);
         if (ev.type === "head") {
           this.#onHead(ev.head);
@@ -1486,10 +1497,13 @@ export class Connection {
    * The connection timer: judge the current phase against its start time.
    * It is re-armed for the nearest deadline, but never further than the
    * shortest timeout, so a phase that starts later is still checked in time
-   * and a phase change never touches the timer.
+   * and a phase change never touches the timer. The exception is an idle
+   * connection whose buffers were let go: its timer sleeps until the idle
+   * timeout (at most IDLE_SLEEP_MS), and the next head wakes it.
    */
   #onTimer(): void {
     if (this.#state === "closed") return;
+    this.#sleeping = false;
     const t = this.cfg.timeouts;
     const now = this.cfg.base.now();
     let due = Infinity;
@@ -1523,6 +1537,10 @@ export class Connection {
         if (idleFor >= SPARE_IDLE_MS && this.bev.output.length === 0) {
           this.bev.input.releaseSpare();
           this.bev.output.releaseSpare();
+          // Nothing left to do until the idle timeout or the next head (which
+          // wakes the timer): sleep until then rather than once a second, so
+          // many idle connections cost no wake-ups.
+          this.#sleeping = true;
         }
       } else if (read === "body" && t.body > 0) {
         if (now - this.#bodyProgress >= t.body) {
@@ -1532,8 +1550,14 @@ export class Connection {
         due = Math.min(due, this.#bodyProgress + t.body);
       }
     }
+    const timer = this.#timer as Event<Connection>;
+    if (this.#sleeping) {
+      // At most a minute, so timeouts the server is given later reach idle connections too.
+      timer.add(Math.max(1, Math.min(due - now, IDLE_SLEEP_MS)));
+      return;
+    }
     const next = Math.min(due - now, this.cfg.timerPeriod);
-    (this.#timer as Event<Connection>).add(Math.max(1, next));
+    timer.add(Math.max(1, next));
   }
 
   // ---------------------------------------------------------- closing

@@ -174,6 +174,39 @@ test("a client that never finishes its headers gets 408 when the header timeout 
   }
 });
 
+test("after a long idle, the next head is still held to the header timeout", async () => {
+  // With no idle timeout an idle connection's timer sleeps; the next head must wake it.
+  const clock = new ManualClock();
+  const s = await startServer(
+    (server) => {
+      server.setTimeout({ headerTimeoutMs: 1000, idleTimeoutMs: 0, bodyTimeoutMs: 0, writeTimeoutMs: 0 });
+      server.setGenCb((req) => req.sendReply(200, "OK", "ok"));
+    },
+    {},
+    clock,
+  );
+  try {
+    const c = await RawClient.connect(s.port);
+    c.send(get("/"));
+    assert.equal((await c.responses(1))[0].body, "ok");
+    for (let i = 0; i < 5; i++) {
+      clock.advance(1000);
+      await sleep(10);
+    }
+    c.send("GET / HTTP/1.1\r\nHost: t\r\n");
+    await sleep(50);
+    clock.advance(999);
+    await sleep(50);
+    assert.equal(c.isEnded, false);
+    clock.advance(1);
+    await c.waitEnd();
+    const responses = splitResponses(c.text, [], true).responses;
+    assert.equal(responses[1].status, 408);
+  } finally {
+    await s.stop();
+  }
+});
+
 test("a body that stops arriving gets 408 after the body timeout", async () => {
   const s = await startServer((server) => {
     server.setTimeout({ bodyTimeoutMs: 150 });
