@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { ManualClock } from "../../src/event/mod.ts";
 import { HttpError, type ServerRequest } from "../../src/http/mod.ts";
 import { deferred, sleep, within } from "../util.ts";
-import { get, RawClient, splitResponses, startServer } from "./server_helpers.ts";
+import { get, RawClient, splitResponses, startServer, type TestServer } from "./server_helpers.ts";
 
 /** Send `request` on a fresh connection; return the one response and check the connection was closed after it. */
 async function answerAndClose(
@@ -140,9 +140,9 @@ test("a body of exactly maxBodySize bytes is served and one byte more gets 413, 
   }
 });
 
-test("a client that never finishes its headers gets 408 when the header timeout passes, and others are served", async () => {
-  const clock = new ManualClock();
-  const s = await startServer(
+/** A server on `clock` with a 1 s header timeout and no other, answering "ok". */
+function headerTimeoutServer(clock: ManualClock): Promise<TestServer> {
+  return startServer(
     (server) => {
       server.setTimeout({ headerTimeoutMs: 1000, idleTimeoutMs: 0, bodyTimeoutMs: 0, writeTimeoutMs: 0 });
       server.setGenCb((req) => req.sendReply(200, "OK", "ok"));
@@ -150,6 +150,11 @@ test("a client that never finishes its headers gets 408 when the header timeout 
     {},
     clock,
   );
+}
+
+test("a client that never finishes its headers gets 408 when the header timeout passes, and others are served", async () => {
+  const clock = new ManualClock();
+  const s = await headerTimeoutServer(clock);
   try {
     const slow = await RawClient.connect(s.port);
     slow.send("GET / HTTP/1.1\r\nHost: t\r\n");
@@ -177,14 +182,7 @@ test("a client that never finishes its headers gets 408 when the header timeout 
 test("after a long idle, the next head is still held to the header timeout", async () => {
   // With no idle timeout an idle connection's timer sleeps; the next head must wake it.
   const clock = new ManualClock();
-  const s = await startServer(
-    (server) => {
-      server.setTimeout({ headerTimeoutMs: 1000, idleTimeoutMs: 0, bodyTimeoutMs: 0, writeTimeoutMs: 0 });
-      server.setGenCb((req) => req.sendReply(200, "OK", "ok"));
-    },
-    {},
-    clock,
-  );
+  const s = await headerTimeoutServer(clock);
   try {
     const c = await RawClient.connect(s.port);
     c.send(get("/"));
