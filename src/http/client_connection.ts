@@ -550,7 +550,7 @@ export class HttpConnection {
     core.method = method;
     core.uri = uri;
     this.#planHead(core);
-    if (core.bodyMode === "buffer") core.sentBody.addBuffer(core.outputBuffer);
+    if (core.bodyMode === "buffer" && core.outputLength > 0) core.sentBody.addBuffer(core.outputBuffer);
     core.conn = this;
     core.state = "queued";
     this.#queue.push(core);
@@ -624,7 +624,7 @@ export class HttpConnection {
         ? `Content-Length: ${length}`
         : "Transfer-Encoding: chunked";
     } else {
-      const n = core.outputBuffer.length;
+      const n = core.outputLength;
       if (chunkedField) {
         core.framing = "chunked";
         core.framingLine = "";
@@ -886,12 +886,12 @@ export class HttpConnection {
     this.#state = "busy";
     this.#writeHead(core);
     if (core.bodyMode === "buffer") {
-      const body = core.sentBody;
+      const n = core.sentLength;
       const chunked = core.framing === "chunked";
-      if (chunked && body.length > 0) this.#write(`${body.length.toString(16)}\r\n`);
+      if (chunked && n > 0) this.#write(`${n.toString(16)}\r\n`);
       // A reference, not a move: the body stays whole for a retry.
-      this.#writeRef(body);
-      if (chunked) this.#write(body.length > 0 ? "\r\n0\r\n\r\n" : "0\r\n\r\n");
+      if (n > 0) this.#writeRef(core.sentBody);
+      if (chunked) this.#write(n > 0 ? "\r\n0\r\n\r\n" : "0\r\n\r\n");
       this.#sendDone(core);
     } else {
       this.#writing = core;

@@ -81,16 +81,46 @@ export class ClientRequestCore {
   drainCb: HttpClientDrainCallback | null = null;
 
   readonly outputHeaders: HttpHeaders = new HttpHeaders();
-  readonly outputBuffer: EvBuffer = new EvBuffer();
+  // The body buffers are made on first use: a GET has no body, and most
+  // requests never stream one.
+  #outputBuffer: EvBuffer | null = null;
+  #sentBody: EvBuffer | null = null;
+  #bodyQueue: EvBuffer | null = null;
+
+  /** The body the application writes before makeRequest. */
+  get outputBuffer(): EvBuffer {
+    return this.#outputBuffer ??= new EvBuffer();
+  }
+
+  /** outputBuffer's length, without making it. */
+  get outputLength(): number {
+    return this.#outputBuffer?.length ?? 0;
+  }
+
   /** A buffer body, taken from outputBuffer by makeRequest; kept whole so a retry can send it again. */
-  readonly sentBody: EvBuffer = new EvBuffer();
+  get sentBody(): EvBuffer {
+    return this.#sentBody ??= new EvBuffer();
+  }
+
+  /** sentBody's length, without making it. */
+  get sentLength(): number {
+    return this.#sentBody?.length ?? 0;
+  }
+
+  /** Streamed body bytes written but not yet moved to the connection. */
+  get bodyQueue(): EvBuffer {
+    return this.#bodyQueue ??= new EvBuffer();
+  }
+
+  /** bodyQueue's length, without making it. */
+  get queuedLength(): number {
+    return this.#bodyQueue?.length ?? 0;
+  }
 
   bodyMode: ClientBodyMode = "buffer";
   streamState: ClientStreamState = "open";
   /** A streamed body's declared Content-Length, or -1 for chunked. */
   declaredLength = -1;
-  /** Streamed body bytes written but not yet moved to the connection. */
-  readonly bodyQueue: EvBuffer = new EvBuffer();
   /** Streamed body bytes accepted by writeBody. */
   bodyAccepted = 0;
   /** Streamed body bytes moved to the connection: once any are, the body cannot be sent again. */

@@ -375,14 +375,14 @@ export class HttpClientRequest {
     if (length !== undefined && (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0)) {
       throw new RangeError(`startBody: length must be an integer >= 0, got ${String(length)}`);
     }
-    if (length !== undefined && core.outputBuffer.length > length) {
+    if (length !== undefined && core.outputLength > length) {
       throw new RangeError(
-        `startBody: the output buffer holds ${core.outputBuffer.length} bytes, over length ${length}`,
+        `startBody: the output buffer holds ${core.outputLength} bytes, over length ${length}`,
       );
     }
     core.bodyMode = "stream";
     core.declaredLength = length ?? -1;
-    if (core.outputBuffer.length > 0) this.writeBody(core.outputBuffer);
+    if (core.outputLength > 0) this.writeBody(core.outputBuffer);
   }
 
   /**
@@ -508,7 +508,7 @@ export class HttpClientRequest {
   get bodyBufferedAmount(): number {
     const core = this.#core;
     const onWire = core.conn === null ? 0 : connectionHooks.outputLength(core.conn, core);
-    return core.bodyQueue.length + onWire;
+    return core.queuedLength + onWire;
   }
 }
 
