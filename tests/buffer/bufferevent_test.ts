@@ -199,6 +199,18 @@ test("connect refuses bad targets and a second connect", () =>
     assert.throws(() => bev.connect({ host: "127.0.0.1", port: 70000 }), RangeError);
     assert.throws(() => bev.connect({ host: "", port: 80 }), TypeError);
     assert.throws(() => bev.connect(null as unknown as { path: string }), TypeError);
+    assert.throws(
+      () => bev.connect({ host: "127.0.0.1", port: 80, localPort: 65536 }),
+      (e: unknown) => e instanceof RangeError && /target\.localPort/.test(e.message),
+    );
+    assert.throws(
+      () => bev.connect({ host: "127.0.0.1", port: 80, localAddress: "" }),
+      (e: unknown) => e instanceof TypeError && /target\.localAddress/.test(e.message),
+    );
+    assert.throws(
+      () => bev.connectTls({ host: "127.0.0.1", port: 443, localPort: -1 }),
+      (e: unknown) => e instanceof RangeError && /options\.localPort/.test(e.message),
+    );
     bev.connect({ host: "127.0.0.1", port: 9 });
     assert.throws(() => bev.connect({ host: "127.0.0.1", port: 9 }), /connecting/);
     const [pairEnd] = BufferEvent.pair(h.base);
