@@ -127,10 +127,10 @@ function statusBytes(code: number): Uint8Array {
 }
 
 const CONTENT_LENGTH = latin1Bytes("Content-Length: ");
-/** What follows the Content-Length digits: the line's end, then the Connection line if any, and the blank line. */
-const END_PLAIN = latin1Bytes("\r\n\r\n");
-const END_CLOSE = latin1Bytes("\r\nConnection: close\r\n\r\n");
-const END_KEEP_ALIVE = latin1Bytes("\r\nConnection: keep-alive\r\n\r\n");
+/** How a head ends: the Connection line when there is one, and the blank line. */
+const END_PLAIN = latin1Bytes("\r\n");
+const END_CLOSE = latin1Bytes("Connection: close\r\n\r\n");
+const END_KEEP_ALIVE = latin1Bytes("Connection: keep-alive\r\n\r\n");
 
 const CONTINUE_LINE = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -1143,15 +1143,14 @@ export class Connection {
     const noBody = headOnly || bodyless || len === 0;
     // Text and small bytes go in behind the head: one segment, one write.
     const inline = noBody ? 0 : text !== null || (bytes !== null && bytes.length <= COPY_LIMIT) ? len : 0;
-    const standard = reason === undefined || reason === REASON_BY_CODE[code];
-    const status = standard ? STATUS_LINES[code] : statusLine(code, reason);
+    const status = statusLine(code, reason);
     const out = core.outHeaders;
     const list = out === null ? null : headerHooks.list(out);
     const w = headWriter;
     const cfg = this.cfg;
     const typeBytes = cfg.typeBytes();
     w.begin(this.#sinkFor(core), status.length + fieldsSize(list) + FIXED_LINES + (typeBytes?.length ?? 0) + inline);
-    if (standard) w.bytes(statusBytes(code));
+    if (status === STATUS_LINES[code]) w.bytes(statusBytes(code));
     else w.text(status);
     let has = 0;
     if (list !== null) {
@@ -1186,20 +1185,13 @@ export class Connection {
     }
     if ((has & HAS_DATE) === 0) w.bytes(cfg.dateBytes());
     const close = (has & HAS_CLOSE) !== 0 || this.#mustClose(core);
-    const connection = close
-      ? "Connection: close\r\n\r\n"
-      : head.versionMinor === 0
-      ? "Connection: keep-alive\r\n\r\n"
-      : "\r\n";
     if (!bodyless && (has & HAS_TYPE) === 0 && len > 0 && typeBytes !== null) w.bytes(typeBytes);
     if (!bodyless && (has & HAS_LENGTH) === 0) {
       w.bytes(CONTENT_LENGTH);
       w.decimal(len);
-      // The digits' line end, the Connection line and the blank line, in one copy.
-      w.bytes(close ? END_CLOSE : head.versionMinor === 0 ? END_KEEP_ALIVE : END_PLAIN);
-    } else {
-      w.text(connection);
+      w.crlf();
     }
+    w.bytes(close ? END_CLOSE : head.versionMinor === 0 ? END_KEEP_ALIVE : END_PLAIN);
     if (inline > 0) {
       if (text !== null) w.utf8(text, len);
       else w.bytes(bytes as Uint8Array);
