@@ -231,6 +231,36 @@ test("noExitOnEmpty keeps the loop running with no events until loopBreak", asyn
   assert.equal(base.gotBreak(), true);
 });
 
+test("passes that leave no timer due keep the armed runtime timer rather than setting one per pass", async () => {
+  const manual = new ManualClock();
+  let sets = 0;
+  const clock = {
+    now: () => manual.now(),
+    setTimer: (fn: () => void, ms: number) => {
+      sets++;
+      return manual.setTimer(fn, ms);
+    },
+    clearTimer: (handle: unknown) => manual.clearTimer(handle as never),
+  };
+  const base = new EventBase({ platform, clock });
+  // Pending with no timeout: the loop keeps a far keepalive timer armed.
+  const idle = new Event(base, null, EV_PERSIST, () => {});
+  idle.add();
+  let runs = 0;
+  const kick = new Event(base, null, 0, () => runs++);
+  const loop = base.dispatch();
+  for (let i = 0; i < 50; i++) {
+    manual.advance(1);
+    kick.active(EV_READ);
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  assert.equal(runs, 50);
+  assert.ok(sets <= 2, `the runtime timer was set ${sets} times over 50 passes`);
+  idle.del();
+  base.loopBreak();
+  await within(loop, 1000, "loop");
+});
+
 test("a second loop while one runs rejects with ERR_LOOP_RUNNING", async () => {
   const { base, clock } = manualBase();
   new Event(base, null, 0, () => {}).add(10);
