@@ -259,15 +259,25 @@ test("credentials in the URL become a Basic authorization header", async () => {
   });
 });
 
-test("requests given one HttpConnection reuse its TCP connection", async () => {
+/** A base that counts how often its loop is started. */
+class CountingBase extends EventBase {
+  loops = 0;
+  override loop(flags?: Parameters<EventBase["loop"]>[0]): ReturnType<EventBase["loop"]> {
+    this.loops++;
+    return super.loop(flags);
+  }
+}
+
+test("requests given one HttpConnection reuse its TCP connection and, one after another, one running loop", async () => {
   await withServer((req, conn) => conn.write(response(200, req.head.target)), async (server) => {
-    const base = new EventBase({ platform });
+    const base = new CountingBase({ platform });
     const conn = new HttpConnection(base, { host: "127.0.0.1", port: server.port });
     try {
       for (const path of ["/1", "/2", "/3"]) {
         const res = await request(`http://127.0.0.1:${server.port}${path}`, { connection: conn });
         assert.equal(await res.text(), path);
       }
+      assert.equal(base.loops, 1, "awaited requests in a row run on the loop the first one started");
       const both = await Promise.all(
         ["/4", "/5"].map((p) => request(`http://127.0.0.1:${server.port}${p}`, { connection: conn })),
       );
