@@ -10,8 +10,6 @@
 import type { EvBuffer } from "../buffer/evbuffer.ts";
 import { evbufferHooks } from "../buffer/evbuffer_internal.ts";
 
-const COLON_SP = 0x3a20;
-
 /**
  * A reusable writer: `begin` reserves room for at most `max` bytes at the
  * end of a buffer, the write methods fill it, `commit` adds what was
@@ -44,9 +42,9 @@ export class HeadWriter {
   /** `name: value` and CRLF. */
   field(name: string, value: string): void {
     this.text(name);
-    const b = this.#buf;
-    b[this.#pos] = COLON_SP >> 8;
-    b[this.#pos + 1] = COLON_SP & 0xff;
+    // ": "
+    this.#buf[this.#pos] = 58;
+    this.#buf[this.#pos + 1] = 32;
     this.#pos += 2;
     this.text(value);
     this.crlf();
