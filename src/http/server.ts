@@ -9,6 +9,7 @@
 import { BufferEvent } from "../buffer/bufferevent.ts";
 import { Listener, type ListenerTarget } from "../buffer/listener.ts";
 import { Event, EventBase } from "../event/event_base.ts";
+import { EV_PERSIST } from "../event/flags.ts";
 import type { NetAddress, TcpSocket } from "../platform.ts";
 import type { HttpParserLimits } from "./http_parser.ts";
 import { Connection, ServerConfig, type ServerState } from "./server_connection.ts";
@@ -16,7 +17,7 @@ import type { HttpRequestCallback, HttpRequestNotify, ServerRequest } from "./se
 
 /** The timeouts of {@linkcode HttpServer.setTimeout}, in milliseconds; 0 turns one off. */
 export interface HttpServerTimeouts {
-  /** From the first byte of a request until its head is complete; over it the client gets 408 and is closed. Default 60000. */
+  /** From the first byte of a request until its head is complete; over it the client gets 408 and is closed. Default 30000: half of Node's headersTimeout and nginx's client_header_timeout, so a client trickling a head (slowloris) holds a connection at most that long. */
   readonly headerTimeoutMs?: number;
   /** Longest time without progress while reading a body (time paused by the application does not count); over it: 408 and close. Default 60000. */
   readonly bodyTimeoutMs?: number;
@@ -34,7 +35,7 @@ export interface HttpServerOptions extends HttpServerTimeouts {
   readonly maxHeaderCount?: number;
   /** Bytes of the request line; over it: 414. Default 8192. */
   readonly maxRequestLineSize?: number;
-  /** Bytes of a request body; over it: 413. Default Infinity, as libevent. */
+  /** Bytes of a request body; over it: 413. Default: 8 MiB for a body read whole, no limit for a streamed one (see {@linkcode HttpServer.setMaxBodySize}). */
   readonly maxBodySize?: number;
   /** Connections served at once; more are closed as soon as accepted. Default Infinity. */
   readonly maxConnections?: number;
@@ -520,14 +521,18 @@ export class HttpServer {
   }
 
   /**
-   * Limit a request body's size in bytes; over it the client gets 413
-   * (libevent `evhttp_set_max_body_size`). Applies to connections accepted
-   * afterwards.
+   * Limit a request body's size in bytes, streamed or read whole; over it
+   * the client gets 413 (libevent `evhttp_set_max_body_size`). Without it,
+   * a body read whole is limited to 8 MiB (enough for any form or JSON
+   * post, while a few hundred concurrent uploads cannot exhaust memory;
+   * nginx allows 1 MiB) and a streamed one is not limited. Applies to
+   * connections accepted afterwards.
    *
    * @throws {RangeError} if n is not an integer >= 0 or Infinity
    */
   setMaxBodySize(n: number): void {
     this.#setLimit("maxBodySize", checkSize(n, "maxBodySize", true));
+    this.#cfg.bufferedBodyLimit = n;
   }
 
   /**
@@ -633,11 +638,18 @@ export class HttpServer {
   // ---------------------------------------------------------- closing
 
   /**
-   * Shut down gracefully: stop accepting, close idle keep-alive connections
-   * now, let requests in flight finish (their responses say
-   * `Connection: close`), and resolve once every connection is closed.
-   * Connections still open after `graceMs` are dropped. Calling it again
-   * returns the same promise.
+   * Shut down gracefully: stop accepting, and let every response in flight
+   * finish while nothing new starts. A response is in flight once it has
+   * begun or once its request was read whole and handed to a callback, which
+   * owes the answer; it is written to its last byte (a slow reader of a
+   * large file included) and its connection then closes. Every other
+   * connection closes at once: an idle keep-alive one, one with a head
+   * unfinished, one with a body still arriving and no answer begun.
+   * Connections taken over by another protocol
+   * ({@linkcode ServerRequest.takeOver}) get their `onShutdown` hook (a
+   * WebSocket sends close 1001 there), or are freed when they have none.
+   * Whatever is still open after `graceMs` is dropped. Resolves once every
+   * connection is closed; calling it again returns the same promise.
    *
    * @throws {RangeError} if graceMs is negative or not a number
    */
@@ -651,23 +663,33 @@ export class HttpServer {
     if (cfg.state === "running") cfg.state = "draining";
     const freed = this.#bound.splice(0).map((b) => b.listener.free().catch(() => {}));
     this.#shutdown = new Promise<void>((resolve) => {
-      let timer: Event | null = null;
+      let grace: Event | null = null;
+      // A taken-over BufferEvent tells nobody when it is freed: while any is open, look every 50 ms.
+      let poll: Event | null = null;
       const check = (): void => {
-        if (cfg.connections.size !== 0) return;
+        if (cfg.connections.size !== 0 || cfg.openUpgraded() !== 0) return;
         cfg.onConnectionClosed = null;
-        timer?.free();
-        timer = null;
+        grace?.free();
+        poll?.free();
+        grace = poll = null;
         cfg.state = "closed";
         Promise.all(freed).then(() => resolve());
       };
       cfg.onConnectionClosed = check;
-      if (graceMs !== Infinity && cfg.connections.size !== 0) {
-        timer = new Event(cfg.base, null, 0, () => {
+      if (graceMs !== Infinity) {
+        grace = new Event(cfg.base, null, 0, () => {
           for (const conn of [...cfg.connections]) conn.close("hard");
+          cfg.dropUpgraded();
+          check();
         });
-        timer.add(graceMs);
+        grace.add(graceMs);
       }
       for (const conn of [...cfg.connections]) conn.drain();
+      cfg.shutdownUpgraded();
+      if (cfg.openUpgraded() !== 0) {
+        poll = new Event(cfg.base, null, EV_PERSIST, check);
+        poll.add(50);
+      }
       check();
     });
     return this.#shutdown;
@@ -688,6 +710,7 @@ export class HttpServer {
     if (cfg.state === "running") cfg.state = "draining";
     for (const b of this.#bound.splice(0)) b.listener.free().catch(() => {});
     for (const conn of [...cfg.connections]) conn.close("hard");
+    cfg.dropUpgraded();
     cfg.state = "closed";
   }
 

@@ -169,6 +169,17 @@ const COPY_LIMIT = 2048;
 const SPARE_IDLE_MS = 1000;
 /** The longest an idle connection's timer sleeps once its buffers are let go. */
 const IDLE_SLEEP_MS = 60000;
+/**
+ * Unsent response bytes at which a connection reads no further request
+ * until they are written: pipelined requests from a client that does not
+ * read its answers cannot pile up responses without bound.
+ */
+const OUTPUT_HIGH_WATER = 65536;
+/**
+ * While the server shuts down, a request body that brings no byte for this
+ * long has stalled: its connection is closed rather than waited for.
+ */
+const DRAIN_STALL_MS = 1000;
 /** Bytes of an unread request body skipped after an early answer before the connection is closed instead. */
 const DISCARD_LIMIT = 1 << 20;
 
@@ -347,6 +358,24 @@ export interface Timeouts {
   idle: number;
 }
 
+/**
+ * The default timeouts. The header timeout is 30 s, half of Node's
+ * `headersTimeout` and nginx's `client_header_timeout`: a client that
+ * trickles a head byte by byte (slowloris) holds a connection for at most
+ * that long, and a real client on a slow link needs far less for a head of
+ * a few KiB. The idle timeout is Node's `keepAliveTimeout`.
+ */
+const DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({ header: 30000, body: 60000, write: 60000, idle: 5000 });
+
+/**
+ * The default bound of a body read whole into memory before its callback
+ * runs: 8 MiB holds any form or JSON post an embedded server expects (nginx
+ * allows 1 MiB) while a few hundred concurrent uploads cannot exhaust
+ * memory; larger bodies are streamed (`streamBody`) or allowed with
+ * `setMaxBodySize`.
+ */
+const DEFAULT_MAX_BUFFERED_BODY = 8 * 1024 * 1024;
+
 /** How far the server is in its life: serving, finishing in-flight work, or gone. */
 export type ServerState = "running" | "draining" | "closed";
 
@@ -372,16 +401,20 @@ export class ServerConfig {
   allowHeader = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH";
   contentTypeLine: string | null = "Content-Type: text/html; charset=ISO-8859-1\r\n";
   limits: Partial<HttpParserLimits> = {};
-  timeouts: Timeouts = { header: 60000, body: 60000, write: 60000, idle: 5000 };
+  timeouts: Timeouts = { ...DEFAULT_TIMEOUTS };
   maxConnections: number = Infinity;
   maxPipelined = 32;
   bodyHighWatermark = 65536;
+  /** The most bytes of a body read whole before its callback runs (a streamed body has only the parser's limit). */
+  bufferedBodyLimit = DEFAULT_MAX_BUFFERED_BODY;
 
   newRequestCb: HttpRequestNotify | null = null;
   expectCb: ((req: ServerRequest) => number | void) | null = null;
   errorLogger: ((err: unknown, req: ServerRequest | null) => void) | null = null;
 
   readonly connections: Set<Connection> = new Set();
+  /** Connections taken over by another protocol, with the hook that tells them of a shutdown. */
+  readonly upgraded: Map<BufferEvent, ((bev: BufferEvent) => void) | null> = new Map();
   /** Called when a connection closes: shutdown waits with it. */
   onConnectionClosed: (() => void) | null = null;
 
@@ -439,6 +472,41 @@ export class ServerConfig {
       this.#typeBytes = line === null ? null : latin1Bytes(line);
     }
     return this.#typeBytes;
+  }
+
+  /** How many taken-over connections are still open (forgetting the freed ones). */
+  openUpgraded(): number {
+    for (const bev of this.upgraded.keys()) if (bev.state === "freed") this.upgraded.delete(bev);
+    return this.upgraded.size;
+  }
+
+  /** Shutdown begins: tell each taken-over connection through its hook, or free it when it has none. */
+  shutdownUpgraded(): void {
+    for (const [bev, hook] of [...this.upgraded]) {
+      if (bev.state === "freed") continue;
+      if (hook === null) {
+        bev.free();
+        continue;
+      }
+      try {
+        hook(bev);
+      } catch (err) {
+        this.log(err, null);
+        bev.free();
+      }
+    }
+  }
+
+  /** Drop every taken-over connection still open, unsent bytes and all. */
+  dropUpgraded(): void {
+    for (const bev of this.upgraded.keys()) {
+      if (bev.state === "freed") continue;
+      const socket = bev.socket;
+      bev.output.drain(bev.output.length);
+      bev.free();
+      socket?.close();
+    }
+    this.upgraded.clear();
   }
 
   /** Log an error from a callback, if a logger is set; a throwing logger is ignored. */
@@ -550,9 +618,8 @@ export class RequestCore {
     const t = this.head.target;
     let path: string;
     if (t.charCodeAt(0) === 47) {
-      let q = t.indexOf("?");
-      const f = t.indexOf("#");
-      if (f >= 0 && (q < 0 || f < q)) q = f;
+      // The parser refuses a fragment: the path ends at the query, if any.
+      const q = t.indexOf("?");
       path = q < 0 ? t : t.slice(0, q);
     } else if (t === "*") {
       path = "*";
@@ -652,6 +719,14 @@ type PeerState = "open" | "ended";
 type CloseMode = "graceful" | "hard";
 
 /**
+ * The socket under the connection: in use by HTTP, still sending the last
+ * response's bytes after the conversation ended (the connection stays
+ * counted, so shutdown waits for it and its grace period can cut it off),
+ * or let go.
+ */
+type SocketPhase = "in_use" | "flushing" | "released";
+
+/**
  * One accepted connection: libevent's server-side `struct
  * evhttp_connection`, reading requests with an {@linkcode HttpParser}
  * straight from its BufferEvent's input and writing responses to its
@@ -662,6 +737,7 @@ export class Connection {
   readonly bev: BufferEvent;
   readonly peer: NetAddress;
   #state: ConnectionState = "open";
+  #socketPhase: SocketPhase = "in_use";
   #read: ReadState = "head";
   #peer: PeerState = "open";
   readonly #parser: HttpParser<"request">;
@@ -695,6 +771,12 @@ export class Connection {
   static readonly #eventcb = (_bev: BufferEvent, what: number, conn: Connection): void => conn.#onEvent(what);
   static readonly #timercb = (_s: unknown, _w: number, conn: Connection): void => conn.#onTimer();
   static readonly #kickcb = (_s: unknown, _w: number, conn: Connection): void => conn.#onKick();
+  static readonly #flushedcb = (bev: BufferEvent, conn: Connection): void => {
+    if (bev.output.length === 0) conn.#release("graceful");
+  };
+  static readonly #flusheventcb = (_bev: BufferEvent, what: number, conn: Connection): void => {
+    if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) conn.#release("hard");
+  };
 
   constructor(cfg: ServerConfig, bev: BufferEvent, peer: NetAddress) {
     this.cfg = cfg;
@@ -717,6 +799,30 @@ export class Connection {
       this.bev.input.length === 0;
   }
 
+  /**
+   * Whether a response is on its way: the one rule of what a graceful
+   * shutdown waits for. A response is in flight while its bytes are queued
+   * for the socket, or once its request was read whole and handed to the
+   * application, which owes (the rest of) the answer. A request whose body
+   * is still arriving depends on the client: it is in flight only while the
+   * body keeps coming (bytes within the last DRAIN_STALL_MS). Anything else
+   * (an unfinished head, an upload that stalled, an idle keep-alive
+   * connection) has nothing being sent, and shutdown closes it at once.
+   */
+  get inFlight(): boolean {
+    if (this.#state === "closed") return this.#socketPhase === "flushing";
+    if (this.bev.output.length > 0) return true;
+    const q = this.#queue;
+    for (let i = 0; i < q.length; i++) {
+      const core = q[i];
+      if (core.body === "reading") continue;
+      if (core.resp === "streaming" || core.resp === "complete") return true;
+      if (core.resp === "none" && core.stage === "dispatched") return true;
+    }
+    return this.#reading !== null && this.#read === "body" &&
+      this.cfg.base.now() - this.#bodyProgress < DRAIN_STALL_MS;
+  }
+
   // ---------------------------------------------------------- reading
 
   /** Parse what the input holds and act on it, until it needs more bytes or must wait. */
@@ -727,7 +833,14 @@ export class Connection {
       if (this.#state !== "open") return;
       const read = this.#read;
       if (read === "head") {
-        if (this.#queue.length >= this.cfg.maxPipelined) {
+        if (this.cfg.state !== "running") {
+          this.#stopReadingHeads();
+          return;
+        }
+        // Read no further request while the answers already given are unsent
+        // (a client that pipelines and never reads): the socket pauses and
+        // the kernel's buffers push back on the client.
+        if (this.#queue.length >= this.cfg.maxPipelined || this.bev.output.length >= OUTPUT_HIGH_WATER) {
           this.#pause();
           return;
         }
@@ -804,7 +917,13 @@ export class Connection {
     const before = dst.length;
     const ev = parser.parseBodyInto(input, dst);
     const moved = dst.length - before;
-    if (moved > 0) this.#bodyProgress = this.cfg.base.now();
+    if (moved > 0) {
+      this.#bodyProgress = this.cfg.base.now();
+      if (!core.streaming && dst.length > this.cfg.bufferedBodyLimit) {
+        this.#bodyError(core, 413);
+        return false;
+      }
+    }
     switch (ev.type) {
       case "end":
         this.#bodyEnd(core);
@@ -861,6 +980,12 @@ export class Connection {
       this.#call(core, hook);
       if (this.#state === "closed" || core.resp !== "none" || core.body === "aborted") return;
     }
+    if (core.route !== null && core.route.stream) core.streaming = true;
+    if (!core.streaming && head.framing === "length" && head.contentLength > cfg.bufferedBodyLimit) {
+      // Too large to hold: refused before a byte of it is read (or a 100 Continue invites it).
+      this.#refuse(core, 413);
+      return;
+    }
 
     if (core.cont === "expected") {
       let status = 100;
@@ -889,10 +1014,7 @@ export class Connection {
       this.#refuse(core, 404);
       return;
     }
-    if (route.stream) {
-      core.streaming = true;
-      this.#dispatch(core);
-    }
+    if (core.streaming) this.#dispatch(core);
   }
 
   /** The body of `core` ended (at once for a request without one). */
@@ -1464,8 +1586,10 @@ export class Connection {
 
   /** The write callback: the output drained, so every waiter's bytes are with the socket. */
   #onWritten(): void {
+    if (this.bev.output.length !== 0) return;
+    if (this.#read === "paused" && this.#reading === null) this.#kickLater();
     const w = this.#waiters;
-    if (w === null || this.bev.output.length !== 0) return;
+    if (w === null) return;
     this.#waiters = null;
     this.#runWaiters(w);
   }
@@ -1494,7 +1618,7 @@ export class Connection {
    * timeout (at most IDLE_SLEEP_MS), and the next head wakes it.
    */
   #onTimer(): void {
-    if (this.#state === "closed") return;
+    if (this.#socketPhase === "released") return;
     this.#sleeping = false;
     const t = this.cfg.timeouts;
     const now = this.cfg.base.now();
@@ -1534,12 +1658,15 @@ export class Connection {
           // many idle connections cost no wake-ups.
           this.#sleeping = true;
         }
-      } else if (read === "body" && t.body > 0) {
-        if (now - this.#bodyProgress >= t.body) {
+      } else if (read === "body" && (t.body > 0 || this.cfg.state !== "running")) {
+        // While the server drains, a body that stops coming is given up soon: nothing waits on it but the client.
+        let limit = t.body > 0 ? t.body : Infinity;
+        if (this.cfg.state !== "running" && limit > DRAIN_STALL_MS) limit = DRAIN_STALL_MS;
+        if (now - this.#bodyProgress >= limit) {
           this.#bodyError(this.#reading as RequestCore, 408);
           return;
         }
-        due = Math.min(due, this.#bodyProgress + t.body);
+        due = Math.min(due, this.#bodyProgress + limit);
       }
     }
     const timer = this.#timer as Event<Connection>;
@@ -1554,14 +1681,29 @@ export class Connection {
 
   // ---------------------------------------------------------- closing
 
-  /** Stop reading and close once the responses in flight are written (graceful shutdown). */
+  /**
+   * Graceful shutdown of this connection: close it now unless a response is
+   * in flight ({@linkcode Connection.inFlight}); otherwise read no further
+   * request and close once the responses in flight are written (they say
+   * `Connection: close`, since cfg.state is draining).
+   */
   drain(): void {
-    if (this.#state !== "open") return;
-    if (this.idle) {
+    if (this.#state === "closed") return;
+    if (!this.inFlight) {
       this.#close("graceful");
       return;
     }
-    // Responses from now on say Connection: close (cfg.state is draining); the last one closes.
+    this.#stopReadingHeads();
+  }
+
+  /** Read no further request: a head begun is dropped; a body being read for a response in flight goes on. */
+  #stopReadingHeads(): void {
+    this.#headStart = -1;
+    if (this.#reading === null) {
+      this.#read = "stopped";
+      if (this.bev.state !== "freed") this.bev.disable(EV_READ);
+    }
+    if (this.#queue.length === 0) this.#close("graceful");
   }
 
   /** evhttp_connection_free: abort what is unanswered and let the socket go. */
@@ -1570,17 +1712,46 @@ export class Connection {
   }
 
   #close(mode: CloseMode): void {
-    if (this.#state === "closed") return;
+    if (this.#state === "closed") {
+      // A hard close (the grace period's end, a write timeout) cuts short a connection still flushing.
+      if (mode === "hard" && this.#socketPhase === "flushing") this.#release("hard");
+      return;
+    }
     this.#state = "closed";
     this.#read = "stopped";
-    this.#timer?.free();
     this.#kick?.free();
     const bev = this.bev;
-    const waiters = this.#waiters;
-    this.#waiters = null;
     const queued = this.#queue.splice(0);
     const reading = this.#reading;
     this.#reading = null;
+    // Responses still queued never reach the client, complete or not.
+    for (const core of queued) this.#abortRequest(core, true);
+    if (reading !== null && !queued.includes(reading)) this.#abortRequest(reading, false);
+    if (mode === "graceful" && bev.state !== "freed" && bev.output.length > 0) {
+      // The conversation is over, but the last response is still being
+      // written (a large file to a slow reader): stay counted until it is
+      // out, so a shutdown waits for it and its grace period bounds it.
+      this.#socketPhase = "flushing";
+      bev.disable(EV_READ);
+      bev.setCallbacks(null, Connection.#flushedcb, Connection.#flusheventcb, this);
+    } else {
+      this.#release(mode);
+    }
+  }
+
+  /**
+   * Let the socket go: gracefully (BufferEvent.free with closeOnFree sends
+   * what the socket still queues, then FIN, then discards input until the
+   * peer closes) or hard (everything unsent dropped). The connection then
+   * stops counting.
+   */
+  #release(mode: CloseMode): void {
+    if (this.#socketPhase === "released") return;
+    this.#socketPhase = "released";
+    this.#timer?.free();
+    const bev = this.bev;
+    const waiters = this.#waiters;
+    this.#waiters = null;
     if (mode === "hard") {
       const socket = bev.socket;
       if (bev.state !== "freed") {
@@ -1589,15 +1760,11 @@ export class Connection {
       }
       socket?.close();
     } else if (bev.state !== "freed") {
-      // free() with closeOnFree sends what output holds, then FIN, then discards input until the peer closes.
       bev.free();
     }
     this.cfg.connections.delete(this);
     // Bytes handed to the socket by a graceful close count as flushed.
     if (waiters !== null && mode === "graceful") this.#runWaiters(waiters);
-    // Responses still queued never reach the client, complete or not.
-    for (const core of queued) this.#abortRequest(core, true);
-    if (reading !== null && !queued.includes(reading)) this.#abortRequest(reading, false);
     this.cfg.onConnectionClosed?.();
   }
 
@@ -1611,7 +1778,7 @@ export class Connection {
   }
 
   /** ServerRequest.takeOver. */
-  takeOver(core: RequestCore): BufferEvent {
+  takeOver(core: RequestCore, onShutdown: ((bev: BufferEvent) => void) | null): BufferEvent {
     if (this.#state !== "open" || this.#queue.length !== 1 || this.#queue[0] !== core) {
       throw new TypeError("takeOver: the request must be the only one in flight on an open connection");
     }
@@ -1621,6 +1788,7 @@ export class Connection {
       );
     }
     this.#state = "closed";
+    this.#socketPhase = "released";
     this.#read = "stopped";
     this.#timer?.free();
     this.#kick?.free();
@@ -1631,6 +1799,7 @@ export class Connection {
     bev.setCallbacks(null, null, null);
     bev.disable(EV_READ);
     this.cfg.connections.delete(this);
+    this.cfg.upgraded.set(bev, onShutdown);
     this.cfg.onConnectionClosed?.();
     return bev;
   }

@@ -47,6 +47,12 @@ export type ServerResponseState = "none" | "streaming" | "complete" | "aborted";
 /** A body for {@linkcode ServerRequest.sendReply} and a chunk for {@linkcode ServerRequest.sendReplyChunk}. */
 export type HttpBody = EvBuffer | Uint8Array | string;
 
+/** Options of {@linkcode ServerRequest.takeOver}. */
+export interface TakeOverOptions {
+  /** Called when the server shuts down while the connection is open: end the protocol's session and free `bev`. */
+  readonly onShutdown?: (bev: BufferEvent) => void;
+}
+
 function checkCode(code: unknown, op: string): number {
   if (typeof code !== "number" || !Number.isInteger(code) || code < 200 || code > 599) {
     throw new RangeError(`${op}: the status code must be an integer in 200..599, got ${String(code)}`);
@@ -420,10 +426,18 @@ export class ServerRequest {
    * go as `evhttp_request_own` + `evhttp_connection_free_on_completion` do
    * for evws).
    *
+   * The server still counts the connection until it is freed: when the
+   * server shuts down it calls `options.onShutdown(bev)` (say goodbye in
+   * the new protocol, then free it), or frees it at once when there is no
+   * hook; whatever is still open at the end of the grace period is dropped.
+   *
    * @throws {TypeError} unless this request is unanswered, its body complete, and no later request was read on its connection
    */
-  takeOver(): BufferEvent {
-    return this.#core.conn.takeOver(this.#core);
+  takeOver(options: TakeOverOptions = {}): BufferEvent {
+    if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
+    const hook = options.onShutdown ?? null;
+    if (hook !== null && typeof hook !== "function") throw new TypeError("options.onShutdown must be a function");
+    return this.#core.conn.takeOver(this.#core, hook);
   }
 
   /**
