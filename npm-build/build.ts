@@ -31,8 +31,8 @@ const OUT = path.join(ROOT, "npm");
 const ESM = path.join(OUT, "esm");
 const CJS = path.join(OUT, "cjs");
 const BIN = path.join(ROOT, "node_modules", ".bin");
-const DESCRIPTION = "libevent's design in TypeScript: event loop, buffers, HTTP, WebSocket, DNS and RPC " +
-  "for Deno, Bun and Node";
+const DESCRIPTION = "libevent's design in TypeScript: event loop, buffers, buffered sockets, HTTP/1.1 server " +
+  "and client, for Deno, Bun and Node";
 
 /** Files under `base/dir` whose path (relative to `base`, with `/`) passes `keep`, sorted so builds are reproducible. */
 function walk(base: string, dir: string, keep: (rel: string) => boolean): string[] {
