@@ -4,8 +4,18 @@
  * HttpServer, on any runtime. Both bodies stream with flow control: the
  * request body reaches the handler as a ReadableStream that pauses reading
  * from the client while it is not pulled, and the response body is sent
- * chunk by chunk, reading the next chunk once the last one was handed to the
- * socket.
+ * chunk by chunk, each chunk as soon as it is read, reading the next one once
+ * the last was handed to the socket. A body that is complete by the loop's
+ * next turn for I/O (a string, bytes, a Blob) goes out whole, with its
+ * Content-Length; any other body streams from that turn on, so a handler
+ * that writes one chunk and then waits (server-sent events) has its head and
+ * that chunk sent at once.
+ *
+ * A Response without a Content-Type is sent with the type its body implies
+ * (`text/plain;charset=UTF-8` for a string, as the Fetch standard says, also
+ * on Bun whose Response leaves it out), never the HttpServer's default. A
+ * HEAD answer carries the GET's length when the Response reveals it (a body
+ * that is whole at once, or a Content-Length header), else no length.
  *
  * @module
  */
@@ -66,8 +76,18 @@ export interface WebServer {
 
 /** Methods whose requests carry no body a handler may read. */
 const NO_BODY = new Set(["GET", "HEAD"]);
-/** Response headers the HttpServer writes itself. */
+/** Response headers the HttpServer writes itself (a valid Content-Length is passed on apart). */
 const MANAGED = new Set(["content-length", "transfer-encoding", "connection", "date"]);
+/** A Content-Length the HttpServer accepts: decimal digits only. */
+const DECIMAL = /^[0-9]+$/;
+/** The type the Fetch standard gives a string body (extract a body: USVString). */
+const TEXT_TYPE = "text/plain;charset=UTF-8";
+/** What a read that has not settled by the loop's next turn for I/O loses a race to. */
+const LATE: unique symbol = Symbol("late");
+/** What a wait loses a race to once the client has gone. */
+const GONE: unique symbol = Symbol("gone");
+
+type Chunk = ReadableStreamReadResult<Uint8Array>;
 
 /**
  * Serve `handler` on levent's HttpServer (the counterpart of Deno's and Bun's `serve`
@@ -87,7 +107,8 @@ const MANAGED = new Set(["content-length", "transfer-encoding", "connection", "d
 export async function serve(handler: ServeHandler, options: ServeOptions = {}): Promise<WebServer> {
   if (typeof handler !== "function") throw new TypeError("handler must be a function");
   const base = options.base ?? new EventBase({ platform: options.platform });
-  const server = new HttpServer(base);
+  // A Response without a type must not get evhttp's text/html default: it gets what its body implies, or none.
+  const server = new HttpServer(base, { defaultContentType: null });
   const scheme = options.tls === undefined ? "http" : "https";
   const host = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 8000;
@@ -120,7 +141,12 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
         return;
       }
     }
-    await send(req, response, abort.signal);
+    try {
+      await send(req, response, abort.signal, base.platform);
+    } catch {
+      // A Response the HttpServer cannot send (Response.error() has status 0).
+      if (req.responseState === "none") req.sendError(500);
+    }
   }
 
   const ownLoop = options.base === undefined ? base.dispatch() : undefined;
@@ -181,51 +207,134 @@ function bodyStream(req: ServerRequest): ReadableStream<Uint8Array> {
   }, { highWaterMark: 4 });
 }
 
-/** Write a Web Response: one reply when its body is one chunk, else a streamed one paced by flushes. */
-async function send(req: ServerRequest, response: Response, signal: AbortSignal): Promise<void> {
+/**
+ * Whether this runtime's Response leaves a string body without a type (Bun
+ * does, and keeps no trace of the body's kind either): then a body that is
+ * complete at once is taken for text, the kind Bun's own `blob().type` names.
+ */
+let untypedText: boolean | undefined;
+function stringsUntyped(): boolean {
+  return untypedText ??= new Response("").headers.get("content-type") === null;
+}
+
+/**
+ * Write a Web Response. A body complete by the loop's next turn for I/O goes
+ * out as one reply with its length; anything else goes out as a streamed
+ * reply from then on, each chunk as soon as it is read, paced by flushes.
+ */
+async function send(req: ServerRequest, response: Response, signal: AbortSignal, platform: Platform): Promise<void> {
   const out = req.outputHeaders;
+  let typed = false;
   response.headers.forEach((value, name) => {
-    if (!MANAGED.has(name)) out.add(name, value);
+    if (MANAGED.has(name)) return;
+    if (name === "content-type") typed = true;
+    out.add(name, value);
   });
-  const declared = response.headers.get("content-length");
   const status = response.status;
   const reason = response.statusText || undefined;
-  if (response.body === null) {
-    req.sendReply(status, reason);
+  const declared = response.headers.get("content-length");
+  // The declared length frames a streamed body and is what a HEAD answer tells; a one-piece GET body states its own.
+  const known = declared !== null && DECIMAL.test(declared) && status !== 204;
+  if (known) out.set("Content-Length", declared);
+  const headOnly = req.method === "HEAD";
+  const body = response.body;
+  if (body === null) {
+    if (headOnly && !known) {
+      // No body to measure and no length declared (Hono answers HEAD so): the GET's length is unknown, so tell none.
+      req.sendReplyStart(status, reason);
+      req.sendReplyEnd();
+    } else {
+      req.sendReply(status, reason);
+    }
     return;
   }
-  const reader = response.body.getReader();
+  const reader = body.getReader();
+  let turn: Promise<typeof LATE> | null = null;
+  const soon = (read: Promise<Chunk>): Promise<Chunk | typeof LATE> =>
+    Promise.race([read, turn ??= new Promise<typeof LATE>((resolve) => platform.yieldToIo(() => resolve(LATE)))]);
   try {
-    const first = await reader.read();
-    if (first.done) {
-      req.sendReply(status, reason);
-      return;
+    // Look one chunk ahead to find a body that is already whole; wait no longer than the next turn for I/O.
+    const held: Uint8Array[] = [];
+    let pending: Promise<Chunk> | null = reader.read();
+    const first = await soon(pending);
+    if (first !== LATE) {
+      if (first.done) {
+        whole(req, status, reason, undefined, typed);
+        return;
+      }
+      held.push(first.value);
+      pending = reader.read();
+      const second = await soon(pending);
+      if (second !== LATE) {
+        if (second.done) {
+          whole(req, status, reason, first.value, typed);
+          return;
+        }
+        held.push(second.value);
+        pending = null;
+      }
     }
-    const second = await reader.read();
-    if (second.done) {
-      req.sendReply(status, reason, first.value);
-      return;
-    }
-    if (declared !== null) out.set("Content-Length", declared);
     req.sendReplyStart(status, reason);
-    await chunk(req, first.value);
-    let next: ReadableStreamReadResult<Uint8Array> = second;
-    while (!next.done && !signal.aborted) {
-      await chunk(req, next.value);
-      next = await reader.read();
+    if (headOnly) {
+      // The head tells what a GET would get; the body is never sent, so stop its source.
+      req.sendReplyEnd();
+      reader.cancel().catch(() => {});
+      return;
     }
-    if (signal.aborted) await reader.cancel();
-    else req.sendReplyEnd();
-  } catch {
+    await stream(req, reader, held, pending, signal);
+  } catch (err) {
     // The body's source failed: end the connection rather than let a truncated body pass for whole.
+    reader.cancel(err).catch(() => {});
     if (req.responseState === "none") req.sendError(500);
     else req.closeConnection();
-  } finally {
-    reader.releaseLock();
   }
 }
 
-/** Send one chunk and wait until it was handed to the socket. */
+/** Send a body that is complete: one reply with its length. */
+function whole(
+  req: ServerRequest,
+  status: number,
+  reason: string | undefined,
+  data: Uint8Array | undefined,
+  typed: boolean,
+): void {
+  if (!typed && stringsUntyped()) req.outputHeaders.set("Content-Type", TEXT_TYPE);
+  req.sendReply(status, reason, data);
+}
+
+/**
+ * Stream the rest of a started reply: the chunks in hand, then each chunk as
+ * it is read. The next chunk is read only once the last was handed to the
+ * socket; if the client goes, the body is cancelled.
+ */
+async function stream(
+  req: ServerRequest,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  held: Uint8Array[],
+  pending: Promise<Chunk> | null,
+  signal: AbortSignal,
+): Promise<void> {
+  const gone = signal.aborted
+    ? Promise.resolve(GONE)
+    : new Promise<typeof GONE>((resolve) => signal.addEventListener("abort", () => resolve(GONE), { once: true }));
+  const last = held.length - 1;
+  for (let i = 0; i < last; i++) req.sendReplyChunk(held[i]);
+  let flushed: Promise<void | typeof GONE> | null = last >= 0 ? chunk(req, held[last]) : null;
+  for (;;) {
+    if (flushed !== null && await Promise.race([flushed, gone]) === GONE) break;
+    const next = await Promise.race([pending ?? reader.read(), gone]);
+    pending = null;
+    if (next === GONE) break;
+    if (next.done) {
+      req.sendReplyEnd();
+      return;
+    }
+    flushed = chunk(req, next.value);
+  }
+  reader.cancel().catch(() => {});
+}
+
+/** Send one chunk; resolves once it was handed to the socket. */
 function chunk(req: ServerRequest, data: Uint8Array): Promise<void> {
   return new Promise((resolve) => req.sendReplyChunk(data, resolve));
 }

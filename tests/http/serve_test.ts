@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Hono } from "hono";
+import { streamText } from "hono/streaming";
 import { autoPlatform } from "../../adapters/auto.ts";
 import { EventBase } from "../../src/event/mod.ts";
 import { serve, type WebServer } from "../../src/http/mod.ts";
@@ -23,6 +24,63 @@ async function stop(server: WebServer): Promise<void> {
 /** Send raw bytes, return the raw response text once the server closes or `until` matches. */
 async function raw(port: number, request: string, until: RegExp): Promise<string> {
   return exchange(await platform.connect({ host: "127.0.0.1", port }), request, until);
+}
+
+/** A raw client whose received text can be awaited piece by piece, while the connection stays open. */
+interface Watcher {
+  /** Resolve with all text received so far once it matches `pattern`; reject after `ms`. */
+  until(pattern: RegExp, ms: number, what: string): Promise<string>;
+  close(): void;
+}
+
+/** Connect, send `request`, and watch the response arrive. */
+async function watch(port: number, request: string): Promise<Watcher> {
+  const socket = await platform.connect({ host: "127.0.0.1", port });
+  const decoder = new TextDecoder();
+  let text = "";
+  let closed = false;
+  let wanted: { pattern: RegExp; done: (text: string) => void; failed: (err: Error) => void } | null = null;
+  const check = (): void => {
+    if (wanted === null) return;
+    if (wanted.pattern.test(text)) wanted.done(text);
+    else if (closed) {
+      wanted.failed(new Error(`the connection closed before ${wanted.pattern}: ${JSON.stringify(text)}`));
+    } else return;
+    wanted = null;
+  };
+  socket.start({
+    data(bytes) {
+      text += decoder.decode(bytes, { stream: true });
+      check();
+    },
+    end: () => socket.end(),
+    drain() {},
+    error() {},
+    close() {
+      closed = true;
+      check();
+    },
+  });
+  socket.write(new TextEncoder().encode(request));
+  return {
+    until(pattern, ms, what) {
+      const seen = deferred<string>();
+      wanted = { pattern, done: seen.resolve, failed: seen.reject };
+      check();
+      return within(seen.promise, ms, `${what} (got so far: ${JSON.stringify(text)})`);
+    },
+    close: () => socket.close(),
+  };
+}
+
+/** The response's head fields by lowercased name. */
+function fields(reply: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const line of reply.split("\r\n\r\n")[0].split("\r\n").slice(1)) {
+    const colon = line.indexOf(":");
+    map.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
+  }
+  return map;
 }
 
 test("serve answers a fetch-style handler; a one-piece body goes out with Content-Length", async () => {
@@ -183,4 +241,225 @@ test("a request body the handler does not read yet pauses reading from the clien
   assert.match(await reply, new RegExp(`\\r\\n\\r\\n${size}$`));
   assert.equal(stateWhileWaiting, "paused");
   await stop(server);
+});
+
+test("a streamed body's head and first chunk go out before the handler produces the second", async () => {
+  const gate = deferred();
+  const server = await start(() => {
+    const encoder = new TextEncoder();
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(encoder.encode("first piece\n"));
+          await gate.promise;
+          controller.enqueue(encoder.encode("second piece\n"));
+          controller.close();
+        },
+      }),
+    );
+  });
+  const client = await watch(server.address.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  try {
+    const early = await client.until(/first piece\n/, 5000, "the first chunk while the second is held back");
+    assert.match(early, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(early, /\r\nTransfer-Encoding: chunked\r\n/i);
+    assert.doesNotMatch(early, /second piece/);
+    gate.resolve();
+    const whole = await client.until(/\r\n0\r\n\r\n$/, 5000, "the rest of the body");
+    assert.match(whole, /first piece\n\r\n[0-9a-f]+\r\nsecond piece\n\r\n0\r\n\r\n$/);
+  } finally {
+    gate.resolve();
+    client.close();
+    await stop(server);
+  }
+});
+
+test("server-sent events: the head goes out before the first event, and each event as it is written", async () => {
+  const firstWritten = deferred();
+  const gate = deferred();
+  const left = deferred();
+  const cancelled = deferred();
+  const server = await start(() => {
+    const encoder = new TextEncoder();
+    let pulls = 0;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          switch (pulls++) {
+            case 0:
+              await firstWritten.promise;
+              controller.enqueue(encoder.encode("data: one\n\n"));
+              break;
+            case 1:
+              await gate.promise;
+              controller.enqueue(encoder.encode("data: two\n\n"));
+              break;
+            default:
+              // Once the client is gone, keep writing: the failing writes tell the server it left.
+              await left.promise;
+              controller.enqueue(encoder.encode(": tick\n\n"));
+          }
+        },
+        cancel() {
+          cancelled.resolve();
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    );
+  });
+  try {
+    const client = await watch(server.address.port, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    try {
+      const head = await client.until(/\r\n\r\n/, 5000, "the head before any event");
+      assert.match(head, /\r\nContent-Type: text\/event-stream\r\n/i);
+      firstWritten.resolve();
+      await client.until(/data: one\n\n\r\n$/, 5000, "the first event while the stream stays quiet");
+      gate.resolve();
+      await client.until(/data: two\n\n\r\n$/, 5000, "the second event");
+    } finally {
+      client.close();
+    }
+    left.resolve();
+    // The client went away: the bridge cancels the body instead of waiting on it forever.
+    await within(cancelled.promise, 5000, "the response body to be cancelled");
+  } finally {
+    firstWritten.resolve();
+    gate.resolve();
+    left.resolve();
+    await stop(server);
+  }
+});
+
+test("Hono's streamText lines reach the client as each is written, not in pairs", async () => {
+  const gate = deferred();
+  const app = new Hono();
+  app.get("/lines", (c) =>
+    streamText(c, async (s) => {
+      await s.writeln("line one");
+      await gate.promise;
+      await s.writeln("line two");
+    }));
+  const server = await start(app.fetch);
+  const client = await watch(server.address.port, "GET /lines HTTP/1.1\r\nHost: x\r\n\r\n");
+  try {
+    const early = await client.until(/line one\n/, 5000, "the first line while the second is held back");
+    assert.doesNotMatch(early, /line two/);
+    gate.resolve();
+    await client.until(/line two\n\r\n0\r\n\r\n$/, 5000, "the second line and the end");
+  } finally {
+    gate.resolve();
+    client.close();
+    await stop(server);
+  }
+});
+
+test("a string body is text/plain;charset=UTF-8 on every runtime, not the HttpServer's default type", async () => {
+  const server = await start(() => new Response("h\u00e9llo"));
+  const reply = await raw(server.address.port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", /h\u00e9llo$/);
+  assert.equal(fields(reply).get("content-type")?.toLowerCase(), "text/plain;charset=utf-8");
+  assert.equal(fields(reply).get("content-length"), "6");
+  await stop(server);
+});
+
+test("a Response's body type is the one the runtime's body extraction gives, and none is made up", async () => {
+  const form = new FormData();
+  form.append("field", "value");
+  const bodies: Record<string, () => BodyInit | null> = {
+    bytes: () => new Uint8Array([1, 2, 3]),
+    typedBlob: () => new Blob(["<svg/>"], { type: "image/svg+xml" }),
+    params: () => new URLSearchParams("a=1&b=2"),
+    form: () => form,
+    // Several chunks: a stream that is whole at once is taken for text on Bun, where a string body looks the same.
+    stream: () => {
+      let n = 0;
+      return new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (n === 3) controller.close();
+          else controller.enqueue(new Uint8Array([n++]));
+        },
+      });
+    },
+  };
+  const server = await start((req) => new Response(bodies[new URL(req.url).pathname.slice(1)]()));
+  try {
+    for (const name of Object.keys(bodies)) {
+      const res = await within(fetch(`http://127.0.0.1:${server.address.port}/${name}`), 5000, name);
+      await res.arrayBuffer();
+      // The type the runtime's own body extraction gives (Response.blob().type); a stream has none.
+      const expected = name === "stream" ? "" : (await new Response(bodies[name]()).blob()).type;
+      // Types compare without case, spaces or a multipart boundary's value.
+      const norm = (type: string): string =>
+        type.toLowerCase().replace(/\s+/g, "").replace(/boundary=.*$/, "boundary=");
+      assert.equal(norm(res.headers.get("content-type") ?? ""), norm(expected), name);
+    }
+  } finally {
+    await stop(server);
+  }
+});
+
+test("HEAD tells the GET's length only when the Response reveals it, and never a made-up 0", async () => {
+  const server = await start((req) => {
+    switch (new URL(req.url).pathname) {
+      case "/text":
+        return new Response("twelve bytes");
+      case "/declared":
+        return new Response(null, { headers: { "content-length": "42", "content-type": "text/plain" } });
+      case "/stream":
+        return new Response(
+          new ReadableStream<Uint8Array>({
+            pull(controller) {
+              controller.enqueue(new Uint8Array(100));
+            },
+          }),
+        );
+      default:
+        return new Response(null);
+    }
+  });
+  const head = async (path: string): Promise<Map<string, string>> => {
+    const reply = await raw(
+      server.address.port,
+      `HEAD ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      /\r\n\r\n$/,
+    );
+    assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.ok(reply.endsWith("\r\n\r\n"), `no body after the head of ${path}`);
+    return fields(reply);
+  };
+  try {
+    assert.equal((await head("/text")).get("content-length"), "12");
+    assert.equal((await head("/declared")).get("content-length"), "42");
+    assert.equal((await head("/stream")).get("content-length"), undefined);
+    assert.equal((await head("/null")).get("content-length"), undefined);
+  } finally {
+    await stop(server);
+  }
+});
+
+test("HEAD on a Hono app sends no Content-Length: 0, and GET still sends the real length", async () => {
+  const app = new Hono();
+  app.get("/hello", (c) => c.text("hello from hono"));
+  const server = await start(app.fetch);
+  try {
+    const headReply = await raw(
+      server.address.port,
+      "HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      /\r\n\r\n$/,
+    );
+    assert.match(headReply, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.ok(headReply.endsWith("\r\n\r\n"), "no body after the head");
+    assert.equal(fields(headReply).get("content-length"), undefined);
+    const res = await fetch(`http://127.0.0.1:${server.address.port}/hello`, { method: "HEAD" });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "");
+    const getReply = await raw(
+      server.address.port,
+      "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      /hello from hono$/,
+    );
+    assert.equal(fields(getReply).get("content-length"), "15");
+    assert.equal(fields(getReply).get("content-type")?.toLowerCase(), "text/plain;charset=utf-8");
+  } finally {
+    await stop(server);
+  }
 });
