@@ -20,7 +20,7 @@ import { Event, type EventBase } from "../event/event_base.ts";
 import { EV_READ, EV_TIMEOUT, EV_WRITE } from "../event/flags.ts";
 import type { LookupAddress, NetAddress } from "../platform.ts";
 import { HttpError, type HttpErrorCode } from "./http_error.ts";
-import { DEFAULT_HTTP_PARSER_LIMITS, HttpParser, type ResponseHead } from "./http_parser.ts";
+import { DEFAULT_HTTP_PARSER_LIMITS, HttpParser, type HttpParserState, type ResponseHead } from "./http_parser.ts";
 import { fieldsSize, headWriter } from "./head_writer.ts";
 import { headerHooks } from "./headers_internal.ts";
 import type { HttpClientErrorKind, HttpClientRequest } from "./client_request.ts";
@@ -1065,7 +1065,9 @@ export class HttpConnection {
           this.#finishResponse(core);
           break;
         case "error":
-          this.#socketFailed(kindOf(ev.error.code), ev.error);
+          // The body bytes that came whole before the fault are the application's, as they would be before a close.
+          if (core.state === "reading" && !this.#deliverBody(core)) return;
+          this.#responseFailed(core, ev.error, null);
           return;
         default:
           return;
@@ -1083,6 +1085,8 @@ export class HttpConnection {
     core.inputHeaders = headerHooks.wrap(head.headers);
     core.keepAlive = head.keepAlive;
     core.upgrade = head.upgrade;
+    core.responseFraming = head.framing;
+    core.responseLength = head.contentLength;
     core.state = "reading";
     this.#syncTimeouts();
     const cb = core.headerCb;
@@ -1108,6 +1112,7 @@ export class HttpConnection {
     const cb = core.chunkCb;
     if (cb === null || core.inputBuffer.length === 0) return true;
     cb(core.req);
+    core.bodyDelivered += core.inputBuffer.length;
     core.inputBuffer.drain(core.inputBuffer.length);
     return core.state === "reading" && this.#inflight[0] === core;
   }
@@ -1186,19 +1191,27 @@ export class HttpConnection {
     if (this.#state !== "busy") return;
     const head = this.#inflight[0];
     if (head.flow === "paused" && bev.input.length > 0) return;
+    const parser = this.#parser as HttpParser<"response">;
     if (this.#peerEnd === "eof") {
       // A clean end may complete a body read until close, or cut a response short.
-      const ev = (this.#parser as HttpParser<"response">).eof(bev.input);
+      const at = parser.state;
+      const ev = parser.eof(bev.input);
       if (ev !== null && ev.type === "end") {
         if (this.#deliverBody(head)) this.#finishResponse(head);
         return;
       }
       if (ev !== null) {
-        this.#socketFailed(kindOf(ev.error.code), ev.error);
+        this.#responseFailed(head, ev.error, at);
         return;
       }
     }
     const cause = bev.socketError;
+    if (head.state === "reading") {
+      // Reset inside the body (or closed inside a body the parser took as whole): what came is not the whole response.
+      const how = this.#peerEnd === "error" ? "the connection was reset" : "the connection closed";
+      this.#socketFailed("eof", this.#cutShort(head, how, parser.state, cause));
+      return;
+    }
     const error = new HttpError(
       "ERR_CONNECTION_CLOSED",
       cause !== null
@@ -1208,6 +1221,52 @@ export class HttpConnection {
     );
     if (cause !== null) error.cause = cause;
     this.#socketFailed("eof", error);
+  }
+
+  /**
+   * The parser found a fault in the response to `core`. A close inside the
+   * response (`at`: the parser's state before it) says where it cut the
+   * response short; a malformed head or body says which, and from where,
+   * before the parser's words; a limit crossed is reported as the parser
+   * words it.
+   */
+  #responseFailed(core: ClientRequestCore, error: HttpError, at: HttpParserState | null): void {
+    const kind = kindOf(error.code);
+    let reported = error;
+    if (error.code === "ERR_INCOMPLETE" && at !== null && core.state === "reading") {
+      reported = this.#cutShort(core, "the connection closed", at, null);
+    } else if (error.code === "ERR_INCOMPLETE" && at !== null) {
+      const head = `the response from ${this.#hostField} was cut short: the connection closed inside its head`;
+      reported = new HttpError("ERR_INCOMPLETE", head, 502);
+    } else if (kind === "invalid_header") {
+      const part = core.state === "reading" ? "body" : "head";
+      reported = new HttpError(
+        error.code,
+        `the response ${part} from ${this.#hostField} is malformed: ${error.message}`,
+        502,
+      );
+      reported.cause = error;
+    }
+    this.#socketFailed(kind, reported);
+  }
+
+  /** `ERR_INCOMPLETE` for a response body that ended early: `how` it ended and how many bytes came (`at`: the parser's state then). */
+  #cutShort(core: ClientRequestCore, how: string, at: HttpParserState, cause: unknown): HttpError {
+    const got = core.bodyDelivered + core.inputBuffer.length;
+    let where: string;
+    if (core.responseFraming === "length") where = `after ${got} of ${core.responseLength} body bytes`;
+    else if (at === "trailers") where = `in the trailer section, after ${got} body bytes`;
+    else if (core.responseFraming === "chunked") where = `after ${got} body bytes, before the last chunk`;
+    else where = `after ${got} body bytes`;
+    const error = new HttpError(
+      "ERR_INCOMPLETE",
+      `the response from ${this.#hostField} was cut short: ${how} ${where}${
+        cause === null ? "" : `: ${describe(cause)}`
+      }`,
+      502,
+    );
+    if (cause !== null) error.cause = cause;
+    return error;
   }
 
   /** The socket is unusable: drop it; the first request gets the error, the others a retry when safe. */

@@ -70,17 +70,20 @@ export interface HttpClientResponse {
   /**
    * The body, an async iterable of chunks as they arrive (read once). Reading
    * is flow-controlled: the connection pauses while unread chunks pile up.
-   * It throws the request's HttpError (or the abort reason) if the body is
-   * cut short; leaving the loop early cancels the request.
+   * Once the chunks that came whole are read, it throws the request's
+   * HttpError (or the abort reason) if the body did not arrive whole:
+   * `ERR_INCOMPLETE` when the connection closed or was reset inside it, a
+   * parser code such as `ERR_INVALID_CHUNK` when it was malformed. Leaving
+   * the loop early cancels the request.
    */
   readonly body: AsyncIterable<Uint8Array>;
   /** True once the body has been taken by `body`, stream(), text() or bytes(). */
   readonly bodyUsed: boolean;
   /** The body as a Web ReadableStream of chunks (read once); cancelling it cancels the request. */
   stream(): ReadableStream<Uint8Array>;
-  /** The whole body decoded as UTF-8. */
+  /** The whole body decoded as UTF-8; rejects as `body` throws when the body does not arrive whole. */
   text(): Promise<string>;
-  /** The whole body in one array. */
+  /** The whole body in one array; rejects as `body` throws when the body does not arrive whole. */
   bytes(): Promise<Uint8Array>;
   /** Stop reading and cancel the request; the body ends early. Nothing happens once it is complete. */
   cancel(): void;

@@ -10,6 +10,7 @@
 import { EvBuffer } from "../buffer/evbuffer.ts";
 import { HttpHeaders } from "./headers.ts";
 import type { HttpError } from "./http_error.ts";
+import type { HttpFraming } from "./http_parser.ts";
 import type { HttpConnection } from "./client_connection.ts";
 import type {
   HttpClientChunkCallback,
@@ -151,6 +152,11 @@ export class ClientRequestCore {
   inputHeaders: HttpHeaders = new HttpHeaders();
   inputTrailers: HttpHeaders | null = null;
   readonly inputBuffer: EvBuffer = new EvBuffer();
+  /** How the response body is delimited, and its Content-Length (-1 without one): to say where a body broke off. */
+  responseFraming: HttpFraming = "none";
+  responseLength = -1;
+  /** Response body bytes handed to the chunked callback and drained from inputBuffer. */
+  bodyDelivered = 0;
   keepAlive = true;
   upgrade = false;
 
@@ -173,6 +179,9 @@ export class ClientRequestCore {
     this.inputHeaders = new HttpHeaders();
     this.inputTrailers = null;
     this.inputBuffer.drain(this.inputBuffer.length);
+    this.responseFraming = "none";
+    this.responseLength = -1;
+    this.bodyDelivered = 0;
   }
 
   /** Let a body source go (its `return()`), unless it is mid-pull: the pump then sees the finished state and does it. */

@@ -260,7 +260,13 @@ export class HttpClientRequest {
     return this.#core.inputBuffer;
   }
 
-  /** Why the request failed or was cancelled, or null. */
+  /**
+   * Why the request failed or was cancelled, or null. A response body that
+   * did not arrive whole fails the request after the bytes that did reached
+   * the chunked callback: `ERR_INCOMPLETE` when the connection closed or was
+   * reset inside it (the message says how many bytes came), a parser code
+   * such as `ERR_INVALID_CHUNK` when it was malformed.
+   */
   get error(): HttpError | null {
     return this.#core.error;
   }

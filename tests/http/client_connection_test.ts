@@ -10,7 +10,17 @@ import { HttpError } from "../../src/http/http_error.ts";
 import { type HostResolver, HttpConnection } from "../../src/http/client_connection.ts";
 import { type HttpClientErrorKind, HttpClientRequest } from "../../src/http/client_request.ts";
 import type { LookupAddress, Platform, TcpSocket } from "../../src/platform.ts";
-import { closedPort, Harness, platform, response, type SeenRequest, tick, until } from "./client_util.ts";
+import {
+  BROKEN_BODIES,
+  closedPort,
+  Harness,
+  platform,
+  response,
+  ScriptedServer,
+  type SeenRequest,
+  tick,
+  until,
+} from "./client_util.ts";
 import { deferred, within } from "../util.ts";
 
 test("several requests on one HttpConnection share one TCP connection (keep-alive)", async () => {
@@ -404,6 +414,38 @@ test("malformed responses fail with a clear error kind and code, through the cal
       assert.ok(out.req.error instanceof HttpError, c.name);
       assert.ok(out.req.error!.message.length > 0, c.name);
       await within(server.conns[0].whenClosed, 5000, `${c.name}: the connection to close`);
+    }
+  } finally {
+    await h.close();
+  }
+});
+
+test("a body cut short (close, reset) or malformed (chunk framing) fails the request after the chunked callback got the bytes that came whole", async () => {
+  const latin1 = new TextDecoder("latin1");
+  const h = new Harness();
+  try {
+    for (const c of BROKEN_BODIES) {
+      const server = await ScriptedServer.start(c.bytes, c.ending);
+      try {
+        const conn = h.connection({ port: server.port });
+        let body = "";
+        const kinds: HttpClientErrorKind[] = [];
+        const out = await h.fetch(conn, "GET", "/", (req) => {
+          req.setChunkedCb((r) => (body += latin1.decode(r.inputBuffer.pullup())));
+          req.setErrorCb((kind) => kinds.push(kind));
+        });
+        assert.equal(out.state, "failed", c.name);
+        assert.equal(out.code, 200, c.name);
+        assert.equal(body, c.body, c.name);
+        assert.deepEqual(kinds, [c.kind], c.name);
+        assert.equal(out.cbCalls, 1, c.name);
+        assert.equal(out.errorCode, c.code, c.name);
+        assert.ok(out.req.error instanceof HttpError, c.name);
+        assert.match(out.req.error!.message, c.message, c.name);
+        assert.equal(out.req.error!.status, 502, c.name);
+      } finally {
+        await server.close();
+      }
     }
   } finally {
     await h.close();

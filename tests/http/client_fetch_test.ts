@@ -15,11 +15,13 @@ import { HttpConnection } from "../../src/http/client_connection.ts";
 import { HttpClientRequest } from "../../src/http/client_request.ts";
 import { request } from "../../src/http/client_fetch.ts";
 import {
+  BROKEN_BODIES,
   closedPort,
   platform,
   type RawConn,
   RawServer,
   response,
+  ScriptedServer,
   type SeenRequest,
   tick,
   until,
@@ -131,6 +133,32 @@ test("a malformed response rejects with the parser's code, and a body cut short 
     const res = await request(`http://127.0.0.1:${server.port}/short`);
     await assert.rejects(res.text(), (err: unknown) => err instanceof HttpError && err.code === "ERR_INCOMPLETE");
   });
+});
+
+test("text(), bytes() and the body's iteration reject with the HttpError of a body cut short or malformed", async () => {
+  for (const c of BROKEN_BODIES) {
+    const server = await ScriptedServer.start(c.bytes, c.ending);
+    try {
+      const url = `http://127.0.0.1:${server.port}/`;
+      const fails = (err: unknown): boolean =>
+        err instanceof HttpError && err.code === c.code && c.message.test(err.message);
+      await assert.rejects((await request(url)).text(), fails, `text(): ${c.name}`);
+      await assert.rejects((await request(url)).bytes(), fails, `bytes(): ${c.name}`);
+      const res = await request(url);
+      assert.equal(res.status, 200, c.name);
+      let body = "";
+      await assert.rejects(
+        async () => {
+          for await (const chunk of res.body) body += dec.decode(chunk);
+        },
+        fails,
+        `the body's iteration: ${c.name}`,
+      );
+      assert.equal(body, c.body, `the bytes that came whole: ${c.name}`);
+    } finally {
+      await server.close();
+    }
+  }
 });
 
 test("an AbortSignal aborted before the head rejects with its reason and closes the connection", async () => {

@@ -5,6 +5,7 @@
  * everything at the end, and memory readings.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
 import { autoPlatform } from "../../adapters/auto.ts";
 import type { TcpListener, TcpSocket } from "../../src/platform.ts";
 import { EvBuffer } from "../../src/buffer/evbuffer.ts";
@@ -327,3 +328,127 @@ export async function closedPort(): Promise<number> {
   await l.close();
   return port;
 }
+
+/** How a {@linkcode ScriptedServer} ends each connection once its bytes are written. */
+export type ScriptedEnding = "end" | "reset" | "hold";
+
+/**
+ * A server on 127.0.0.1:0 (node:net, on every runtime) that answers every
+ * connection with the same bytes, then ends it (`"end"`: FIN), resets it
+ * (`"reset"`: RST, once the bytes have had time to arrive) or keeps it open
+ * and silent (`"hold"`). For a reset the request is left unread, so the
+ * kernel answers the close with RST on every runtime, whatever its
+ * resetAndDestroy does.
+ */
+export class ScriptedServer {
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+
+  private constructor(server: Server) {
+    this.#server = server;
+  }
+
+  get port(): number {
+    return (this.#server.address() as { port: number }).port;
+  }
+
+  static async start(bytes: string | Uint8Array, ending: ScriptedEnding): Promise<ScriptedServer> {
+    const data = typeof bytes === "string" ? enc.encode(bytes) : bytes;
+    const server = createServer({ pauseOnConnect: true }, (socket) => {
+      scripted.#sockets.add(socket);
+      socket.on("error", () => {});
+      socket.on("close", () => scripted.#sockets.delete(socket));
+      if (ending === "reset") {
+        socket.write(data, () => setTimeout(() => socket.resetAndDestroy(), 100));
+        return;
+      }
+      // Answer once the request head is in, as a server would.
+      let seen = "";
+      const onData = (chunk: Uint8Array): void => {
+        seen += latin1.decode(chunk);
+        if (!seen.includes("\r\n\r\n")) return;
+        socket.off("data", onData);
+        socket.write(data);
+        if (ending === "end") socket.end();
+      };
+      socket.on("data", onData);
+      socket.resume();
+    });
+    const scripted = new ScriptedServer(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    return scripted;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await within(
+      new Promise<void>((resolve) => this.#server.close(() => resolve())),
+      5000,
+      "the scripted server to close",
+    );
+  }
+}
+
+/**
+ * Responses whose body does not arrive whole, each with the body bytes that
+ * came whole before the fault, how the request must fail, and words its
+ * message must hold.
+ */
+export const BROKEN_BODIES: readonly {
+  readonly name: string;
+  readonly bytes: string;
+  readonly ending: ScriptedEnding;
+  readonly body: string;
+  readonly code: string;
+  readonly kind: HttpClientErrorKind;
+  readonly message: RegExp;
+}[] = [
+  {
+    name: "a close before the Content-Length",
+    bytes: `HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n${"a".repeat(500)}`,
+    ending: "end",
+    body: "a".repeat(500),
+    code: "ERR_INCOMPLETE",
+    kind: "eof",
+    message: /cut short: the connection closed after 500 of 1000 body bytes/,
+  },
+  {
+    name: "a reset after 500 of 1000 bytes",
+    bytes: `HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n${"a".repeat(500)}`,
+    ending: "reset",
+    body: "a".repeat(500),
+    code: "ERR_INCOMPLETE",
+    kind: "eof",
+    message: /cut short: the connection was reset after 500 of 1000 body bytes/,
+  },
+  {
+    name: "a close before the last chunk",
+    bytes: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    ending: "end",
+    body: "hello",
+    code: "ERR_INCOMPLETE",
+    kind: "eof",
+    message: /cut short: the connection closed after 5 body bytes, before the last chunk/,
+  },
+  ...[["zz", "zz"], ["-5", "-5"], ["21 hex digits", "1".repeat(21)]].map(([name, size]) => ({
+    name: `a chunk size of ${name}`,
+    bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n${size}\r\nabc\r\n0\r\n\r\n`,
+    ending: "end" as const,
+    body: "hello",
+    code: "ERR_INVALID_CHUNK",
+    kind: "invalid_header" as const,
+    message: /body from .* is malformed: .*chunk size/,
+  })),
+  {
+    name: "chunk data longer than its size",
+    bytes: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloEXTRA\r\n0\r\n\r\n",
+    ending: "end",
+    body: "hello",
+    code: "ERR_INVALID_CHUNK",
+    kind: "invalid_header",
+    message: /body from .* is malformed: chunk data/,
+  },
+];
