@@ -12,7 +12,7 @@
  */
 import process from "node:process";
 import { BEV_EVENT_EOF, BEV_EVENT_ERROR, BufferEvent, EV_READ, EV_WRITE, EventBase, Listener } from "../mod.ts";
-import { announce, log, onStopSignal, parseCli, portFlag } from "./lib/cli.ts";
+import { announce, exitWhenDone, log, onStopSignal, parseCli, portFlag } from "./lib/cli.ts";
 
 const MESSAGE = "Hello, World!\n";
 
@@ -48,4 +48,4 @@ announce("tcp", listener.address.host, listener.address.port);
 onStopSignal(base, () => void listener.free());
 
 await base.dispatch(); // event_base_dispatch()
-process.exit(0);
+exitWhenDone(0);

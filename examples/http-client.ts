@@ -4,7 +4,9 @@
  * header fields go to stderr, the body is streamed to stdout (or FILE) as it
  * arrives, holding the connection back while the output cannot keep up.
  * Exit status 0 for a 2xx or 3xx answer, 1 for any other answer or a
- * failure (one line on stderr), 2 for a bad command line.
+ * failure (one line on stderr), a body that did not arrive whole included,
+ * 2 for a bad command line. It never exits with output still queued: a
+ * slow reader of its stdout gets every byte.
  *
  *   deno run -A examples/http-client.ts URL [-X METHOD] [-d DATA] [-H "K: V"]... [-o FILE] [--timeout SECONDS]
  *   bun examples/http-client.ts URL ...
@@ -18,7 +20,7 @@
 import process from "node:process";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { basicAuth, decodeUri, EventBase, HttpClientRequest, HttpConnection, HttpUri } from "../mod.ts";
-import { log, parseCli, programName, usageError } from "./lib/cli.ts";
+import { exitWhenDone, log, parseCli, programName, usageError } from "./lib/cli.ts";
 
 const { values, positionals } = parseCli({
   method: { type: "string", short: "X" },
@@ -69,10 +71,12 @@ const out: WriteStream | NodeJS.WriteStream = values.output !== undefined
   : process.stdout;
 let outputFailed = false;
 let exitCode = 1;
+let loopDone = false;
 
 // evhttp_request_new(http_request_done, bev)
 const req = new HttpClientRequest((r) => {
-  exitCode = r.responseCode >= 200 && r.responseCode < 400 ? 0 : 1;
+  // Also called after the error callback: a body cut short keeps its exit status 1.
+  if (r.error === null) exitCode = r.responseCode >= 200 && r.responseCode < 400 ? 0 : 1;
 });
 req.setHeaderCb((r) => {
   let head = `HTTP/${r.responseVersion} ${r.responseCode} ${r.responseReason}\n`;
@@ -97,7 +101,10 @@ out.on("error", (err: Error) => {
   if (outputFailed) return;
   outputFailed = true;
   log(`${programName()}: cannot write ${values.output ?? "to stdout"}: ${err.message}`);
+  exitCode = 1;
   req.cancel();
+  // The last bytes can fail after the request is over (a full disk when the file closes).
+  if (loopDone) exitWhenDone(1);
 });
 
 const headers = req.outputHeaders; // evhttp_request_get_output_headers
@@ -130,9 +137,8 @@ try {
 
 await base.dispatch(); // event_base_dispatch()
 
-// Let the last bytes reach the file or the pipe before exiting.
-await new Promise<void>((resolve) => {
-  if (out === process.stdout) out.write("", () => resolve());
-  else (out as WriteStream).end(() => resolve());
-});
-process.exit(exitCode);
+// Only output is left once the loop is over: end the file, and let the
+// runtime exit once the file and stdout have taken every byte.
+loopDone = true;
+if (out !== process.stdout) (out as WriteStream).end();
+exitWhenDone(exitCode);

@@ -19,7 +19,7 @@
  */
 import process from "node:process";
 import { decodeUri, EventBase, HttpServer, parseQuery, type ServerRequest } from "../mod.ts";
-import { announce, log, onStopSignal, parseCli, portFlag, usageError } from "./lib/cli.ts";
+import { announce, exitWhenDone, log, onStopSignal, parseCli, portFlag, usageError } from "./lib/cli.ts";
 import { contentTypeFor, directoryListingHtml, parseRange, resolveUnderRoot } from "./lib/static_files.ts";
 
 const { values } = parseCli({ host: { type: "string" }, port: { type: "string" }, root: { type: "string" } });
@@ -167,4 +167,4 @@ announce("http", handle.address.host, handle.address.port);
 onStopSignal(base, () => void http.shutdown({ graceMs: 5000 }));
 
 await base.dispatch(); // event_base_dispatch()
-process.exit(0);
+exitWhenDone(0);

@@ -26,7 +26,7 @@ import {
   EventBase,
   Listener,
 } from "../mod.ts";
-import { announce, hostPortFlag, log, onStopSignal, parseCli } from "./lib/cli.ts";
+import { announce, exitWhenDone, hostPortFlag, log, onStopSignal, parseCli } from "./lib/cli.ts";
 
 /** Output queued for one side beyond which the other side stops being read. */
 const MAX_OUTPUT = 512 * 1024;
@@ -118,4 +118,4 @@ onStopSignal(base, () => {
 });
 
 await base.dispatch();
-process.exit(0);
+exitWhenDone(0);

@@ -1,10 +1,11 @@
 /**
  * What every example program shares: strict flag parsing with a one-line
  * error and exit 2 (EXAMPLES.md's contract), the "listening on" line, and
- * a clean exit.
+ * a clean exit that loses no output.
  *
  * @module
  */
+import { writeSync } from "node:fs";
 import process from "node:process";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { EV_SIGNAL, Event, type EventBase, type EventSource, type SignalName } from "../../mod.ts";
@@ -15,9 +16,29 @@ export function programName(): string {
   return script.slice(script.lastIndexOf("/") + 1);
 }
 
-/** Print `message` as one line on stderr and exit with status 2 (a usage error). */
+/**
+ * End the program with exit status `code` once everything it wrote has
+ * left: every example's last step. It sets `process.exitCode` and lets the
+ * runtime exit on its own once nothing is left to run, which Deno, Bun and
+ * Node all do only after their queued stdout and stderr bytes are written,
+ * however slowly a pipe's reader drains them. `process.exit()` does not
+ * wait: Bun ran it while its pipe writer still held the tail of a body a
+ * slow reader was draining, and the tail was lost. No timer bounds the
+ * wait: it would fire while a slow reader is still owed bytes; the examples
+ * close every handle they open, so only output can hold the process.
+ */
+export function exitWhenDone(code: number): void {
+  process.exitCode = code;
+}
+
+/**
+ * Print `message` as one line on stderr and exit with status 2 (a usage
+ * error). It exits at once, so the line is written synchronously: nothing
+ * is left queued for the exit to lose (nothing else has been written when a
+ * command line is checked).
+ */
 export function usageError(message: string): never {
-  process.stderr.write(`${programName()}: ${message}\n`);
+  writeSync(2, `${programName()}: ${message}\n`);
   process.exit(2);
 }
 

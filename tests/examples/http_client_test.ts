@@ -5,9 +5,16 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { closedPort, RawServer, response, type SeenRequest } from "../http/client_util.ts";
-import { within } from "../util.ts";
-import { cannotRunExamples, startExample } from "./spawn_example.ts";
+import {
+  BROKEN_BODIES,
+  closedPort,
+  RawServer,
+  response,
+  ScriptedServer,
+  type SeenRequest,
+} from "../http/client_util.ts";
+import { fillPattern, within } from "../util.ts";
+import { cannotRunExamples, runToSlowReader, startExample } from "./spawn_example.ts";
 
 const skip = cannotRunExamples();
 
@@ -39,6 +46,20 @@ async function withServer(
 function assertOneLine(err: string): void {
   assert.equal(err.trimEnd().split("\n").length, 1, `one line, got ${JSON.stringify(err)}`);
   assert.doesNotMatch(err, /^\s+at /m);
+}
+
+/** What stderr holds after the response head the example printed (status line, fields, blank line), if it printed one. */
+function afterHead(err: string): string {
+  return err.startsWith("HTTP/") ? err.slice(err.indexOf("\n\n") + 2) : err;
+}
+
+/** Byte for byte equality, failing with where the bytes first differ (no 20 MB diff). */
+function assertSameBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {
+  const n = Math.min(actual.length, expected.length);
+  let at = 0;
+  while (at < n && actual[at] === expected[at]) at++;
+  if (at === n && actual.length === expected.length) return;
+  assert.fail(`${what}: ${actual.length} bytes of ${expected.length}, the first difference at byte ${at}`);
 }
 
 test(
@@ -147,7 +168,7 @@ test(
 );
 
 test(
-  "http-client reports a refused connection, a malformed response and a timeout in one line and exits 1",
+  "http-client reports a refused connection, a malformed or cut response head and a timeout in one line and exits 1",
   { skip },
   async () => {
     const refused = await run([`http://127.0.0.1:${await closedPort()}/`]);
@@ -157,11 +178,20 @@ test(
 
     await withServer((req, conn) => {
       if (req.head.target === "/bad") conn.write("HTTP/1.1 OK\r\n\r\n");
+      if (req.head.target === "/cut") {
+        conn.write("HTTP/1.1 200 OK\r\nContent-");
+        conn.end();
+      }
     }, async (base) => {
       const bad = await run([`${base}/bad`]);
       assert.equal(bad.code, 1);
       assertOneLine(bad.err);
-      assert.match(bad.err, /status line/);
+      assert.match(bad.err, /the response head from 127\.0\.0\.1:\d+ is malformed: /);
+
+      const cut = await run([`${base}/cut`]);
+      assert.equal(cut.code, 1);
+      assertOneLine(cut.err);
+      assert.match(cut.err, /cut short: the connection closed inside its head/);
 
       const slow = await run([`${base}/silent`, "--timeout", "0.3"]);
       assert.equal(slow.code, 1);
@@ -188,5 +218,82 @@ test("http-client rejects a bad command line with one line on stderr and exit 2"
     assert.equal(code, 2, `exit 2 for ${JSON.stringify(args)}: ${err}`);
     assertOneLine(err);
     assert.equal(out, "");
+  }
+});
+
+test(
+  "http-client writes a 1 MiB and a 20 MB body byte for byte into a pipe a slow reader drains, and to -o FILE",
+  { skip },
+  async () => {
+    const bodies = new Map([["/1m", fillPattern(new Uint8Array(1 << 20), 0)], [
+      "/20m",
+      fillPattern(new Uint8Array(20e6), 7),
+    ]]);
+    const dir = mkdtempSync(join(tmpdir(), "levent-http-client-"));
+    try {
+      await withServer((req, conn) => {
+        const body = bodies.get(req.head.target)!;
+        conn.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+        conn.write(body);
+      }, async (base) => {
+        // The reader takes a small piece, then pauses: the pipe stays full and
+        // the example has output queued when its response is complete.
+        const small = await runToSlowReader("http-client", [`${base}/1m`], { pieceBytes: 4096, pauseMs: 2 });
+        assert.equal(small.code, 0, small.stderr);
+        assertSameBytes(small.stdout, bodies.get("/1m")!, "1 MiB through a slow pipe");
+        const large = await runToSlowReader("http-client", [`${base}/20m`], { pieceBytes: 32768, pauseMs: 1 });
+        assert.equal(large.code, 0, large.stderr);
+        assertSameBytes(large.stdout, bodies.get("/20m")!, "20 MB through a slow pipe");
+
+        const file = join(dir, "out.bin");
+        const toFile = await runToSlowReader("http-client", [`${base}/20m`, "-o", file], {
+          pieceBytes: 4096,
+          pauseMs: 2,
+        });
+        assert.equal(toFile.code, 0, toFile.stderr);
+        assert.equal(toFile.stdout.length, 0);
+        assertSameBytes(new Uint8Array(readFileSync(file)), bodies.get("/20m")!, "20 MB to -o FILE");
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "http-client exits 1 with one line on stderr when the body does not arrive whole, after writing the bytes that did",
+  { skip },
+  async () => {
+    for (const c of BROKEN_BODIES) {
+      const server = await ScriptedServer.start(c.bytes, c.ending);
+      try {
+        const { code, out, err } = await run([`http://127.0.0.1:${server.port}/`]);
+        assert.equal(code, 1, `${c.name}: exit 1 (stderr ${JSON.stringify(err)})`);
+        assert.equal(out, c.body, c.name);
+        assert.match(err, /^HTTP\/1\.1 200 OK\n/, c.name);
+        const failure = afterHead(err);
+        assertOneLine(failure);
+        assert.match(failure, c.message, c.name);
+      } finally {
+        await server.close();
+      }
+    }
+  },
+);
+
+test("http-client exits 1 with one line when the body stalls past --timeout", { skip }, async () => {
+  const server = await ScriptedServer.start(
+    `HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n${"a".repeat(500)}`,
+    "hold",
+  );
+  try {
+    const { code, out, err } = await run([`http://127.0.0.1:${server.port}/`, "--timeout", "0.3"]);
+    assert.equal(code, 1, err);
+    assert.equal(out, "a".repeat(500));
+    const failure = afterHead(err);
+    assertOneLine(failure);
+    assert.match(failure, /no response bytes .* for 300 ms/);
+  } finally {
+    await server.close();
   }
 });

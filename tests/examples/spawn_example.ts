@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { deferred, within } from "../util.ts";
+import { concat, deferred, within } from "../util.ts";
 
 /** The repository root: the nearest folder above this file holding deno.json (tests also run from npm/esm/tests). */
 export function repoRoot(): string {
@@ -125,4 +125,58 @@ export async function listeningPort(ex: RunningExample, ms = 20000): Promise<num
     }
   })();
   return await within(wait, ms, "the example's listening line");
+}
+
+/** How {@linkcode runToSlowReader} drains the example's stdout. */
+export interface SlowReader {
+  /** The reader takes this many bytes... */
+  readonly pieceBytes: number;
+  /** ...then pauses this many ms. */
+  readonly pauseMs: number;
+}
+
+/** An example run to its end: exit status, every stdout byte, and stderr. */
+export interface FinishedExample {
+  code: number | string;
+  stdout: Uint8Array;
+  stderr: string;
+}
+
+/**
+ * Run `examples/NAME.ts ARGS` to its end with its stdout a pipe that this
+ * process drains slowly, as `example | slow-consumer` would: each piece
+ * that arrives stops the reading for `pauseMs` per `pieceBytes` of it, so
+ * the pipe stays full and the example still has output queued when it is
+ * done. Resolves once it exited and its stdout closed; fails after `ms`.
+ */
+export async function runToSlowReader(
+  name: string,
+  args: string[],
+  reader: SlowReader,
+  ms = 20000,
+): Promise<FinishedExample> {
+  const cmd = runner();
+  if (cmd === undefined) throw new Error("no runtime can run the examples here");
+  const child = spawn(cmd[0], [...cmd.slice(1), join(repoRoot(), "examples", `${name}.ts`), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.on("data", (b: Uint8Array) => (stderr += new TextDecoder().decode(b)));
+  const pieces: Uint8Array[] = [];
+  const stdout = child.stdout!;
+  stdout.on("data", (piece: Uint8Array) => {
+    pieces.push(piece);
+    stdout.pause();
+    setTimeout(() => stdout.resume(), Math.ceil(piece.length / reader.pieceBytes) * reader.pauseMs);
+  });
+  // 'close' comes once the process exited and its stdout and stderr ended.
+  const exited = new Promise<number | string>((resolve) =>
+    child.on("close", (code, sig) => resolve(code ?? sig ?? -1))
+  );
+  try {
+    const code = await within(exited, ms, `${name} ${args.join(" ")} into a slow reader`);
+    return { code, stdout: concat(pieces), stderr };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
 }
