@@ -1407,8 +1407,10 @@ export class Connection {
       }
     }
     let close = (has & HAS_CLOSE) !== 0 || this.#mustClose(core);
+    // A HEAD answer has the GET's fields but no body, so nothing about one it cannot know (libevent's evhttp_response_needs_body).
+    const headOnly = head.method === "HEAD";
     let framing: ResponseFraming;
-    if (bodyless) framing = "none";
+    if (bodyless || headOnly) framing = "none";
     else if (declared >= 0) framing = "length";
     else if (head.versionMinor === 1) framing = "chunked";
     else {
@@ -1417,15 +1419,16 @@ export class Connection {
       close = true;
     }
     if ((has & HAS_DATE) === 0) h += this.cfg.dateLine();
-    if (!bodyless && (has & HAS_TYPE) === 0 && this.cfg.contentTypeLine !== null) h += this.cfg.contentTypeLine;
+    if (!bodyless && !headOnly && (has & HAS_TYPE) === 0 && this.cfg.contentTypeLine !== null) {
+      h += this.cfg.contentTypeLine;
+    }
     if (framing === "chunked") h += "Transfer-Encoding: chunked\r\n";
     if (close) h += "Connection: close\r\n\r\n";
     else if (head.versionMinor === 0) h += "Connection: keep-alive\r\n\r\n";
     else h += "\r\n";
     addLatin1(this.#sinkFor(core), h);
     core.resp = "streaming";
-    // A HEAD answer has the GET's headers and no body.
-    core.framing = head.method === "HEAD" ? "none" : framing;
+    core.framing = framing;
     core.declared = declared;
     core.sent = 0;
     core.closeAfter = close;

@@ -37,7 +37,6 @@ test("a client that pipelines requests and never reads stops being read once its
       last = handled;
       await sleep(200);
     }
-    console.log("DEBUG", handled, received);
     assert.equal(handled, last, "the server stopped handling requests");
     assert.ok(handled > 0 && handled < n / 2, `handled ${handled} of ${n} pipelined requests`);
     // Reading resumes as the client reads: every request is answered in the end.

@@ -251,6 +251,39 @@ test("HEAD gets the GET's headers and Content-Length but no body, and the connec
   }
 });
 
+test("a streamed reply to HEAD says nothing of a body it cannot know: no Transfer-Encoding, no default type, and HTTP/1.0 keep-alive holds", async () => {
+  const s = await startServer((server) =>
+    server.setCb("/stream", (req) => {
+      req.sendReplyStart(200, "OK");
+      req.sendReplyChunk("ignored for HEAD");
+      req.sendReplyEnd();
+    })
+  );
+  try {
+    const c = await RawClient.connect(s.port);
+    c.send(`HEAD /stream HTTP/1.1\r\nHost: t\r\n\r\n`);
+    const [head] = await c.responses(1, [true]);
+    assert.equal(head.headers["transfer-encoding"], undefined);
+    assert.equal(head.headers["content-type"], undefined);
+    assert.equal(head.headers["content-length"], undefined);
+    assert.ok(head.raw.endsWith("\r\n\r\n"));
+    c.send(get("/stream"));
+    const rs = await c.responses(2, [true, false]);
+    assert.equal(rs[1].headers["transfer-encoding"], "chunked", "the GET is chunked");
+    assert.equal(rs[1].body, "ignored for HEAD");
+    c.close();
+    const old = await RawClient.connect(s.port);
+    old.send("HEAD /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    const [h10] = await old.responses(1, [true]);
+    assert.equal(h10.headers.connection, "keep-alive");
+    old.send("HEAD /stream HTTP/1.0\r\n\r\n");
+    await old.responses(2, [true, true]);
+    await old.waitEnd();
+  } finally {
+    await s.stop();
+  }
+});
+
 test("a POST body with Content-Length reaches the callback whole in inputBuffer", async () => {
   let seen = "";
   const s = await startServer((server) => {
