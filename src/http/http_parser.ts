@@ -5,26 +5,69 @@
  * over {@linkcode EvBuffer} bytes.
  *
  * Strict per RFC 9112, so that two parsers cannot frame one byte stream
- * differently (request smuggling): a bare CR, obs-fold in requests,
- * whitespace before a colon, non-token names and methods, control characters
- * in values or targets, Transfer-Encoding with Content-Length, differing
- * Content-Lengths, a request Transfer-Encoding not ending in chunked, and
- * malformed chunk sizes or extensions are all errors. Where the RFC leaves a
- * choice:
+ * differently (request smuggling). Each part of a message is held to the
+ * grammar of its own RFC section, not to one byte class for all:
  *
- * - Line ends: CRLF, or a bare LF (RFC 9112 §2.2 lets a recipient accept it,
- *   as libevent's EVBUFFER_EOL_CRLF does); a CR is only accepted right
- *   before a LF. Empty lines before a start line are skipped.
+ * - Request line (RFC 9112 §3): `method SP request-target SP HTTP-version`,
+ *   single spaces; method is a token (RFC 9110 §5.6.2); version is
+ *   `HTTP/` DIGIT `.` DIGIT.
+ * - Request target (RFC 9112 §3.2, with RFC 3986's rules). origin-form:
+ *   `1*( "/" segment ) [ "?" query ]`. absolute-form: `scheme ":"
+ *   hier-part [ "?" query ]`, where hier-part is `"//" authority
+ *   path-abempty`, path-absolute, path-rootless or path-empty.
+ *   authority-form, for CONNECT only: `uri-host ":" 1*DIGIT`.
+ *   asterisk-form, for OPTIONS only: `*`. Paths hold pchar and "/",
+ *   queries pchar, "/" and "?", where pchar is unreserved, sub-delims,
+ *   ":", "@" or pct-encoded (`%` and two hex digits); a host is a reg-name
+ *   (the same bytes without ":" and "@") or an IP literal in brackets
+ *   (IPv6address or IPvFuture, checked whole). No fragment (`#`): it is in
+ *   no form. Two choices tighter than RFC 3986: userinfo (`user@`) is
+ *   refused in every absolute-form target (RFC 9110 §4.2.4 tells http(s)
+ *   recipients to treat it as an error; it only serves to confuse which
+ *   host is meant), and an authority's host may not be empty (RFC 9110
+ *   §4.2.1), nor may an http or https target lack `//` and its authority.
+ * - Status line (RFC 9112 §4): `HTTP-version SP 3DIGIT SP reason-phrase`,
+ *   a code from 100 to 599, a reason of HTAB, SP, VCHAR and obs-text; the
+ *   SP before an empty reason may be left out, as many servers do.
+ * - Field lines (RFC 9112 §5, RFC 9110 §5.5): a token name, ":", then OWS,
+ *   a value of field-vchar (VCHAR, obs-text) with SP and HTAB inside, OWS.
+ *   obs-fold is refused in requests and read as SP in responses (§5.2).
+ *   Host is `uri-host [ ":" port ]` (RFC 9110 §7.2).
+ * - Line ends: the start line and the header section's lines end in CRLF
+ *   or a bare LF (the leniency of RFC 9112 §2.2, as libevent's
+ *   EVBUFFER_EOL_CRLF); empty lines before a start line are skipped. The
+ *   chunked body's lines end in CRLF only: §7.1 spells CRLF out in every
+ *   rule of `chunked-body`, and §2.2's leniency speaks of the start line
+ *   and fields. That includes the trailer section, although its lines are
+ *   field lines: it is `*( field-line CRLF )` inside chunked-body, and the
+ *   line that ends it ends the message, so a peer that splits on CRLF only
+ *   would otherwise see another message boundary. A CR is accepted only
+ *   right before a LF, anywhere.
+ * - Chunks (RFC 9112 §7.1): `1*HEXDIG *( BWS ";" BWS token [ BWS "=" BWS
+ *   ( token / quoted-string ) ] ) CRLF` (at most 16 hex digits here), then
+ *   the data and CRLF; the last chunk is a size of zero, then the trailer
+ *   section and CRLF.
+ * - Framing: Transfer-Encoding with Content-Length, differing
+ *   Content-Lengths, and a request Transfer-Encoding not ending in chunked
+ *   are errors.
+ *
+ * A start line is read by a scanner that goes through that grammar byte
+ * by byte and can stop and go on at any byte, so a byte that can never
+ * become part of a valid line (garbage, a control byte in the target) is
+ * refused as soon as it arrives, not when the line ends or its size limit
+ * runs out. A line that comes in pieces costs time linear in its length:
+ * each piece is scanned once as it arrives, and the whole line once more
+ * when its LF has come. Where the RFC leaves a choice:
+ *
  * - Content-Length: identical duplicates and lists of one value (`3, 3`) are
  *   read as that value (RFC 9110 §8.6); anything else is an error.
- * - obs-fold: rejected in requests; in responses replaced by a space, as RFC
- *   9112 §5.2 tells a user agent to do.
  * - Host: an HTTP/1.1 request needs exactly one, well formed (RFC 9112 §3.2).
  * - Versions: HTTP/1.x above 1.1 is read as 1.1; another major version is
  *   505.
- * - Errors are found in byte order (start lines and chunk-size lines check
- *   their length first), so the error reported does not depend on how the
- *   bytes were split into reads.
+ * - Errors are found in byte order (a start line is too long at its size
+ *   limit plus two bytes without a LF; chunk-size lines check their length
+ *   first), so the error reported does not depend on how the bytes were
+ *   split into reads.
  *
  * @module
  */
@@ -223,6 +266,14 @@ const COLON = 58;
 const SEMI = 59;
 const EQUALS = 61;
 const BACKSLASH = 92;
+const PERCENT = 37;
+const STAR = 42;
+const SLASH = 47;
+const QUESTION = 63;
+const AT = 64;
+const LBRACKET = 91;
+const RBRACKET = 93;
+const HASH = 35;
 
 /** Results of the line parsers below zero: the line is not complete yet, or the parser failed. */
 const INCOMPLETE = -1;
@@ -244,14 +295,22 @@ const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const TOKEN = table((c) => isAlpha(c) || isDigit(c) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)));
 /** field-vchar, SP, HTAB and obs-text: what a field value may hold (RFC 9110 §5.5). */
 const VALUE = table((c) => c === HTAB || (c >= SP && c !== 127));
-/** Visible ASCII: what a request target may hold. */
-const TARGET = table((c) => c > SP && c < 127);
 /** qdtext (RFC 9110 §5.6.4). */
 const QDTEXT = table((c) =>
   c === HTAB || c === SP || c === 0x21 || (c >= 0x23 && c <= 0x7e && c !== BACKSLASH) || c >= 0x80
 );
-/** Bytes of a Host value: reg-name, IP literal, port (RFC 3986 §3.2). */
-const HOST = table((c) => isAlpha(c) || isDigit(c) || "-._~!$&'()*+,;=:%[]".includes(String.fromCharCode(c)));
+const isUnreserved = (c: number): boolean => isAlpha(c) || isDigit(c) || "-._~".includes(String.fromCharCode(c));
+const isSubDelim = (c: number): boolean => "!$&'()*+,;=".includes(String.fromCharCode(c));
+/** reg-name (RFC 3986 §3.2.2) without its pct-encoded triplets, which the scanners take apart. */
+const REG_NAME = table((c) => isUnreserved(c) || isSubDelim(c));
+/** pchar and "/" (RFC 3986 §3.3) without pct-encoded: the bytes of a path. */
+const PATH = table((c) => REG_NAME[c] === 1 || c === COLON || c === AT || c === SLASH);
+/** A query's bytes: a path's and "?" (RFC 3986 §3.4). */
+const QUERY = table((c) => PATH[c] === 1 || c === QUESTION);
+/** Bytes inside an IP-literal's brackets: IPv6address's and IPvFuture's together; the structure is checked at the line end. */
+const IP_LITERAL = table((c) => REG_NAME[c] === 1 || c === COLON);
+/** scheme bytes after its first letter (RFC 3986 §3.1). */
+const SCHEME = table((c) => isAlpha(c) || isDigit(c) || c === 43 || c === 45 || c === 46);
 /** ASCII lowercase of each byte. */
 const LOWER = new Uint8Array(256).map((_, c) => (c >= 65 && c <= 90 ? c + 32 : c));
 /** Hex digit values, -1 for other bytes. */
@@ -260,6 +319,7 @@ for (let c = 0; c < 10; c++) HEX[48 + c] = c;
 for (let c = 0; c < 6; c++) HEX[65 + c] = HEX[97 + c] = 10 + c;
 
 const LF_NEEDLE = new Uint8Array([LF]);
+const CONNECT: readonly number[] = Array.from("CONNECT", (ch) => ch.charCodeAt(0));
 const NEED_MORE: ParseNeedMoreEvent = Object.freeze({ type: "need_more" });
 const END: ParseEndEvent = Object.freeze({ type: "end" });
 
@@ -430,6 +490,115 @@ function lineEnd(buf: Uint8Array, s: number, stop: number): number {
     if (c === CR && k + 1 < stop && buf[k + 1] !== LF) return BARE_CR;
   }
   return stop;
+}
+
+// ---------------------------------------------------- start-line scanner
+
+// The states of the start-line scanner (HttpParser.#ls). It reads a start
+// line byte by byte in byte order and can stop after any byte and go on
+// from there when more come, so a partial line is judged as its bytes
+// arrive and the first bad byte decides the error however the line was
+// split. Each state names the part of the grammar the next byte belongs
+// to. They are numbers, not string literals like HttpParserState: the
+// scanner switches on them several times in every request line.
+/** Before the first byte: an empty line (skipped) or a method / status line. */
+const LS_START = 0;
+/** In the method (a token). */
+const LS_METHOD = 1;
+/** At the request target's first byte, which picks its form. */
+const LS_TARGET = 2;
+/** In an absolute-path (origin-form, or absolute-form's path). */
+const LS_PATH = 3;
+/** In a query. */
+const LS_QUERY = 4;
+/** At the first hex digit of a pct-encoded triplet; #lsPctReturn is the state after it. */
+const LS_PCT1 = 5;
+/** At its second hex digit. */
+const LS_PCT2 = 6;
+/** After an asterisk-form's "*". */
+const LS_ASTERISK = 7;
+/** In an absolute-URI's scheme. */
+const LS_SCHEME = 8;
+/** After "scheme:": "//" authority, path-absolute, path-rootless or path-empty. */
+const LS_HIER = 9;
+/** After "scheme:/". */
+const LS_HIER_SLASH = 10;
+/** At an authority's host (absolute-form after "//", or CONNECT's authority-form). */
+const LS_HOST_START = 11;
+/** In a reg-name. */
+const LS_HOST = 12;
+/** Inside an IP-literal's brackets. */
+const LS_IP = 13;
+/** After an IP-literal's "]". */
+const LS_IP_END = 14;
+/** At the first digit of CONNECT's port, which may not be empty. */
+const LS_PORT_FIRST = 15;
+/** In a port. */
+const LS_PORT = 16;
+/** After an absolute-form's authority: path-abempty, a query or the target's end. */
+const LS_AUTH_END = 17;
+/** In the HTTP-version after the target; #lsCount of its 8 bytes read. */
+const LS_VERSION = 18;
+/** After the version: only the line end may follow. */
+const LS_END = 19;
+/** In a status line's "HTTP/d.d ddd"; #lsCount of its 12 bytes read. */
+const LS_STATUS = 20;
+/** After the status code: SP, or the line end (an empty reason without its SP). */
+const LS_CODE_END = 21;
+/** In the reason phrase. */
+const LS_REASON = 22;
+/** After a CR; #lsCrFrom is the state before it. Only a LF may follow. */
+const LS_CR = 23;
+
+/** What each byte of `HTTP/d.d` must be; DIGIT for a digit. */
+const DIGIT = -1;
+/** A status code's first digit: 1 to 5. */
+const CLASS_DIGIT = -2;
+const VERSION_PATTERN: readonly number[] = [72, 84, 84, 80, SLASH, DIGIT, 46, DIGIT];
+const STATUS_PATTERN: readonly number[] = [...VERSION_PATTERN, SP, CLASS_DIGIT, DIGIT, DIGIT];
+
+/** Whether byte `c` is what `want`, an entry of a pattern above, asks for. */
+function fits(c: number, want: number): boolean {
+  return want >= 0 ? c === want : want === DIGIT ? isDigit(c) : c >= 49 && c <= 53;
+}
+
+/** The part of the request target each target state reads, for error messages. */
+function targetPart(st: number): string {
+  switch (st) {
+    case LS_PATH:
+    case LS_HIER:
+    case LS_HIER_SLASH:
+      return "path";
+    case LS_QUERY:
+      return "query";
+    case LS_PCT1:
+    case LS_PCT2:
+      return "percent-encoding";
+    case LS_ASTERISK:
+      return "asterisk-form";
+    case LS_SCHEME:
+      return "scheme";
+    case LS_IP:
+    case LS_IP_END:
+      return "IP literal";
+    case LS_PORT_FIRST:
+    case LS_PORT:
+      return "port";
+    default:
+      return "host";
+  }
+}
+
+/** A byte for a message: itself when visible ASCII, else its hex. */
+function showByte(c: number): string {
+  return c > SP && c < 127 ? `"${String.fromCharCode(c)}"` : `0x${c.toString(16).padStart(2, "0")}`;
+}
+
+/** Whether `buf[s, e)` is the scheme "http" or "https", in any case. */
+function httpScheme(buf: Uint8Array, s: number, e: number): boolean {
+  const n = e - s;
+  return (n === 4 || (n === 5 && LOWER[buf[s + 4]] === 115)) && LOWER[buf[s]] === 104 && LOWER[buf[s + 1]] === 116 &&
+    LOWER[buf[s + 2]] === 116 && LOWER[buf[s + 3]] === 112;
 }
 
 function sameBytes(buf: Uint8Array, s: number, text: string): boolean {
@@ -626,13 +795,111 @@ function connectionOptions(value: string): number {
   return flags;
 }
 
-/** Whether a Host value holds only the bytes a host and port may (RFC 9112 §3.2 asks for 400 otherwise). */
+/**
+ * Whether a Host value is `uri-host [ ":" port ]` (RFC 9110 §7.2; RFC 9112
+ * §3.2 asks for 400 otherwise): an IP literal in brackets, or a reg-name
+ * (IPv4 addresses are reg-names too), then an optional port of digits. An
+ * empty value is allowed: RFC 9110 §7.2 sends one when the target has no
+ * authority.
+ */
 function validHost(value: string): boolean {
-  for (let k = 0; k < value.length; k++) {
-    const c = value.charCodeAt(k);
-    if (c > 255 || HOST[c] === 0) return false;
+  const n = value.length;
+  let k = 0;
+  if (n > 0 && value.charCodeAt(0) === LBRACKET) {
+    const close = value.indexOf("]");
+    if (close < 0 || !ipLiteral(value, 1, close)) return false;
+    k = close + 1;
+  } else {
+    k = regName(value, 0, n);
+    if (k < 0) return false;
   }
+  if (k === n) return true;
+  if (value.charCodeAt(k) !== COLON) return false;
+  for (k++; k < n; k++) if (!isDigit(value.charCodeAt(k))) return false;
   return true;
+}
+
+/** Where the reg-name (RFC 3986 §3.2.2) starting at `text[k]` ends, before `to`; -1 for a `%` without two hex digits. */
+function regName(text: string, k: number, to: number): number {
+  for (; k < to; k++) {
+    const c = text.charCodeAt(k) & 255;
+    if (c === PERCENT) {
+      if (k + 2 >= to || HEX[text.charCodeAt(k + 1) & 255] < 0 || HEX[text.charCodeAt(k + 2) & 255] < 0) return -1;
+      k += 2;
+    } else if (REG_NAME[c] === 0) {
+      break;
+    }
+  }
+  return k;
+}
+
+/**
+ * Whether `text[from, to)`, the inside of an IP-literal's brackets, is an
+ * IPv6address or an IPvFuture (RFC 3986 §3.2.2): `v` 1*HEXDIG "." then
+ * 1*( unreserved / sub-delims / ":" ).
+ */
+function ipLiteral(text: string, from: number, to: number): boolean {
+  if (from < to && (text.charCodeAt(from) | 0x20) === 118) {
+    let k = from + 1;
+    while (k < to && HEX[text.charCodeAt(k) & 255] >= 0) k++;
+    if (k === from + 1 || k >= to - 1 || text.charCodeAt(k) !== 46) return false;
+    for (k++; k < to; k++) if (IP_LITERAL[text.charCodeAt(k) & 255] === 0) return false;
+    return true;
+  }
+  return ipv6(text, from, to);
+}
+
+/**
+ * RFC 3986's IPv6address: up to eight groups of one to four hex digits
+ * split by ":", at most one "::" standing for one or more zero groups, the
+ * last two groups possibly written as an IPv4 address.
+ */
+function ipv6(text: string, from: number, to: number): boolean {
+  let groups = 0;
+  let gap = false;
+  let k = from;
+  if (k < to && text.charCodeAt(k) === COLON) {
+    if (k + 1 >= to || text.charCodeAt(k + 1) !== COLON) return false;
+    gap = true;
+    k += 2;
+  }
+  while (k < to) {
+    let d = k;
+    while (d < to && d - k < 5 && HEX[text.charCodeAt(d) & 255] >= 0) d++;
+    if (d < to && text.charCodeAt(d) === 46) {
+      // ls32 as an IPv4address: it ends the address and counts as two groups.
+      if (!ipv4(text, k, to)) return false;
+      groups += 2;
+      break;
+    }
+    if (d === k || d - k > 4) return false;
+    groups++;
+    k = d;
+    if (k === to) break;
+    if (text.charCodeAt(k) !== COLON || ++k === to) return false;
+    if (text.charCodeAt(k) === COLON) {
+      if (gap) return false;
+      gap = true;
+      k++;
+    }
+  }
+  return gap ? groups <= 7 : groups === 8;
+}
+
+/** RFC 3986's IPv4address: four dec-octets (0 to 255, no leading zero) split by ".". */
+function ipv4(text: string, from: number, to: number): boolean {
+  let k = from;
+  for (let octet = 0; octet < 4; octet++) {
+    if (octet > 0) {
+      if (k >= to || text.charCodeAt(k) !== 46) return false;
+      k++;
+    }
+    const d = k;
+    let n = 0;
+    while (k < to && k - d < 3 && isDigit(text.charCodeAt(k))) n = n * 10 + text.charCodeAt(k++) - 48;
+    if (k === d || n > 255 || (k - d > 1 && text.charCodeAt(d) === 48)) return false;
+  }
+  return k === to;
 }
 
 function checkLimit(limits: HttpParserLimits, key: keyof HttpParserLimits): void {
@@ -714,6 +981,29 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
   #vs = 0;
   #ve = 0;
   #vhigh = 0;
+
+  // The start-line scanner: its state (an LS_* constant) and what it noted
+  // on the way. The positions are indexes into the array the line was
+  // scanned in: they are read only for a complete line, scanned in one piece.
+  #ls = LS_START;
+  /** Bytes read of the version (request) or of "HTTP/d.d ddd" (status). */
+  #lsCount = 0;
+  /** The state a CR interrupted. */
+  #lsCrFrom = LS_START;
+  /** The state a pct-encoded triplet returns to. */
+  #lsPctReturn = LS_PATH;
+  /** Bytes of the method that match "CONNECT" so far; -1 once one differs. */
+  #lsConnectMatch = 0;
+  /** The method is CONNECT: a target not starting with "/" or "*" is authority-form. */
+  #lsConnect = false;
+  /** The absolute-form target has an authority ("//"). */
+  #lsAuthority = false;
+  #lsMethodEnd = 0;
+  #lsTargetEnd = 0;
+  #lsSchemeEnd = 0;
+  /** Where an IP literal's "[" and "]" are; -1 if the target has none. */
+  #lsIpStart = -1;
+  #lsIpEnd = -1;
 
   /**
    * A parser for requests (a server's) or responses (a client's).
@@ -895,6 +1185,7 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
     for (;;) {
       if (this.#waitScan !== 0) {
         const r = this.#waitForLine(input);
+        if (r === FAILED) return this.#error as ParseErrorEvent;
         if (r < 0) return NEED_MORE;
         forced = r === 1;
       }
@@ -940,9 +1231,11 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
 
   /**
    * An unfinished line is at the front: look for its LF in the bytes that
-   * came since, up to the line's bound. Returns -1 to wait, 0 when the line
-   * is complete and contiguous, 1 when the bound is reached without a LF
-   * (the line parser must then find the error).
+   * came since, up to the line's bound. A start line's new bytes go through
+   * the start-line scanner on the way, from where it stopped, so a bad
+   * byte is refused as it arrives. Returns -1 to wait, 0 when the line is
+   * complete and contiguous, 1 when the bound is reached without a LF (the
+   * line parser must then find the error), FAILED when a byte is bad.
    */
   #waitForLine(input: EvBuffer): number {
     const scan = this.#waitScan;
@@ -956,7 +1249,12 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
     let lf = -1;
     if (scan < lim) {
       input.ptrSet(this.#scanPtr, scan, "set");
-      lf = input.searchRange(LF_NEEDLE, this.#scanPtr, new EvBufferPtr(lim)).pos;
+      if (this.#state === "start_line") {
+        lf = this.#scanMore(input, scan, lim);
+        if (lf === FAILED) return FAILED;
+      } else {
+        lf = input.searchRange(LF_NEEDLE, this.#scanPtr, new EvBufferPtr(lim)).pos;
+      }
     }
     if (lf < 0) {
       if (avail < bound) {
@@ -971,6 +1269,21 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
     }
     if (input.contiguousSpace() <= lf) input.pullup(lf + 1);
     return 0;
+  }
+
+  /**
+   * Scan the input's bytes [from, to) (at #scanPtr) as the continuation of
+   * a start line, segment by segment without copying: the position of the
+   * line's LF, -1 if it has none yet, or FAILED.
+   */
+  #scanMore(input: EvBuffer, from: number, to: number): number {
+    let at = from;
+    for (const piece of input.peek(to - from, this.#scanPtr)) {
+      const r = this.#scanStart(piece, 0, piece.length);
+      if (r !== INCOMPLETE) return r === FAILED ? FAILED : at + r;
+      at += piece.length;
+    }
+    return -1;
   }
 
   /** The most bytes the current line can take before its parser must decide. */
@@ -1012,9 +1325,10 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
 
   /**
    * The request or status line (libevent's `evhttp_parse_firstline_`).
-   * Empty lines before it are skipped (RFC 9112 §2.2). Its length is
-   * checked before its content, so the error is the same however the
-   * bytes arrive.
+   * Empty lines before it are skipped (RFC 9112 §2.2). The scanner reads
+   * at most the line's size limit plus its line end, so a line that is too
+   * long is refused once that many bytes came without a LF; a bad byte
+   * before that point is refused first.
    */
   #startLine(buf: Uint8Array, s: number, end: number): number {
     let i = s;
@@ -1030,10 +1344,12 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
     const max = this.#limits.maxRequestLineSize;
     const limit = s + max + 2;
     const stop = end < limit ? end : limit;
-    const lf = lineEnd(buf, s, stop);
-    if (lf === BARE_CR) return this.#fail("ERR_BARE_CR", "a CR not followed by LF in the start line");
-    if (lf === stop) return stop === limit ? this.#startLineTooLong(max) : INCOMPLETE;
-    const e = lf > s && buf[lf - 1] === CR ? lf - 1 : lf;
+    this.#scanReset();
+    const lf = this.#scanStart(buf, s, stop);
+    if (lf === FAILED) return FAILED;
+    if (lf === INCOMPLETE) return stop === limit ? this.#startLineTooLong(max) : INCOMPLETE;
+    // The scanner let a CR through only right before the LF.
+    const e = buf[lf - 1] === CR ? lf - 1 : lf;
     if (e - s > max) return this.#startLineTooLong(max);
     if (lf + 1 - s > this.#limits.maxHeaderSize) {
       return this.#fail("ERR_HEADER_TOO_LARGE", `the header section is over ${this.#limits.maxHeaderSize} bytes`);
@@ -1065,112 +1381,417 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
     this.#upgradeAfter = false;
   }
 
-  /** `method SP request-target SP HTTP-version` (libevent's `evhttp_parse_request_line`). */
-  #requestLine(buf: Uint8Array, s: number, e: number): boolean {
-    let i = s;
-    while (i < e && TOKEN[buf[i]] === 1) i++;
-    if (i === s || i === e || buf[i] !== SP) {
-      return this.#badLine(buf, s, e, "the method is not a token followed by SP");
-    }
-    const method = knownMethod(buf, s, i) ?? valueText(buf, s, i, 0);
-    const t = ++i;
-    while (i < e && TARGET[buf[i]] === 1) i++;
-    if (i === t) return this.#badLine(buf, s, e, "no request target between single spaces");
-    if (i < e && buf[i] !== SP) {
-      if (buf[i] === CR) return this.#reject("ERR_BARE_CR", "a CR not followed by LF in the request line");
-      return this.#reject("ERR_BAD_TARGET", "the request target holds a control, space or non-ASCII byte");
-    }
-    if (i === e) return this.#badLine(buf, s, e, "no HTTP version after the request target");
-    const v = i + 1;
-    if (e - v !== 8 || !this.#version(buf, v)) {
-      return this.#badLine(buf, s, e, "the version is not HTTP/<digit>.<digit>");
-    }
-    // The version first: an HTTP/2 preface ("PRI * HTTP/2.0") deserves 505, not a complaint about its target.
-    if (buf[v + 5] !== 49) {
-      return this.#reject("ERR_VERSION", `HTTP/${String.fromCharCode(buf[v + 5])} is not supported`);
-    }
-    if (!this.#targetForm(buf, t, i, method)) return false;
-    this.#method = method;
-    this.#target = valueText(buf, t, i, 0);
-    return true;
+  /** Set the start-line scanner at the start of a line. */
+  #scanReset(): void {
+    this.#ls = LS_START;
+    this.#lsCount = 0;
+    this.#lsConnect = false;
+    this.#lsAuthority = false;
+    this.#lsIpStart = -1;
   }
 
-  /** `HTTP/d.d` at `buf[v..v+8)` (libevent's `evhttp_parse_http_version`); sets the minor version (2+ read as 1). */
-  #version(buf: Uint8Array, v: number): boolean {
-    if (buf[v] !== 72 || buf[v + 1] !== 84 || buf[v + 2] !== 84 || buf[v + 3] !== 80 || buf[v + 4] !== 47) return false;
-    const major = buf[v + 5];
-    const minor = buf[v + 7];
-    if (!isDigit(major) || buf[v + 6] !== 46 || !isDigit(minor)) return false;
-    this.#versionMinor = minor === 48 ? 0 : 1;
+  /**
+   * Scan start-line bytes `buf[i, end)` on from where the scanner stands:
+   * the index of the line's LF, INCOMPLETE when every byte fits and the
+   * line goes on, or FAILED at the first byte that does not fit.
+   */
+  #scanStart(buf: Uint8Array, i: number, end: number): number {
+    return this.#kind === "request" ? this.#scanRequestLine(buf, i, end) : this.#scanStatusLine(buf, i, end);
+  }
+
+  /**
+   * The request-line grammar (RFC 9112 §3, the target forms of §3.2 with
+   * RFC 3986's rules), one state per part. Each state reads the bytes of
+   * its part in a tight loop over a lookup table; the byte that ends the
+   * loop moves to the next part, or, when it cannot, ends the line or is
+   * the error.
+   */
+  #scanRequestLine(buf: Uint8Array, i: number, end: number): number {
+    let st = this.#ls;
+    while (i < end) {
+      let c = buf[i];
+      switch (st) {
+        case LS_START:
+          if (TOKEN[c] === 0) break;
+          this.#lsConnectMatch = c === 67 ? 1 : -1;
+          st = LS_METHOD;
+          i++;
+          continue;
+        case LS_METHOD: {
+          const from = i;
+          while (i < end && TOKEN[buf[i]] === 1) i++;
+          let m = this.#lsConnectMatch;
+          for (let k = from; m >= 0 && k < i; k++) m = m < 7 && buf[k] === CONNECT[m] ? m + 1 : -1;
+          this.#lsConnectMatch = m;
+          if (i === end) continue;
+          c = buf[i];
+          if (c !== SP) break;
+          this.#lsConnect = m === 7;
+          this.#lsMethodEnd = i++;
+          st = LS_TARGET;
+          continue;
+        }
+        case LS_TARGET:
+          if (c === SLASH) st = LS_PATH;
+          else if (c === STAR) st = LS_ASTERISK;
+          else if (c === SP) break;
+          else if (this.#lsConnect) {
+            st = LS_HOST_START;
+            continue;
+          } else if (isAlpha(c)) st = LS_SCHEME;
+          else break;
+          i++;
+          continue;
+        case LS_PATH:
+          while (i < end && PATH[buf[i]] === 1) i++;
+          if (i === end) continue;
+          c = buf[i];
+          if (c === SP) {
+            this.#lsTargetEnd = i++;
+            st = LS_VERSION;
+            continue;
+          }
+          if (c === QUESTION) st = LS_QUERY;
+          else if (c === PERCENT) {
+            this.#lsPctReturn = LS_PATH;
+            st = LS_PCT1;
+          } else break;
+          i++;
+          continue;
+        case LS_QUERY:
+          while (i < end && QUERY[buf[i]] === 1) i++;
+          if (i === end) continue;
+          c = buf[i];
+          if (c === SP) {
+            this.#lsTargetEnd = i++;
+            st = LS_VERSION;
+            continue;
+          }
+          if (c !== PERCENT) break;
+          this.#lsPctReturn = LS_QUERY;
+          st = LS_PCT1;
+          i++;
+          continue;
+        case LS_PCT1:
+          if (HEX[c] < 0) break;
+          st = LS_PCT2;
+          i++;
+          continue;
+        case LS_PCT2:
+          if (HEX[c] < 0) break;
+          st = this.#lsPctReturn;
+          i++;
+          continue;
+        case LS_ASTERISK:
+          if (c !== SP) break;
+          this.#lsTargetEnd = i++;
+          st = LS_VERSION;
+          continue;
+        case LS_SCHEME:
+          while (i < end && SCHEME[buf[i]] === 1) i++;
+          if (i === end) continue;
+          c = buf[i];
+          if (c !== COLON) break;
+          this.#lsSchemeEnd = i++;
+          st = LS_HIER;
+          continue;
+        case LS_HIER:
+          // "/" may start "//" authority; anything else is path-rootless or path-empty, read as a path.
+          if (c === SLASH) {
+            st = LS_HIER_SLASH;
+            i++;
+          } else {
+            st = LS_PATH;
+          }
+          continue;
+        case LS_HIER_SLASH:
+          if (c === SLASH) {
+            this.#lsAuthority = true;
+            st = LS_HOST_START;
+            i++;
+          } else {
+            st = LS_PATH;
+          }
+          continue;
+        case LS_HOST_START:
+          // An empty host is refused: RFC 9110 §4.2.1 for http(s), and a CONNECT needs a host to reach.
+          if (c === LBRACKET) {
+            this.#lsIpStart = i++;
+            st = LS_IP;
+            continue;
+          }
+          if (REG_NAME[c] === 0 && c !== PERCENT) break;
+          st = LS_HOST;
+          continue;
+        case LS_HOST:
+          while (i < end && REG_NAME[buf[i]] === 1) i++;
+          if (i === end) continue;
+          c = buf[i];
+          if (c === PERCENT) {
+            this.#lsPctReturn = LS_HOST;
+            st = LS_PCT1;
+            i++;
+            continue;
+          }
+          if (c === COLON) {
+            st = this.#lsConnect ? LS_PORT_FIRST : LS_PORT;
+            i++;
+            continue;
+          }
+          if (this.#lsConnect) break;
+          st = LS_AUTH_END;
+          continue;
+        case LS_IP:
+          while (i < end && IP_LITERAL[buf[i]] === 1) i++;
+          if (i === end) continue;
+          c = buf[i];
+          if (c !== RBRACKET) break;
+          this.#lsIpEnd = i++;
+          st = LS_IP_END;
+          continue;
+        case LS_IP_END:
+          if (c === COLON) {
+            st = this.#lsConnect ? LS_PORT_FIRST : LS_PORT;
+            i++;
+            continue;
+          }
+          if (this.#lsConnect) break;
+          st = LS_AUTH_END;
+          continue;
+        case LS_PORT_FIRST:
+          if (!isDigit(c)) break;
+          st = LS_PORT;
+          i++;
+          continue;
+        case LS_PORT:
+          while (i < end && isDigit(buf[i])) i++;
+          if (i === end) continue;
+          c = buf[i];
+          if (!this.#lsConnect) {
+            st = LS_AUTH_END;
+            continue;
+          }
+          if (c !== SP) break;
+          this.#lsTargetEnd = i++;
+          st = LS_VERSION;
+          continue;
+        case LS_AUTH_END:
+          if (c === SLASH) st = LS_PATH;
+          else if (c === QUESTION) st = LS_QUERY;
+          else if (c === SP) {
+            this.#lsTargetEnd = i;
+            st = LS_VERSION;
+          } else break;
+          i++;
+          continue;
+        case LS_VERSION: {
+          let v = this.#lsCount;
+          if (
+            v === 0 && i + 8 <= end && buf[i] === 72 && buf[i + 1] === 84 && buf[i + 2] === 84 && buf[i + 3] === 80 &&
+            buf[i + 4] === SLASH && isDigit(buf[i + 5]) && buf[i + 6] === 46 && isDigit(buf[i + 7])
+          ) {
+            // The whole version at once: the common case.
+            i += 8;
+            st = LS_END;
+            continue;
+          }
+          while (i < end && v < 8 && fits(buf[i], VERSION_PATTERN[v])) {
+            i++;
+            v++;
+          }
+          this.#lsCount = v;
+          if (v === 8) st = LS_END;
+          if (i === end || v === 8) continue;
+          c = buf[i];
+          break;
+        }
+        case LS_END:
+          break;
+        case LS_CR:
+          if (c !== LF) return this.#fail("ERR_BARE_CR", "a CR not followed by LF in the request line");
+          return this.#startLineEnd(this.#lsCrFrom, i);
+      }
+      // `c` at `i` does not go on from state `st`: the line ends here, or `c` is the error.
+      if (c === LF) return this.#startLineEnd(st, i);
+      if (c === CR) {
+        if (i + 1 === end) {
+          this.#lsCrFrom = st;
+          st = LS_CR;
+          i++;
+          continue;
+        }
+        if (buf[i + 1] === LF) return this.#startLineEnd(st, i + 1);
+        return this.#fail("ERR_BARE_CR", "a CR not followed by LF in the request line");
+      }
+      return this.#badRequestByte(st, c);
+    }
+    this.#ls = st;
+    return INCOMPLETE;
+  }
+
+  /** Fail on byte `c`, which state `st` of the request-line scanner cannot take. */
+  #badRequestByte(st: number, c: number): number {
+    switch (st) {
+      case LS_START:
+      case LS_METHOD:
+        return this.#fail("ERR_BAD_REQUEST_LINE", `byte ${showByte(c)} where the method (a token) or its SP goes`);
+      case LS_TARGET:
+        if (c === SP) return this.#fail("ERR_BAD_REQUEST_LINE", "no request target between single spaces");
+        break;
+      case LS_VERSION:
+      case LS_END:
+        return this.#fail(
+          "ERR_BAD_REQUEST_LINE",
+          `byte ${showByte(c)} where the version HTTP/<digit>.<digit> and the line end go`,
+        );
+    }
+    if (c === HASH) return this.#fail("ERR_BAD_TARGET", "a fragment (#) in the request target");
+    if (c === AT && (st === LS_HOST || st === LS_PORT || st === LS_AUTH_END)) {
+      return this.#fail("ERR_BAD_TARGET", "userinfo (@) in the request target's authority");
+    }
+    if (st === LS_PCT1 || st === LS_PCT2) {
+      return this.#fail("ERR_BAD_TARGET", "a % not followed by two hex digits in the request target");
+    }
+    if (st === LS_HOST_START) return this.#fail("ERR_BAD_TARGET", "an empty host in the request target");
+    return this.#fail("ERR_BAD_TARGET", `byte ${showByte(c)} in the ${targetPart(st)} of the request target`);
+  }
+
+  /**
+   * The status-line grammar (RFC 9112 §4): `HTTP/d.d SP ddd`, then SP and
+   * a reason of field-vchar, SP and HTAB. The SP before an empty reason is
+   * often left out; RFC 9112 §4 lets a client ignore the reason anyway.
+   */
+  #scanStatusLine(buf: Uint8Array, i: number, end: number): number {
+    let st = this.#ls;
+    while (i < end) {
+      let c = buf[i];
+      switch (st) {
+        case LS_START:
+          if (c === CR || c === LF) break;
+          st = LS_STATUS;
+          continue;
+        case LS_STATUS: {
+          let p = this.#lsCount;
+          while (i < end && p < 12 && fits(buf[i], STATUS_PATTERN[p])) {
+            i++;
+            p++;
+          }
+          this.#lsCount = p;
+          if (p === 12) st = LS_CODE_END;
+          if (i === end || p === 12) continue;
+          c = buf[i];
+          break;
+        }
+        case LS_CODE_END:
+          if (c !== SP) break;
+          st = LS_REASON;
+          i++;
+          continue;
+        case LS_REASON:
+          while (i < end && VALUE[buf[i]] === 1) i++;
+          if (i === end) continue;
+          c = buf[i];
+          break;
+        case LS_CR:
+          if (c !== LF) return this.#fail("ERR_BARE_CR", "a CR not followed by LF in the status line");
+          return this.#startLineEnd(this.#lsCrFrom, i);
+      }
+      if (c === LF) return this.#startLineEnd(st, i);
+      if (c === CR) {
+        if (i + 1 === end) {
+          this.#lsCrFrom = st;
+          st = LS_CR;
+          i++;
+          continue;
+        }
+        if (buf[i + 1] === LF) return this.#startLineEnd(st, i + 1);
+        return this.#fail("ERR_BARE_CR", "a CR not followed by LF in the status line");
+      }
+      return this.#fail(
+        "ERR_BAD_STATUS_LINE",
+        st === LS_REASON
+          ? `control byte ${showByte(c)} in the reason phrase`
+          : `byte ${showByte(c)} where HTTP/<digit>.<digit> SP and a status code from 100 to 599 go`,
+      );
+    }
+    this.#ls = st;
+    return INCOMPLETE;
+  }
+
+  /** A LF at `lf` ends the start line in scanner state `st`: `lf`, or FAILED if the line is not complete there. */
+  #startLineEnd(st: number, lf: number): number {
+    // LS_START: an empty line, which only the scan of a partial line sees; #startLine skips it.
+    if (st === LS_END || st === LS_START || st === LS_REASON || st === LS_CODE_END) return lf;
+    if (this.#kind === "response") {
+      return this.#fail("ERR_BAD_STATUS_LINE", "the status line ends before HTTP/<digit>.<digit> SP and its code");
+    }
+    return this.#fail(
+      "ERR_BAD_REQUEST_LINE",
+      st === LS_METHOD || st === LS_TARGET
+        ? "the request line ends before its request target"
+        : st === LS_VERSION
+        ? "the version is not HTTP/<digit>.<digit>"
+        : "no HTTP version after the request target",
+    );
+  }
+
+  /**
+   * `method SP request-target SP HTTP-version`, scanned whole (libevent's
+   * `evhttp_parse_request_line`): what only the complete line can show.
+   */
+  #requestLine(buf: Uint8Array, s: number, e: number): boolean {
+    const me = this.#lsMethodEnd;
+    const t = me + 1;
+    const te = this.#lsTargetEnd;
+    // The version first: an HTTP/2 preface ("PRI * HTTP/2.0") deserves 505, not a complaint about its target.
+    if (buf[te + 6] !== 49) {
+      return this.#reject("ERR_VERSION", `HTTP/${String.fromCharCode(buf[te + 6])} is not supported`);
+    }
+    const method = knownMethod(buf, s, me) ?? valueText(buf, s, me, 0);
+    const target = valueText(buf, t, te, 0);
+    if (!this.#targetForm(buf, t, method, target)) return false;
+    // HTTP/1.x above 1.1 is read as 1.1 (RFC 9110 §2.5).
+    this.#versionMinor = buf[e - 1] === 48 ? 0 : 1;
+    this.#method = method;
+    this.#target = target;
     return true;
   }
 
   /**
    * The target's form must suit the method (RFC 9112 §3.2): origin-form
-   * (`/path`) or absolute-form (`scheme:...`) for most, authority-form
-   * (`host:port`) for CONNECT only, `*` for OPTIONS only.
+   * or absolute-form for most, authority-form for CONNECT only (and
+   * CONNECT needs it), `*` for OPTIONS only; an http(s) absolute-form
+   * needs an authority (RFC 9110 §4.2), and an IP literal must be one.
    */
-  #targetForm(buf: Uint8Array, t: number, e: number, method: string): boolean {
+  #targetForm(buf: Uint8Array, t: number, method: string, target: string): boolean {
     const first = buf[t];
     if (method === "CONNECT") {
-      // uri-host ":" port, without userinfo, path, query or fragment.
-      let colon = -1;
-      let ok = true;
-      for (let k = t; ok && k < e; k++) {
-        const c = buf[k];
-        if (c === 47 || c === 63 || c === 35 || c === 64) ok = false;
-        else if (c === COLON) colon = k;
+      if (first === SLASH || first === STAR) {
+        return this.#reject("ERR_BAD_TARGET", "CONNECT needs an authority-form target (host:port)");
       }
-      ok &&= colon > t && colon < e - 1;
-      for (let k = colon + 1; ok && k < e; k++) ok = isDigit(buf[k]);
-      return ok || this.#reject("ERR_BAD_TARGET", "CONNECT needs an authority-form target (host:port)");
+    } else if (first === STAR) {
+      if (method !== "OPTIONS") return this.#reject("ERR_BAD_TARGET", "the asterisk-form target is for OPTIONS only");
+    } else if (first !== SLASH && !this.#lsAuthority && httpScheme(buf, t, this.#lsSchemeEnd)) {
+      return this.#reject("ERR_BAD_TARGET", "an http or https target without //host");
     }
-    if (first === 47) return true;
-    if (first === 42) {
-      if (e - t === 1 && method === "OPTIONS") return true;
-      return this.#reject("ERR_BAD_TARGET", "the asterisk-form target is for OPTIONS only");
+    const ip = this.#lsIpStart;
+    if (ip >= 0 && !ipLiteral(target, ip + 1 - t, this.#lsIpEnd - t)) {
+      return this.#reject("ERR_BAD_TARGET", "a malformed IP literal in the request target");
     }
-    let k = t;
-    if (isAlpha(first)) {
-      k++;
-      while (k < e && (isAlpha(buf[k]) || isDigit(buf[k]) || buf[k] === 43 || buf[k] === 45 || buf[k] === 46)) k++;
-    }
-    if (k > t && k < e - 1 && buf[k] === COLON) return true;
-    return this.#reject("ERR_BAD_TARGET", "the request target is neither origin-form nor absolute-form");
-  }
-
-  /** `HTTP-version SP status-code SP [reason-phrase]` (libevent's `evhttp_parse_response_line`). */
-  #statusLine(buf: Uint8Array, s: number, e: number): boolean {
-    if (e - s < 12 || !this.#version(buf, s) || buf[s + 8] !== SP) {
-      return this.#badLine(buf, s, e, "the status line does not start with HTTP/<digit>.<digit> SP");
-    }
-    if (buf[s + 5] !== 49) {
-      return this.#reject("ERR_VERSION", `HTTP/${String.fromCharCode(buf[s + 5])} is not supported`);
-    }
-    const d0 = buf[s + 9] - 48;
-    const d1 = buf[s + 10] - 48;
-    const d2 = buf[s + 11] - 48;
-    if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9 || (e > s + 12 && buf[s + 12] !== SP)) {
-      return this.#badLine(buf, s, e, "the status code is not three digits from 100 to 599");
-    }
-    // The SP before an empty reason is often left out; RFC 9112 §4 lets a client ignore the reason anyway.
-    let high = 0;
-    for (let k = s + 13; k < e; k++) {
-      const c = buf[k];
-      if (VALUE[c] === 0) return this.#badLine(buf, s, e, "a control character in the reason phrase");
-      high |= c;
-    }
-    this.#status = d0 * 100 + d1 * 10 + d2;
-    this.#reason = e > s + 13 ? valueText(buf, s + 13, e, high) : "";
     return true;
   }
 
-  /** Fail a malformed start line: ERR_BARE_CR if it holds a CR, else the kind's bad-line code. */
-  #badLine(buf: Uint8Array, s: number, e: number, why: string): boolean {
-    for (let k = s; k < e; k++) {
-      if (buf[k] === CR) return this.#reject("ERR_BARE_CR", "a CR not followed by LF in the start line");
+  /** `HTTP-version SP status-code SP [reason-phrase]`, scanned whole (libevent's `evhttp_parse_response_line`). */
+  #statusLine(buf: Uint8Array, s: number, e: number): boolean {
+    if (buf[s + 5] !== 49) {
+      return this.#reject("ERR_VERSION", `HTTP/${String.fromCharCode(buf[s + 5])} is not supported`);
     }
-    return this.#reject(this.#kind === "request" ? "ERR_BAD_REQUEST_LINE" : "ERR_BAD_STATUS_LINE", why);
+    this.#versionMinor = buf[s + 7] === 48 ? 0 : 1;
+    this.#status = (buf[s + 9] - 48) * 100 + (buf[s + 10] - 48) * 10 + buf[s + 11] - 48;
+    let high = 0;
+    for (let k = s + 13; k < e; k++) high |= buf[k];
+    this.#reason = e > s + 13 ? valueText(buf, s + 13, e, high) : "";
+    return true;
   }
 
   // ------------------------------------------------------------- fields
@@ -1192,6 +1813,8 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
         if (next >= stop) return this.#over(next, end);
         if (buf[next] !== LF) return this.#fail("ERR_BARE_CR", "a CR not followed by LF in the header section");
         next++;
+      } else if (this.#state === "trailers") {
+        return this.#bareLfInTrailers();
       }
       this.#headBytes += next - s;
       this.#sectionDone = true;
@@ -1220,6 +1843,11 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
     this.#count++;
     this.#headBytes += next - s;
     return next;
+  }
+
+  /** The trailer section is chunked framing (RFC 9112 §7.1): its lines end in CRLF, without §2.2's leniency. */
+  #bareLfInTrailers(): number {
+    return this.#fail("ERR_INVALID_CHUNK", "a bare LF, not CRLF, ending a line of the trailer section");
   }
 
   /** A byte at `pos` (>= the scan's stop) exists: the section is over its budget. Else the line is incomplete. */
@@ -1267,6 +1895,7 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
     let next: number;
     const c = buf[j];
     if (c === LF) {
+      if (this.#state === "trailers") return this.#bareLfInTrailers();
       next = j + 1;
     } else if (c === CR) {
       if (j + 1 >= stop) return this.#over(j + 1, end);
@@ -1506,7 +2135,8 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
         `chunk extensions over ${this.#limits.maxChunkExtensionSize} bytes`,
       );
     }
-    const e = lf > i && buf[lf - 1] === CR ? lf - 1 : lf;
+    const crlf = lf > i && buf[lf - 1] === CR;
+    const e = crlf ? lf - 1 : lf;
     if (e - i > budget) {
       return this.#fail(
         "ERR_CHUNK_EXTENSION_TOO_LARGE",
@@ -1514,6 +2144,7 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
       );
     }
     if (e > i && !this.#chunkExtensions(buf, i, e)) return FAILED;
+    if (!crlf) return this.#fail("ERR_INVALID_CHUNK", "a chunk-size line ended by a bare LF, not CRLF");
     this.#extBytes += e - i;
     if (size > this.#limits.maxBodySize - this.#bodyBytes) {
       return this.#fail("ERR_BODY_TOO_LARGE", `the chunked body is over the limit of ${this.#limits.maxBodySize}`);
@@ -1584,20 +2215,16 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
     return true;
   }
 
-  /** The line end after a chunk's data: anything else means the chunk was longer than its size said. */
+  /** The CRLF after a chunk's data: anything else means the chunk was longer than its size said. */
   #chunkDataEnd(buf: Uint8Array, s: number, end: number): number {
     if (s >= end) return INCOMPLETE;
     const b = buf[s];
-    let next = s + 1;
-    if (b === CR) {
-      if (next === end) return INCOMPLETE;
-      if (buf[next] !== LF) return this.#fail("ERR_INVALID_CHUNK", "chunk data not followed by CRLF");
-      next++;
-    } else if (b !== LF) {
-      return this.#fail("ERR_INVALID_CHUNK", "chunk data longer than its chunk size");
-    }
+    if (b === LF) return this.#fail("ERR_INVALID_CHUNK", "chunk data followed by a bare LF, not CRLF");
+    if (b !== CR) return this.#fail("ERR_INVALID_CHUNK", "chunk data longer than its chunk size");
+    if (s + 1 === end) return INCOMPLETE;
+    if (buf[s + 1] !== LF) return this.#fail("ERR_INVALID_CHUNK", "chunk data not followed by CRLF");
     this.#state = "chunk_size";
-    return next;
+    return s + 2;
   }
 
   /** The trailer section is complete: a trailers event if it has fields, then the end. */

@@ -1,9 +1,10 @@
 // Fuzzing HttpParser: 100,000 random and mutated messages (a seeded PRNG
 // mutates valid requests and responses: byte flips, insertions, deletions,
-// truncations, splices), each cut into random EvBuffer segments. The parser
-// must never throw, must settle within a bounded number of calls, must end
-// every message in a definite state, and must say the same thing however
-// the bytes were split. A failure prints the seed and the bytes.
+// truncations, splices; the tokens it inserts include the bytes that end or
+// break a request target's parts), each cut into random EvBuffer segments.
+// The parser must never throw, must settle within a bounded number of
+// calls, must end every message in a definite state, and must say the same
+// thing however the bytes were split. A failure prints the seed and bytes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EvBuffer } from "../../src/buffer/mod.ts";
@@ -38,8 +39,12 @@ const VALID: [HttpParserKind, Uint8Array][] = ([
   ["request", "GET http://a/x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n"],
   ["request", "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x00"],
   ["request", "\r\nDELETE /x HTTP/1.1\nHost: a\nContent-Length: 0\n\n"],
+  ["request", "GET /p;a=b/c:d@e!$&'()*+,=-._~%2F?q=/?x%41 HTTP/1.1\r\nHost: a:80\r\n\r\n"],
+  ["request", "GET http://[::1]:8080/a%20b?c HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"],
+  ["request", "CONNECT [2001:db8::1]:443 HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n\r\n"],
   ["response", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"],
   ["response", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n0\r\n\r\n"],
+  ["response", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nwiki\r\n0\r\nX-Sum: 1\r\n\r\n"],
   ["response", "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nbody until close"],
   ["response", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nX: a\r\n b\r\n\r\n"],
   ["response", 'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'],
@@ -78,6 +83,15 @@ const TOKENS = [
   "GET / HTTP/1.1\r\n",
   "HTTP/1.1 200 OK\r\n",
   " folded\r\n",
+  "#",
+  "%",
+  "%2",
+  "?",
+  "@",
+  "[",
+  "]",
+  "{",
+  "//",
 ].map(bytes);
 
 /** One mutation of `data`. */

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { EvBuffer } from "../../src/buffer/mod.ts";
+import { EvBuffer, type EvBufferPtr } from "../../src/buffer/mod.ts";
 import {
   DEFAULT_HTTP_PARSER_LIMITS,
   HttpError,
@@ -316,6 +316,253 @@ test("a request target with a control, DEL or non-ASCII byte is rejected with ER
   }
 });
 
+/** The error of a GET with `target`, as `CODE STATUS`, or null when it parses. */
+function targetError(target: string, method = "GET"): string | null {
+  return errorOf("request", `${method} ${target} HTTP/1.1\r\nHost: a\r\n\r\n`);
+}
+
+test("a fragment in the request target is rejected with ERR_BAD_TARGET (400)", () => {
+  for (
+    const target of ["/hello#frag", "/hello#", "/hello?a#b", "/#", "http://a/x#f", "http://a#f", "http://a:80#", "#x"]
+  ) {
+    assert.equal(targetError(target), "ERR_BAD_TARGET 400", target);
+  }
+  assert.equal(targetError("*#", "OPTIONS"), "ERR_BAD_TARGET 400");
+  assert.equal(targetError("a:1#", "CONNECT"), "ERR_BAD_TARGET 400");
+});
+
+test("origin-form holds pchar, '/', '?' and %XX with two hex digits, and nothing else (RFC 3986)", () => {
+  const good = [
+    "/",
+    "//a//b/",
+    "/a:b@c!$&'()*+,;=-._~09AZaz",
+    "/a%2Fb%aF%00",
+    "/?",
+    "/p?a=b/c?d:@!$&'()*+,;=",
+    "/p?%41",
+    "/p??",
+  ];
+  for (const target of good) assert.equal(targetError(target), null, target);
+  const bad = ["/a{b", "/?q={", "/?q=}", "/a|b", "/a^b", "/a`", '/a"', "/a<b>", "/a\\b", "/a[0]", "/?a[]=1"];
+  for (const target of bad) assert.equal(targetError(target), "ERR_BAD_TARGET 400", target);
+  for (const target of ["/a%", "/a%2", "/a%zz", "/a%2g", "/?%", "/?%4", "/?x=%G0"]) {
+    assert.equal(targetError(target), "ERR_BAD_TARGET 400", target);
+  }
+});
+
+test("absolute-form follows absolute-URI: scheme, an authority without userinfo, path and query", () => {
+  const good = [
+    "http://a",
+    "http://a/",
+    "HTTP://A.example:8080/x/y?z=1&w",
+    "https://a:/",
+    "http://a?q",
+    "http://127.0.0.1/",
+    "http://[::1]/",
+    "http://[2001:db8::7]:80/x",
+    "http://[::ffff:192.0.2.1]/",
+    "http://[v7.a:b]/",
+    "http://a%41b/",
+    "foo+bar-1.0:rest/of?it",
+    "urn:isbn:0451450523",
+    "mailto:",
+    "s:/abs",
+  ];
+  for (const target of good) assert.equal(targetError(target), null, target);
+  const bad = [
+    "http://",
+    "http:///x",
+    "http://u@a/",
+    "http://u:p@a/",
+    "http://a:b/",
+    "http://a:80x/",
+    "http://[::1/",
+    "http://[::1]x/",
+    "http://[zz]/",
+    "http://[1:2:3:4:5:6:7:8:9]/",
+    "http://[1::2::3]/",
+    "http://[12345::]/",
+    "http://[::1.2.3.256]/",
+    "http://[v.x]/",
+    "http://[]/",
+    "http://a b/",
+    "http://a/{",
+    "http://a/%",
+    "http:x",
+    "https:/x",
+    "1http://a/",
+    "+a:b",
+    "http//a",
+  ];
+  for (const target of bad) assert.notEqual(targetError(target), null, target);
+  for (const target of bad.filter((t) => !t.includes(" "))) {
+    assert.equal(targetError(target), "ERR_BAD_TARGET 400", target);
+  }
+});
+
+test("authority-form for CONNECT is a host name, IPv4 or bracketed IP literal, then a port", () => {
+  for (const target of ["a.example:443", "127.0.0.1:1", "[::1]:8080", "[v1.x]:1", "a%41:1", "xn--d-1:0"]) {
+    assert.equal(targetError(target, "CONNECT"), null, target);
+  }
+  for (
+    const target of [
+      "a:",
+      ":443",
+      "a:1x",
+      "a:1/",
+      "a:1?",
+      "a",
+      "[::1]",
+      "[::1]x:1",
+      "[::g]:1",
+      "a@b:1",
+      "a%4:1",
+      "a{:1",
+    ]
+  ) {
+    assert.equal(targetError(target, "CONNECT"), "ERR_BAD_TARGET 400", target);
+  }
+});
+
+test("IP literals in a Host or a target follow RFC 3986's IPv6address and IPvFuture", () => {
+  const good = [
+    "::",
+    "::1",
+    "1::",
+    "1:2:3:4:5:6:7:8",
+    "1::8",
+    "1:2:3:4:5:6:7::",
+    "::2:3:4:5:6:7:8",
+    "::ffff:1.2.3.4",
+    "1:2:3:4:5:6:1.2.3.4",
+    "fFfF::0",
+    "v1.x",
+    "VA.a:b!",
+  ];
+  const bad = [
+    "",
+    ":",
+    ":1",
+    "1:",
+    "1:2:3:4:5:6:7",
+    "1:2:3:4:5:6:7:8:9",
+    "1::2::3",
+    ":::",
+    "12345::",
+    "1.2.3.4",
+    "::1.2.3",
+    "::01.2.3.4",
+    "::1.2.3.256",
+    "1:2:3:4:5:6:7:1.2.3.4",
+    "::g",
+    "v1.",
+    "v.x",
+    "vx.y",
+  ];
+  for (const ip of good) {
+    assert.equal(errorOf("request", `GET / HTTP/1.1\r\nHost: [${ip}]:80\r\n\r\n`), null, ip);
+    assert.equal(targetError(`http://[${ip}]/`), null, ip);
+  }
+  for (const ip of bad) {
+    assert.equal(errorOf("request", `GET / HTTP/1.1\r\nHost: [${ip}]\r\n\r\n`), "ERR_INVALID_HOST 400", ip);
+    assert.equal(targetError(`http://[${ip}]/`), "ERR_BAD_TARGET 400", ip);
+  }
+});
+
+test("a Host field must be uri-host [ ':' port ] (RFC 9110 §7.2)", () => {
+  for (const host of ["a", "a.example:8080", "127.0.0.1", "[::1]", "[::1]:80", "a%41", "a:", ""]) {
+    assert.equal(errorOf("request", `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`), null, host);
+  }
+  for (const host of ["a:b", "a:80:80", "[::1", "[zz]", "[::1]x", "a%zz", "a%4", "[1::2::3]:80", "a[b]", "a\\b"]) {
+    assert.equal(errorOf("request", `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`), "ERR_INVALID_HOST 400", host);
+  }
+});
+
+/** Feed `pieces` one by one to a new parser; the index of the piece after which parse first said error, and its code. */
+function firstError(kind: HttpParserKind, pieces: readonly string[]): [number, string] | null {
+  const parser = new HttpParser(kind);
+  const input = new EvBuffer();
+  for (let i = 0; i < pieces.length; i++) {
+    input.addReference(bytes(pieces[i]));
+    for (let ev = parser.parse(input); ev.type !== "need_more"; ev = parser.parse(input)) {
+      if (ev.type === "error") return [i, ev.error.code];
+    }
+  }
+  return null;
+}
+
+test("bytes that can never start a request are refused at once, without waiting for a line end", () => {
+  assert.deepEqual(firstError("request", ["\x00\x01\x02"]), [0, "ERR_BAD_REQUEST_LINE"]);
+  assert.deepEqual(firstError("request", ["\xff".repeat(5000)]), [0, "ERR_BAD_REQUEST_LINE"]);
+  assert.deepEqual(firstError("request", ["\r\n\r\n", "\x16\x03\x01"]), [1, "ERR_BAD_REQUEST_LINE"]);
+  assert.deepEqual(firstError("request", [" "]), [0, "ERR_BAD_REQUEST_LINE"]);
+  // Empty lines before the request line are still skipped, however they are split.
+  assert.equal(firstError("request", ["\r", "\n", "\n", "\r", "\n", "GET", " / HTTP/1.1\r\nHost: a\r\n\r\n"]), null);
+});
+
+test("a byte that makes a partial request line invalid is refused as it arrives, in any segment", () => {
+  const cases: [string[], string][] = [
+    [["GE", "T", "(", " / HTTP/1.1"], "ERR_BAD_REQUEST_LINE"],
+    [["GET", " ", "/abc", "{", "def"], "ERR_BAD_TARGET"],
+    [["GET /", "x?y", "#", "z"], "ERR_BAD_TARGET"],
+    [["GET /", "a%", "g", "0"], "ERR_BAD_TARGET"],
+    [["GET ", "/a\x01", "b"], "ERR_BAD_TARGET"],
+    [["GET ", "http:", "//u", "@", "a/"], "ERR_BAD_TARGET"],
+    [["GET ", "/ ", "HTTP/1", ",", "1"], "ERR_BAD_REQUEST_LINE"],
+    [["GET / HTTP/1.1", "\r", "x", "\n"], "ERR_BARE_CR"],
+    [["GET / HTTP/1.1", " ", "\r\n"], "ERR_BAD_REQUEST_LINE"],
+    [["CONNECT ", "a", ":", "44", "x", " HTTP/1.1"], "ERR_BAD_TARGET"],
+  ];
+  for (const [pieces, code] of cases) {
+    assert.deepEqual(firstError("request", pieces), [pieces.length - 2, code], JSON.stringify(pieces));
+    // The same bytes whole give the same error.
+    assert.equal(errorOf("request", pieces.join(""), { eof: false })?.split(" ")[0], code, JSON.stringify(pieces));
+  }
+});
+
+test("a partial status line is checked as it arrives", () => {
+  assert.deepEqual(firstError("response", ["HTTP/1.1 2", "x", "0"]), [1, "ERR_BAD_STATUS_LINE"]);
+  assert.deepEqual(firstError("response", ["<html>"]), [0, "ERR_BAD_STATUS_LINE"]);
+  assert.deepEqual(firstError("response", ["HTTP/1.1 200 O", "\x01", "K"]), [1, "ERR_BAD_STATUS_LINE"]);
+  assert.equal(firstError("response", ["HTTP/1.1 20", "0 O", "K\r\nContent-Length: 0\r\n\r\n"]), null);
+});
+
+/** An EvBuffer that counts the bytes its peek hands out: how much of a partial line the parser looks at. */
+class CountingBuffer extends EvBuffer {
+  peeked = 0;
+  override peek(n = -1, start?: EvBufferPtr | null): Uint8Array[] {
+    const views = super.peek(n, start);
+    for (const v of views) this.peeked += v.length;
+    return views;
+  }
+}
+
+test("a request line arriving one byte per segment is checked in linear time, not rescanned from its start", () => {
+  const target = "/" + "a".repeat(8000);
+  const parser = new HttpParser("request");
+  const input = new CountingBuffer();
+  const text = bytes(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`);
+  let head: RequestHead | null = null;
+  for (const piece of byteByByte(text)) {
+    input.addReference(piece);
+    const ev = parser.parse(input);
+    if (ev.type === "head") head = ev.head as RequestHead;
+    else assert.equal(ev.type, "need_more");
+  }
+  assert.equal(head?.target, target);
+  assert.ok(input.peeked <= 2 * text.length, `peeked ${input.peeked} bytes for a ${text.length}-byte head`);
+  // A bad byte at the end of such a line is found when it arrives.
+  const bad = new HttpParser("request");
+  const buf = new EvBuffer();
+  for (const piece of byteByByte(bytes(`GET ${target}`))) {
+    buf.addReference(piece);
+    assert.equal(bad.parse(buf).type, "need_more");
+  }
+  buf.addReference(bytes("|"));
+  const ev = bad.parse(buf);
+  assert.equal(ev.type === "error" ? ev.error.code : ev.type, "ERR_BAD_TARGET");
+});
+
 test("HTTP/1.0 is parsed as 1.0 and HTTP/1.x above 1 as 1.1", () => {
   assert.equal(requestHead("GET / HTTP/1.0\r\n\r\n").versionMinor, 0);
   assert.equal(requestHead("GET / HTTP/1.2\r\nHost: a\r\n\r\n").versionMinor, 1);
@@ -343,11 +590,35 @@ test("empty lines before the request line are skipped", () => {
   assert.equal(errorOf("request", "\r\n\r\n\n" + GET), null);
 });
 
-test("bare LF line endings are accepted in the head, the chunk lines and the trailers", () => {
-  const text = "POST /x HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n3;e=1\nabc\n0\nT: v\n\n";
-  const out = invariant("request", text);
-  assert.deepEqual(out.slice(1), ["body abc", 'trailers ["t","v"]', "end", "eof", "left "]);
+test("bare LF line endings are accepted in the start line and the header fields", () => {
+  const out = invariant(
+    "request",
+    "POST /x HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n3;e=1\r\nabc\r\n0\r\n\r\n",
+  );
+  assert.deepEqual(out.slice(1), ["body abc", "end", "eof", "left "]);
   assert.deepEqual(requestHead("GET / HTTP/1.1\nHost: a\r\nX: y\n\r\n").headers, ["host", "a", "x", "y"]);
+  assert.equal(responseHead("HTTP/1.1 200 OK\nContent-Length: 0\n\n").status, 200);
+});
+
+test("a bare LF ending a chunk-size line, chunk data, the last chunk or a trailer line is ERR_INVALID_CHUNK", () => {
+  const cases = [
+    "5\nhello\r\n0\r\n\r\n",
+    "5;e=1\nhello\r\n0\r\n\r\n",
+    "5\r\nhello\n0\r\n\r\n",
+    "5\r\nhello\r\n0\n\r\n",
+    "5\r\nhello\r\n0;e\n\r\n",
+    "5\r\nhello\r\n0\r\n\n",
+    "5\r\nhello\r\n0\r\nT: v\n\r\n",
+    "5\r\nhello\r\n0\r\nT: v\r\n\n",
+    "3;e=1\nabc\n0\nT: v\n\n",
+  ];
+  for (const body of cases) {
+    const text = "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + body;
+    assert.equal(errorOf("request", text), "ERR_INVALID_CHUNK 400", JSON.stringify(body));
+    invariant("request", text);
+    const response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body;
+    assert.equal(errorOf("response", response), "ERR_INVALID_CHUNK 502", JSON.stringify(body));
+  }
 });
 
 // ------------------------------------------------------------- bare CR
