@@ -16,7 +16,13 @@ import { announce, exitWhenDone, log, onStopSignal, parseCli, portFlag } from ".
 
 const MESSAGE = "Hello, World!\n";
 
-const { values } = parseCli({ host: { type: "string" }, port: { type: "string" } });
+const USAGE = `usage: hello-world.ts [--host H] [--port P]
+
+Listens on H:P (default 127.0.0.1:9995; port 0 picks one) and writes
+"Hello, World!" to each TCP connection, then closes it. Prints
+"listening on tcp://HOST:PORT" once bound; SIGINT or SIGTERM exits 0.`;
+
+const { values } = parseCli({ host: { type: "string" }, port: { type: "string" } }, false, USAGE);
 const host = values.host ?? "127.0.0.1";
 const port = portFlag(values.port, 9995);
 

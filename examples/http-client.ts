@@ -22,13 +22,25 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { basicAuth, decodeUri, EventBase, HttpClientRequest, HttpConnection, HttpUri } from "../mod.ts";
 import { exitWhenDone, log, parseCli, programName, usageError } from "./lib/cli.ts";
 
-const { values, positionals } = parseCli({
-  method: { type: "string", short: "X" },
-  data: { type: "string", short: "d" },
-  header: { type: "string", short: "H", multiple: true },
-  output: { type: "string", short: "o" },
-  timeout: { type: "string" },
-}, true);
+const USAGE = `usage: http-client.ts URL [-X METHOD] [-d DATA] [-H "K: V"]... [-o FILE] [--timeout SECONDS]
+
+Makes one HTTP or HTTPS request. The status line and header fields go to
+stderr; the body is streamed to stdout (or FILE) as it arrives. -d sends
+DATA as the body (a POST unless -X says otherwise, as curl does). Exit 0 on
+a 2xx or 3xx answer whose body arrived whole, 1 otherwise (refused, timed
+out, malformed or cut short), 2 for a bad command line.`;
+
+const { values, positionals } = parseCli(
+  {
+    method: { type: "string", short: "X" },
+    data: { type: "string", short: "d" },
+    header: { type: "string", short: "H", multiple: true },
+    output: { type: "string", short: "o" },
+    timeout: { type: "string" },
+  },
+  true,
+  USAGE,
+);
 
 if (positionals.length !== 1) usageError(positionals.length === 0 ? "a URL is required" : "give exactly one URL");
 const url = positionals[0];

@@ -1,8 +1,10 @@
 /**
  * http-server: libevent's sample/http-server.c in levent. Serves the files
  * under --root (GET and HEAD, Content-Type by extension, Range requests, an
- * HTML listing for directories, 403 for paths that would leave the root,
- * 404 for missing ones, 405 with Allow for other methods), plus:
+ * HTML listing for directories, a 301 to add a directory's trailing slash,
+ * 403 for paths that would leave the root, through `..` or through a
+ * symlink pointing outside it, 404 for missing ones, 405 with Allow for
+ * other methods), plus:
  *
  * - `POST /echo`: answers with the request body;
  * - `GET /chunked?n=N`: N chunks, each its own chunk on the wire;
@@ -18,11 +20,30 @@
  * @module
  */
 import process from "node:process";
-import { decodeUri, EventBase, HttpServer, parseQuery, type ServerRequest } from "../mod.ts";
+import { decodeUri, EventBase, htmlEscape, HttpServer, parseQuery, type ServerRequest } from "../mod.ts";
 import { announce, exitWhenDone, log, onStopSignal, parseCli, portFlag, usageError } from "./lib/cli.ts";
 import { contentTypeFor, directoryListingHtml, parseRange, resolveUnderRoot } from "./lib/static_files.ts";
 
-const { values } = parseCli({ host: { type: "string" }, port: { type: "string" }, root: { type: "string" } });
+const USAGE = `usage: http-server.ts [--host H] [--port P] [--root DIR]
+
+Serves the files under DIR (default: the current directory) on H:P
+(default 127.0.0.1:8080; port 0 picks one): GET and HEAD, Content-Type by
+extension, Range requests, an HTML listing for directories (a directory
+asked for without its trailing slash gets a 301 to it), 404 for missing
+files, 405 for other methods. A path that would leave DIR gets 403, through
+".." or through a symlink inside DIR that points outside it.
+  POST /echo         answers with the request body, streamed back
+  GET /chunked?n=N   answers N chunks, each its own chunk on the wire
+  GET /hello         answers "Hello, World!" as text/plain
+A head must arrive whole within 30 s of its first byte. Prints
+"listening on http://HOST:PORT" once bound; SIGINT or SIGTERM stops
+accepting, finishes the responses being sent (within 5 s) and exits 0.`;
+
+const { values } = parseCli(
+  { host: { type: "string" }, port: { type: "string" }, root: { type: "string" } },
+  false,
+  USAGE,
+);
 const host = values.host ?? "127.0.0.1";
 const port = portFlag(values.port, 8080);
 const root = values.root ?? process.cwd();
@@ -31,12 +52,18 @@ const HELLO = new TextEncoder().encode("Hello, World!");
 const MAX_CHUNKS = 100_000;
 
 const base = new EventBase();
-const http = new HttpServer(base); // evhttp_new()
+// evhttp_new(), with the timeouts EXAMPLES.md promises: a head must be
+// whole within 30 s of its first byte; a keep-alive connection idles 5 s.
+const http = new HttpServer(base, { headerTimeoutMs: 30000, idleTimeoutMs: 5000 });
 const platform = base.platform;
 
+// The root's canonical path: a file is served only if its own canonical
+// path (symlinks resolved) lies under it.
+let realRoot = "";
 try {
   const info = await platform.fs.stat(root);
   if (!info.isDirectory) usageError(`--root ${root} is not a directory`);
+  realRoot = await platform.fs.realPath(root);
 } catch (err) {
   usageError(`--root ${root}: ${(err as Error).message}`);
 }
@@ -48,11 +75,33 @@ http.setCb("/hello", (req) => {
   req.sendReply(200, "OK", HELLO);
 });
 
+// The body is streamed back as it arrives (evhttp_request_set_chunked_cb on
+// the server side): a piece goes out, and the next is taken only once the
+// socket has it, while reading from the client pauses as the request's
+// inputBuffer fills. A 1 GB echo holds a few hundred KiB, not 1 GB.
 http.setCb("/echo", (req) => {
   if (!onlyMethods(req, ["POST"])) return;
   req.outputHeaders.set("Content-Type", req.inputHeaders.get("Content-Type") ?? "application/octet-stream");
-  req.sendReply(200, "OK", req.inputBuffer); // the request body's segments move to the reply, no copy
-});
+  const length = req.inputHeaders.get("Content-Length");
+  if (length !== null) req.outputHeaders.set("Content-Length", length);
+  req.sendReplyStart(200, "OK");
+  let sending = false;
+  const pump = (): void => {
+    if (sending || req.responseState !== "streaming") return;
+    if (req.inputBuffer.length > 0) {
+      sending = true;
+      // The segments move to the reply, no copy; the next piece waits for the socket.
+      req.sendReplyChunk(req.inputBuffer, () => {
+        sending = false;
+        pump();
+      });
+    } else if (req.bodyState === "complete") {
+      req.sendReplyEnd();
+    }
+  };
+  req.setBodyCb(pump);
+  pump();
+}, { streamBody: true });
 
 http.setCb("/chunked", (req) => {
   if (!onlyMethods(req, ["GET", "HEAD"])) return;
@@ -93,19 +142,35 @@ async function serveFile(req: ServerRequest): Promise<void> {
     req.sendError(400, "Bad path");
     return;
   }
-  const file = resolveUnderRoot(root, urlPath);
-  if (file === null) {
+  const path = resolveUnderRoot(root, urlPath);
+  if (path === null) {
     req.sendError(403, "Forbidden");
     return;
   }
+  let file;
   let info;
   try {
+    file = await platform.fs.realPath(path);
     info = await platform.fs.stat(file);
   } catch {
     req.sendError(404, "Not Found");
     return;
   }
+  // A symlink inside the root may point anywhere: what it leads to must be under the root too.
+  if (file !== realRoot && !file.startsWith(realRoot.endsWith("/") ? realRoot : `${realRoot}/`)) {
+    req.sendError(403, "Forbidden");
+    return;
+  }
   if (info.isDirectory) {
+    if (!urlPath.endsWith("/")) {
+      // A listing's relative links need the slash: send the client there, as nginx and Apache do.
+      const uri = req.getUri();
+      const location = uri.path + "/" + (uri.query === null ? "" : "?" + uri.query);
+      req.outputHeaders.set("Location", location);
+      req.outputHeaders.set("Content-Type", "text/html; charset=utf-8");
+      req.sendReply(301, "Moved Permanently", `<a href="${htmlEscape(location)}">${htmlEscape(location)}</a>\n`);
+      return;
+    }
     const entries = await platform.fs.readDir(file);
     req.outputHeaders.set("Content-Type", "text/html; charset=utf-8");
     req.sendReply(200, "OK", directoryListingHtml(urlPath, entries));
@@ -163,8 +228,10 @@ try {
 }
 announce("http", handle.address.host, handle.address.port);
 
-// Stop accepting, finish the requests in flight, close idle connections.
-onStopSignal(base, () => void http.shutdown({ graceMs: 5000 }));
+// Stop accepting, finish the responses being sent, close every other
+// connection at once; what is still sending after 4.5 s is dropped, so the
+// process exits within the 5 s EXAMPLES.md promises.
+onStopSignal(base, () => void http.shutdown({ graceMs: 4500 }));
 
 await base.dispatch(); // event_base_dispatch()
 exitWhenDone(0);

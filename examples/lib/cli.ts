@@ -54,14 +54,21 @@ export interface ParsedCli<T extends ParseArgsConfig["options"]> {
 
 /**
  * Parse the command line strictly: an unknown flag or a missing value is a
- * usage error naming it.
+ * usage error naming it. `--help` (or `-h`) prints `usage` on stdout and
+ * exits 0.
  */
 export function parseCli<T extends NonNullable<ParseArgsConfig["options"]>>(
   options: T,
-  allowPositionals = false,
+  allowPositionals: boolean,
+  usage: string,
 ): ParsedCli<T> {
+  const args = process.argv.slice(2);
+  if (args.includes("--help") || args.includes("-h")) {
+    writeSync(1, usage.endsWith("\n") ? usage : `${usage}\n`);
+    process.exit(0);
+  }
   try {
-    const { values, positionals } = parseArgs({ args: process.argv.slice(2), options, allowPositionals, strict: true });
+    const { values, positionals } = parseArgs({ args, options, allowPositionals, strict: true });
     return { values: values as ParsedCli<T>["values"], positionals };
   } catch (err) {
     usageError(err instanceof Error ? err.message : String(err));

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { autoPlatform } from "../../adapters/auto.ts";
@@ -17,7 +18,9 @@ async function rawExchange(port: number, request: string): Promise<string> {
   return exchange(await platform.connect({ host: "127.0.0.1", port }), request);
 }
 
-async function withServer(fn: (base: string, port: number, root: string) => Promise<void>): Promise<void> {
+async function withServer(
+  fn: (base: string, port: number, root: string, ex: RunningExample) => Promise<void>,
+): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), "levent-www-"));
   await writeFile(join(root, "index.html"), "<h1>levent</h1>\n");
   await mkdir(join(root, "docs"));
@@ -27,7 +30,7 @@ async function withServer(fn: (base: string, port: number, root: string) => Prom
     ex = startExample("http-server", ["--port", "0", "--root", root]);
     const port = await listeningPort(ex);
     assert.match(ex.stdout(), /^listening on http:\/\/127\.0\.0\.1:\d+\n$/);
-    await fn(`http://127.0.0.1:${port}`, port, root);
+    await fn(`http://127.0.0.1:${port}`, port, root, ex);
     ex.kill("SIGTERM");
     assert.equal(await within(ex.exited, 10000, "exit"), 0);
   } finally {
@@ -118,4 +121,98 @@ test("http-server rejects a --root that is not a directory with exit 2", { skip 
   const ex = startExample("http-server", ["--root", "/definitely/not/here"]);
   assert.equal(await within(ex.exited, 20000, "exit"), 2);
   assert.match(ex.stderr(), /--root/);
+});
+
+test(
+  "http-server redirects a directory asked for without its trailing slash to the slashed path (301)",
+  { skip },
+  async () => {
+    await withServer(async (base, port) => {
+      const r = await fetch(`${base}/docs?sort=name`, { redirect: "manual" });
+      assert.equal(r.status, 301);
+      assert.equal(r.headers.get("location"), "/docs/?sort=name");
+      await r.body?.cancel();
+      const followed = await fetch(`${base}/docs`);
+      assert.equal(followed.url, `${base}/docs/`);
+      assert.match(await followed.text(), /<a href="\/docs\/notes\.txt">/);
+      // The redirect keeps the connection: a second request on it is answered too.
+      const both = await rawExchange(
+        port,
+        "GET /docs HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      );
+      assert.match(both, /^HTTP\/1\.1 301 /);
+      assert.match(both, /Hello, World!$/);
+    });
+  },
+);
+
+test(
+  "http-server refuses with 403 a symlink inside the root that points outside it, and serves one that stays inside",
+  {
+    skip,
+  },
+  async () => {
+    await withServer(async (base, _port, root) => {
+      await symlink("/etc/passwd", join(root, "passwd"));
+      await symlink(join(root, "docs"), join(root, "docs-link"));
+      await symlink("/etc", join(root, "etc-dir"));
+      const out = await fetch(`${base}/passwd`);
+      assert.equal(out.status, 403);
+      assert.doesNotMatch(await out.text(), /root:/);
+      const dir = await fetch(`${base}/etc-dir/`);
+      assert.equal(dir.status, 403);
+      await dir.body?.cancel();
+      const inside = await fetch(`${base}/docs-link/notes.txt`);
+      assert.equal(inside.status, 200);
+      assert.equal(await inside.text(), "0123456789abcdefghij");
+    });
+  },
+);
+
+/** A process's resident set now and at its peak, in bytes (Linux /proc). */
+function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kib("VmRSS"), peak: kib("VmHWM") };
+}
+
+test("http-server streams a large POST /echo back with flow control: 512 MiB through it leaves its memory bounded", {
+  skip: skip ?? (process.platform === "linux" ? undefined : "reads /proc"),
+}, async () => {
+  await withServer(async (_base, port, _root, ex) => {
+    const before = memoryOf(ex.pid);
+    const total = 512 * 1024 * 1024;
+    const chunk = new Uint8Array(1024 * 1024).fill(0x61);
+    const socket = await platform.connect({ host: "127.0.0.1", port });
+    let received = 0;
+    const done = new Promise<void>((resolve, reject) => {
+      socket.start({
+        data: (bytes) => {
+          received += bytes.length;
+          if (received >= total) resolve();
+        },
+        end() {},
+        drain: () => pump(),
+        error: reject,
+        close: () => resolve(),
+      });
+    });
+    socket.write(new TextEncoder().encode(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\n\r\n`));
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < total) {
+        sent += chunk.length;
+        if (!socket.write(chunk)) return;
+      }
+    };
+    pump();
+    await within(done, 60000, "the echo");
+    socket.close();
+    const after = memoryOf(ex.pid);
+    assert.ok(received >= total, `received ${received} of ${total} bytes`);
+    // Buffering the body (the old /echo) grows the peak by more than the body itself.
+    const growth = after.peak - before.rss;
+    assert.ok(growth < 128 * 1024 * 1024, `peak RSS grew by ${Math.round(growth / 1048576)} MiB during a 512 MiB echo`);
+  });
 });
