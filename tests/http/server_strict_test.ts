@@ -1,13 +1,14 @@
 // HttpServer against bytes that break RFC 9112's grammar, over real sockets:
 // bare LF in chunked framing, request targets outside RFC 3986 (a fragment,
 // `{`), and bytes that can never become a request. Each gets 400 and its
-// connection closed, promptly (not 408 once the 60 s header timeout passes),
-// while a well-behaved client on another connection goes on being served.
+// connection closed, promptly (not 408 once the default header timeout of
+// tens of seconds passes), while a well-behaved client on another
+// connection goes on being served.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { get, type ParsedResponse, RawClient, splitResponses, startServer, type TestServer } from "./server_helpers.ts";
 
-/** A server with the default options (a 60 s header timeout) that echoes the method, the path and the body. */
+/** A server with the default options (a header timeout of tens of seconds) that echoes the method, the path and the body. */
 function echoServer(): Promise<TestServer> {
   return startServer((server) => {
     server.setGenCb((req) => {
