@@ -10,9 +10,11 @@
  *
  * - `ERR_BAD_REQUEST_LINE` (400): the request line is not `method SP target
  *   SP HTTP/x.y`, or the method is not a token.
- * - `ERR_BAD_TARGET` (400): the request target holds a space, a control or a
- *   non-ASCII byte, or its form does not suit the method (`*` is for OPTIONS
- *   only, `host:port` for CONNECT only).
+ * - `ERR_BAD_TARGET` (400): the request target fits none of RFC 9112's
+ *   forms under RFC 3986's grammar (a fragment `#`, a space, a control, a
+ *   non-ASCII byte or another character outside pchar, a `%` without two hex
+ *   digits, userinfo in an absolute-form target), or its form does not suit
+ *   the method (`*` is for OPTIONS only, `host:port` for CONNECT only).
  * - `ERR_URI_TOO_LONG` (414): the request line is longer than
  *   `maxRequestLineSize`.
  * - `ERR_BAD_STATUS_LINE`: a response's status line is malformed.
@@ -34,12 +36,15 @@
  * - `ERR_UNSUPPORTED_TRANSFER_ENCODING` (501): a request coding other than
  *   chunked, which the parser cannot undo.
  * - `ERR_SMUGGLING` (400): both Transfer-Encoding and Content-Length.
- * - `ERR_INVALID_CHUNK` (400): a chunk size that is not hex or overflows, a
- *   malformed chunk extension, or chunk data not followed by a line end.
+ * - `ERR_INVALID_CHUNK` (400; 502 for a response): a chunk size that is not
+ *   hex or overflows, a malformed chunk extension, or a line of the chunked
+ *   framing (size line, the end of chunk data, a trailer line) not ended by
+ *   CRLF: a bare LF is accepted in start lines and header fields only.
  * - `ERR_CHUNK_EXTENSION_TOO_LARGE` (413): chunk extensions over
  *   `maxChunkExtensionSize`.
  * - `ERR_BODY_TOO_LARGE` (413): a body over `maxBodySize`.
- * - `ERR_INCOMPLETE` (400): the connection ended inside a message.
+ * - `ERR_INCOMPLETE` (400; 502 for a response): the connection ended or was
+ *   reset inside a message, so its body did not arrive whole.
  *
  * The client's codes (HttpConnection, HttpClientRequest, request()), with
  * the status a proxy would answer its own client with:
