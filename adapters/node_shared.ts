@@ -34,6 +34,13 @@ export interface CodedError extends Error {
   code: string;
 }
 
+/**
+ * How runtimes word a failed name lookup when they give no code: Deno's
+ * `Deno.connect` throws a plain Error with getaddrinfo's text.
+ */
+const LOOKUP_FAILED =
+  /failed to lookup address|name or service not known|nodename nor servname|no address associated|temporary failure in name resolution/i;
+
 const NAME_TO_CODE: Record<string, string> = {
   ConnectionRefused: "ECONNREFUSED",
   ConnectionReset: "ECONNRESET",
@@ -55,21 +62,26 @@ export function coded(err: unknown, fallback: string): CodedError {
   const e = err instanceof Error ? err : new Error(String(err));
   const withCode = e as Error & { code?: unknown };
   if (typeof withCode.code === "string" && /^E[A-Z0-9_]+$/.test(withCode.code)) {
-    if (withCode.code === "ENOTFOUND" || withCode.code === "EAI_NONAME" || withCode.code === "EAI_NODATA") {
-      withCode.code = "ENOTFOUND";
-    }
-    return withCode as CodedError;
+    // Every getaddrinfo failure (EAI_NONAME, EAI_AGAIN, ...) is one condition: the name did not resolve.
+    if (!withCode.code.startsWith("EAI_")) return withCode as CodedError;
+    return recode(withCode, "ENOTFOUND");
   }
-  const mapped = NAME_TO_CODE[e.name] ?? (/refused/i.test(e.message) ? "ECONNREFUSED" : fallback);
+  const mapped = NAME_TO_CODE[e.name] ??
+    (LOOKUP_FAILED.test(e.message) ? "ENOTFOUND" : /refused/i.test(e.message) ? "ECONNREFUSED" : fallback);
+  return recode(withCode, mapped);
+}
+
+/** Set `err.code`, or wrap `err` when the runtime made its code read-only. */
+function recode(err: Error & { code?: unknown }, code: string): CodedError {
   try {
-    withCode.code = mapped;
-    return withCode as CodedError;
+    err.code = code;
+    if (err.code === code) return err as CodedError;
   } catch {
-    // Some runtime errors have a read-only code: wrap instead.
-    const wrapped = new Error(e.message, { cause: e }) as CodedError;
-    wrapped.code = mapped;
-    return wrapped;
+    // A read-only code throws in strict code: wrap below.
   }
+  const wrapped = new Error(err.message, { cause: err }) as CodedError;
+  wrapped.code = code;
+  return wrapped;
 }
 
 /** A new Error with a code. */
@@ -175,9 +187,7 @@ export function nodeLookup(host: string, family: 0 | 4 | 6 = 0): Promise<LookupA
   return new Promise((resolve, reject) => {
     dns.lookup(host, { all: true, family }, (err, addresses) => {
       if (err) {
-        const e = coded(err, "ENOTFOUND");
-        if (e.code !== "ENOTFOUND" && /ENOTFOUND|EAI_/.test(String(e.code))) e.code = "ENOTFOUND";
-        reject(e);
+        reject(coded(err, "ENOTFOUND"));
         return;
       }
       resolve(addresses.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 })));

@@ -23,23 +23,54 @@ export interface NetAddress {
 }
 
 /**
- * Error codes the adapters normalise runtime errors to. An adapter error is
- * an `Error` whose `code` property holds one of these (or another errno-style
- * string when none fits), whichever runtime raised it.
+ * The `code` of every Error an adapter raises, whichever runtime raised it:
+ * one code per condition.
+ *
+ * Connecting and listening:
+ * - `ECONNREFUSED`: nothing listens at the address.
+ * - `ENOTFOUND`: the host name did not resolve (also temporary lookup
+ *   failures; a connect or listen that looks the name up says the same as
+ *   {@linkcode Platform.lookup}).
+ * - `EADDRINUSE`: the address is already bound.
+ * - `EADDRNOTAVAIL`: the local address does not belong to this host.
+ * - `ETIMEDOUT`: the connection attempt or the connection timed out.
+ *
+ * An established connection:
+ * - `ECONNRESET`: the peer reset the connection, or it closed while bytes
+ *   were still being sent to it.
+ * - `EPIPE`: writing after the peer had gone.
+ * - `ETLS`: a TLS handshake, certificate or record failure.
+ *
+ * Files:
+ * - `ENOENT`: no such file or directory.
+ * - `EACCES`: permission denied.
+ * - `EIO`: a read or close failed for another reason.
+ *
+ * Elsewhere:
+ * - `EINVAL`: bad arguments, or an operation the runtime refused.
+ * - `EBADF`: the socket was already closed.
+ * - `ECANCELED`: the operation was cancelled by a close.
+ * - `EZLIB`: corrupt compressed input, or a closed compression stream.
+ *
+ * An errno-style code a runtime reports that none of these covers (for
+ * example `EMFILE`, `ENOTDIR`, `ELOOP`, `EHOSTUNREACH`) is passed on as it is.
  */
 export type NetErrorCode =
   | "ECONNREFUSED"
-  | "ECONNRESET"
-  | "EPIPE"
-  | "ETIMEDOUT"
+  | "ENOTFOUND"
   | "EADDRINUSE"
   | "EADDRNOTAVAIL"
-  | "ENOTFOUND"
+  | "ETIMEDOUT"
+  | "ECONNRESET"
+  | "EPIPE"
+  | "ETLS"
   | "ENOENT"
   | "EACCES"
+  | "EIO"
   | "EINVAL"
+  | "EBADF"
   | "ECANCELED"
-  | "ETLS";
+  | "EZLIB";
 
 /**
  * What a socket tells its owner. The adapter calls these; the owner sets them

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { autoPlatform } from "../../adapters/auto.ts";
-import type { NetAddress, Platform, SocketHandlers, TcpListener, TcpSocket } from "../../src/platform.ts";
+import type { NetAddress, NetErrorCode, Platform, SocketHandlers, TcpListener, TcpSocket } from "../../src/platform.ts";
 import { concat, deferred, fillPattern, patternByte, within } from "../util.ts";
 
 const platform: Platform = autoPlatform();
@@ -16,6 +16,37 @@ const CERT = readFileSync(new URL("cert.pem", fixtures), "utf8");
 const KEY = readFileSync(new URL("key.pem", fixtures), "utf8");
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+
+/** Every code NetErrorCode lists: an adapter error must carry one of these for the conditions it names. */
+const NET_ERROR_CODES: ReadonlySet<string> = new Set(
+  [
+    "ECONNREFUSED",
+    "ENOTFOUND",
+    "EADDRINUSE",
+    "EADDRNOTAVAIL",
+    "ETIMEDOUT",
+    "ECONNRESET",
+    "EPIPE",
+    "ETLS",
+    "ENOENT",
+    "EACCES",
+    "EIO",
+    "EINVAL",
+    "EBADF",
+    "ECANCELED",
+    "EZLIB",
+  ] satisfies NetErrorCode[],
+);
+
+/** An assert.rejects check: an Error whose code is `code`, one NetErrorCode names. */
+function hasCode(code: NetErrorCode): (err: Error & { code?: string }) => boolean {
+  return (err) => {
+    assert.ok(err instanceof Error, `not an Error: ${String(err)}`);
+    assert.equal(err.code, code, `code ${err.code} (${err.message})`);
+    assert.ok(NET_ERROR_CODES.has(code));
+    return true;
+  };
+}
 
 /** A socket wired to record everything it reports. */
 class Probe {
@@ -258,25 +289,38 @@ test("64 MiB cross the socket byte-exact, with backpressure respected", async ()
   await listener.close();
 });
 
-test("connecting to a closed port rejects with ECONNREFUSED", async () => {
+test("connecting to a closed port rejects with ECONNREFUSED, over TCP and TLS", async () => {
   const { listener } = await server();
   const port = listener.address.port;
   await listener.close();
+  await assert.rejects(within(platform.connect({ host: "127.0.0.1", port }), 5000, "connect"), hasCode("ECONNREFUSED"));
   await assert.rejects(
-    within(platform.connect({ host: "127.0.0.1", port }), 5000, "connect"),
-    (err: Error & { code?: string }) => {
-      assert.ok(err instanceof Error);
-      assert.equal(err.code, "ECONNREFUSED");
-      return true;
-    },
+    within(platform.connectTls({ host: "127.0.0.1", port }), 5000, "TLS connect"),
+    hasCode("ECONNREFUSED"),
   );
 });
 
-test("listening on a port already in use rejects with EADDRINUSE", async () => {
-  const { listener } = await server();
+test("connecting to a name that does not resolve rejects with ENOTFOUND, over TCP and TLS", async () => {
   await assert.rejects(
-    within(platform.listen({ host: "127.0.0.1", port: listener.address.port }, () => {}), 5000, "listen"),
-    (err: Error & { code?: string }) => err.code === "EADDRINUSE",
+    within(platform.connect({ host: "no-such-host.invalid", port: 80 }), 10000, "connect"),
+    hasCode("ENOTFOUND"),
+  );
+  await assert.rejects(
+    within(platform.connectTls({ host: "no-such-host.invalid", port: 443 }), 10000, "TLS connect"),
+    hasCode("ENOTFOUND"),
+  );
+});
+
+test("listening on a port already in use rejects with EADDRINUSE, over TCP and TLS", async () => {
+  const { listener } = await server();
+  const port = listener.address.port;
+  await assert.rejects(
+    within(platform.listen({ host: "127.0.0.1", port }, () => {}), 5000, "listen"),
+    hasCode("EADDRINUSE"),
+  );
+  await assert.rejects(
+    within(platform.listenTls({ host: "127.0.0.1", port, cert: CERT, key: KEY }, () => {}), 5000, "TLS listen"),
+    hasCode("EADDRINUSE"),
   );
   await listener.close();
 });
