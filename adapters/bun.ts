@@ -50,6 +50,7 @@ import {
   type CodedError,
   codedError,
   ipAddress,
+  isSignalName,
   nodeCompression,
   nodeFileSystem,
   nodeLookup,
@@ -844,6 +845,8 @@ function createBunPlatform(bun: BunApi): Platform {
     },
 
     addSignalListener(signal: SignalName, fn: () => void): boolean {
+      // Bun accepts any name (SIGKILL, misspellings) without a word, and those never arrive.
+      if (!isSignalName(signal)) return false;
       // Windows delivers only console events; the others can be listened for but never arrive.
       if (process.platform === "win32" && signal !== "SIGINT" && signal !== "SIGHUP") return false;
       try {
@@ -855,7 +858,7 @@ function createBunPlatform(bun: BunApi): Platform {
     },
 
     removeSignalListener(signal: SignalName, fn: () => void): void {
-      process.off(signal, fn);
+      if (isSignalName(signal)) process.off(signal, fn);
     },
 
     lookup(host: string, family?: 0 | 4 | 6): Promise<LookupAddress[]> {

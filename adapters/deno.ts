@@ -62,7 +62,16 @@ import type {
   TlsConnectOptions,
   TlsListenOptions,
 } from "../src/platform.ts";
-import { coded, codedError, ipAddress, nodeBindUdp, nodeCompression, nodeLookup, unixAddress } from "./node_shared.ts";
+import {
+  coded,
+  codedError,
+  ipAddress,
+  isSignalName,
+  nodeBindUdp,
+  nodeCompression,
+  nodeLookup,
+  unixAddress,
+} from "./node_shared.ts";
 import { nodePlatform } from "./node.ts";
 
 /**
@@ -724,6 +733,7 @@ function createPlatform(): Platform {
     listenTls,
     bindUdp: nodeBindUdp,
     addSignalListener(signal: SignalName, fn: () => void): boolean {
+      if (!isSignalName(signal)) return false;
       try {
         Deno.addSignalListener(signal, fn);
         return true;
@@ -733,6 +743,7 @@ function createPlatform(): Platform {
       }
     },
     removeSignalListener(signal: SignalName, fn: () => void): void {
+      if (!isSignalName(signal)) return;
       try {
         Deno.removeSignalListener(signal, fn);
       } catch {

@@ -43,6 +43,7 @@ import {
   coded,
   codedError,
   ipAddress,
+  isSignalName,
   nodeBindUdp,
   nodeCompression,
   nodeFileSystem,
@@ -494,12 +495,14 @@ class LongTimer {
 }
 
 /**
- * Whether this process can receive `signal`: worker threads never do, and
- * Windows only raises SIGINT and SIGHUP (SIGTERM can be listened for there
- * but never arrives).
+ * Whether this process can receive `signal`: only the contract's signal
+ * names (Node throws EINVAL for SIGKILL and SIGSTOP, and takes other names
+ * for plain events that never fire), never in a worker thread, and on
+ * Windows only SIGINT and SIGHUP (SIGTERM can be listened for there but
+ * never arrives).
  */
 function canDeliver(signal: SignalName): boolean {
-  if (!isMainThread) return false;
+  if (!isSignalName(signal) || !isMainThread) return false;
   if (process.platform === "win32") return signal === "SIGINT" || signal === "SIGHUP";
   return true;
 }
@@ -545,11 +548,15 @@ export function nodePlatform(): Platform {
     bindUdp: nodeBindUdp,
     addSignalListener(signal: SignalName, fn: () => void): boolean {
       if (!canDeliver(signal)) return false;
-      process.on(signal, fn);
-      return true;
+      try {
+        process.on(signal, fn);
+        return true;
+      } catch {
+        return false;
+      }
     },
     removeSignalListener(signal: SignalName, fn: () => void): void {
-      process.off(signal, fn);
+      if (isSignalName(signal)) process.off(signal, fn);
     },
     lookup: nodeLookup,
   };

@@ -22,6 +22,7 @@ import type {
   FlushMode,
   LookupAddress,
   NetAddress,
+  SignalName,
   UdpBindOptions,
   UdpSocket,
   ZStream,
@@ -82,6 +83,18 @@ function recode(err: Error & { code?: unknown }, code: string): CodedError {
   const wrapped = new Error(err.message, { cause: err }) as CodedError;
   wrapped.code = code;
   return wrapped;
+}
+
+const SIGNAL_NAMES: ReadonlySet<string> = new Set<SignalName>(["SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2"]);
+
+/**
+ * Whether `name` is one of the contract's {@linkcode SignalName}s. Others
+ * (`SIGKILL`, `SIGSTOP`, a misspelling) are refused by every adapter:
+ * Node's process would throw EINVAL for some and treat others as plain
+ * event names that never fire, and Bun accepts any name silently.
+ */
+export function isSignalName(name: unknown): name is SignalName {
+  return typeof name === "string" && SIGNAL_NAMES.has(name);
 }
 
 /** A new Error with a code. */

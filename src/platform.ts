@@ -370,10 +370,11 @@ export interface Platform {
   bindUdp(options: UdpBindOptions, onMessage: DatagramHandler): Promise<UdpSocket>;
   /**
    * Watch a signal. Returns false (and does nothing) when the runtime or OS
-   * cannot deliver that signal.
+   * cannot deliver that signal, including any name that is not a
+   * {@linkcode SignalName} (`"SIGKILL"`, a misspelling); never throws.
    */
   addSignalListener(signal: SignalName, fn: () => void): boolean;
-  /** Stop watching a signal. */
+  /** Stop watching a signal; a listener that was never added is ignored. */
   removeSignalListener(signal: SignalName, fn: () => void): void;
   /** Resolve a host name with the system resolver (hosts file, then DNS). */
   lookup(host: string, family?: 0 | 4 | 6): Promise<LookupAddress[]>;

@@ -191,7 +191,7 @@ export class Event<A = unknown> implements TimerEntry {
    * (libevent `event_add`). Adding a pending event again resets its timeout.
    *
    * @throws {RangeError} if timeoutMs is negative or not a number
-   * @throws {EventError} `ERR_EVENT_FREED` after free(); `ERR_SIGNAL_UNSUPPORTED` when the runtime cannot watch the signal
+   * @throws {EventError} `ERR_EVENT_FREED` after free(); `ERR_SIGNAL_UNSUPPORTED`, naming the signal, when the runtime cannot deliver it or it is not a {@linkcode SignalName} (`SIGKILL`...)
    */
   add(timeoutMs?: number): void {
     if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs >= 0))) {
@@ -642,8 +642,19 @@ export class EventBase {
       const handler = (): void => {
         for (const e of events) this.activate(e, EV_SIGNAL, 1);
       };
-      if (!this.platform.addSignalListener(signal, handler)) {
-        throw new EventError("ERR_SIGNAL_UNSUPPORTED", `this runtime cannot watch ${signal}`);
+      let watching: boolean;
+      let cause: unknown;
+      try {
+        watching = this.platform.addSignalListener(signal, handler);
+      } catch (err) {
+        // The contract says false, but a raw runtime error must not leak as a different failure.
+        watching = false;
+        cause = err;
+      }
+      if (!watching) {
+        const err = new EventError("ERR_SIGNAL_UNSUPPORTED", `this runtime cannot watch ${String(signal)}`);
+        if (cause !== undefined) err.cause = cause;
+        throw err;
       }
       entry = { events, handler };
       this.#signals.set(signal, entry);

@@ -7,7 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { autoPlatform } from "../../adapters/auto.ts";
-import type { NetAddress, NetErrorCode, Platform, SocketHandlers, TcpListener, TcpSocket } from "../../src/platform.ts";
+import type {
+  NetAddress,
+  NetErrorCode,
+  Platform,
+  SignalName,
+  SocketHandlers,
+  TcpListener,
+  TcpSocket,
+} from "../../src/platform.ts";
 import { concat, deferred, fillPattern, patternByte, within } from "../util.ts";
 
 const platform: Platform = autoPlatform();
@@ -554,4 +562,12 @@ test("signals: a SIGUSR1 listener is called, and removing it stops delivery", as
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(count, 1);
   platform.removeSignalListener("SIGUSR1", other);
+});
+
+test("signals: SIGKILL, SIGSTOP and names outside SignalName are refused with false, never a throw", () => {
+  const fn = (): void => {};
+  for (const name of ["SIGKILL", "SIGSTOP", "SIGFOO", "sigint", ""]) {
+    assert.equal(platform.addSignalListener(name as SignalName, fn), false, name);
+    platform.removeSignalListener(name as SignalName, fn);
+  }
 });

@@ -15,6 +15,7 @@ import {
   ManualClock,
   PollableSocket,
 } from "../../src/event/mod.ts";
+import type { Platform, SignalName } from "../../src/platform.ts";
 import { deferred, prng, within } from "../util.ts";
 
 const platform = autoPlatform();
@@ -374,6 +375,41 @@ test("a signal event fires with EV_SIGNAL each time the signal arrives, until de
   await within(got.promise, 5000, "two signals");
   await within(done, 5000, "dispatch");
   assert.equal(calls, 2);
+});
+
+test("a signal the runtime cannot deliver is refused by add() with ERR_SIGNAL_UNSUPPORTED naming it", async () => {
+  const base = new EventBase({ platform });
+  for (const name of ["SIGKILL", "SIGSTOP", "SIGFOO"]) {
+    const ev = new Event(base, name as SignalName, EV_SIGNAL, () => {});
+    assert.throws(() => ev.add(), (err: unknown) => {
+      assert.ok(err instanceof EventError, `${name}: ${String(err)}`);
+      assert.equal(err.code, "ERR_SIGNAL_UNSUPPORTED");
+      assert.match(err.message, new RegExp(name));
+      return true;
+    });
+    assert.equal(ev.pending(), 0);
+  }
+  assert.equal(base.countEvents().added, 0);
+  // Nothing was left watching: the loop has nothing to wait for.
+  assert.equal(await within(base.loop(), 1000, "loop"), 1);
+});
+
+test("a platform whose addSignalListener throws still gives ERR_SIGNAL_UNSUPPORTED, with the cause", () => {
+  const raw = new Error("uv_signal_start EINVAL");
+  const throwing: Platform = {
+    ...platform,
+    addSignalListener: () => {
+      throw raw;
+    },
+  };
+  const base = new EventBase({ platform: throwing });
+  assert.throws(() => new Event(base, "SIGUSR2", EV_SIGNAL, () => {}).add(), (err: unknown) => {
+    assert.ok(err instanceof EventError);
+    assert.equal(err.code, "ERR_SIGNAL_UNSUPPORTED");
+    assert.equal(err.cause, raw);
+    return true;
+  });
+  assert.equal(base.countEvents().added, 0);
 });
 
 test("socket events: READ fires as data arrives, CLOSED when the peer closes, WRITE while the send queue is empty", async () => {
