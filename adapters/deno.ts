@@ -17,7 +17,7 @@
  *   such switch.
  * - Clock: `performance.now()` and `setTimeout`; `yieldToIo` uses
  *   `setImmediate`. Signals: `Deno.addSignalListener`. Files: `Deno.open`,
- *   `Deno.stat`, `Deno.readDir`.
+ *   `Deno.stat`, `Deno.readDir`, `Deno.realPath`.
  * - Compression, system name lookup and UDP come from `node_shared.ts`
  *   (`node:zlib`, `node:dns`, `node:dgram`): Deno's own UDP API needs
  *   `--unstable-net`.
@@ -703,6 +703,13 @@ const fs: FileSystem = {
       throw coded(err, "EIO");
     }
     return out;
+  },
+  async realPath(path: string): Promise<string> {
+    try {
+      return await Deno.realPath(path);
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
   },
 };
 

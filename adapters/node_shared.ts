@@ -10,7 +10,7 @@ import dgram from "node:dgram";
 import { Buffer } from "node:buffer";
 import dns from "node:dns";
 import type { Stats } from "node:fs";
-import { type FileHandle as NodeFileHandle, open, readdir, stat } from "node:fs/promises";
+import { type FileHandle as NodeFileHandle, open, readdir, realpath, stat } from "node:fs/promises";
 import zlib from "node:zlib";
 import type {
   Compression,
@@ -311,6 +311,13 @@ export const nodeFileSystem: FileSystem = {
     try {
       const entries = await readdir(path, { withFileTypes: true });
       return entries.map((e) => ({ name: e.name, isFile: e.isFile(), isDirectory: e.isDirectory() }));
+    } catch (err) {
+      throw coded(err, "EIO");
+    }
+  },
+  async realPath(path: string): Promise<string> {
+    try {
+      return await realpath(path);
     } catch (err) {
       throw coded(err, "EIO");
     }

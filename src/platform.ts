@@ -297,6 +297,14 @@ export interface FileSystem {
   stat(path: string): Promise<FileInfo>;
   /** List a directory. */
   readDir(path: string): Promise<DirEntry[]>;
+  /**
+   * The canonical absolute path of an existing file or directory: every
+   * symbolic link resolved, `.` and `..` removed (POSIX `realpath(3)`). A
+   * relative path is taken from the current directory. Rejects with a coded
+   * Error: `ENOENT` when a component does not exist, `ENOTDIR`, `ELOOP`,
+   * `EACCES`.
+   */
+  realPath(path: string): Promise<string>;
 }
 
 /** How much a compression stream flushes after a chunk. */

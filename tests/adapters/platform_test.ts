@@ -2,7 +2,7 @@
 // against whichever adapter the current runtime has (adapters/auto.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -507,6 +507,29 @@ test("files: stat, open, read a range, list a directory, ENOENT for a missing pa
   assert.equal((await platform.fs.stat(new URL(".", fixtures).pathname)).isDirectory, true);
   await assert.rejects(platform.fs.stat(path + ".missing"), (err: Error & { code?: string }) => err.code === "ENOENT");
   await assert.rejects(platform.fs.open(path + ".missing"), (err: Error & { code?: string }) => err.code === "ENOENT");
+});
+
+test("files: realPath resolves symlinks, . and .. to the canonical path; ENOENT for a missing one", async () => {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), "levent-realpath-")));
+  try {
+    mkdirSync(join(dir, "real"));
+    writeFileSync(join(dir, "real", "file.txt"), "x");
+    symlinkSync(join(dir, "real"), join(dir, "dirlink"));
+    symlinkSync(join(dir, "real", "file.txt"), join(dir, "filelink"));
+    symlinkSync("filelink", join(dir, "chain"));
+    const file = join(dir, "real", "file.txt");
+    assert.equal(await platform.fs.realPath(file), file);
+    assert.equal(await platform.fs.realPath(join(dir, "filelink")), file);
+    assert.equal(await platform.fs.realPath(join(dir, "chain")), file);
+    assert.equal(await platform.fs.realPath(join(dir, "dirlink", "file.txt")), file);
+    assert.equal(await platform.fs.realPath(join(dir, "dirlink", ".", "..", "real", "file.txt")), file);
+    assert.equal(await platform.fs.realPath(join(dir, "dirlink")), join(dir, "real"));
+    await assert.rejects(platform.fs.realPath(join(dir, "missing")), hasCode("ENOENT"));
+    symlinkSync(join(dir, "nowhere"), join(dir, "dangling"));
+    await assert.rejects(platform.fs.realPath(join(dir, "dangling")), hasCode("ENOENT"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("compression: raw deflate with sync flush round-trips and keeps context between messages", () => {
