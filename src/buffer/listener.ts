@@ -114,6 +114,7 @@ export class Listener<A = unknown> {
    * @throws {TypeError} if base, target or callback is not what it should be
    * @throws {RangeError} if the port or backlog is out of range
    * @throws a coded platform Error (as a rejection), e.g. `EADDRINUSE`
+   * @throws {EventError} `ERR_BASE_FREED` (as a rejection) when the base is freed, before or during the bind; nothing is left listening
    */
   static async bind<A = unknown>(
     base: EventBase,
@@ -129,36 +130,49 @@ export class Listener<A = unknown> {
     if (target.backlog !== undefined && (!Number.isInteger(target.backlog) || target.backlog < 0)) {
       throw new RangeError(`backlog must be an integer >= 0, got ${target.backlog}`);
     }
-    const listener = new Listener(base, callback, options);
-    const onAccept = (socket: TcpSocket): void => listener.#onAccept(socket);
-    const onError = (err: Error): void => listener.#onError(err);
-    const platform = base.platform;
     if (target.path !== undefined) {
       if (typeof target.path !== "string" || target.path === "") {
         throw new TypeError("target.path must be a non-empty string");
       }
-      listener.#platformListener = await platform.listen(
-        { path: target.path, backlog: target.backlog },
-        onAccept,
-        onError,
-      );
     } else {
       if (typeof target.host !== "string") throw new TypeError("target.host must be a string");
       if (!Number.isInteger(target.port) || target.port < 0 || target.port > 65535) {
         throw new RangeError(`target.port must be an integer in 0..65535, got ${target.port}`);
       }
-      if (target.tls !== undefined) {
+    }
+    const listener = new Listener(base, callback, options);
+    const onAccept = (socket: TcpSocket): void => listener.#onAccept(socket);
+    const onError = (err: Error): void => listener.#onError(err);
+    const platform = base.platform;
+    // Made pending before anything listens, so a freed base (ERR_BASE_FREED) fails here with nothing to undo.
+    listener.#event.add();
+    let bound: TcpListener;
+    try {
+      if (target.path !== undefined) {
+        bound = await platform.listen({ path: target.path, backlog: target.backlog }, onAccept, onError);
+      } else if (target.tls !== undefined) {
         const tls: TlsListenOptions = { host: target.host, port: target.port, ...target.tls };
-        listener.#platformListener = await platform.listenTls(tls, onAccept, onError);
+        bound = await platform.listenTls(tls, onAccept, onError);
       } else {
-        listener.#platformListener = await platform.listen(
+        bound = await platform.listen(
           { host: target.host, port: target.port, backlog: target.backlog, reusePort: target.reusePort },
           onAccept,
           onError,
         );
       }
+    } catch (err) {
+      listener.#freed = true;
+      listener.#event.free();
+      throw err;
     }
-    listener.#event.add();
+    listener.#platformListener = bound;
+    try {
+      // The base may have been freed while the listen was under way: then add() throws and nothing may stay bound.
+      listener.#event.add();
+    } catch (err) {
+      await listener.free();
+      throw err;
+    }
     return listener;
   }
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { autoPlatform } from "../../adapters/auto.ts";
 import { Listener } from "../../src/buffer/mod.ts";
-import { EventBase } from "../../src/event/mod.ts";
+import { EventBase, EventError } from "../../src/event/mod.ts";
 import type { AcceptErrorHandler, Platform, TcpSocket } from "../../src/platform.ts";
 import { deferred, exchange, within } from "../util.ts";
 
@@ -82,6 +82,60 @@ test("binding a port already in use rejects with EADDRINUSE", async () => {
     (err: Error & { code?: string }) => err.code === "EADDRINUSE",
   );
   await first.free();
+});
+
+/** A port that was free a moment ago: bound on port 0, then released. */
+async function freePort(): Promise<number> {
+  const probe = await platform.listen({ host: "127.0.0.1", port: 0 }, (s) => s.close());
+  const port = probe.address.port;
+  await probe.close();
+  return port;
+}
+
+/** Whether something listens on 127.0.0.1:port (a connect succeeds). */
+async function listening(port: number): Promise<boolean> {
+  try {
+    const socket = await within(platform.connect({ host: "127.0.0.1", port }), 5000, "connect");
+    socket.start({ data() {}, end() {}, drain() {}, error() {}, close() {} });
+    socket.close();
+    return true;
+  } catch (err) {
+    if ((err as Error & { code?: string }).code === "ECONNREFUSED") return false;
+    throw err;
+  }
+}
+
+test("Listener.bind on a freed base rejects with ERR_BASE_FREED and leaves nothing listening", async () => {
+  const isBaseFreed = (err: unknown): boolean => err instanceof EventError && err.code === "ERR_BASE_FREED";
+  // Freed before the call.
+  const freedBefore = new EventBase({ platform });
+  freedBefore.free();
+  const port = await freePort();
+  await assert.rejects(Listener.bind(freedBefore, { host: "127.0.0.1", port }, () => {}), isBaseFreed);
+  assert.equal(await listening(port), false, "a listener was left behind");
+  // Freed while the bind was under way.
+  const freedDuring = new EventBase({ platform });
+  const port2 = await freePort();
+  const pending = Listener.bind(freedDuring, { host: "127.0.0.1", port: port2 }, () => {});
+  freedDuring.free();
+  await assert.rejects(pending, isBaseFreed);
+  assert.equal(await listening(port2), false, "a listener was left behind");
+  // The port can be bound again: nothing holds it.
+  const base = new EventBase({ platform });
+  const again = await Listener.bind(base, { host: "127.0.0.1", port: port2 }, () => {});
+  await again.free();
+});
+
+test("a failed bind leaves no pending event: the loop ends at once", async () => {
+  const base = new EventBase({ platform });
+  const first = await platform.listen({ host: "127.0.0.1", port: 0 }, (s) => s.close());
+  await assert.rejects(
+    Listener.bind(base, { host: "127.0.0.1", port: first.address.port }, () => {}),
+    (err: Error & { code?: string }) => err.code === "EADDRINUSE",
+  );
+  assert.equal(base.countEvents().added, 0);
+  assert.equal(await within(base.loop(), 1000, "the loop"), 1);
+  await first.close();
 });
 
 test("a Unix-socket listener accepts and serves", async () => {
