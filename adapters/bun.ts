@@ -274,7 +274,7 @@ class BunTcpSocket implements TcpSocket {
   end(): void {
     if (this.#userClosed || this.#rawClosed || this.#ending) return;
     this.#ending = true;
-    if (this.#queued === 0) (this.#raw as RawSocket).shutdown();
+    if (this.#queued === 0) this.#shutdown();
   }
 
   close(): void {
@@ -384,11 +384,29 @@ class BunTcpSocket implements TcpSocket {
     }
     q.length = 0;
     this.#head = 0;
-    if (this.#ending) raw.shutdown();
+    if (this.#ending) this.#shutdown();
     if (this.#drainWanted && this.#h !== undefined) {
       this.#drainWanted = false;
       this.#h.drain();
     }
+  }
+
+  /**
+   * Send FIN: the queue is empty, so every byte is with the kernel. `finish`
+   * is told from a microtask queued first, so it comes before a `close` that
+   * Bun may report from inside shutdown().
+   */
+  #shutdown(): void {
+    queueMicrotask(() => {
+      const h = this.#h;
+      if (h === undefined || this.#userClosed || this.#closeReported || this.#closeErr !== undefined) return;
+      try {
+        h.finish?.();
+      } catch (err) {
+        throwLater(err);
+      }
+    });
+    (this.#raw as RawSocket).shutdown();
   }
 
   /** Merge the small head of the queue with the chunks after it, up to COALESCE_UP_TO bytes. */

@@ -445,7 +445,12 @@ class DenoSocket implements TcpSocket {
     }
     if (this.#closed) return;
     this.#writeDone = true;
-    if (this.#eof) this.#finish();
+    try {
+      this.#h.finish?.();
+    } catch (e) {
+      reportError(e);
+    }
+    if (this.#eof && !this.#closed) this.#finish();
   }
 }
 

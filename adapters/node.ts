@@ -150,6 +150,7 @@ class NodeSocket implements TcpSocket {
     socket.pause();
     socket.on("end", this.#onEnd);
     socket.on("drain", this.#onDrain);
+    socket.on("finish", this.#onFinish);
     socket.on("error", this.#onError);
     socket.on("close", this.#onClose);
   }
@@ -235,6 +236,14 @@ class NodeSocket implements TcpSocket {
     const h = this.#handlers;
     if (h !== undefined) h.drain();
     else this.#remember((late) => late.drain());
+  };
+
+  /** Node emits 'finish' once end() has flushed every write and the shutdown (FIN) completed. */
+  #onFinish = (): void => {
+    if (this.#out === "closing" || this.#out === "closed") return;
+    const h = this.#handlers;
+    if (h !== undefined) h.finish?.();
+    else this.#remember((late) => late.finish?.());
   };
 
   #onError = (err: Error): void => {

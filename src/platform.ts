@@ -90,6 +90,13 @@ export interface SocketHandlers {
   end(): void;
   /** After a `write()` returned false: the queue has emptied, write again. */
   drain(): void;
+  /**
+   * Optional. After {@linkcode TcpSocket.end}: every byte written before it
+   * has been handed to the kernel and FIN was sent. Called at most once,
+   * before `close`; never called when the socket fails or is closed first
+   * (then `error` and `close` come instead).
+   */
+  finish?(): void;
   /** The connection failed (reset, TLS failure...). `close` follows. */
   error(err: Error): void;
   /** The socket is closed for good; called exactly once. */

@@ -353,6 +353,7 @@ export class BufferEvent {
   static readonly #readTimerCb = (_s: unknown, _w: number, bev: BufferEvent): void => bev.#onReadTimer();
   static readonly #writeTimerCb = (_s: unknown, _w: number, bev: BufferEvent): void => bev.#onWriteTimer();
   static readonly #deferredCb = (_s: unknown, _w: number, bev: BufferEvent): void => bev.#onDeferred();
+  static readonly #noop = (): void => {};
 
   static {
     // The socket's handlers: one object per connection whose methods are
@@ -370,6 +371,9 @@ export class BufferEvent {
       }
       drain(): void {
         this.#bev.#onDrain();
+      }
+      finish(): void {
+        this.#bev.#onFinish();
       }
       error(err: Error): void {
         this.#bev.#onError(err);
@@ -455,6 +459,12 @@ export class BufferEvent {
   /** After free(): wakes the closing writer when the socket drains or closes. */
   #lingerWake: (() => void) | null = null;
   #lingerClosed = false;
+  /**
+   * While a free() with closeOnFree still has bytes to hand to the kernel:
+   * a pending event that keeps the base's loop running (as libevent's
+   * pending write event would), released once FIN is out or the socket is gone.
+   */
+  #lingerHold: Event | null = null;
 
   // Pair kind.
   #partner: BufferEvent | null = null;
@@ -932,6 +942,12 @@ export class BufferEvent {
    * dropped. A pair end hands its remaining output to the partner, which
    * then sees `READING|EOF`. Calling free() again does nothing; any other
    * method then throws TypeError.
+   *
+   * While a socket BufferEvent lingers to send its output, the base's loop
+   * keeps running, as for a pending event: `dispatch()` returns (and a
+   * program that then exits loses nothing) only once every byte, file
+   * segments included, is with the kernel and FIN is out, or the connection
+   * failed or closed. The discarding read after that does not hold the loop.
    */
   free(): void {
     if (this.#state === "freed") return;
@@ -1615,6 +1631,11 @@ export class BufferEvent {
     else this.#syncWrite();
   }
 
+  /** The socket's queue emptied after end() and FIN is out: a lingering free() has handed over every byte. */
+  #onFinish(): void {
+    if (this.#state === "freed") this.#releaseLoop();
+  }
+
   #onError(err: Error): void {
     if (this.#state !== "open") return;
     this.#socketError = err;
@@ -1632,6 +1653,7 @@ export class BufferEvent {
     if (this.#state === "freed") {
       this.#lingerClosed = true;
       this.#lingerWake?.();
+      this.#releaseLoop();
       return;
     }
     if (this.#state !== "open") return;
@@ -1715,6 +1737,8 @@ export class BufferEvent {
       socket.close();
       return;
     }
+    // The loop runs on until the socket reports `finish` (FIN out) or closes.
+    this.#holdLoop();
     if (out.hasFileSegments) {
       void this.#lingerFiles(socket);
       return;
@@ -1741,6 +1765,25 @@ export class BufferEvent {
     } catch {
       socket.close();
     }
+  }
+
+  #holdLoop(): void {
+    if (this.#lingerHold !== null) return;
+    const hold = new Event(this.#base, null, 0, BufferEvent.#noop);
+    try {
+      hold.add();
+    } catch {
+      // A freed base has no loop left to hold.
+      return;
+    }
+    this.#lingerHold = hold;
+  }
+
+  #releaseLoop(): void {
+    const hold = this.#lingerHold;
+    if (hold === null) return;
+    this.#lingerHold = null;
+    hold.free();
   }
 
   // ------------------------------------------------------------ pair kind

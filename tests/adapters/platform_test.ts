@@ -67,6 +67,7 @@ class Probe {
   closeCount = 0;
   onData: ((bytes: Uint8Array) => void) | undefined;
   onDrain: (() => void) | undefined;
+  onFinish: (() => void) | undefined;
   keep = true;
   readonly socket: TcpSocket;
 
@@ -79,13 +80,25 @@ class Probe {
         if (this.keep) this.chunks.push(mine);
         this.onData?.(mine);
       },
-      end: () => this.ended.resolve(),
+      end: () => {
+        this.log.push("end");
+        this.ended.resolve();
+      },
       drain: () => {
         this.drains++;
         this.onDrain?.();
       },
-      error: (err) => this.errors.push(err),
+      finish: () => {
+        this.finished++;
+        this.log.push("finish");
+        this.onFinish?.();
+      },
+      error: (err) => {
+        this.log.push(`error ${(err as Error & { code?: string }).code}`);
+        this.errors.push(err);
+      },
       close: () => {
+        this.log.push("close");
         this.closeCount++;
         this.closed.resolve();
       },
@@ -96,6 +109,11 @@ class Probe {
   text(): string {
     return dec.decode(concat(this.chunks));
   }
+
+  /** Called when the adapter reports `finish`. */
+  finished = 0;
+  /** What the probe heard, in order: "end", "finish", "error CODE", "close". */
+  readonly log: string[] = [];
 
   /** Resolve once at least `n` bytes have arrived. */
   async waitFor(n: number, ms = 5000): Promise<void> {
@@ -366,6 +384,56 @@ test("a peer reset surfaces as an ECONNRESET or EPIPE error, then close", async 
   assert.ok(client.errors.length >= 1, "a reset must be reported through error()");
   const code = (client.errors[0] as Error & { code?: string }).code;
   assert.ok(code === "ECONNRESET" || code === "EPIPE", `code ${code}`);
+  await listener.close();
+});
+
+test("finish comes after end() once every queued byte is with the kernel, before close", async () => {
+  const total = 48 << 20;
+  const { listener, accepted } = await server((p) => {
+    p.keep = false;
+    p.socket.pause();
+    p.ended.promise.then(() => p.socket.end());
+  });
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  const peer = await within(accepted, 5000, "accept");
+  for (let sent = 0; sent < total; sent += 1 << 20) client.socket.write(new Uint8Array(1 << 20));
+  client.socket.end();
+  let queuedAtFinish = -1;
+  const finished = deferred();
+  client.onFinish = () => {
+    queuedAtFinish = client.socket.bufferedAmount;
+    finished.resolve();
+  };
+  // The peer reads nothing, so the kernel's buffers fill and the queue cannot empty.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(client.finished, 0, "finish while most bytes were still queued");
+  peer.socket.resume();
+  await within(finished.promise, 20000, "finish");
+  assert.equal(queuedAtFinish, 0);
+  await within(peer.ended.promise, 20000, "EOF at the peer");
+  assert.equal(peer.received, total);
+  await within(client.closed.promise, 5000, "close");
+  assert.deepEqual(client.log, ["finish", "end", "close"]);
+  assert.equal(client.finished, 1);
+  assert.deepEqual(client.errors, []);
+  await listener.close();
+});
+
+test("finish is not reported when the socket is closed before its queue emptied", async () => {
+  const { listener, accepted } = await server((p) => {
+    p.keep = false;
+    p.socket.pause();
+  });
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  const peer = await within(accepted, 5000, "accept");
+  for (let i = 0; i < 48; i++) client.socket.write(new Uint8Array(1 << 20));
+  client.socket.end();
+  await new Promise((r) => setTimeout(r, 100));
+  client.socket.close();
+  await within(client.closed.promise, 5000, "close");
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(client.finished, 0);
+  peer.socket.close();
   await listener.close();
 });
 

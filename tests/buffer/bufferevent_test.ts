@@ -1,7 +1,9 @@
 // BufferEvent over platform sockets (libevent's bufferevent_sock.c), TLS included.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { autoPlatform } from "../../adapters/auto.ts";
 import type { TcpListener, TcpSocket } from "../../src/platform.ts";
@@ -527,3 +529,118 @@ test("TLS: an untrusted certificate is an ERROR with code ETLS, not an exception
     assert.equal(await within(got.promise, 5000, "the TLS failure"), BEV_EVENT_ERROR);
     assert.equal((client.socketError as Error & { code?: string }).code, "ETLS");
   }));
+
+/**
+ * A slow reader on a plain platform socket: pauses 5 ms after every 512 KiB
+ * and checks the test pattern. It keeps its side open after EOF until closed.
+ */
+interface SlowReader {
+  received(): number;
+  mismatch(): number;
+  ended: Promise<void>;
+  /** Every error the socket reported. */
+  errors: Error[];
+  closed: Promise<void>;
+  socket: TcpSocket;
+}
+
+function slowReader(socket: TcpSocket): SlowReader {
+  let received = 0;
+  let mismatch = -1;
+  let sinceBreak = 0;
+  const ended = deferred();
+  const closed = deferred();
+  const errors: Error[] = [];
+  socket.start({
+    data(bytes) {
+      for (let i = 0; i < bytes.length; i++) {
+        if (mismatch < 0 && bytes[i] !== patternByte(received + i)) mismatch = received + i;
+      }
+      received += bytes.length;
+      sinceBreak += bytes.length;
+      if (sinceBreak >= 512 * 1024) {
+        sinceBreak = 0;
+        socket.pause();
+        setTimeout(() => socket.resume(), 5);
+      }
+    },
+    end: () => ended.resolve(),
+    drain() {},
+    error: (err) => errors.push(err),
+    close: () => {
+      ended.resolve();
+      closed.resolve();
+    },
+  });
+  return {
+    received: () => received,
+    mismatch: () => mismatch,
+    ended: ended.promise,
+    errors,
+    closed: closed.promise,
+    socket,
+  };
+}
+
+/** A connected pair of plain platform sockets on 127.0.0.1: the accepted one and the client. */
+async function socketPair(): Promise<{ server: TcpSocket; client: TcpSocket }> {
+  const accepted = deferred<TcpSocket>();
+  const listener = await platform.listen({ host: "127.0.0.1", port: 0 }, (s) => accepted.resolve(s));
+  try {
+    const client = await within(platform.connect({ host: "127.0.0.1", port: listener.address.port }), 5000, "connect");
+    return { server: await within(accepted.promise, 5000, "accept"), client };
+  } finally {
+    await listener.close();
+  }
+}
+
+/** A file of `size` pattern bytes starting at stream offset `offset`, in a fresh temporary folder. */
+function patternFile(size: number, offset: number): { path: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "levent-bev-"));
+  const path = join(dir, "pattern.bin");
+  writeFileSync(path, fillPattern(new Uint8Array(size), offset));
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+test("free() with closeOnFree holds dispatch() until all 20 MB, file segments included, and FIN are handed over", async () => {
+  const head = 6 << 20;
+  const fileSize = 8 << 20;
+  const tail = 6 << 20;
+  const total = head + fileSize + tail;
+  const file = patternFile(fileSize, head);
+  try {
+    const { server, client } = await socketPair();
+    const reader = slowReader(client);
+    const base = new EventBase({ platform });
+    const bev = BufferEvent.socket(base, server, { closeOnFree: true });
+    bev.write(fillPattern(new Uint8Array(head), 0));
+    bev.output.addFile(await platform.fs.open(file.path), 0, fileSize);
+    bev.write(fillPattern(new Uint8Array(tail), head + fileSize));
+    bev.free();
+    await within(base.dispatch(), 30000, "dispatch() after the lingering free");
+    // A program that exits here loses what the adapter still queues; closing the socket drops it the same way.
+    server.close();
+    await within(reader.ended, 30000, "the end of the stream at the slow reader");
+    assert.equal(reader.mismatch(), -1, `first wrong byte at ${reader.mismatch()}`);
+    assert.equal(reader.received(), total);
+    assert.deepEqual(reader.errors, []);
+    client.close();
+    await within(reader.closed, 5000, "the reader's close");
+  } finally {
+    file.remove();
+  }
+});
+
+test("a lingering free() lets the loop go once FIN is out, though the peer never closes its side", async () => {
+  const { server, client } = await socketPair();
+  const reader = slowReader(client);
+  const base = new EventBase({ platform });
+  const bev = BufferEvent.socket(base, server, { closeOnFree: true });
+  bev.write(fillPattern(new Uint8Array(4 << 20), 0));
+  bev.free();
+  await within(base.dispatch(), 20000, "dispatch()");
+  await within(reader.ended, 20000, "EOF at the reader");
+  assert.equal(reader.received(), 4 << 20);
+  client.close();
+  await within(reader.closed, 5000, "close");
+});
