@@ -479,6 +479,8 @@ class BunTcpSocket implements TcpSocket {
     if (s === undefined || s.#rawClosed) return;
     s.#rawClosed = true;
     s.#flowing = false;
+    // FIN went out only if end() was called and the queue had emptied.
+    const finSent = s.#ending && s.#queued === 0;
     s.#dropQueue();
     const pending = s.#handshake;
     if (pending !== undefined) {
@@ -491,8 +493,12 @@ class BunTcpSocket implements TcpSocket {
     }
     if (s.#userClosed) return;
     if (err !== undefined) s.#closeErr ??= coded(err, "ECONNRESET");
-    // With allowHalfOpen, a clean close means both sides sent FIN. Bun reports the
-    // peer's FIN through `end` only when it arrives first, so supply the missing one.
+    // With allowHalfOpen Bun keeps a socket open after the peer's FIN, so a
+    // close before ours went out is a failure Bun did not name: a write to a
+    // peer that had gone (after its FIN) makes it close without an error.
+    else if (!finSent) s.#closeErr ??= codedError("the connection was closed by the peer", "ECONNRESET");
+    // A clean close means both sides sent FIN. Bun reports the peer's FIN
+    // through `end` only when it arrives first, so supply the missing one.
     else if (s.#closeErr === undefined) s.#peerEnded = true;
     // Bun may close inside our own calls (shutdown() after the peer's FIN, a
     // failed write); report from a microtask so the owner is never re-entered.

@@ -589,7 +589,11 @@ export class BufferEvent {
     return this.#input;
   }
 
-  /** The bytes waiting to be sent (libevent `bufferevent_get_output`). */
+  /**
+   * The bytes waiting to be sent (libevent `bufferevent_get_output`). When a
+   * socket BufferEvent's connection closes, what output still holds is
+   * dropped, since nothing can send it, and its file handles are closed.
+   */
   get output(): EvBuffer {
     return this.#output;
   }
@@ -948,6 +952,8 @@ export class BufferEvent {
    * program that then exits loses nothing) only once every byte, file
    * segments included, is with the kernel and FIN is out, or the connection
    * failed or closed. The discarding read after that does not hold the loop.
+   * Output that will not be sent is released at once, closing the file
+   * handles of its file segments.
    */
   free(): void {
     if (this.#state === "freed") return;
@@ -972,17 +978,25 @@ export class BufferEvent {
       case "socket": {
         const socket = this.#socket;
         // A socket still connecting is closed when the connect resolves (#connected).
-        if (socket === null || was !== "open") return;
-        if (this.#closeOnFree) this.#linger(socket);
-        else socket.pause();
+        if (socket !== null && was === "open") {
+          if (this.#closeOnFree) {
+            this.#linger(socket);
+            return;
+          }
+          socket.pause();
+        }
+        // Unsent output goes nowhere now: let its file handles go at once, not when collected.
+        this.#output.free();
         return;
       }
       case "pair":
         this.#unlinkPair();
+        this.#output.free();
         return;
       case "filter": {
         const lower = this.#underlying;
         this.#underlying = null;
+        this.#output.free();
         if (lower === null) return;
         if (this.#closeOnFree) {
           lower.free();
@@ -1659,6 +1673,8 @@ export class BufferEvent {
     if (this.#state !== "open") return;
     this.#state = "closed";
     this.#writeState = "ready";
+    // Nothing can send what output holds any more: drop it, closing its file handles now.
+    if (this.#output.length > 0) this.#discardOutput();
     this.#syncRead();
     this.#syncWrite();
     if (this.#readEnd !== "open") return;
@@ -1760,9 +1776,16 @@ export class BufferEvent {
         out.drain(ready);
         if (!room && !this.#lingerClosed) await new Promise<void>((resolve) => this.#lingerWake = resolve);
       }
+      this.#lingerWake = null;
+      if (this.#lingerClosed) {
+        // The peer went away first: what was left is never sent; close its files now.
+        out.free();
+        return;
+      }
       socket.end();
       socket.resume();
     } catch {
+      out.free();
       socket.close();
     }
   }
@@ -1784,6 +1807,16 @@ export class BufferEvent {
     if (hold === null) return;
     this.#lingerHold = null;
     hold.free();
+  }
+
+  /** Empty output without telling the write callback: the bytes were not sent. */
+  #discardOutput(): void {
+    this.#fileReady = 0;
+    try {
+      this.#output.drain(this.#output.length);
+    } catch {
+      // Frozen at the front by its owner: it stays as it is.
+    }
   }
 
   // ------------------------------------------------------------ pair kind

@@ -437,6 +437,33 @@ test("finish is not reported when the socket is closed before its queue emptied"
   await listener.close();
 });
 
+test("writing on after the peer's end, to a peer that has closed, surfaces as an error, not a clean close", async () => {
+  const first = 100 * 1024;
+  const stop = deferred();
+  const { listener, accepted } = await server((p) => {
+    p.keep = false;
+    p.socket.write(new Uint8Array(first));
+    // Once the peer has ended (it closed), send until the connection fails: nothing here ends it cleanly.
+    const chunk = new Uint8Array(64 * 1024);
+    const pump = (): void => {
+      while (p.closeCount === 0 && p.socket.write(chunk));
+    };
+    p.onDrain = pump;
+    p.ended.promise.then(pump);
+    p.closed.promise.then(() => stop.resolve());
+  });
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  client.keep = false;
+  await within(client.waitFor(first), 5000, "the first 100 KB");
+  client.socket.close();
+  const peer = await within(accepted, 5000, "accept");
+  await within(stop.promise, 10000, "the sending end's close");
+  assert.equal(peer.errors.length, 1, `the sending end heard ${peer.log.join(", ")}`);
+  const code = (peer.errors[0] as Error & { code?: string }).code;
+  assert.ok(code === "ECONNRESET" || code === "EPIPE", `code ${code}`);
+  await listener.close();
+});
+
 test("pause stops data delivery and resume delivers what waited", async () => {
   const { listener, accepted } = await server();
   const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));

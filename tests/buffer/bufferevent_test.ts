@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { autoPlatform } from "../../adapters/auto.ts";
-import type { TcpListener, TcpSocket } from "../../src/platform.ts";
+import type { FileHandle, TcpListener, TcpSocket } from "../../src/platform.ts";
 import { EV_PERSIST, EV_READ, EV_WRITE, Event, EventBase, ManualClock } from "../../src/event/mod.ts";
 import {
   BEV_EVENT_CONNECTED,
@@ -602,6 +602,20 @@ function patternFile(size: number, offset: number): { path: string; remove(): vo
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** A FileHandle that counts its close() calls. */
+function countingHandle(inner: FileHandle): FileHandle & { closes: number } {
+  const counted = {
+    closes: 0,
+    read: (position: number, length: number) => inner.read(position, length),
+    stat: () => inner.stat(),
+    close: () => {
+      counted.closes++;
+      return inner.close();
+    },
+  };
+  return counted;
+}
+
 test("free() with closeOnFree holds dispatch() until all 20 MB, file segments included, and FIN are handed over", async () => {
   const head = 6 << 20;
   const fileSize = 8 << 20;
@@ -644,3 +658,74 @@ test("a lingering free() lets the loop go once FIN is out, though the peer never
   client.close();
   await within(reader.closed, 5000, "close");
 });
+
+test("output's file handles are closed when the connection goes away, without waiting for free()", () =>
+  withHarness({}, async (h) => {
+    const file = patternFile(20 << 20, 0);
+    try {
+      const { server, client } = await socketPair();
+      const handle = countingHandle(await platform.fs.open(file.path));
+      const bev = h.track(BufferEvent.socket(h.base, server, { closeOnFree: true }));
+      const events: number[] = [];
+      bev.setCallbacks(null, null, (_b, what) => events.push(what));
+      bev.enable(EV_READ);
+      bev.output.addFile(handle, 0, 20 << 20);
+      let got = 0;
+      client.start({
+        data(bytes) {
+          got += bytes.length;
+          if (got >= 100 * 1024) client.close();
+        },
+        end() {},
+        drain() {},
+        error() {},
+        close() {},
+      });
+      await until(() => bev.state === "closed", "the server's connection to close", 10000);
+      await until(() => handle.closes === 1, "the file handle to close");
+      assert.equal(bev.output.length, 0, "unsendable output is dropped");
+      assert.ok(events.some((what) => what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)), `events ${events}`);
+    } finally {
+      file.remove();
+    }
+  }));
+
+test("free() closes the file handles of output it will not send: without closeOnFree, while connecting, after close", () =>
+  withHarness({}, async (h) => {
+    const path = fileURLToPath(new URL("cert.pem", fixtures));
+    // Without closeOnFree: the socket stays with its owner, the output is dropped.
+    const { server, client } = await socketPair();
+    const kept = countingHandle(await platform.fs.open(path));
+    const open = BufferEvent.socket(h.base, server, {});
+    open.output.addFile(kept, 0, 100);
+    open.free();
+    assert.equal(kept.closes, 1);
+    server.close();
+    client.close();
+    // Freed while its connect is under way.
+    const listener = await platform.listen({ host: "127.0.0.1", port: 0 }, (s) => s.close());
+    const connecting = countingHandle(await platform.fs.open(path));
+    const bev = BufferEvent.socket(h.base, null, { closeOnFree: true });
+    bev.output.addFile(connecting, 0, 100);
+    bev.connect({ host: "127.0.0.1", port: listener.address.port });
+    bev.free();
+    assert.equal(connecting.closes, 1);
+    await listener.close();
+    // A lingering free() whose peer has gone: the rest of the file is never sent.
+    const pair = await socketPair();
+    pair.client.start({ data() {}, end() {}, drain() {}, error() {}, close() {} });
+    pair.client.pause();
+    const file = patternFile(32 << 20, 0);
+    try {
+      const lingering = countingHandle(await platform.fs.open(file.path));
+      const linger = BufferEvent.socket(h.base, pair.server, { closeOnFree: true });
+      linger.output.addFile(lingering, 0, 32 << 20);
+      linger.free();
+      await sleep(100);
+      // Closed with bytes it never read: the kernel answers with RST.
+      pair.client.close();
+      await until(() => lingering.closes === 1, "the lingering free's file handle to close");
+    } finally {
+      file.remove();
+    }
+  }));
