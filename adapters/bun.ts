@@ -278,15 +278,23 @@ class BunTcpSocket implements TcpSocket {
   }
 
   close(): void {
+    // Dropping queued bytes and then sending FIN would let the peer take a
+    // truncated stream for a complete one: with bytes still queued, a TCP
+    // close resets the connection instead.
+    this.#closeNow(this.#queued > 0 && this.#path === undefined);
+  }
+
+  reset(): void {
+    this.#closeNow(true);
+  }
+
+  /** close() and reset(): `abort` terminates (RST) instead of closing (FIN). */
+  #closeNow(abort: boolean): void {
     if (this.#userClosed || this.#closeReported) return;
     this.#userClosed = true;
     this.#flowing = false;
     this.#held = undefined;
     this.#closeErr = undefined;
-    // Dropping queued bytes and then sending FIN would let the peer take a
-    // truncated stream for a complete one: with bytes still queued, a TCP
-    // close resets the connection instead.
-    const abort = this.#queued > 0 && this.#path === undefined;
     this.#dropQueue();
     const raw = this.#raw;
     // Bun runs the close callback inside close()/terminate(); it sees #userClosed and stays quiet.

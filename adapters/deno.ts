@@ -11,6 +11,8 @@
  *   false once more than 256 KiB wait in that queue; `drain` fires when the
  *   queue has emptied after such a false.
  * - `close` is delivered on a microtask after `close()`, never inside it.
+ * - `reset()` cannot send RST: `Deno.Conn` offers no abortive close, so it
+ *   closes at once like `close()`.
  * - After `end` (the peer's EOF) the socket stays half-open until the owner
  *   calls `end()` or `close()`; both directions finished means it closes.
  * - `setNoDelay` applies to plain TCP only: Deno's TLS connections expose no
@@ -218,6 +220,15 @@ class DenoSocket implements TcpSocket {
     this.#closeDue = true;
     // Deliver `close` on a later turn so that the owner never re-enters its own close().
     if (this.#started) queueMicrotask(() => this.#deliverClose());
+  }
+
+  /**
+   * `Deno.Conn` cannot send RST (no SO_LINGER, no abortive close), so this
+   * closes at once like close(): the peer sees an end of stream, or a reset
+   * if bytes it sent were still unread here.
+   */
+  reset(): void {
+    this.close();
   }
 
   pause(): void {

@@ -200,6 +200,24 @@ class NodeSocket implements TcpSocket {
     else socket.destroy();
   }
 
+  reset(): void {
+    if (this.#out === "closing" || this.#out === "closed") return;
+    const socket = this.#socket;
+    const ended = this.#out === "ended";
+    this.#out = "closing";
+    // Only a TCP handle can send RST (TLS wraps it, Unix sockets have none);
+    // libuv refuses once a shutdown is under way, so after end() this is a plain close.
+    if (this.#kind !== "tcp" || ended || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    try {
+      socket.resetAndDestroy();
+    } catch {
+      socket.destroy();
+    }
+  }
+
   pause(): void {
     this.#paused = true;
     if (this.#handlers !== undefined) this.#socket.pause();

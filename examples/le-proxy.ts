@@ -4,7 +4,9 @@
  * --connect, and bytes are piped both ways through BufferEvents. When one
  * side's output passes MAX_OUTPUT, reading from the other side stops until
  * it drains to half of that, so a slow far end holds the proxy's memory
- * bounded instead of letting it buffer the whole stream.
+ * bounded instead of letting it buffer the whole stream. When one side is
+ * reset (ECONNRESET), the other is reset too (BufferEvent.abort, where the
+ * runtime can send RST), so a cut-off stream never looks complete.
  *
  *   deno run -A examples/le-proxy.ts --listen 127.0.0.1:8000 --connect 127.0.0.1:9000
  *   bun examples/le-proxy.ts --listen H:P --connect H:P
@@ -72,11 +74,21 @@ function closeOnFinishedWritecb(bev: BufferEvent): void {
   if (bev.output.length === 0) release(bev);
 }
 
+/** Whether `bev`'s connection was reset by its peer. */
+function wasReset(bev: BufferEvent): boolean {
+  return (bev.socketError as (Error & { code?: string }) | null)?.code === "ECONNRESET";
+}
+
 function eventcb(bev: BufferEvent, what: number, partner: BufferEvent | null): void {
   if (what & BEV_EVENT_CONNECTED) return;
   if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
   if (what & BEV_EVENT_ERROR) log(`connection error: ${bev.socketError?.message ?? "unknown"}`);
-  if (partner !== null) {
+  if (partner !== null && what & BEV_EVENT_ERROR && wasReset(bev)) {
+    // A reset is passed on as a reset: ending the other side cleanly would
+    // let its peer take the cut-off stream for a complete one.
+    open.delete(partner);
+    partner.abort();
+  } else if (partner !== null) {
     // Pass on what this side still holds, then close the partner once written.
     readcb(bev, partner);
     if (partner.output.length > 0) {

@@ -128,8 +128,27 @@ export interface TcpSocket {
    * has ended too, the socket closes (`close` handler).
    */
   end(): void;
-  /** Close at once, dropping anything still queued. `close` handler follows. */
+  /**
+   * Close at once, dropping anything still queued. `close` handler follows.
+   * Where the runtime can, a TCP socket closed with bytes still queued is
+   * reset rather than ended, so the peer does not take a cut stream for a
+   * whole one.
+   */
   close(): void;
+  /**
+   * Abort the connection: close at once, dropping anything queued, and make
+   * the peer see a reset (RST, `ECONNRESET` at its end) instead of an
+   * orderly end. This is what a C program gets from `SO_LINGER` {1, 0} and
+   * then `close()`. The `close` handler follows, with no `error` before it.
+   *
+   * Node sends the RST (`socket.resetAndDestroy()`), and so does Bun
+   * (`socket.terminate()`). Deno's `Deno.Conn` has no way to send one: there
+   * reset() closes at once like {@linkcode TcpSocket.close}, and the peer
+   * sees a reset only if bytes it sent were still unread (Linux answers
+   * those with RST); otherwise it sees an end of stream. Unix sockets have
+   * no reset, and TLS sockets on Node and Deno are closed plainly too.
+   */
+  reset(): void;
   /** Stop delivering `data` (real backpressure: the kernel buffer fills). */
   pause(): void;
   /** Start delivering `data` again. */

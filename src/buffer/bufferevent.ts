@@ -953,9 +953,45 @@ export class BufferEvent {
    * segments included, is with the kernel and FIN is out, or the connection
    * failed or closed. The discarding read after that does not hold the loop.
    * Output that will not be sent is released at once, closing the file
-   * handles of its file segments.
+   * handles of its file segments. To drop output and reset the connection
+   * instead, use {@linkcode BufferEvent.abort}.
    */
   free(): void {
+    this.#release(false);
+  }
+
+  /**
+   * Abort the connection and release the BufferEvent: what libevent programs
+   * do by setting `SO_LINGER` to {1, 0} on `bufferevent_getfd(bev)` and then
+   * calling `bufferevent_free()` with `BEV_OPT_CLOSE_ON_FREE`. Callbacks stop
+   * at once; nothing more is sent, what output holds is dropped (file
+   * segments' handles are closed), and the peer sees a reset (RST) instead
+   * of an orderly end, so it cannot take a cut stream for a whole one.
+   * Where the runtime cannot send RST (Deno; Unix and, on Node and Deno, TLS
+   * sockets), the socket is closed at once instead (see `TcpSocket.reset`).
+   *
+   * A socket BufferEvent resets its socket whether or not it has
+   * closeOnFree; a pair end gives its partner `READING|ERROR` with a
+   * socketError whose code is `"ECONNRESET"` (not the EOF that free() gives)
+   * and hands it nothing more; a filter aborts its underlying BufferEvent
+   * when it owns it (closeOnFree), and otherwise is freed as by free().
+   * Calling abort() or free() again does nothing.
+   *
+   * @example
+   * ```ts ignore
+   * // A proxy passing an upstream reset on to its client as a reset.
+   * if (what & BEV_EVENT_ERROR && (upstream.socketError as { code?: string } | null)?.code === "ECONNRESET") {
+   *   client.abort();
+   *   upstream.free();
+   * }
+   * ```
+   */
+  abort(): void {
+    this.#release(true);
+  }
+
+  /** free() and abort(). */
+  #release(abort: boolean): void {
     if (this.#state === "freed") return;
     const was = this.#state;
     this.#state = "freed";
@@ -979,18 +1015,21 @@ export class BufferEvent {
         const socket = this.#socket;
         // A socket still connecting is closed when the connect resolves (#connected).
         if (socket !== null && was === "open") {
-          if (this.#closeOnFree) {
+          if (abort) {
+            socket.reset();
+          } else if (this.#closeOnFree) {
             this.#linger(socket);
             return;
+          } else {
+            socket.pause();
           }
-          socket.pause();
         }
         // Unsent output goes nowhere now: let its file handles go at once, not when collected.
         this.#output.free();
         return;
       }
       case "pair":
-        this.#unlinkPair();
+        this.#unlinkPair(abort);
         this.#output.free();
         return;
       case "filter": {
@@ -999,7 +1038,8 @@ export class BufferEvent {
         this.#output.free();
         if (lower === null) return;
         if (this.#closeOnFree) {
-          lower.free();
+          if (abort) lower.abort();
+          else lower.free();
         } else if (lower.#state !== "freed") {
           if (lower.#eventcb === BufferEvent.#lowerEventCb && lower.#cbArg === this) {
             lower.setCallbacks(null, null, null);
@@ -1875,18 +1915,26 @@ export class BufferEvent {
     }
   }
 
-  /** free() of a pair end: the partner gets what we still had to send, then EOF. */
-  #unlinkPair(): void {
+  /**
+   * free() of a pair end: the partner gets what we still had to send, then
+   * EOF. abort(): the partner gets nothing more, and an ECONNRESET error.
+   */
+  #unlinkPair(abort: boolean): void {
     const partner = this.#partner;
     if (partner === null) return;
-    if (this.#output.length > 0 && partner.#state === "open") this.#moveToPartner(true, true);
+    if (!abort && this.#output.length > 0 && partner.#state === "open") this.#moveToPartner(true, true);
     this.#partner = null;
     partner.#partner = null;
     if (partner.#state !== "open") return;
     partner.#state = "closed";
     partner.#syncRead();
     partner.#syncWrite();
-    partner.#runEventcb(BEV_EVENT_READING | BEV_EVENT_EOF, false);
+    if (abort) {
+      partner.#socketError = Object.assign(new Error("the other end of the pair was aborted"), { code: "ECONNRESET" });
+      partner.#runEventcb(BEV_EVENT_READING | BEV_EVENT_ERROR, false);
+    } else {
+      partner.#runEventcb(BEV_EVENT_READING | BEV_EVENT_EOF, false);
+    }
   }
 
   // ---------------------------------------------------------- filter kind

@@ -387,6 +387,35 @@ test("a peer reset surfaces as an ECONNRESET or EPIPE error, then close", async 
   await listener.close();
 });
 
+test("reset() drops the queue and the peer sees ECONNRESET (Deno: an end), not a clean end", async () => {
+  // An end (all Deno can give) is answered with end(), so the peer closes either way.
+  const { listener, accepted } = await server((p) => p.ended.promise.then(() => p.socket.end()));
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  const peer = await within(accepted, 5000, "accept");
+  client.socket.write(enc.encode("before"));
+  await within(peer.waitFor(6), 5000, "the bytes before the reset");
+  // Queued behind a peer that does not read: reset() must not send them.
+  peer.socket.pause();
+  for (let i = 0; i < 32; i++) client.socket.write(new Uint8Array(1 << 20));
+  client.socket.reset();
+  client.socket.reset();
+  assert.equal(client.socket.write(enc.encode("late")), false, "write after reset reports false");
+  await within(client.closed.promise, 5000, "close at the resetting end");
+  assert.deepEqual(client.log, ["close"], "the resetting end hears only close");
+  peer.socket.resume();
+  await within(peer.closed.promise, 5000, "the peer's close");
+  assert.ok(peer.received < 32 << 20, "the queue was dropped, not sent");
+  if (platform.name === "deno") {
+    // Deno.Conn cannot send RST (see TcpSocket.reset): the peer sees an end.
+    assert.deepEqual(peer.errors, []);
+  } else {
+    assert.equal(peer.errors.length, 1, `peer heard ${peer.log.join(", ")}`);
+    assert.equal((peer.errors[0] as Error & { code?: string }).code, "ECONNRESET");
+    assert.ok(!peer.log.includes("end"), `a reset is not an end: ${peer.log.join(", ")}`);
+  }
+  await listener.close();
+});
+
 test("finish comes after end() once every queued byte is with the kernel, before close", async () => {
   const total = 48 << 20;
   const { listener, accepted } = await server((p) => {

@@ -221,6 +221,32 @@ test("without closeOnFree, freeing the filter hands the underlying back, callbac
   assert.equal(got, "plain", "b reads again, unfiltered");
 });
 
+test("abort() on a filter with closeOnFree aborts the underlying BufferEvent; without it, it frees only itself", async () => {
+  const base = new EventBase({ platform });
+  const [a, b] = BufferEvent.pair(base);
+  const seen: number[] = [];
+  b.setCallbacks(null, null, (_bev, what) => seen.push(what));
+  const owning = BufferEvent.filter(a, null, upper, { closeOnFree: true });
+  owning.write("never sent");
+  owning.abort();
+  assert.equal(owning.state, "freed");
+  assert.equal(a.state, "freed", "the underlying was aborted with it");
+  await run(base);
+  assert.deepEqual(seen, [BEV_EVENT_READING | BEV_EVENT_ERROR]);
+  assert.equal(b.input.length, 0);
+
+  const [c, d] = BufferEvent.pair(base);
+  const lending = BufferEvent.filter(c, null, upper);
+  lending.abort();
+  assert.equal(c.state, "open", "an underlying the filter does not own stays open");
+  let got = "";
+  d.setCallbacks((bev) => got += dec.decode(bev.read()), null, null);
+  d.enable(EV_READ);
+  c.write("still works");
+  await run(base);
+  assert.equal(got, "still works");
+});
+
 test("flush finished through an output filter ends its stream and the far side sees EOF", async () => {
   const base = new EventBase({ platform });
   const [a, b] = BufferEvent.pair(base);

@@ -7,6 +7,7 @@ import { BufferError } from "../../src/buffer/buffer_error.ts";
 import { EvBuffer } from "../../src/buffer/evbuffer.ts";
 import {
   BEV_EVENT_EOF,
+  BEV_EVENT_ERROR,
   BEV_EVENT_READING,
   BEV_EVENT_TIMEOUT,
   BEV_EVENT_WRITING,
@@ -111,6 +112,29 @@ test("freeing one end hands its remaining output to the partner, then READING|EO
   assert.equal(b.getPartner(), null);
   assert.equal(b.state, "closed");
   assert.equal(a.state, "freed");
+});
+
+test("abort() on one end hands the partner nothing more and READING|ERROR with ECONNRESET, not EOF", async () => {
+  const base = new EventBase({ platform });
+  const [a, b] = BufferEvent.pair(base);
+  const order: string[] = [];
+  b.setCallbacks(
+    (bev) => order.push(`read ${dec.decode(bev.read())}`),
+    null,
+    (_bev, what) => order.push(`event ${what}`),
+  );
+  a.write("cut off");
+  // b is not reading, so the bytes are still in a's output when a is aborted.
+  a.abort();
+  await run(base);
+  assert.deepEqual(order, [`event ${BEV_EVENT_READING | BEV_EVENT_ERROR}`]);
+  assert.equal((b.socketError as Error & { code?: string }).code, "ECONNRESET");
+  assert.equal(b.state, "closed");
+  assert.equal(b.getPartner(), null);
+  assert.equal(a.state, "freed");
+  assert.equal(a.output.length, 0);
+  a.abort();
+  a.free();
 });
 
 test("getPartner returns the other end", () => {

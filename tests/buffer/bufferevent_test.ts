@@ -659,6 +659,20 @@ test("a lingering free() lets the loop go once FIN is out, though the peer never
   await within(reader.closed, 5000, "close");
 });
 
+test("a lingering free() lets the loop go when the peer resets the connection", async () => {
+  const { server, client } = await socketPair();
+  client.start({ data() {}, end() {}, drain() {}, error() {}, close() {} });
+  client.pause();
+  const base = new EventBase({ platform });
+  const bev = BufferEvent.socket(base, server, { closeOnFree: true });
+  bev.write(new Uint8Array(32 << 20));
+  bev.free();
+  const done = base.dispatch();
+  await sleep(100);
+  client.reset();
+  await within(done, 10000, "dispatch() after the reset");
+});
+
 test("output's file handles are closed when the connection goes away, without waiting for free()", () =>
   withHarness({}, async (h) => {
     const file = patternFile(20 << 20, 0);
@@ -727,5 +741,36 @@ test("free() closes the file handles of output it will not send: without closeOn
       await until(() => lingering.closes === 1, "the lingering free's file handle to close");
     } finally {
       file.remove();
+    }
+  }));
+
+test("abort() drops the output and resets the connection: the peer sees ECONNRESET (Deno: an end), not a clean end", () =>
+  withHarness({}, async (h) => {
+    const { server, client } = await socketPair();
+    const reader = slowReader(client);
+    const path = fileURLToPath(new URL("cert.pem", fixtures));
+    const handle = countingHandle(await platform.fs.open(path));
+    const bev = BufferEvent.socket(h.base, server, { closeOnFree: true });
+    bev.write(fillPattern(new Uint8Array(1 << 20), 0));
+    await until(() => reader.received() === 1 << 20, "the first megabyte");
+    client.pause();
+    bev.write(new Uint8Array(32 << 20));
+    bev.output.addFile(handle, 0, 100);
+    await sleep(50);
+    bev.abort();
+    assert.equal(bev.state, "freed");
+    assert.equal(handle.closes, 1);
+    bev.abort();
+    bev.free();
+    client.resume();
+    await within(reader.ended, 5000, "the peer's end or reset");
+    client.close();
+    await within(reader.closed, 5000, "the peer's close");
+    assert.ok(reader.received() < 33 << 20, "the output was dropped");
+    if (platform.name === "deno") {
+      assert.deepEqual(reader.errors, [], "Deno cannot send RST (TcpSocket.reset)");
+    } else {
+      assert.equal(reader.errors.length, 1);
+      assert.equal((reader.errors[0] as Error & { code?: string }).code, "ECONNRESET");
     }
   }));

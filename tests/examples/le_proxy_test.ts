@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
+import net from "node:net";
 import { autoPlatform } from "../../adapters/auto.ts";
 import { deferred, fillPattern, patternByte, within } from "../util.ts";
 import { cannotRunExamples, listeningPort, startExample } from "./spawn_example.ts";
@@ -103,3 +104,49 @@ test("le-proxy without --connect fails with one line naming the flag and exit 2"
   assert.equal(await within(ex.exited, 20000, "exit"), 2);
   assert.match(ex.stderr(), /--connect/);
 });
+
+test(
+  "le-proxy passes an upstream reset on as a reset: the client sees ECONNRESET, not a clean end",
+  { skip },
+  async () => {
+    // The far end: sends 256 KiB, then resets the connection (node:net can, on every runtime).
+    const first = 256 * 1024;
+    const far = net.createServer((socket) => {
+      socket.on("error", () => {});
+      socket.write(new Uint8Array(first), () => setTimeout(() => socket.resetAndDestroy(), 200));
+    });
+    await new Promise<void>((resolve) => far.listen(0, "127.0.0.1", resolve));
+    const farPort = (far.address() as net.AddressInfo).port;
+    const ex = startExample("le-proxy", ["--listen", "127.0.0.1:0", "--connect", `127.0.0.1:${farPort}`]);
+    try {
+      const port = await listeningPort(ex);
+      const client = await platform.connect({ host: "127.0.0.1", port });
+      let received = 0;
+      const heard: string[] = [];
+      const closed = deferred();
+      client.start({
+        data: (bytes) => received += bytes.length,
+        end: () => {
+          heard.push("end");
+          client.end();
+        },
+        drain() {},
+        error: (err) => heard.push(`error ${(err as Error & { code?: string }).code}`),
+        close: () => closed.resolve(),
+      });
+      await within(closed.promise, 10000, "the client's connection to close");
+      assert.ok(received <= first, `received ${received}`);
+      if (platform.name === "deno") {
+        // Deno.Conn cannot send RST (TcpSocket.reset): the proxy can only close, and the client sees an end.
+        assert.deepEqual(heard, ["end"]);
+      } else {
+        assert.deepEqual(heard, ["error ECONNRESET"]);
+      }
+      ex.kill("SIGINT");
+      assert.equal(await within(ex.exited, 10000, "exit"), 0);
+    } finally {
+      ex.kill("SIGKILL");
+      await new Promise((resolve) => far.close(resolve));
+    }
+  },
+);
