@@ -244,11 +244,27 @@ class NodeSocket implements TcpSocket {
 
   #onEnd = (): void => {
     // TLS is left out: an empty TLS write is not guaranteed to reach the TCP socket.
-    if (EOF_MAY_HIDE_RESET && this.#out === "open" && this.#kind !== "tls") this.#socket.write(EMPTY);
+    if (EOF_MAY_HIDE_RESET && this.#out === "open" && this.#kind !== "tls") {
+      const socket = this.#socket;
+      if (socket.writableLength === 0) {
+        // Nothing queued, so the probe settles at once: the end waits for it, and a reset is told
+        // as the error it is rather than as an end followed by an error.
+        socket.write(EMPTY, (err) => {
+          if (err === null || err === undefined) this.#deliverEnd();
+        });
+        return;
+      }
+      socket.write(EMPTY);
+    }
+    this.#deliverEnd();
+  };
+
+  #deliverEnd(): void {
+    if (this.#out === "closing" || this.#out === "closed") return;
     const h = this.#handlers;
     if (h !== undefined) h.end();
     else this.#remember((late) => late.end());
-  };
+  }
 
   #onDrain = (): void => {
     const h = this.#handlers;
