@@ -130,6 +130,8 @@ class NodeSocket implements TcpSocket {
   #handlers: SocketHandlers | undefined;
   #out: OutState = "open";
   #paused = false;
+  /** Bytes Node read into the shared buffer after pause(), kept for resume(). */
+  #held: Uint8Array[] | undefined;
   #missed: MissedEvent[] | undefined;
 
   constructor(kind: SocketKind, lent: boolean) {
@@ -225,7 +227,21 @@ class NodeSocket implements TcpSocket {
 
   resume(): void {
     this.#paused = false;
-    if (this.#handlers !== undefined) this.#socket.resume();
+    if (this.#handlers === undefined) return;
+    const held = this.#held;
+    if (held === undefined) {
+      this.#socket.resume();
+      return;
+    }
+    // Bytes read while paused go first, on the next microtask (never inside the caller's resume()),
+    // and the socket reads on only once they are delivered and nobody paused again.
+    queueMicrotask(() => {
+      if (this.#paused || this.#held !== held) return;
+      this.#held = undefined;
+      const h = this.#handlers as SocketHandlers;
+      for (const bytes of held) h.data(bytes, true);
+      if (!this.#paused) this.#socket.resume();
+    });
   }
 
   setNoDelay(noDelay: boolean): void {
@@ -233,6 +249,12 @@ class NodeSocket implements TcpSocket {
   }
 
   #onLentData = (bytesRead: number): boolean => {
+    if (this.#paused) {
+      // Node restarts reading when a resume() and a pause() fall in the same tick (its resume is
+      // deferred, the pause is not): keep what came and stop reading, as returning false does.
+      (this.#held ??= []).push(lentView.slice(0, bytesRead));
+      return false;
+    }
     (this.#handlers as SocketHandlers).data(lentView.subarray(0, bytesRead), false);
     return true;
   };

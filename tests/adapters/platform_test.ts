@@ -509,6 +509,24 @@ test("pause stops data delivery and resume delivers what waited", async () => {
   await listener.close();
 });
 
+test("pause in the same tick as start holds the bytes until resume, then delivers them all in order", async () => {
+  const { listener, accepted } = await server();
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  client.socket.pause(); // right after start(): Node's deferred resume must not undo it
+  const peer = await within(accepted, 5000, "accept");
+  const total = 8 * 1024 * 1024;
+  peer.socket.write(fillPattern(new Uint8Array(total), 0));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(client.received < 1024 * 1024, `only a read or two may slip in while paused, got ${client.received} bytes`);
+  client.socket.resume();
+  await within(client.waitFor(total, 10000), 15000, "every byte after resume");
+  const got = concat(client.chunks);
+  for (let i = 0; i < total; i++) if (got[i] !== patternByte(i)) assert.fail(`byte ${i} differs`);
+  client.socket.close();
+  peer.socket.close();
+  await listener.close();
+});
+
 test("UDP: a datagram round trip carries the sender's address", async () => {
   const gotA = deferred<[Uint8Array, NetAddress]>();
   const gotB = deferred<[Uint8Array, NetAddress]>();
