@@ -33,7 +33,14 @@ import { announce, exitWhenDone, hostPortFlag, log, onStopSignal, parseCli } fro
 /** Output queued for one side beyond which the other side stops being read. */
 const MAX_OUTPUT = 512 * 1024;
 
-const { values } = parseCli({ listen: { type: "string" }, connect: { type: "string" } });
+const USAGE = `usage: le-proxy.ts --listen HOST:PORT --connect HOST:PORT
+
+A TCP proxy: each connection accepted on --listen is piped both ways to a
+new connection to --connect, with backpressure; a reset on one side is
+passed on as a reset. Prints "listening on tcp://HOST:PORT" once bound;
+SIGINT or SIGTERM exits 0.`;
+
+const { values } = parseCli({ listen: { type: "string" }, connect: { type: "string" } }, false, USAGE);
 const listenOn = hostPortFlag(values.listen, "--listen");
 const connectTo = hostPortFlag(values.connect, "--connect");
 

@@ -55,6 +55,7 @@ class FakeSocket implements TcpSocket {
   }
   end(): void {}
   close(): void {}
+  reset(): void {}
   pause(): void {}
   resume(): void {}
   setNoDelay(): void {}

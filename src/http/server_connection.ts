@@ -406,7 +406,7 @@ export class ServerConfig {
   maxPipelined = 32;
   bodyHighWatermark = 65536;
   /** The most bytes of a body read whole before its callback runs (a streamed body has only the parser's limit). */
-  bufferedBodyLimit = DEFAULT_MAX_BUFFERED_BODY;
+  bufferedBodyLimit: number = DEFAULT_MAX_BUFFERED_BODY;
 
   newRequestCb: HttpRequestNotify | null = null;
   expectCb: ((req: ServerRequest) => number | void) | null = null;
