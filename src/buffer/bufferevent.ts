@@ -9,7 +9,14 @@
  *
  * @module
  */
-import type { ConnectOptions, LocalBind, SocketHandlers, TcpSocket, TlsConnectOptions } from "../platform.ts";
+import type {
+  ConnectOptions,
+  LocalBind,
+  SocketHandlers,
+  TcpSocket,
+  TimerHandle,
+  TlsConnectOptions,
+} from "../platform.ts";
 import { Event, EventBase } from "../event/event_base.ts";
 import { EV_READ, EV_TIMEOUT, EV_WRITE } from "../event/flags.ts";
 import { EvBuffer, type EvBufferCbEntry, type EvBufferCbInfo } from "./evbuffer.ts";
@@ -129,6 +136,12 @@ const PENDING_WRITE = 0x02;
 
 /** File segments of the output are read in pieces of this size before they are written. */
 const FILE_PIECE = 65536;
+/**
+ * How long a lingering free() reads and discards after its FIN, waiting for
+ * the peer to close, before closing itself (Apache's lingering close waits
+ * 2 s for each read).
+ */
+const LINGER_MS = 2000;
 /** libevent's default minimum share of a group's bucket per member and operation. */
 const DEFAULT_MIN_SHARE = 64;
 
@@ -459,6 +472,8 @@ export class BufferEvent {
   /** After free(): wakes the closing writer when the socket drains or closes. */
   #lingerWake: (() => void) | null = null;
   #lingerClosed = false;
+  /** Closes a lingering socket whose peer does not close within LINGER_MS of our FIN. */
+  #lingerTimer: TimerHandle | null = null;
   /**
    * While a free() with closeOnFree still has bytes to hand to the kernel:
    * a pending event that keeps the base's loop running (as libevent's
@@ -1685,9 +1700,25 @@ export class BufferEvent {
     else this.#syncWrite();
   }
 
-  /** The socket's queue emptied after end() and FIN is out: a lingering free() has handed over every byte. */
+  /**
+   * The socket's queue emptied after end() and FIN is out: a lingering
+   * free() has handed over every byte. It reads on (discarding) so that
+   * bytes the peer still sends do not turn the close into a reset, which
+   * could destroy what the peer has not read yet; but a peer that never
+   * closes must not keep the socket, or the process, forever: after
+   * LINGER_MS the socket is closed. The runtime's clock is used, not an
+   * event, since the loop may have ended.
+   */
   #onFinish(): void {
-    if (this.#state === "freed") this.#releaseLoop();
+    if (this.#state !== "freed") return;
+    this.#releaseLoop();
+    const socket = this.#socket;
+    if (socket === null || this.#lingerTimer !== null || this.#lingerClosed) return;
+    const clock = this.#base.clock;
+    this.#lingerTimer = clock.setTimer(() => {
+      this.#lingerTimer = null;
+      socket.close();
+    }, LINGER_MS);
   }
 
   #onError(err: Error): void {
@@ -1705,6 +1736,10 @@ export class BufferEvent {
 
   #onClose(): void {
     if (this.#state === "freed") {
+      if (this.#lingerTimer !== null) {
+        this.#base.clock.clearTimer(this.#lingerTimer);
+        this.#lingerTimer = null;
+      }
       this.#lingerClosed = true;
       this.#lingerWake?.();
       this.#releaseLoop();

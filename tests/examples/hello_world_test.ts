@@ -35,3 +35,27 @@ test("hello-world rejects an unknown flag and a bad port with one line on stderr
   assert.equal(await within(badPort.exited, 20000, "exit"), 2);
   assert.match(badPort.stderr(), /--port/);
 });
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  test(`hello-world on ${signal} exits 0 within 5 s while a client that never reads nor closes stays connected`, {
+    skip,
+  }, async () => {
+    const ex = startExample("hello-world", ["--port", "0"]);
+    try {
+      const port = await listeningPort(ex);
+      const stuck = await platform.connect({ host: "127.0.0.1", port });
+      stuck.start({ data() {}, end() {}, drain() {}, error() {}, close() {} });
+      stuck.pause();
+      const greeted = await readAll(port);
+      assert.equal(greeted, "Hello, World!\n");
+      const t0 = Date.now();
+      ex.kill(signal);
+      assert.equal(await within(ex.exited, 10000, "exit"), 0);
+      const ms = Date.now() - t0;
+      assert.ok(ms < 5000, `exited ${ms} ms after ${signal}`);
+      stuck.close();
+    } finally {
+      ex.kill("SIGKILL");
+    }
+  });
+}
