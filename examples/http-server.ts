@@ -84,10 +84,17 @@ http.setCb("/echo", (req) => {
   req.outputHeaders.set("Content-Type", req.inputHeaders.get("Content-Type") ?? "application/octet-stream");
   const length = req.inputHeaders.get("Content-Length");
   if (length !== null) req.outputHeaders.set("Content-Length", length);
-  req.sendReplyStart(200, "OK");
   let sending = false;
   const pump = (): void => {
-    if (sending || req.responseState !== "streaming") return;
+    const body = req.bodyState;
+    if (body === "aborted" || sending) return;
+    // The answer begins with the first body bytes (or the end of an empty body), so a
+    // body malformed from its first chunk still gets its 400.
+    if (req.responseState === "none") {
+      if (req.inputBuffer.length === 0 && body !== "complete") return;
+      req.sendReplyStart(200, "OK");
+    }
+    if (req.responseState !== "streaming") return;
     if (req.inputBuffer.length > 0) {
       sending = true;
       // The segments move to the reply, no copy; the next piece waits for the socket.

@@ -221,22 +221,33 @@ test(
   },
 );
 
-test("a head not finished within 30 s of its first byte gets 408 and is closed", { skip }, async () => {
-  await withRoot(async (root) => {
-    const { ex, port } = await startServer(root);
-    try {
-      const c = await watch(port);
-      const t0 = Date.now();
-      c.socket.write("GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Partial: yes\r\n");
-      const how = await within(c.ended, 40000, "the server to close the slow client");
-      const ms = Date.now() - t0;
-      assert.equal(how, "eof");
-      assert.match(c.text(), /^HTTP\/1\.1 408 /);
-      assert.ok(ms >= 29000 && ms < 33000, `closed after ${ms} ms`);
-      const { status } = await stop(ex, "SIGTERM");
-      assert.equal(status, 0);
-    } finally {
-      ex.kill("SIGKILL");
-    }
-  });
-});
+test(
+  "a head not finished within 30 s of its first byte gets 408 and is closed; an idle keep-alive connection is closed after 5 s",
+  { skip },
+  async () => {
+    await withRoot(async (root) => {
+      const { ex, port } = await startServer(root);
+      try {
+        const idle = await watch(port);
+        idle.socket.write("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+        await waitUntil(() => idle.text().endsWith("Hello, World!"), 5000, "the idle client's answer");
+        const idleSince = Date.now();
+        const idleClosed = idle.ended.then(() => Date.now() - idleSince);
+        const c = await watch(port);
+        const t0 = Date.now();
+        c.socket.write("GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Partial: yes\r\n");
+        const idleMs = await within(idleClosed, 10000, "the idle connection's close");
+        assert.ok(idleMs >= 4500 && idleMs < 7500, `the idle connection closed after ${idleMs} ms`);
+        const how = await within(c.ended, 40000, "the server to close the slow client");
+        const ms = Date.now() - t0;
+        assert.equal(how, "eof");
+        assert.match(c.text(), /^HTTP\/1\.1 408 /);
+        assert.ok(ms >= 29000 && ms < 33000, `closed after ${ms} ms`);
+        const { status } = await stop(ex, "SIGTERM");
+        assert.equal(status, 0);
+      } finally {
+        ex.kill("SIGKILL");
+      }
+    });
+  },
+);

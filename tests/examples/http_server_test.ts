@@ -216,3 +216,26 @@ test("http-server streams a large POST /echo back with flow control: 512 MiB thr
     assert.ok(growth < 128 * 1024 * 1024, `peak RSS grew by ${Math.round(growth / 1048576)} MiB during a 512 MiB echo`);
   });
 });
+
+test(
+  "http-server answers 400 and closes on strict framing errors: a bare LF in a chunked body, a fragment in the target",
+  {
+    skip,
+  },
+  async () => {
+    await withServer(async (_base, port) => {
+      for (
+        const request of [
+          "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
+          "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n",
+          "GET /hello#frag HTTP/1.1\r\nHost: x\r\n\r\n",
+          "\x00\x01\x02",
+        ]
+      ) {
+        const reply = await rawExchange(port, request);
+        assert.match(reply, /^HTTP\/1\.1 400 /, JSON.stringify(request));
+        assert.match(reply, /\r\nConnection: close\r\n/i);
+      }
+    });
+  },
+);
