@@ -45,12 +45,14 @@ export class MessageDeflater {
     });
     const out = stream.process(data, "sync");
     if (!this.#takeover) this.close();
-    // A sync flush ends in 00 00 ff ff; an empty message gives just those (and a 00 is then sent, RFC 7692 §7.2.3.6).
+    // A sync flush ends in 00 00 ff ff, which is taken off. When nothing is left (an empty message, or
+    // zlib had nothing to flush), a single 00 is sent: an empty stored block once the tail is put back
+    // (RFC 7692 §7.2.3.6). An empty payload would put back as a malformed block.
     const n = out.length;
     if (n >= 4 && out[n - 4] === 0 && out[n - 3] === 0 && out[n - 2] === 0xff && out[n - 1] === 0xff) {
       return n === 4 ? new Uint8Array(1) : out.subarray(0, n - 4);
     }
-    return out;
+    return n === 0 ? new Uint8Array(1) : out;
   }
 
   /** Release the compressor. */
