@@ -25,7 +25,7 @@ import {
 } from "./extensions.ts";
 import { checkUpgradeResponse, type FieldGetter, newKey, tokenList } from "./handshake.ts";
 import { deflateSettings } from "./server_upgrade.ts";
-import { newSession, type WebSocket, type WebSocketSessionOptions } from "./websocket.ts";
+import { newSession, sessionOptions, type WebSocket, type WebSocketSessionOptions } from "./websocket.ts";
 import { WebSocketError } from "./ws_error.ts";
 
 /** Options of {@linkcode WebSocket.connect}. */
@@ -90,6 +90,7 @@ export function connectRequest(
   }
   const extra = new HttpHeaders(options.headers as Record<string, string> | undefined);
   const deflate = deflateSettings(options.perMessageDeflate ?? true, true);
+  sessionOptions(options);
   const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT;
   if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) {
     throw new RangeError(`options.handshakeTimeoutMs must be a number > 0, got ${String(timeoutMs)}`);

@@ -13,7 +13,7 @@ import type { ServerRequest } from "../http/server_request.ts";
 import { CLOSE_GOING_AWAY } from "./frame.ts";
 import { acceptDeflate, DEFAULT_DEFLATE, type PerMessageDeflateOptions } from "./extensions.ts";
 import { acceptKeyFor, checkUpgradeRequest, type FieldGetter } from "./handshake.ts";
-import { newSession, type WebSocket, type WebSocketSessionOptions } from "./websocket.ts";
+import { newSession, sessionOptions, type WebSocket, type WebSocketSessionOptions } from "./websocket.ts";
 
 /** Options of {@linkcode WebSocket.upgrade} (and of `upgradeWebSocket` for fetch-style handlers). */
 export interface WebSocketUpgradeOptions extends WebSocketSessionOptions {
@@ -97,6 +97,8 @@ function fieldsOf(req: ServerRequest): FieldGetter {
 export function upgradeRequest(req: ServerRequest, options: WebSocketUpgradeOptions = {}): WebSocket | null {
   if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
   const deflate = deflateSettings(options.perMessageDeflate, false);
+  // Checked before anything is answered, so a bad option leaves the request as it was.
+  sessionOptions(options);
   const check = checkUpgradeRequest(req.method, req.versionMinor, fieldsOf(req));
   if (!check.ok) {
     if (check.status === 426) req.outputHeaders.set("Sec-WebSocket-Version", "13");
