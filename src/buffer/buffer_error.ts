@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { LeventError, type LeventErrorOptions } from "../errors.ts";
 
 /**
  * Codes a {@linkcode BufferError} carries.
@@ -23,7 +24,8 @@ export type BufferErrorCode =
 
 /**
  * An error raised by EvBuffer misuse that is not a plain argument error
- * (those are TypeError / RangeError naming the argument).
+ * (those are TypeError / RangeError naming the argument): a
+ * {@linkcode LeventError} with one of the {@linkcode BufferErrorCode} codes.
  *
  * @example
  * ```ts
@@ -37,14 +39,13 @@ export type BufferErrorCode =
  * }
  * ```
  */
-export class BufferError extends Error {
+export class BufferError extends LeventError {
   /** A stable code for the kind of error. */
-  readonly code: BufferErrorCode;
+  declare readonly code: BufferErrorCode;
 
-  /** Make an error with a code and a message. */
-  constructor(code: BufferErrorCode, message: string) {
-    super(message);
+  /** Make an error with a code, a message and, in `options`, its cause. */
+  constructor(code: BufferErrorCode, message: string, options?: LeventErrorOptions) {
+    super(code, message, options);
     this.name = "BufferError";
-    this.code = code;
   }
 }

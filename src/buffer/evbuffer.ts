@@ -6,6 +6,17 @@
  * @module
  */
 import { evbufferHooks } from "./evbuffer_internal.ts";
+import {
+  checkBoolean,
+  checkBytes,
+  checkCount,
+  checkFunction,
+  checkLimit,
+  checkOneOf,
+  checkString,
+  rangeError,
+  typeError,
+} from "../check.ts";
 import type { FileHandle } from "../platform.ts";
 import { BufferError } from "./buffer_error.ts";
 
@@ -23,6 +34,8 @@ export type EvBufferEolStyle = "any" | "crlf" | "crlf_strict" | "lf" | "nul";
 
 /** How {@linkcode EvBuffer.ptrSet} moves a pointer: libevent's `EVBUFFER_PTR_SET` / `EVBUFFER_PTR_ADD`. */
 export type EvBufferPtrHow = "set" | "add";
+
+const PTR_HOWS: readonly EvBufferPtrHow[] = ["set", "add"];
 
 /** What a change callback learns: libevent's `struct evbuffer_cb_info`. */
 export interface EvBufferCbInfo {
@@ -207,21 +220,6 @@ function notLoaded(): BufferError {
   );
 }
 
-function checkBytes(value: unknown, name: string): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
-}
-
-function checkCount(value: unknown, name: string): asserts value is number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new RangeError(`${name} must be an integer >= 0, got ${String(value)}`);
-  }
-}
-
-/** An integer >= 0 or Infinity ("all"). */
-function checkLimit(value: unknown, name: string): asserts value is number {
-  if (value !== Infinity) checkCount(value, name);
-}
-
 function eolCode(style: unknown): number {
   switch (style) {
     case "any":
@@ -235,13 +233,13 @@ function eolCode(style: unknown): number {
     case "nul":
       return EOL_NUL;
   }
-  throw new TypeError(`style must be "any", "crlf", "crlf_strict", "lf" or "nul", got ${String(style)}`);
+  throw typeError("style", '"any", "crlf", "crlf_strict", "lf" or "nul"', style);
 }
 
 function toNeedle(needle: unknown): Uint8Array {
   if (typeof needle === "string") return encoder.encode(needle);
   if (needle instanceof Uint8Array) return needle;
-  throw new TypeError("needle must be a Uint8Array or a string");
+  throw typeError("needle", "a Uint8Array or a string", needle);
 }
 
 function releaseFile(tracker: FileTracker): void {
@@ -472,7 +470,7 @@ export class EvBuffer {
    * @throws {BufferError} `ERR_FROZEN` if the end is frozen
    */
   addString(text: string): void {
-    if (typeof text !== "string") throw new TypeError("text must be a string");
+    checkString(text, "text");
     this.#checkEnd("addString");
     const chars = text.length;
     if (chars === 0) return;
@@ -565,8 +563,8 @@ export class EvBuffer {
    * @throws {BufferError} `ERR_FROZEN` if this start or dst's end is frozen
    */
   removeBuffer(dst: EvBuffer, n: number): number {
-    if (!(dst instanceof EvBuffer)) throw new TypeError("dst must be an EvBuffer");
-    if (dst === this) throw new TypeError("dst must not be the buffer itself");
+    if (!(dst instanceof EvBuffer)) throw typeError("dst", "an EvBuffer", dst);
+    if (dst === this) throw typeError("dst", "another EvBuffer than this one", dst);
     checkLimit(n, "n");
     this.#checkStart("removeBuffer");
     dst.#checkEnd("removeBuffer");
@@ -647,7 +645,7 @@ export class EvBuffer {
    */
   addReference(bytes: Uint8Array, cleanup?: (bytes: Uint8Array) => void): void {
     checkBytes(bytes, "bytes");
-    if (cleanup !== undefined && typeof cleanup !== "function") throw new TypeError("cleanup must be a function");
+    if (cleanup !== undefined) checkFunction(cleanup, "cleanup");
     this.#checkEnd("addReference");
     const n = bytes.length;
     if (n === 0) {
@@ -675,7 +673,7 @@ export class EvBuffer {
    */
   addFile(handle: FileHandle, offset: number, length: number): void {
     if (handle === null || typeof handle !== "object" || typeof handle.read !== "function") {
-      throw new TypeError("handle must be a FileHandle");
+      throw typeError("handle", "a FileHandle", handle);
     }
     checkCount(offset, "offset");
     checkCount(length, "length");
@@ -828,7 +826,7 @@ export class EvBuffer {
   copyoutFrom(ptr: EvBufferPtr, dst: Uint8Array): number {
     const from = this.#ptrPos(ptr, "ptr");
     checkBytes(dst, "dst");
-    if (from > this.#length) throw new RangeError(`ptr.pos ${from} is past the end of the buffer (${this.#length})`);
+    if (from > this.#length) throw rangeError("ptr.pos", `at most the buffer's length, ${this.#length}`, from);
     const n = Math.min(dst.length, this.#length - from);
     if (n === 0) return 0;
     this.#locate(from, ptr);
@@ -850,7 +848,7 @@ export class EvBuffer {
   pullup(n = -1): Uint8Array {
     if (n === -1) n = this.#length;
     checkCount(n, "n");
-    if (n > this.#length) throw new RangeError(`n (${n}) is more than the buffer holds (${this.#length})`);
+    if (n > this.#length) throw rangeError("n", `at most the buffer's length, ${this.#length}`, n);
     if (n === 0) return EMPTY;
     const segs = this.#segs;
     const first = segs[this.#head];
@@ -906,7 +904,7 @@ export class EvBuffer {
   peek(n = -1, start?: EvBufferPtr | null): Uint8Array[] {
     if (n !== -1) checkCount(n, "n");
     const from = start == null ? 0 : this.#ptrPos(start, "start");
-    if (from > this.#length) throw new RangeError(`start.pos ${from} is past the end of the buffer (${this.#length})`);
+    if (from > this.#length) throw rangeError("start.pos", `at most the buffer's length, ${this.#length}`, from);
     let left = n === -1 ? this.#length - from : Math.min(n, this.#length - from);
     const out: Uint8Array[] = [];
     if (left === 0) return out;
@@ -991,7 +989,7 @@ export class EvBuffer {
       throw new BufferError("ERR_NO_RESERVATION", "commitSpace without a live reserveSpace; the buffer changed since");
     }
     if (n > seg.buf.length - seg.end) {
-      throw new RangeError(`n (${n}) is more than was reserved (${seg.buf.length - seg.end})`);
+      throw rangeError("n", `at most the ${seg.buf.length - seg.end} bytes reserved`, n);
     }
     this.#resSeg = null;
     if (n === 0) return;
@@ -1090,9 +1088,9 @@ export class EvBuffer {
    * @throws {RangeError} if position is not an integer >= 0
    */
   ptrSet(ptr: EvBufferPtr, position: number, how: EvBufferPtrHow): boolean {
-    if (!(ptr instanceof EvBufferPtr)) throw new TypeError("ptr must be an EvBufferPtr");
+    if (!(ptr instanceof EvBufferPtr)) throw typeError("ptr", "an EvBufferPtr", ptr);
     checkCount(position, "position");
-    if (how !== "set" && how !== "add") throw new TypeError(`how must be "set" or "add", got ${String(how)}`);
+    checkOneOf(how, "how", PTR_HOWS);
     if (how === "add" && !(ptr.pos >= 0)) return false;
     const pos = how === "set" ? position : ptr.pos + position;
     if (pos > this.#length) {
@@ -1172,7 +1170,7 @@ export class EvBuffer {
    * @throws {TypeError} if atFront is not a boolean
    */
   freeze(atFront: boolean): void {
-    if (typeof atFront !== "boolean") throw new TypeError("atFront must be a boolean");
+    checkBoolean(atFront, "atFront");
     if (atFront) this.#frozenStart = true;
     else this.#frozenEnd = true;
   }
@@ -1184,7 +1182,7 @@ export class EvBuffer {
    * @throws {TypeError} if atFront is not a boolean
    */
   unfreeze(atFront: boolean): void {
-    if (typeof atFront !== "boolean") throw new TypeError("atFront must be a boolean");
+    checkBoolean(atFront, "atFront");
     if (atFront) this.#frozenStart = false;
     else this.#frozenEnd = false;
   }
@@ -1198,7 +1196,7 @@ export class EvBuffer {
    * @throws {TypeError} if cb is not a function
    */
   addCb(cb: EvBufferCallback): EvBufferCbEntry {
-    if (typeof cb !== "function") throw new TypeError("cb must be a function");
+    checkFunction(cb, "cb");
     const entry: CbEntry = { callback: cb, enabled: true, owner: this };
     // A fresh array (here and in removeCb), so a notification under way runs over the list it started with.
     this.#cbs = [...this.#cbs, entry];
@@ -1227,8 +1225,8 @@ export class EvBuffer {
    * @throws {TypeError} if entry is not registered on this buffer or enabled is not a boolean
    */
   setCbFlags(entry: EvBufferCbEntry, enabled: boolean): void {
-    if (typeof enabled !== "boolean") throw new TypeError("enabled must be a boolean");
-    if (!this.#cbs.includes(entry as CbEntry)) throw new TypeError("entry is not a callback of this buffer");
+    checkBoolean(enabled, "enabled");
+    if (!this.#cbs.includes(entry as CbEntry)) throw typeError("entry", "a callback entry of this buffer", entry);
     (entry as CbEntry).enabled = enabled;
   }
 
@@ -1266,13 +1264,13 @@ export class EvBuffer {
   }
 
   #checkOther(other: unknown): void {
-    if (!(other instanceof EvBuffer)) throw new TypeError("other must be an EvBuffer");
-    if (other === this) throw new TypeError("other must not be the buffer itself");
+    if (!(other instanceof EvBuffer)) throw typeError("other", "an EvBuffer", other);
+    if (other === this) throw typeError("other", "another EvBuffer than this one", other);
   }
 
   /** Validate a pointer argument and return its position. */
   #ptrPos(ptr: unknown, name: string): number {
-    if (!(ptr instanceof EvBufferPtr)) throw new TypeError(`${name} must be an EvBufferPtr`);
+    if (!(ptr instanceof EvBufferPtr)) throw typeError(name, "an EvBufferPtr", ptr);
     checkCount(ptr.pos, `${name}.pos`);
     return ptr.pos;
   }
@@ -1638,7 +1636,7 @@ function integerDigits(value: unknown, conv: string, index: number): { neg: bool
   let big: bigint;
   if (typeof value === "bigint") big = value;
   else if (typeof value === "number" && Number.isFinite(value)) big = BigInt(Math.trunc(value));
-  else throw new TypeError(`args[${index}] must be a finite number or a bigint for %${conv}`);
+  else throw typeError(`args[${index}]`, `a finite number or a bigint for %${conv}`, value);
   if (conv === "d" || conv === "i") return { neg: big < 0n, digits: (big < 0n ? -big : big).toString() };
   if (big < 0n) big = BigInt.asUintN(64, big);
   const radix = conv === "o" ? 8 : conv === "u" ? 10 : 16;
@@ -1648,7 +1646,7 @@ function integerDigits(value: unknown, conv: string, index: number): { neg: bool
 
 function floatText(value: unknown, precision: number, index: number): { neg: boolean; digits: string } {
   if (typeof value !== "number" && typeof value !== "bigint") {
-    throw new TypeError(`args[${index}] must be a number for %f`);
+    throw typeError(`args[${index}]`, "a number for %f", value);
   }
   const x = Number(value);
   if (Number.isNaN(x)) return { neg: false, digits: "nan" };
@@ -1664,7 +1662,7 @@ function floatText(value: unknown, precision: number, index: number): { neg: boo
 
 /** Format like C's printf for the conversions {@linkcode EvBuffer.addPrintf} documents. */
 function formatPrintf(format: string, args: readonly unknown[]): string {
-  if (typeof format !== "string") throw new TypeError("format must be a string");
+  checkString(format, "format");
   let out = "";
   let next = 0;
   let i = 0;
@@ -1719,13 +1717,13 @@ function formatPrintf(format: string, args: readonly unknown[]): string {
       numeric = false;
       if (typeof value === "number") {
         if (!Number.isInteger(value) || value < 0 || value > 0x10ffff) {
-          throw new RangeError(`args[${index}] must be a code point for %c, got ${value}`);
+          throw rangeError(`args[${index}]`, "a code point for %c", value);
         }
         body = String.fromCodePoint(value);
       } else if (typeof value === "string" && value.length > 0) {
         body = String.fromCodePoint(value.codePointAt(0) as number);
       } else {
-        throw new TypeError(`args[${index}] must be a code point or a non-empty string for %c`);
+        throw typeError(`args[${index}]`, "a code point or a non-empty string for %c", value);
       }
     } else if (conv === "f") {
       const r = floatText(value, precision < 0 ? 6 : precision, index);

@@ -5,6 +5,15 @@
  *
  * @module
  */
+import {
+  checkCallback,
+  checkCount,
+  checkEventBase,
+  checkNonEmptyString,
+  checkObject,
+  checkPort,
+  checkString,
+} from "../check.ts";
 import type { EventBase } from "../event/event_base.ts";
 import { Event } from "../event/event_base.ts";
 import { EV_PERSIST, EV_TIMEOUT } from "../event/flags.ts";
@@ -111,8 +120,8 @@ export class Listener<A = unknown> {
    * @param base the loop the callbacks run on
    * @param target host and port (with optional TLS), or a Unix path
    * @param callback called with each accepted socket; null to set it later
-   * @throws {TypeError} if base, target or callback is not what it should be
-   * @throws {RangeError} if the port or backlog is out of range
+   * @throws {TypeError} (as a rejection) if base, target, callback or options is not what it should be
+   * @throws {RangeError} (as a rejection) if the port or backlog is out of range
    * @throws a coded platform Error (as a rejection), e.g. `EADDRINUSE`
    * @throws {EventError} `ERR_BASE_FREED` (as a rejection) when the base is freed, before or during the bind; nothing is left listening
    */
@@ -122,23 +131,16 @@ export class Listener<A = unknown> {
     callback: ListenerAcceptCallback<A> | null,
     options: ListenerOptions<A> = {},
   ): Promise<Listener<A>> {
-    if (base === null || typeof base !== "object" || typeof base.defer !== "function") {
-      throw new TypeError("base must be an EventBase");
-    }
-    if (callback !== null && typeof callback !== "function") throw new TypeError("callback must be a function or null");
-    if (target === null || typeof target !== "object") throw new TypeError("target must be { host, port } or { path }");
-    if (target.backlog !== undefined && (!Number.isInteger(target.backlog) || target.backlog < 0)) {
-      throw new RangeError(`backlog must be an integer >= 0, got ${target.backlog}`);
-    }
+    checkEventBase(base, "base");
+    checkCallback(callback, "callback");
+    checkObject(target, "target");
+    checkObject(options, "options");
+    if (target.backlog !== undefined) checkCount(target.backlog, "target.backlog");
     if (target.path !== undefined) {
-      if (typeof target.path !== "string" || target.path === "") {
-        throw new TypeError("target.path must be a non-empty string");
-      }
+      checkNonEmptyString(target.path, "target.path");
     } else {
-      if (typeof target.host !== "string") throw new TypeError("target.host must be a string");
-      if (!Number.isInteger(target.port) || target.port < 0 || target.port > 65535) {
-        throw new RangeError(`target.port must be an integer in 0..65535, got ${target.port}`);
-      }
+      checkString(target.host, "target.host");
+      checkPort(target.port, "target.port");
     }
     const listener = new Listener(base, callback, options);
     const onAccept = (socket: TcpSocket): void => listener.#onAccept(socket);
@@ -191,18 +193,24 @@ export class Listener<A = unknown> {
     return this.#enabled;
   }
 
-  /** Replace the accept callback and its argument (`evconnlistener_set_cb`). */
+  /**
+   * Replace the accept callback and its argument (`evconnlistener_set_cb`).
+   *
+   * @throws {TypeError} if callback is neither a function nor null
+   */
   setCallback(callback: ListenerAcceptCallback<A> | null, arg?: A): void {
-    if (callback !== null && typeof callback !== "function") throw new TypeError("callback must be a function or null");
-    this.#callback = callback;
+    this.#callback = checkCallback(callback, "callback");
     if (arg !== undefined) this.#arg = arg;
     this.#kick();
   }
 
-  /** Set the callback for accept failures (`evconnlistener_set_error_cb`). */
+  /**
+   * Set the callback for accept failures (`evconnlistener_set_error_cb`).
+   *
+   * @throws {TypeError} if callback is neither a function nor null
+   */
   setErrorCallback(callback: ListenerErrorCallback<A> | null): void {
-    if (callback !== null && typeof callback !== "function") throw new TypeError("callback must be a function or null");
-    this.#errorCallback = callback;
+    this.#errorCallback = checkCallback(callback, "callback");
   }
 
   /** Hand accepted connections to the callback again (`evconnlistener_enable`). */

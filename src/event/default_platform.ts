@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { typeError } from "../check.ts";
 import type { Platform } from "../platform.ts";
 
 let current: Platform | undefined;
@@ -21,7 +22,7 @@ let current: Platform | undefined;
  */
 export function setDefaultPlatform(platform: Platform): void {
   if (platform === null || typeof platform !== "object" || typeof platform.connect !== "function") {
-    throw new TypeError("platform must be a Platform");
+    throw typeError("platform", "a Platform", platform);
   }
   current = platform;
 }

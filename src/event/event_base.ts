@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { checkEventBase, checkFunction, checkInteger, checkMs, rangeError, typeError } from "../check.ts";
 import type { Clock, Platform, SignalName, TimerHandle } from "../platform.ts";
 import { getDefaultPlatform } from "./default_platform.ts";
 import { EventError } from "./event_error.ts";
@@ -129,24 +130,23 @@ export class Event<A = unknown> implements TimerEntry {
    * @throws {RangeError} if events holds unknown bits
    */
   constructor(base: EventBase, source: EventSource, events: number, callback: EventCallback<A>, arg?: A) {
-    // Duck-typed, not instanceof: the npm package's ESM and CommonJS copies
-    // each have their own EventBase class.
-    if (base === null || typeof base !== "object" || typeof base.addEvent !== "function") {
-      throw new TypeError("base must be an EventBase");
-    }
-    if (typeof callback !== "function") throw new TypeError("callback must be a function");
+    checkEventBase(base, "base");
+    checkFunction(callback, "callback");
+    if (typeof events !== "number") throw typeError("events", "a mix of the EV_* flags", events);
     if (!Number.isInteger(events) || (events & ~EV_ALL_FLAGS) !== 0) {
-      throw new RangeError(`events has unknown flags: ${events}`);
+      throw rangeError("events", "a mix of the EV_* flags", events);
     }
     if (events & EV_SIGNAL) {
-      if (typeof source !== "string") throw new TypeError("source must be a signal name for an EV_SIGNAL event");
-      if (events & EV_IO_FLAGS) throw new TypeError("events cannot mix EV_SIGNAL with EV_READ, EV_WRITE or EV_CLOSED");
+      if (typeof source !== "string") throw typeError("source", "a signal name for an EV_SIGNAL event", source);
+      if (events & EV_IO_FLAGS) {
+        throw typeError("events", "EV_SIGNAL without EV_READ, EV_WRITE or EV_CLOSED", events);
+      }
     } else if (events & EV_IO_FLAGS) {
       if (source === null || typeof source !== "object" || typeof source.poll !== "function") {
-        throw new TypeError("source must be a Pollable for EV_READ, EV_WRITE or EV_CLOSED");
+        throw typeError("source", "a Pollable for EV_READ, EV_WRITE or EV_CLOSED", source);
       }
     } else if (source !== null && typeof source === "string") {
-      throw new TypeError("a signal source needs EV_SIGNAL in events");
+      throw typeError("source", "null or a Pollable without EV_SIGNAL in events", source);
     }
     this.#base = base;
     this.#source = source;
@@ -190,13 +190,12 @@ export class Event<A = unknown> implements TimerEntry {
    * Make the event pending, with an optional timeout in milliseconds
    * (libevent `event_add`). Adding a pending event again resets its timeout.
    *
-   * @throws {RangeError} if timeoutMs is negative or not a number
+   * @throws {TypeError} if timeoutMs is not a number
+   * @throws {RangeError} if timeoutMs is negative or not finite
    * @throws {EventError} `ERR_EVENT_FREED` after free(); `ERR_SIGNAL_UNSUPPORTED`, naming the signal, when the runtime cannot deliver it or it is not a {@linkcode SignalName} (`SIGKILL`...)
    */
   add(timeoutMs?: number): void {
-    if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs >= 0))) {
-      throw new RangeError(`timeoutMs must be a number >= 0, got ${timeoutMs}`);
-    }
+    if (timeoutMs !== undefined) checkMs(timeoutMs, "timeoutMs");
     this.#checkLive();
     this.#base.addEvent(this as Event<unknown>, timeoutMs === undefined ? -1 : timeoutMs);
   }
@@ -241,9 +240,7 @@ export class Event<A = unknown> implements TimerEntry {
    * @throws {EventError} `ERR_EVENT_ACTIVE` while the event is active
    */
   prioritySet(priority: number): void {
-    if (!Number.isInteger(priority) || priority < 0 || priority >= this.#base.priorities) {
-      throw new RangeError(`priority must be an integer in 0..${this.#base.priorities - 1}, got ${priority}`);
-    }
+    checkInteger(priority, "priority", 0, this.#base.priorities - 1);
     if (this.state & LIST_ACTIVE) {
       throw new EventError("ERR_EVENT_ACTIVE", "cannot change the priority of an active event");
     }
@@ -392,11 +389,11 @@ export class EventBase {
    * Set the number of priority levels (libevent `event_base_priority_init`).
    * Events made afterwards default to the middle level.
    *
-   * @throws {RangeError} unless 1 <= n <= 256
+   * @throws {RangeError} unless n is an integer in 1..256
    * @throws {EventError} `ERR_EVENT_ACTIVE` while any event is active
    */
   priorityInit(n: number): void {
-    if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`n must be an integer in 1..256, got ${n}`);
+    checkInteger(n, "n", 1, 256);
     if (this.#activeCount > 0) {
       throw new EventError("ERR_EVENT_ACTIVE", "cannot change priorities while events are active");
     }
@@ -475,12 +472,11 @@ export class EventBase {
    * `delayMs` (libevent `event_base_loopexit`). A call while no loop runs
    * exits the next one after its first iteration.
    *
-   * @throws {RangeError} if delayMs is negative or not a number
+   * @throws {TypeError} if delayMs is not a number
+   * @throws {RangeError} if delayMs is negative or not finite
    */
   loopExit(delayMs: number = 0): void {
-    if (typeof delayMs !== "number" || !(delayMs >= 0)) {
-      throw new RangeError(`delayMs must be a number >= 0, got ${delayMs}`);
-    }
+    checkMs(delayMs, "delayMs");
     this.once(null, EV_TIMEOUT, () => {
       this.#exitRequested = true;
     }, delayMs);
@@ -503,7 +499,7 @@ export class EventBase {
    * elapses (libevent `event_base_once`). With a null source and no flags,
    * it is a one-shot timer (timeout 0 when not given).
    *
-   * @throws {TypeError} with EV_SIGNAL or EV_PERSIST, which a once-event cannot have
+   * @throws {TypeError} if callback is not a function, or with EV_SIGNAL or EV_PERSIST, which a once-event cannot have
    */
   once<A = unknown>(
     source: EventSource,
@@ -512,8 +508,10 @@ export class EventBase {
     timeoutMs?: number,
     arg?: A,
   ): void {
-    if (typeof callback !== "function") throw new TypeError("callback must be a function");
-    if (what & (EV_SIGNAL | EV_PERSIST)) throw new TypeError("once() does not take EV_SIGNAL or EV_PERSIST");
+    checkFunction(callback, "callback");
+    if (what & (EV_SIGNAL | EV_PERSIST)) {
+      throw typeError("what", "a mix of EV_* flags without EV_SIGNAL or EV_PERSIST", what);
+    }
     const ev: Event<A> = new Event(this, source, what & ~EV_TIMEOUT, (src, fired, a) => {
       ev.free();
       callback(src, fired, a);
@@ -527,7 +525,7 @@ export class EventBase {
    * bufferevents use so their callbacks never run re-entrantly.
    */
   defer(callback: () => void): void {
-    if (typeof callback !== "function") throw new TypeError("callback must be a function");
+    checkFunction(callback, "callback");
     const ev = new Event(this, null, 0, () => {
       ev.free();
       callback();
@@ -652,9 +650,7 @@ export class EventBase {
         cause = err;
       }
       if (!watching) {
-        const err = new EventError("ERR_SIGNAL_UNSUPPORTED", `this runtime cannot watch ${String(signal)}`);
-        if (cause !== undefined) err.cause = cause;
-        throw err;
+        throw new EventError("ERR_SIGNAL_UNSUPPORTED", `this runtime cannot watch ${String(signal)}`, { cause });
       }
       entry = { events, handler };
       this.#signals.set(signal, entry);

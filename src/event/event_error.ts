@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { LeventError, type LeventErrorOptions } from "../errors.ts";
 
 /** Codes an {@linkcode EventError} carries. */
 export type EventErrorCode =
@@ -15,7 +16,8 @@ export type EventErrorCode =
 
 /**
  * An error raised by EventBase or Event misuse that is not a plain argument
- * error (those are TypeError / RangeError).
+ * error (those are TypeError / RangeError): a {@linkcode LeventError} with
+ * one of the {@linkcode EventErrorCode} codes.
  *
  * @example
  * ```ts
@@ -27,14 +29,13 @@ export type EventErrorCode =
  * }
  * ```
  */
-export class EventError extends Error {
+export class EventError extends LeventError {
   /** A stable code for the kind of error. */
-  readonly code: EventErrorCode;
+  declare readonly code: EventErrorCode;
 
-  /** Make an error with a code and a message. */
-  constructor(code: EventErrorCode, message: string) {
-    super(message);
+  /** Make an error with a code, a message and, in `options`, its cause. */
+  constructor(code: EventErrorCode, message: string, options?: LeventErrorOptions) {
+    super(code, message, options);
     this.name = "EventError";
-    this.code = code;
   }
 }

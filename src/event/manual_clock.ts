@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { checkMs } from "../check.ts";
 import type { Clock, TimerHandle } from "../platform.ts";
 
 interface ManualTimer {
@@ -66,10 +67,11 @@ export class ManualClock implements Clock {
    * Move time forward by `ms`, firing each timer that falls due, in deadline
    * order, with `now()` set to its deadline while it runs.
    *
-   * @throws {RangeError} if `ms` is negative or not finite.
+   * @throws {TypeError} if `ms` is not a number
+   * @throws {RangeError} if `ms` is negative or not finite
    */
   advance(ms: number): void {
-    if (!(ms >= 0) || !Number.isFinite(ms)) throw new RangeError(`ms must be a finite number >= 0, got ${ms}`);
+    checkMs(ms, "ms");
     const end = this.#now + ms;
     for (;;) {
       const next = this.#earliest();

@@ -16,6 +16,7 @@
  */
 export * from "./flags.ts";
 export * from "./event_error.ts";
+export { LeventError, type LeventErrorOptions } from "../errors.ts";
 export * from "./event_base.ts";
 export * from "./manual_clock.ts";
 export * from "./pollable.ts";

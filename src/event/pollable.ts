@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { checkInteger } from "../check.ts";
 import type { NetAddress, TcpSocket } from "../platform.ts";
 import { EV_CLOSED, EV_READ, EV_WRITE } from "./flags.ts";
 
@@ -61,10 +62,15 @@ export class PollableSocket implements Pollable {
   #error: Error | undefined;
   #listeners: PollListener[] = [];
 
-  /** Wrap `socket` and start receiving from it. */
+  /**
+   * Wrap `socket` and start receiving from it.
+   *
+   * @throws {TypeError} if options.readHighWater is not a number
+   * @throws {RangeError} if options.readHighWater is not an integer >= 1
+   */
   constructor(socket: TcpSocket, options: PollableSocketOptions = {}) {
     const highWater = options.readHighWater ?? DEFAULT_READ_HIGH_WATER;
-    if (!(highWater > 0)) throw new RangeError(`readHighWater must be > 0, got ${highWater}`);
+    checkInteger(highWater, "options.readHighWater", 1);
     this.#highWater = highWater;
     this.#socket = socket;
     socket.start({

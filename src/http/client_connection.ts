@@ -16,6 +16,20 @@ import {
   BufferEvent,
 } from "../buffer/bufferevent.ts";
 import type { EvBuffer } from "../buffer/evbuffer.ts";
+import {
+  checkBoolean,
+  checkCallback,
+  checkCount,
+  checkEventBase,
+  checkInteger,
+  checkLimit,
+  checkMs,
+  checkObject,
+  checkOneOf,
+  checkPort,
+  checkToken,
+  typeError,
+} from "../check.ts";
 import { Event, type EventBase } from "../event/event_base.ts";
 import { EV_READ, EV_TIMEOUT, EV_WRITE } from "../event/flags.ts";
 import type { LookupAddress, NetAddress } from "../platform.ts";
@@ -137,8 +151,8 @@ interface Failure {
   readonly error: HttpError;
 }
 
-/** tchar (RFC 9110 §5.6.2), for methods. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** The address families {@linkcode HttpConnection.setFamily} takes. */
+const FAMILIES: readonly (0 | 4 | 6)[] = [0, 4, 6];
 /** Methods RFC 9110 §9.2.2 calls idempotent: a retry cannot do harm the first try did not. */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 /** Methods sent with Content-Length even when the body is empty, as libevent does for POST and PUT. */
@@ -147,21 +161,6 @@ const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 function ipFamily(host: string): 0 | 4 | 6 {
   if (host.includes(":")) return 6;
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) ? 4 : 0;
-}
-
-function checkMs(value: unknown, name: string): number {
-  if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) {
-    throw new RangeError(`${name} must be a finite number >= 0, got ${String(value)}`);
-  }
-  return value;
-}
-
-function checkSize(value: unknown, name: string, infinite: boolean): number {
-  if (infinite && value === Infinity) return value;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`${name} must be an integer >= 0${infinite ? " or Infinity" : ""}, got ${String(value)}`);
-  }
-  return value;
 }
 
 /** The libevent error kind for a parser error code. */
@@ -288,37 +287,25 @@ export class HttpConnection {
    * platform's unless `options.dns` gives a resolver.
    *
    * @throws {TypeError} if base is not an EventBase, host is not a non-empty ASCII host, or options are malformed
-   * @throws {RangeError} if port is not an integer in 0..65535
+   * @throws {RangeError} if port is a number but not an integer in 0..65535
    */
   constructor(base: EventBase, options: HttpConnectionOptions) {
-    if (base === null || typeof base !== "object" || typeof (base as EventBase).addEvent !== "function") {
-      throw new TypeError("HttpConnection: base must be an EventBase");
-    }
-    if (options === null || typeof options !== "object") {
-      throw new TypeError("HttpConnection: options must be an object");
-    }
+    checkEventBase(base, "base");
+    checkObject(options, "options");
     let host = options.host;
     if (typeof host !== "string" || !/^[\x21-\x7e]+$/.test(host)) {
-      throw new TypeError(
-        `HttpConnection: host must be a non-empty ASCII host name or address (IDNs in punycode), got ${
-          JSON.stringify(host)
-        }`,
-      );
+      throw typeError("options.host", "a non-empty ASCII host name or address (IDNs in punycode)", host);
     }
     if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-    const tls = options.tls ?? null;
-    if (tls !== null && typeof tls !== "object") throw new TypeError("HttpConnection: tls must be an object");
-    const port = options.port ?? (tls !== null ? 443 : 80);
-    if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new RangeError(`HttpConnection: port must be an integer in 0..65535, got ${String(port)}`);
-    }
+    const tls = options.tls === undefined ? null : checkObject(options.tls, "options.tls");
+    const port = options.port === undefined ? (tls !== null ? 443 : 80) : checkPort(options.port, "options.port");
     const given = options.bufferEvent ?? null;
     if (given !== null && !(given instanceof BufferEvent)) {
-      throw new TypeError("HttpConnection: bufferEvent must be a BufferEvent");
+      throw typeError("options.bufferEvent", "a BufferEvent", given);
     }
     const dns = options.dns ?? null;
     if (dns !== null && (typeof dns !== "object" || typeof dns.lookup !== "function")) {
-      throw new TypeError("HttpConnection: dns must be an object with a lookup(host, family) method");
+      throw typeError("options.dns", "an object with a lookup(host, family) method", dns);
     }
     this.#dns = dns;
     this.#base = base;
@@ -368,13 +355,11 @@ export class HttpConnection {
    * requests fail; -1 tries forever (libevent `evhttp_connection_set_retries`).
    * Default 0.
    *
+   * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= -1
    */
   setRetries(n: number): void {
-    if (typeof n !== "number" || !Number.isInteger(n) || n < -1) {
-      throw new RangeError(`setRetries: n must be an integer >= -1, got ${String(n)}`);
-    }
-    this.#retryMax = n;
+    this.#retryMax = checkInteger(n, "n", -1);
   }
 
   /**
@@ -382,10 +367,11 @@ export class HttpConnection {
    * twice as long as the one before, up to an hour (libevent
    * `evhttp_connection_set_initial_retry_tv`). Default 2000.
    *
+   * @throws {TypeError} if ms is not a number
    * @throws {RangeError} if ms is not a finite number >= 0
    */
   setInitialRetryDelay(ms: number): void {
-    this.#retryDelayMs = checkMs(ms, "setInitialRetryDelay: ms");
+    this.#retryDelayMs = checkMs(ms, "ms");
   }
 
   /**
@@ -396,21 +382,21 @@ export class HttpConnection {
    * one is waiting).
    *
    * @throws {RangeError} if a timeout is not a finite number >= 0
-   * @throws {TypeError} if timeouts is neither a number nor an object
+   * @throws {TypeError} if timeouts is neither a number nor an object, or a timeout is not a number
    */
   setTimeout(timeouts: number | HttpConnectionTimeouts): void {
     if (typeof timeouts === "number") {
-      const ms = checkMs(timeouts, "setTimeout: ms");
+      const ms = checkMs(timeouts, "timeouts");
       this.#connectMs = this.#readMs = this.#writeMs = ms;
     } else if (timeouts !== null && typeof timeouts === "object") {
-      const c = timeouts.connectMs === undefined ? this.#connectMs : checkMs(timeouts.connectMs, "connectMs");
-      const r = timeouts.readMs === undefined ? this.#readMs : checkMs(timeouts.readMs, "readMs");
-      const w = timeouts.writeMs === undefined ? this.#writeMs : checkMs(timeouts.writeMs, "writeMs");
+      const c = timeouts.connectMs === undefined ? this.#connectMs : checkMs(timeouts.connectMs, "timeouts.connectMs");
+      const r = timeouts.readMs === undefined ? this.#readMs : checkMs(timeouts.readMs, "timeouts.readMs");
+      const w = timeouts.writeMs === undefined ? this.#writeMs : checkMs(timeouts.writeMs, "timeouts.writeMs");
       this.#connectMs = c;
       this.#readMs = r;
       this.#writeMs = w;
     } else {
-      throw new TypeError("setTimeout: timeouts must be a number or an object");
+      throw typeError("timeouts", "a number or an object", timeouts);
     }
     this.#syncTimeouts();
   }
@@ -425,7 +411,7 @@ export class HttpConnection {
    */
   setLocalAddress(address: string | null): void {
     if (address !== null && (typeof address !== "string" || ipFamily(address) === 0)) {
-      throw new TypeError(`setLocalAddress: address must be an IPv4 or IPv6 literal or null, got ${String(address)}`);
+      throw typeError("address", "an IPv4 or IPv6 literal or null", address);
     }
     this.#localAddress = address ?? undefined;
   }
@@ -437,13 +423,11 @@ export class HttpConnection {
    * can reconnecting from it at once while the last connection lingers in
    * TIME_WAIT.
    *
+   * @throws {TypeError} if port is not a number
    * @throws {RangeError} if port is not an integer in 0..65535
    */
   setLocalPort(port: number): void {
-    if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new RangeError(`setLocalPort: port must be an integer in 0..65535, got ${String(port)}`);
-    }
-    this.#localPort = port === 0 ? undefined : port;
+    this.#localPort = checkPort(port, "port") === 0 ? undefined : port;
   }
 
   /**
@@ -452,13 +436,11 @@ export class HttpConnection {
    * name while connecting), 4 or 6 to resolve the host through the
    * platform's lookup for that family only. Applies from the next connect.
    *
+   * @throws {TypeError} if family is not a number
    * @throws {RangeError} if family is not 0, 4 or 6
    */
   setFamily(family: 0 | 4 | 6): void {
-    if (family !== 0 && family !== 4 && family !== 6) {
-      throw new RangeError(`setFamily: family must be 0, 4 or 6, got ${String(family)}`);
-    }
-    this.#family = family;
+    this.#family = checkOneOf(family, "family", FAMILIES);
   }
 
   /**
@@ -467,10 +449,11 @@ export class HttpConnection {
    * the request fails with `"data_too_long"`. Default 16384. Applies from
    * the next response that starts on an idle connection.
    *
+   * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= 0
    */
   setMaxHeadersSize(n: number): void {
-    this.#maxHeadersSize = checkSize(n, "setMaxHeadersSize: n", false);
+    this.#maxHeadersSize = checkCount(n, "n");
     this.#parserStale = true;
   }
 
@@ -479,10 +462,11 @@ export class HttpConnection {
    * `evhttp_connection_set_max_body_size`); over it the request fails with
    * `"data_too_long"`. Default Infinity. Applies as setMaxHeadersSize.
    *
+   * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= 0 or Infinity
    */
   setMaxBodySize(n: number): void {
-    this.#maxBodySize = checkSize(n, "setMaxBodySize: n", true);
+    this.#maxBodySize = checkLimit(n, "n");
     this.#parserStale = true;
   }
 
@@ -494,8 +478,7 @@ export class HttpConnection {
    * @throws {TypeError} if on is not a boolean
    */
   setPipelining(on: boolean): void {
-    if (typeof on !== "boolean") throw new TypeError("setPipelining: on must be a boolean");
-    this.#pipelining = on;
+    this.#pipelining = checkBoolean(on, "on");
     this.#pump();
   }
 
@@ -506,8 +489,7 @@ export class HttpConnection {
    * @throws {TypeError} if cb is neither a function nor null
    */
   setCloseCb(cb: HttpConnectionCloseCallback | null): void {
-    if (cb !== null && typeof cb !== "function") throw new TypeError("setCloseCb: cb must be a function or null");
-    this.#closeCb = cb;
+    this.#closeCb = checkCallback(cb, "cb");
   }
 
   /**
@@ -537,15 +519,9 @@ export class HttpConnection {
     if (core.state !== "new") {
       throw new TypeError(`makeRequest: the request is ${core.state}, not new (a request is used once)`);
     }
-    if (typeof method !== "string" || !TOKEN.test(method)) {
-      throw new TypeError(`makeRequest: method must be a token, got ${JSON.stringify(method)}`);
-    }
+    checkToken(method, "method");
     if (typeof uri !== "string" || !/^[\x21-\x7e]+$/.test(uri)) {
-      throw new TypeError(
-        `makeRequest: uri must be a non-empty request target of visible ASCII (percent-encode the rest), got ${
-          JSON.stringify(uri)
-        }`,
-      );
+      throw typeError("uri", "a non-empty request target of visible ASCII (percent-encode the rest)", uri);
     }
     core.method = method;
     core.uri = uri;
@@ -825,8 +801,9 @@ export class HttpConnection {
     if (timedOut) {
       error = err;
     } else {
-      error = new HttpError("ERR_CONNECT", `could not connect to ${this.#hostField}: ${describe(err)}`, 502);
-      error.cause = err;
+      error = new HttpError("ERR_CONNECT", `could not connect to ${this.#hostField}: ${describe(err)}`, 502, {
+        cause: err,
+      });
     }
     // Callbacks may make new requests on this connection: those start afresh.
     const failing = this.#queue;
@@ -1094,13 +1071,11 @@ export class HttpConnection {
     const verdict = cb(core.req);
     if (core.state !== "reading" || this.#inflight[0] !== core) return false;
     if (verdict === false || verdict instanceof Error) {
-      const error = new HttpError(
-        "ERR_CANCELLED",
-        verdict instanceof Error
-          ? `the header callback aborted the request: ${verdict.message}`
-          : "the header callback aborted the request",
-      );
-      if (verdict instanceof Error) error.cause = verdict;
+      const error = verdict instanceof Error
+        ? new HttpError("ERR_CANCELLED", `the header callback aborted the request: ${verdict.message}`, undefined, {
+          cause: verdict,
+        })
+        : new HttpError("ERR_CANCELLED", "the header callback aborted the request");
       this.#stop(core, "request_cancel", error);
       return false;
     }
@@ -1218,8 +1193,8 @@ export class HttpConnection {
         ? `the connection to ${this.#hostField} failed before the response: ${describe(cause)}`
         : `${this.#hostField} closed the connection before responding`,
       502,
+      cause === null ? undefined : { cause },
     );
-    if (cause !== null) error.cause = cause;
     this.#socketFailed("eof", error);
   }
 
@@ -1244,8 +1219,8 @@ export class HttpConnection {
         error.code,
         `the response ${part} from ${this.#hostField} is malformed: ${error.message}`,
         502,
+        { cause: error },
       );
-      reported.cause = error;
     }
     this.#socketFailed(kind, reported);
   }
@@ -1264,8 +1239,8 @@ export class HttpConnection {
         cause === null ? "" : `: ${describe(cause)}`
       }`,
       502,
+      cause === null ? undefined : { cause },
     );
-    if (cause !== null) error.cause = cause;
     return error;
   }
 

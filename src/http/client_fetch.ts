@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { checkObject, typeError } from "../check.ts";
 import { EvBuffer } from "../buffer/evbuffer.ts";
 import { EventBase } from "../event/event_base.ts";
 import { HttpHeaders } from "./headers.ts";
@@ -353,7 +354,7 @@ let lastTarget: Target | null = null;
 
 function parseTarget(url: string | URL): Target {
   const text = typeof url === "string" ? url : url instanceof URL ? url.href : null;
-  if (text === null) throw new TypeError("request: url must be a string or a URL");
+  if (text === null) throw typeError("url", "a string or a URL", url);
   if (text === lastUrl && lastTarget !== null) return lastTarget;
   const target = parseUrl(text);
   lastUrl = text;
@@ -365,10 +366,10 @@ function parseUrl(text: string): Target {
   const uri = HttpUri.parse(text);
   const scheme = uri.scheme?.toLowerCase() ?? null;
   if (scheme !== "http" && scheme !== "https") {
-    throw new TypeError(`request: the URL must be http: or https:, got ${JSON.stringify(text)}`);
+    throw typeError("url", "an http: or https: URL", text);
   }
   if (uri.host === null || uri.host === "") {
-    throw new TypeError(`request: the URL has no host: ${JSON.stringify(text)}`);
+    throw typeError("url", "a URL with a host", text);
   }
   const tls = scheme === "https";
   const port = uri.port >= 0 ? uri.port : tls ? 443 : 80;
@@ -419,7 +420,7 @@ export function request(url: string | URL, options: HttpClientFetchOptions = {})
 }
 
 function start(url: string | URL, options: HttpClientFetchOptions): Promise<HttpClientResponse> {
-  if (options === null || typeof options !== "object") throw new TypeError("request: options must be an object");
+  checkObject(options, "options");
   const target = parseTarget(url);
   const signal = options.signal;
   if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
@@ -427,10 +428,10 @@ function start(url: string | URL, options: HttpClientFetchOptions): Promise<Http
   let conn = options.connection ?? null;
   const own = conn === null;
   if (conn !== null) {
-    if (!(conn instanceof HttpConnection)) throw new TypeError("request: connection must be an HttpConnection");
+    if (!(conn instanceof HttpConnection)) throw typeError("options.connection", "an HttpConnection", conn);
     if (!sameHost(conn.host, target.host) || conn.port !== target.port) {
       throw new TypeError(
-        `request: the connection goes to ${conn.host}:${conn.port}, not ${target.host}:${target.port}`,
+        `options.connection must go to ${target.host}:${target.port}, got one to ${conn.host}:${conn.port}`,
       );
     }
   }
@@ -528,8 +529,9 @@ function start(url: string | URL, options: HttpClientFetchOptions): Promise<Http
       const error = new HttpError(
         "ERR_CANCELLED",
         `the event loop stopped: ${err instanceof Error ? err.message : String(err)}`,
+        undefined,
+        { cause: err },
       );
-      error.cause = err;
       settle(error);
       finish();
     });

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { checkCallback, checkCount, checkObject, checkString, typeError } from "../check.ts";
 import { EvBuffer } from "../buffer/evbuffer.ts";
 import type { HttpHeaders } from "./headers.ts";
 import { HttpError } from "./http_error.ts";
@@ -93,13 +94,6 @@ export interface HttpClientBodyOptions {
 
 const encoder = new TextEncoder();
 
-function checkCallback<F>(cb: unknown, op: string): F | null {
-  if (cb !== null && cb !== undefined && typeof cb !== "function") {
-    throw new TypeError(`${op}: the callback must be a function or null`);
-  }
-  return (cb ?? null) as F | null;
-}
-
 /** Pull items from a body source while the connection has room; the drain restarts it after a "wait". */
 async function pumpSource(core: ClientRequestCore): Promise<void> {
   const source = core.source;
@@ -137,8 +131,9 @@ async function pumpSource(core: ClientRequestCore): Promise<void> {
     const error = new HttpError(
       "ERR_REQUEST_BODY",
       `the request body source failed: ${err instanceof Error ? err.message : String(err)}`,
+      undefined,
+      { cause: err },
     );
-    error.cause = err;
     // The pump runs in promise callbacks: the failure is told on the loop, as every other one is.
     conn.base.defer(() => connectionHooks.stop(conn, core, "buffer_error", error));
   }
@@ -189,7 +184,7 @@ export class HttpClientRequest {
    * @throws {TypeError} if cb is neither a function nor null/undefined
    */
   constructor(cb?: HttpClientRequestCallback | null) {
-    this.#core = new ClientRequestCore(this, checkCallback<HttpClientRequestCallback>(cb, "HttpClientRequest"));
+    this.#core = new ClientRequestCore(this, checkCallback(cb ?? null, "cb"));
   }
 
   /** Where the request stands; see {@linkcode HttpClientRequestState}. */
@@ -283,7 +278,7 @@ export class HttpClientRequest {
    * @throws {TypeError} if cb is neither a function nor null
    */
   setHeaderCb(cb: HttpClientHeaderCallback | null): void {
-    this.#core.headerCb = checkCallback<HttpClientHeaderCallback>(cb, "setHeaderCb");
+    this.#core.headerCb = checkCallback(cb, "cb");
   }
 
   /**
@@ -296,7 +291,7 @@ export class HttpClientRequest {
    * @throws {TypeError} if cb is neither a function nor null
    */
   setChunkedCb(cb: HttpClientChunkCallback | null): void {
-    this.#core.chunkCb = checkCallback<HttpClientChunkCallback>(cb, "setChunkedCb");
+    this.#core.chunkCb = checkCallback(cb, "cb");
   }
 
   /**
@@ -307,7 +302,7 @@ export class HttpClientRequest {
    * @throws {TypeError} if cb is neither a function nor null
    */
   setErrorCb(cb: HttpClientErrorCallback | null): void {
-    this.#core.errorCb = checkCallback<HttpClientErrorCallback>(cb, "setErrorCb");
+    this.#core.errorCb = checkCallback(cb, "cb");
   }
 
   /**
@@ -318,7 +313,7 @@ export class HttpClientRequest {
    * @throws {TypeError} if cb is neither a function nor null
    */
   setOnCompleteCb(cb: HttpClientRequestCallback | null): void {
-    this.#core.completeCb = checkCallback<HttpClientRequestCallback>(cb, "setOnCompleteCb");
+    this.#core.completeCb = checkCallback(cb, "cb");
   }
 
   /**
@@ -370,17 +365,15 @@ export class HttpClientRequest {
    * application set Content-Length). Bytes already in the output buffer go
    * first. Call before makeRequest.
    *
-   * @throws {TypeError} if makeRequest was called, or the body is streamed already
-   * @throws {RangeError} if length is not an integer >= 0
+   * @throws {TypeError} if makeRequest was called, the body is streamed already, or options.length is not a number
+   * @throws {RangeError} if options.length is not an integer >= 0
    */
   startBody(options?: HttpClientBodyOptions): void {
     const core = this.#core;
     if (core.state !== "new") throw new TypeError("startBody: call it before makeRequest");
     if (core.bodyMode === "stream") throw new TypeError("startBody: the body is streamed already");
-    const length = options?.length;
-    if (length !== undefined && (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0)) {
-      throw new RangeError(`startBody: length must be an integer >= 0, got ${String(length)}`);
-    }
+    if (options !== undefined) checkObject(options, "options");
+    const length = options?.length === undefined ? undefined : checkCount(options.length, "options.length");
     if (length !== undefined && core.outputLength > length) {
       throw new RangeError(
         `startBody: the output buffer holds ${core.outputLength} bytes, over length ${length}`,
@@ -417,7 +410,7 @@ export class HttpClientRequest {
     } else if (data instanceof EvBuffer) {
       n = data.length;
     } else {
-      throw new TypeError("writeBody: data must be a Uint8Array, a string or an EvBuffer");
+      throw typeError("data", "a Uint8Array, a string or an EvBuffer", data);
     }
     if (isFinished(core.state)) {
       if (data instanceof EvBuffer) data.drain(n);
@@ -478,7 +471,7 @@ export class HttpClientRequest {
    * @throws {TypeError} if cb is neither a function nor null
    */
   setDrainCb(cb: HttpClientDrainCallback | null): void {
-    this.#core.drainCb = checkCallback<HttpClientDrainCallback>(cb, "setDrainCb");
+    this.#core.drainCb = checkCallback(cb, "cb");
   }
 
   /**
@@ -501,7 +494,7 @@ export class HttpClientRequest {
     } else if (source !== null && typeof source === "object" && Symbol.iterator in source) {
       iterator = (source as Iterable<Uint8Array | string>)[Symbol.iterator]();
     } else {
-      throw new TypeError("setBodySource: source must be an async iterable or an iterable");
+      throw typeError("source", "an async iterable or an iterable", source);
     }
     this.startBody(options);
     core.source = iterator;
@@ -533,10 +526,9 @@ export class HttpClientRequest {
  * @throws {TypeError} if user or password is not a string, or user holds a colon (RFC 7617 forbids it)
  */
 export function basicAuth(user: string, password: string): string {
-  if (typeof user !== "string" || typeof password !== "string") {
-    throw new TypeError("basicAuth: user and password must be strings");
-  }
-  if (user.includes(":")) throw new TypeError("basicAuth: the user name must not hold a colon (RFC 7617)");
+  checkString(user, "user");
+  checkString(password, "password");
+  if (user.includes(":")) throw typeError("user", "a name without a colon (RFC 7617)", user);
   const bytes = encoder.encode(`${user}:${password}`);
   let binary = "";
   for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);

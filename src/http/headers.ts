@@ -5,42 +5,8 @@
  *
  * @module
  */
+import { checkFieldText, checkToken, typeError } from "../check.ts";
 import { headerHooks } from "./headers_internal.ts";
-
-/** tchar (RFC 9110 §5.6.2), for field names. */
-const TOKEN = new Uint8Array(128);
-for (let c = 0; c < 128; c++) {
-  const ch = String.fromCharCode(c);
-  TOKEN[c] = /[A-Za-z0-9]/.test(ch) || "!#$%&'*+-.^_`|~".includes(ch) ? 1 : 0;
-}
-
-/**
- * Whether `name` is a valid field name: a non-empty token (RFC 9110 §5.1).
- */
-function isToken(name: string): boolean {
-  const n = name.length;
-  if (n === 0) return false;
-  for (let i = 0; i < n; i++) {
-    const c = name.charCodeAt(i);
-    if (c > 127 || TOKEN[c] === 0) return false;
-  }
-  return true;
-}
-
-/**
- * Whether `value` may be sent as a field value: no NUL, CR, LF or other
- * control character but HTAB, and nothing above U+00FF, since a field value
- * is bytes, written as Latin-1 (RFC 9110 §5.5). The CR and LF check is what
- * stops header injection.
- */
-function isFieldValue(value: string): boolean {
-  const n = value.length;
-  for (let i = 0; i < n; i++) {
-    const c = value.charCodeAt(i);
-    if ((c < 32 && c !== 9) || c === 127 || c > 255) return false;
-  }
-  return true;
-}
 
 /** ASCII case-insensitive equality of a field name with a lowercased key of the same length. */
 function sameName(name: string, key: string): boolean {
@@ -58,25 +24,10 @@ function sameName(name: string, key: string): boolean {
 /** The name checked last: an application sets the same few names over and over, so most checks end here. */
 let lastName = "Content-Type";
 
-function checkName(name: unknown, op: string): string {
+function checkName(name: unknown): string {
   if (name === lastName) return name;
-  if (typeof name !== "string" || !isToken(name)) {
-    throw new TypeError(`${op}: the header name must be a token (RFC 9110 §5.6.2), got ${JSON.stringify(name)}`);
-  }
-  lastName = name;
-  return name;
-}
-
-function checkValue(value: unknown, op: string): string {
-  if (typeof value !== "string") throw new TypeError(`${op}: the header value must be a string`);
-  if (!isFieldValue(value)) {
-    throw new TypeError(
-      `${op}: the header value holds a control character (CR, LF, NUL...) or a character above U+00FF: ${
-        JSON.stringify(value)
-      }`,
-    );
-  }
-  return value;
+  lastName = checkToken(name, "name");
+  return lastName;
 }
 
 /**
@@ -124,7 +75,7 @@ export class HttpHeaders {
    */
   constructor(init?: Iterable<readonly [string, string]> | Readonly<Record<string, string>>) {
     if (init === undefined) return;
-    if (init === null || typeof init !== "object") throw new TypeError("init must be an iterable of pairs or a record");
+    if (init === null || typeof init !== "object") throw typeError("init", "an iterable of pairs or a record", init);
     if (Symbol.iterator in init) {
       for (const pair of init as Iterable<readonly [string, string]>) this.add(pair[0], pair[1]);
     } else {
@@ -144,7 +95,7 @@ export class HttpHeaders {
    * @throws {TypeError} if name is not a token, or value holds a control character or a character above U+00FF
    */
   add(name: string, value: string): void {
-    this.#list.push(checkName(name, "add"), checkValue(value, "add"));
+    this.#list.push(checkName(name), checkFieldText(value, "value"));
   }
 
   /**
@@ -155,8 +106,8 @@ export class HttpHeaders {
    * @throws {TypeError} if name is not a token, or value holds a control character or a character above U+00FF
    */
   set(name: string, value: string): void {
-    checkName(name, "set");
-    checkValue(value, "set");
+    checkName(name);
+    checkFieldText(value, "value");
     const list = this.#list;
     if (list.length === 0) {
       // The usual case (a response's first header): nothing to replace, no lowercased key to make.

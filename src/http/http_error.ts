@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { LeventError, type LeventErrorOptions } from "../errors.ts";
 
 /**
  * Codes an {@linkcode HttpError} carries. The parser's codes, with the status
@@ -114,9 +115,11 @@ function defaultStatus(code: HttpErrorCode): number {
 }
 
 /**
- * An HTTP protocol error: bad bytes from the peer, or a limit crossed. The
- * parser returns it in an error event rather than throwing it, so a server
- * answers with {@linkcode HttpError.status} and goes on serving.
+ * An HTTP protocol error: bad bytes from the peer, a limit crossed, or a
+ * client request that failed; a {@linkcode LeventError} with one of the
+ * {@linkcode HttpErrorCode} codes. The parser returns it in an error event
+ * rather than throwing it, so a server answers with
+ * {@linkcode HttpError.status} and goes on serving.
  *
  * @example
  * ```ts
@@ -125,17 +128,24 @@ function defaultStatus(code: HttpErrorCode): number {
  * console.log(err.status); // 431
  * ```
  */
-export class HttpError extends Error {
+export class HttpError extends LeventError {
   /** A stable code for the kind of error. */
-  readonly code: HttpErrorCode;
+  declare readonly code: HttpErrorCode;
   /** The HTTP status code to answer with (400, 413, 414, 431, 501, 505; 502 for a bad response). */
   readonly status: number;
 
-  /** Make an error with a code, a message and a status (by default the one the code stands for). */
-  constructor(code: HttpErrorCode, message: string, status: number = defaultStatus(code)) {
-    super(message);
+  /**
+   * Make an error with a code, a message, a status (by default the one the
+   * code stands for) and, in `options`, its cause.
+   */
+  constructor(
+    code: HttpErrorCode,
+    message: string,
+    status: number = defaultStatus(code),
+    options?: LeventErrorOptions,
+  ) {
+    super(code, message, options);
     this.name = "HttpError";
-    this.code = code;
     this.status = status;
   }
 }

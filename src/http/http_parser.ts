@@ -73,10 +73,13 @@
  */
 import { evbufferHooks } from "../buffer/evbuffer_internal.ts";
 import { type EvBuffer, EvBufferPtr } from "../buffer/evbuffer.ts";
+import { checkCount, checkLimit, checkOneOf, checkString, typeError } from "../check.ts";
 import { HttpError, type HttpErrorCode } from "./http_error.ts";
 
 /** Whether a parser reads requests (a server) or responses (a client). */
 export type HttpParserKind = "request" | "response";
+
+const PARSER_KINDS: readonly HttpParserKind[] = ["request", "response"];
 
 /**
  * The states of {@linkcode HttpParser}:
@@ -902,14 +905,6 @@ function ipv4(text: string, from: number, to: number): boolean {
   return k === to;
 }
 
-function checkLimit(limits: HttpParserLimits, key: keyof HttpParserLimits): void {
-  const v = limits[key];
-  if (key === "maxBodySize" && v === Infinity) return;
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
-    throw new RangeError(`${key} must be an integer >= 0${key === "maxBodySize" ? " or Infinity" : ""}, got ${v}`);
-  }
-}
-
 /**
  * An incremental HTTP/1.x parser for requests or responses: libevent's
  * `evhttp_parse_firstline_` + `evhttp_parse_headers_` + `evhttp_read_body`
@@ -1008,13 +1003,11 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
   /**
    * A parser for requests (a server's) or responses (a client's).
    *
-   * @throws {TypeError} if kind is neither "request" nor "response"
+   * @throws {TypeError} if kind is neither "request" nor "response", or a limit is not a number
    * @throws {RangeError} if a limit is not an integer >= 0 (maxBodySize may be Infinity)
    */
   constructor(kind: K, limits?: Partial<HttpParserLimits>) {
-    if (kind !== "request" && kind !== "response") {
-      throw new TypeError(`kind must be "request" or "response", got ${String(kind)}`);
-    }
+    checkOneOf(kind, "kind", PARSER_KINDS);
     this.#kind = kind;
     const merged: HttpParserLimits = { ...DEFAULT_HTTP_PARSER_LIMITS };
     if (limits !== undefined) {
@@ -1022,7 +1015,11 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
         if (limits[key] !== undefined) merged[key] = limits[key];
       }
     }
-    for (const key of Object.keys(merged) as (keyof HttpParserLimits)[]) checkLimit(merged, key);
+    for (const key of Object.keys(merged) as (keyof HttpParserLimits)[]) {
+      merged[key] = key === "maxBodySize"
+        ? checkLimit(merged[key], "limits.maxBodySize")
+        : checkCount(merged[key], `limits.${key}`);
+    }
     this.#limits = Object.freeze(merged);
   }
 
@@ -1068,7 +1065,7 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
    * @throws {BufferError} as parse, or if dst is frozen at its end
    */
   parseBodyInto(input: EvBuffer, dst: EvBuffer): ParseEvent<HeadOf<K>> {
-    if (dst === input) throw new TypeError("dst must not be the input buffer");
+    if (dst === input) throw typeError("dst", "another buffer than input", dst);
     return this.#run(input, dst);
   }
 
@@ -1081,8 +1078,7 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
    * @throws {TypeError} if method is not a string
    */
   expectResponseTo(method: string): void {
-    if (typeof method !== "string") throw new TypeError("method must be a string");
-    this.#requestMethod = method;
+    this.#requestMethod = checkString(method, "method");
   }
 
   /**

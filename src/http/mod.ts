@@ -16,6 +16,7 @@
  * @module
  */
 export * from "./http_error.ts";
+export { LeventError, type LeventErrorOptions } from "../errors.ts";
 export * from "./http_parser.ts";
 export * from "./uri.ts";
 export * from "./headers.ts";

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { checkFunction, checkObject } from "../check.ts";
 import { EventBase } from "../event/event_base.ts";
 import type { NetAddress, Platform } from "../platform.ts";
 import type { BoundSocket } from "./server.ts";
@@ -101,11 +102,12 @@ type Chunk = ReadableStreamReadResult<Uint8Array>;
  * await server.finished;
  * ```
  *
- * @throws {TypeError} if handler is not a function
+ * @throws {TypeError} (as a rejection) if handler is not a function or options not an object
  * @throws a coded platform Error (as a rejection) when binding fails, e.g. `EADDRINUSE`
  */
 export async function serve(handler: ServeHandler, options: ServeOptions = {}): Promise<WebServer> {
-  if (typeof handler !== "function") throw new TypeError("handler must be a function");
+  checkFunction(handler, "handler");
+  checkObject(options, "options");
   const base = options.base ?? new EventBase({ platform: options.platform });
   // A Response without a type must not get evhttp's text/html default: it gets what its body implies, or none.
   const server = new HttpServer(base, { defaultContentType: null });

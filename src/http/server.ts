@@ -8,7 +8,24 @@
  */
 import { BufferEvent } from "../buffer/bufferevent.ts";
 import { Listener, type ListenerTarget } from "../buffer/listener.ts";
-import { Event, EventBase } from "../event/event_base.ts";
+import {
+  checkCallback,
+  checkCount,
+  checkEventBase,
+  checkFieldText,
+  checkFlag,
+  checkFunction,
+  checkInteger,
+  checkLimit,
+  checkMs,
+  checkNonEmptyString,
+  checkObject,
+  checkPort,
+  checkString,
+  checkToken,
+  typeError,
+} from "../check.ts";
+import { Event, type EventBase } from "../event/event_base.ts";
 import { EV_PERSIST } from "../event/flags.ts";
 import type { NetAddress, TcpSocket } from "../platform.ts";
 import type { HttpParserLimits } from "./http_parser.ts";
@@ -132,46 +149,9 @@ export class BoundSocket {
   }
 }
 
-function checkSize(n: unknown, name: string, allowInfinity: boolean): number {
-  if (allowInfinity && n === Infinity) return n;
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
-    throw new RangeError(`${name} must be an integer >= 0${allowInfinity ? " or Infinity" : ""}, got ${String(n)}`);
-  }
-  return n;
-}
-
-function checkMs(n: unknown, name: string): number {
-  if (typeof n !== "number" || !(n >= 0) || !Number.isFinite(n)) {
-    throw new RangeError(`${name} must be a finite number >= 0, got ${String(n)}`);
-  }
-  return n;
-}
-
-function checkFn<F>(cb: unknown, name: string): F | null {
-  if (cb !== null && typeof cb !== "function") throw new TypeError(`${name} must be a function or null`);
-  return cb as F | null;
-}
-
-function hasControl(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 32 || c === 127 || c > 255) return true;
-  }
-  return false;
-}
-
-function checkPath(path: unknown): string {
-  if (typeof path !== "string") throw new TypeError("path must be a string");
-  return path;
-}
-
 function checkStreamOption(options: HttpCallbackOptions | undefined): boolean {
   if (options === undefined) return false;
-  if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
-  if (options.streamBody !== undefined && typeof options.streamBody !== "boolean") {
-    throw new TypeError("options.streamBody must be a boolean");
-  }
-  return options.streamBody === true;
+  return checkFlag(checkObject(options, "options").streamBody, "options.streamBody");
 }
 
 /**
@@ -215,16 +195,16 @@ export class HttpServer {
    * @throws {RangeError} if a limit or timeout is out of range
    */
   constructor(base: EventBase, options: HttpServerOptions = {}) {
-    if (!(base instanceof EventBase)) throw new TypeError("base must be an EventBase");
-    if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
+    checkEventBase(base, "base");
+    checkObject(options, "options");
     this.#cfg = new ServerConfig(base, this);
     const o = options;
     if (o.maxHeadersSize !== undefined) this.setMaxHeadersSize(o.maxHeadersSize);
     if (o.maxHeaderCount !== undefined) {
-      this.#setLimit("maxHeaderCount", checkSize(o.maxHeaderCount, "maxHeaderCount", false));
+      this.#setLimit("maxHeaderCount", checkCount(o.maxHeaderCount, "maxHeaderCount"));
     }
     if (o.maxRequestLineSize !== undefined) {
-      this.#setLimit("maxRequestLineSize", checkSize(o.maxRequestLineSize, "maxRequestLineSize", false));
+      this.#setLimit("maxRequestLineSize", checkCount(o.maxRequestLineSize, "maxRequestLineSize"));
     }
     if (o.maxBodySize !== undefined) this.setMaxBodySize(o.maxBodySize);
     if (o.maxConnections !== undefined) this.setMaxConnections(o.maxConnections);
@@ -262,27 +242,23 @@ export class HttpServer {
    * port 0 picks a free one, found in the handle's address. A server may be
    * bound to several addresses.
    *
-   * @throws {TypeError} if host is not a string, or the server was closed
-   * @throws {RangeError} if port is not in 0..65535
+   * @throws {TypeError} (as a rejection) if host is not a string or port not a number, or the server was closed
+   * @throws {RangeError} (as a rejection) if port is not an integer in 0..65535
    * @throws a coded platform Error (as a rejection), e.g. `EADDRINUSE`
    */
-  bind(host: string, port: number): Promise<BoundSocket> {
-    if (typeof host !== "string") return Promise.reject(new TypeError("host must be a string"));
-    return this.#listen({ host, port });
+  async bind(host: string, port: number): Promise<BoundSocket> {
+    return await this.#listen({ host: checkString(host, "host"), port: checkPort(port, "port") });
   }
 
   /**
    * Listen on a Unix socket path (libevent `evhttp_bind_listener` over a
    * Unix-domain evconnlistener).
    *
-   * @throws {TypeError} if path is not a non-empty string, or the server was closed
+   * @throws {TypeError} (as a rejection) if path is not a non-empty string, or the server was closed
    * @throws a coded platform Error (as a rejection)
    */
-  bindUnix(path: string): Promise<BoundSocket> {
-    if (typeof path !== "string" || path === "") {
-      return Promise.reject(new TypeError("path must be a non-empty string"));
-    }
-    return this.#listen({ path });
+  async bindUnix(path: string): Promise<BoundSocket> {
+    return await this.#listen({ path: checkNonEmptyString(path, "path") });
   }
 
   /**
@@ -290,16 +266,16 @@ export class HttpServer {
    * with `evhttp_set_bevcb` making OpenSSL bufferevents): the platform does
    * the TLS, the server sees plaintext.
    *
-   * @throws {TypeError} if host or the TLS material is not a string, or the server was closed
-   * @throws {RangeError} if port is not in 0..65535
+   * @throws {TypeError} (as a rejection) if host or the TLS material is not a string or port not a number, or the server was closed
+   * @throws {RangeError} (as a rejection) if port is not an integer in 0..65535
    * @throws a coded platform Error (as a rejection)
    */
-  bindTls(host: string, port: number, tls: HttpTlsOptions): Promise<BoundSocket> {
-    if (typeof host !== "string") return Promise.reject(new TypeError("host must be a string"));
-    if (tls === null || typeof tls !== "object" || typeof tls.cert !== "string" || typeof tls.key !== "string") {
-      return Promise.reject(new TypeError("tls must be { cert, key } with PEM strings"));
-    }
-    return this.#listen({ host, port, tls: { cert: tls.cert, key: tls.key } });
+  async bindTls(host: string, port: number, tls: HttpTlsOptions): Promise<BoundSocket> {
+    checkString(host, "host");
+    checkPort(port, "port");
+    checkObject(tls, "tls");
+    const material = { cert: checkString(tls.cert, "tls.cert"), key: checkString(tls.key, "tls.key") };
+    return await this.#listen({ host, port, tls: material });
   }
 
   /**
@@ -311,7 +287,7 @@ export class HttpServer {
    * @throws {TypeError} if listener is not a Listener on this server's base, or the server was closed
    */
   acceptListener<A>(listener: Listener<A>): BoundSocket {
-    if (!(listener instanceof Listener)) throw new TypeError("listener must be a Listener");
+    if (!(listener instanceof Listener)) throw typeError("listener", "a Listener", listener);
     if (listener.base !== this.#cfg.base) throw new TypeError("listener must run on the server's EventBase");
     this.#checkOpen("acceptListener");
     const l = listener as unknown as Listener<unknown>;
@@ -367,7 +343,7 @@ export class HttpServer {
    * @throws {TypeError} if cb is neither a function nor null, or options are malformed
    */
   setGenCb(cb: HttpRequestCallback | null, options?: HttpCallbackOptions): void {
-    const fn = checkFn<HttpRequestCallback>(cb, "cb");
+    const fn = checkCallback(cb, "cb");
     const stream = checkStreamOption(options);
     this.#cfg.genRoute = fn === null ? null : { cb: fn, stream };
   }
@@ -380,8 +356,8 @@ export class HttpServer {
    * @throws {TypeError} if path is not a string, cb is not a function, or options are malformed
    */
   setCb(path: string, cb: HttpRequestCallback, options?: HttpCallbackOptions): boolean {
-    checkPath(path);
-    if (typeof cb !== "function") throw new TypeError("cb must be a function");
+    checkString(path, "path");
+    checkFunction(cb, "cb");
     const stream = checkStreamOption(options);
     const callbacks = this.#cfg.callbacks;
     if (callbacks.has(path)) return false;
@@ -396,7 +372,7 @@ export class HttpServer {
    * @throws {TypeError} if path is not a string
    */
   delCb(path: string): boolean {
-    return this.#cfg.callbacks.delete(checkPath(path));
+    return this.#cfg.callbacks.delete(checkString(path, "path"));
   }
 
   /**
@@ -409,8 +385,8 @@ export class HttpServer {
    * @throws {TypeError} if pattern is not a non-empty string, server is not an HttpServer, or server is this one or a virtual host already
    */
   addVirtualHost(pattern: string, server: HttpServer): void {
-    if (typeof pattern !== "string" || pattern === "") throw new TypeError("pattern must be a non-empty string");
-    if (!(server instanceof HttpServer)) throw new TypeError("server must be an HttpServer");
+    checkNonEmptyString(pattern, "pattern");
+    if (!(server instanceof HttpServer)) throw typeError("server", "an HttpServer", server);
     const vcfg = server.#cfg;
     if (server === this || vcfg.parent !== null) {
       throw new TypeError("addVirtualHost: the server is this one, or a virtual host already");
@@ -443,7 +419,7 @@ export class HttpServer {
    * @throws {TypeError} if alias is not a non-empty string
    */
   addServerAlias(alias: string): boolean {
-    if (typeof alias !== "string" || alias === "") throw new TypeError("alias must be a non-empty string");
+    checkNonEmptyString(alias, "alias");
     const lower = alias.toLowerCase();
     if (this.#cfg.aliases.includes(lower)) return false;
     this.#cfg.aliases.push(lower);
@@ -476,12 +452,8 @@ export class HttpServer {
    * @throws {TypeError} if methods is not an array of tokens
    */
   setAllowedMethods(methods: readonly string[]): void {
-    if (!Array.isArray(methods)) throw new TypeError("methods must be an array of strings");
-    for (const m of methods) {
-      if (typeof m !== "string" || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(m)) {
-        throw new TypeError(`a method must be a token, got ${JSON.stringify(m)}`);
-      }
-    }
+    if (!Array.isArray(methods)) throw typeError("methods", "an array of tokens", methods);
+    methods.forEach((m, i) => checkToken(m, `methods[${i}]`));
     const set = new Set(methods);
     this.#cfg.allowed = set;
     this.#cfg.allowHeader = [...set].join(", ");
@@ -503,9 +475,7 @@ export class HttpServer {
       this.#cfg.contentTypeLine = null;
       return;
     }
-    if (typeof type !== "string" || type === "" || hasControl(type)) {
-      throw new TypeError("type must be a non-empty string without control characters, or null");
-    }
+    checkFieldText(checkNonEmptyString(type, "type"), "type");
     this.#cfg.contentTypeLine = "Content-Type: " + type + "\r\n";
   }
 
@@ -514,10 +484,11 @@ export class HttpServer {
    * (libevent `evhttp_set_max_headers_size`). Applies to connections
    * accepted afterwards.
    *
+   * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= 0
    */
   setMaxHeadersSize(n: number): void {
-    this.#setLimit("maxHeaderSize", checkSize(n, "maxHeadersSize", false));
+    this.#setLimit("maxHeaderSize", checkCount(n, "maxHeadersSize"));
   }
 
   /**
@@ -528,10 +499,11 @@ export class HttpServer {
    * nginx allows 1 MiB) and a streamed one is not limited. Applies to
    * connections accepted afterwards.
    *
+   * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= 0 or Infinity
    */
   setMaxBodySize(n: number): void {
-    this.#setLimit("maxBodySize", checkSize(n, "maxBodySize", true));
+    this.#setLimit("maxBodySize", checkLimit(n, "maxBodySize"));
     this.#cfg.bufferedBodyLimit = n;
   }
 
@@ -539,24 +511,22 @@ export class HttpServer {
    * Serve at most `n` connections at once; connections beyond are closed as
    * soon as accepted (libevent `evhttp_set_max_connections`).
    *
+   * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= 1 or Infinity
    */
   setMaxConnections(n: number): void {
-    if (n !== Infinity && (checkSize(n, "maxConnections", false) < 1)) {
-      throw new RangeError(`maxConnections must be >= 1, got ${n}`);
-    }
-    this.#cfg.maxConnections = n;
+    this.#cfg.maxConnections = n === Infinity ? n : checkInteger(n, "maxConnections", 1);
   }
 
   /**
    * Read at most `n` requests ahead on one connection while their responses
    * are not complete; reading waits beyond that.
    *
+   * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= 1
    */
   setMaxPipelined(n: number): void {
-    if (checkSize(n, "maxPipelined", false) < 1) throw new RangeError(`maxPipelined must be >= 1, got ${n}`);
-    this.#cfg.maxPipelined = n;
+    this.#cfg.maxPipelined = checkInteger(n, "maxPipelined", 1);
   }
 
   /**
@@ -564,11 +534,11 @@ export class HttpServer {
    * reading from the client pauses (the read high watermark of streamed
    * bodies).
    *
+   * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= 1
    */
   setBodyHighWatermark(n: number): void {
-    if (checkSize(n, "bodyHighWatermark", false) < 1) throw new RangeError(`bodyHighWatermark must be >= 1, got ${n}`);
-    this.#cfg.bodyHighWatermark = n;
+    this.#cfg.bodyHighWatermark = checkInteger(n, "bodyHighWatermark", 1);
   }
 
   /**
@@ -578,17 +548,17 @@ export class HttpServer {
    * often as the shortest one set.
    *
    * @throws {RangeError} if a timeout is negative or not finite
-   * @throws {TypeError} if timeouts is neither a number nor an object
+   * @throws {TypeError} if timeouts is neither a number nor an object, or a timeout is not a number
    */
   setTimeout(timeouts: number | HttpServerTimeouts): void {
     const t = this.#cfg.timeouts;
     if (typeof timeouts === "number") {
-      const ms = checkMs(timeouts, "timeout");
+      const ms = checkMs(timeouts, "timeouts");
       this.#cfg.timeouts = { header: ms, body: ms, write: ms, idle: ms };
       return;
     }
     if (timeouts === null || typeof timeouts !== "object") {
-      throw new TypeError("timeouts must be a number or an object");
+      throw typeError("timeouts", "a number or an object", timeouts);
     }
     const next = { ...t };
     if (timeouts.headerTimeoutMs !== undefined) next.header = checkMs(timeouts.headerTimeoutMs, "headerTimeoutMs");
@@ -609,7 +579,7 @@ export class HttpServer {
    * @throws {TypeError} if cb is neither a function nor null
    */
   setNewRequestCb(cb: HttpNewRequestCallback | null): void {
-    this.#cfg.newRequestCb = checkFn<HttpNewRequestCallback>(cb, "cb");
+    this.#cfg.newRequestCb = checkCallback(cb, "cb");
   }
 
   /**
@@ -622,7 +592,7 @@ export class HttpServer {
    * @throws {TypeError} if cb is neither a function nor null
    */
   setExpectContinueCb(cb: HttpExpectContinueCallback | null): void {
-    this.#cfg.expectCb = checkFn<HttpExpectContinueCallback>(cb, "cb");
+    this.#cfg.expectCb = checkCallback(cb, "cb");
   }
 
   /**
@@ -632,7 +602,7 @@ export class HttpServer {
    * @throws {TypeError} if logger is neither a function nor null
    */
   setErrorLogger(logger: HttpErrorLogger | null): void {
-    this.#cfg.errorLogger = checkFn<HttpErrorLogger>(logger, "logger");
+    this.#cfg.errorLogger = checkCallback(logger, "logger");
   }
 
   // ---------------------------------------------------------- closing
@@ -651,14 +621,13 @@ export class HttpServer {
    * Whatever is still open after `graceMs` is dropped. Resolves once every
    * connection is closed; calling it again returns the same promise.
    *
-   * @throws {RangeError} if graceMs is negative or not a number
+   * @throws {TypeError} if options is not an object or graceMs not a number
+   * @throws {RangeError} if graceMs is negative or NaN
    */
   shutdown(options: HttpShutdownOptions = {}): Promise<void> {
     if (this.#shutdown !== null) return this.#shutdown;
-    const graceMs = options.graceMs ?? 30000;
-    if (typeof graceMs !== "number" || !(graceMs >= 0)) {
-      throw new RangeError(`graceMs must be a number >= 0, got ${String(graceMs)}`);
-    }
+    const grace = checkObject(options, "options").graceMs ?? 30000;
+    const graceMs = grace === Infinity ? grace : checkMs(grace, "options.graceMs");
     const cfg = this.#cfg;
     if (cfg.state === "running") cfg.state = "draining";
     const freed = this.#bound.splice(0).map((b) => b.listener.free().catch(() => {}));

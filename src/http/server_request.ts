@@ -7,6 +7,7 @@
  */
 import type { BufferEvent } from "../buffer/bufferevent.ts";
 import { EvBuffer } from "../buffer/evbuffer.ts";
+import { checkCallback, checkFieldText, checkFunction, checkInteger, checkObject, typeError } from "../check.ts";
 import type { NetAddress } from "../platform.ts";
 import type { HttpHeaders } from "./headers.ts";
 import type { HttpServer } from "./server.ts";
@@ -53,35 +54,17 @@ export interface TakeOverOptions {
   readonly onShutdown?: (bev: BufferEvent) => void;
 }
 
-function checkCode(code: unknown, op: string): number {
-  if (typeof code !== "number" || !Number.isInteger(code) || code < 200 || code > 599) {
-    throw new RangeError(`${op}: the status code must be an integer in 200..599, got ${String(code)}`);
-  }
-  return code;
+function checkCode(code: unknown): number {
+  return checkInteger(code, "code", 200, 599);
 }
 
-function checkReason(reason: unknown, op: string): string | undefined {
-  if (reason === undefined || reason === null) return undefined;
-  if (typeof reason !== "string") throw new TypeError(`${op}: the reason must be a string`);
-  for (let i = 0; i < reason.length; i++) {
-    const c = reason.charCodeAt(i);
-    if ((c < 32 && c !== 9) || c === 127 || c > 255) {
-      throw new TypeError(`${op}: the reason holds a control character or a character above U+00FF`);
-    }
-  }
-  return reason;
+function checkReason(reason: unknown): string | undefined {
+  return reason === undefined || reason === null ? undefined : checkFieldText(reason, "reason");
 }
 
-function checkBody(body: unknown, op: string): HttpBody | undefined {
-  if (body === undefined || typeof body === "string" || body instanceof Uint8Array || body instanceof EvBuffer) {
-    return body;
-  }
-  throw new TypeError(`${op}: the body must be a string, a Uint8Array or an EvBuffer`);
-}
-
-function checkCallback<F>(cb: unknown, op: string): F | null {
-  if (cb !== null && typeof cb !== "function") throw new TypeError(`${op}: the callback must be a function or null`);
-  return cb as F | null;
+function checkBody(body: unknown, name: string): HttpBody {
+  if (typeof body === "string" || body instanceof Uint8Array || body instanceof EvBuffer) return body;
+  throw typeError(name, "a string, a Uint8Array or an EvBuffer", body);
 }
 
 /**
@@ -276,12 +259,12 @@ export class ServerRequest {
    * @param reason the reason phrase; the standard one for the code when omitted
    * @param body the body, after anything in outputBuffer
    * @throws {RangeError} if code is not an integer in 200..599
-   * @throws {TypeError} if the request was already answered, the reason holds a control character, or the body is of another type
+   * @throws {TypeError} if the request was already answered, code is not a number, the reason holds a control character, or the body is of another type
    */
   sendReply(code: number, reason?: string, body?: HttpBody): void {
-    checkCode(code, "sendReply");
-    const r = checkReason(reason, "sendReply");
-    const b = checkBody(body, "sendReply");
+    checkCode(code);
+    const r = checkReason(reason);
+    const b = body === undefined ? undefined : checkBody(body, "body");
     if (this.#ignored("sendReply")) return;
     this.#core.conn.reply(this.#core, code, r, b);
   }
@@ -295,11 +278,11 @@ export class ServerRequest {
    * is written, as in libevent.
    *
    * @throws {RangeError} if code is not an integer in 200..599
-   * @throws {TypeError} if the request was already answered, or the reason holds a control character
+   * @throws {TypeError} if the request was already answered, code is not a number, or the reason holds a control character
    */
   sendError(code: number, reason?: string): void {
-    checkCode(code, "sendError");
-    const r = checkReason(reason, "sendError");
+    checkCode(code);
+    const r = checkReason(reason);
     if (this.#ignored("sendError")) return;
     this.#core.conn.errorReply(this.#core, code, r);
   }
@@ -313,11 +296,11 @@ export class ServerRequest {
    * if that header was set.
    *
    * @throws {RangeError} if code is not an integer in 200..599
-   * @throws {TypeError} if the request was already answered, the reason holds a control character, or a Content-Length header is not a decimal number
+   * @throws {TypeError} if the request was already answered, code is not a number, the reason holds a control character, or a Content-Length header is not a decimal number
    */
   sendReplyStart(code: number, reason?: string): void {
-    checkCode(code, "sendReplyStart");
-    const r = checkReason(reason, "sendReplyStart");
+    checkCode(code);
+    const r = checkReason(reason);
     if (this.#ignored("sendReplyStart")) return;
     this.#core.conn.replyStart(this.#core, code, r);
   }
@@ -337,11 +320,8 @@ export class ServerRequest {
    * @throws {RangeError} if the chunk goes past a Content-Length header that was set
    */
   sendReplyChunk(data: HttpBody, onFlushed?: () => void): void {
-    const d = checkBody(data, "sendReplyChunk");
-    if (d === undefined) throw new TypeError("sendReplyChunk: the data must be a string, a Uint8Array or an EvBuffer");
-    if (onFlushed !== undefined && typeof onFlushed !== "function") {
-      throw new TypeError("sendReplyChunk: onFlushed must be a function");
-    }
+    const d = checkBody(data, "data");
+    if (onFlushed !== undefined) checkFunction(onFlushed, "onFlushed");
     const core = this.#core;
     if (core.resp === "aborted" || core.body === "aborted") return;
     if (core.resp !== "streaming") {
@@ -380,7 +360,7 @@ export class ServerRequest {
    * @throws {TypeError} if cb is neither a function nor null
    */
   setBodyCb(cb: HttpRequestNotify | null): void {
-    this.#core.setBodyCb(checkCallback<HttpRequestNotify>(cb, "setBodyCb"));
+    this.#core.setBodyCb(checkCallback(cb, "cb"));
   }
 
   /** Stop reading the body from the client until {@linkcode ServerRequest.resumeBody}: backpressure for a slow consumer. */
@@ -401,7 +381,7 @@ export class ServerRequest {
    * @throws {TypeError} if cb is neither a function nor null
    */
   setCloseCb(cb: HttpRequestNotify | null): void {
-    this.#core.closeCb = checkCallback<HttpRequestNotify>(cb, "setCloseCb");
+    this.#core.closeCb = checkCallback(cb, "cb");
   }
 
   /**
@@ -411,7 +391,7 @@ export class ServerRequest {
    * @throws {TypeError} if cb is neither a function nor null
    */
   setOnCompleteCb(cb: HttpRequestNotify | null): void {
-    this.#core.completeCb = checkCallback<HttpRequestNotify>(cb, "setOnCompleteCb");
+    this.#core.completeCb = checkCallback(cb, "cb");
   }
 
   /**
@@ -431,12 +411,11 @@ export class ServerRequest {
    * the new protocol, then free it), or frees it at once when there is no
    * hook; whatever is still open at the end of the grace period is dropped.
    *
-   * @throws {TypeError} unless this request is unanswered, its body complete, and no later request was read on its connection
+   * @throws {TypeError} if options or its onShutdown is of the wrong type, or unless this request is unanswered, its body complete, and no later request was read on its connection
    */
   takeOver(options: TakeOverOptions = {}): BufferEvent {
-    if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
-    const hook = options.onShutdown ?? null;
-    if (hook !== null && typeof hook !== "function") throw new TypeError("options.onShutdown must be a function");
+    checkObject(options, "options");
+    const hook = options.onShutdown === undefined ? null : checkFunction(options.onShutdown, "options.onShutdown");
     return this.#core.conn.takeOver(this.#core, hook);
   }
 

@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { checkFlag, checkInteger, checkNullableString, checkObject, checkString } from "../check.ts";
 import { HttpError } from "./http_error.ts";
 
 // ------------------------------------------------------------ char tables
@@ -147,27 +148,6 @@ function badChar(part: string, text: string, i: number): HttpError {
     return badUri(`bad URI: the ${part} holds a "%" not followed by two hex digits at index ${i}`);
   }
   return badUri(`bad URI: the ${part} holds ${charName(text, i)} at index ${i}, which RFC 3986 does not allow there`);
-}
-
-function checkString(value: unknown, name: string): void {
-  if (typeof value !== "string") throw new TypeError(`${name} must be a string`);
-}
-
-function checkNullableString(value: unknown, name: string): void {
-  if (value !== null && typeof value !== "string") throw new TypeError(`${name} must be a string or null`);
-}
-
-/** Whether a boolean option is set; undefined is false. */
-function flag(value: unknown, name: string): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== "boolean") throw new TypeError(`options.${name} must be a boolean`);
-  return value;
-}
-
-function checkOptions(options: unknown): void {
-  if (options !== undefined && (typeof options !== "object" || options === null)) {
-    throw new TypeError("options must be an object");
-  }
 }
 
 // ------------------------------------------------------------ grammar checks
@@ -353,8 +333,8 @@ export class HttpUri {
    * @throws {TypeError} if options is not an object or nonconformant is not a boolean
    */
   constructor(options?: HttpUriOptions) {
-    checkOptions(options);
-    this.#nonconformant = options === undefined ? false : flag(options.nonconformant, "nonconformant");
+    if (options !== undefined) checkObject(options, "options");
+    this.#nonconformant = options === undefined ? false : checkFlag(options.nonconformant, "options.nonconformant");
   }
 
   /** Whether the setters of path, query and fragment tolerate nonconformant characters (the flag it was made with). */
@@ -489,14 +469,10 @@ export class HttpUri {
    * Set the port, or remove it with -1 (libevent's `evhttp_uri_set_port`).
    *
    * @throws {TypeError} if port is not a number
-   * @throws {RangeError} if port is not an integer from -1 to 65535
+   * @throws {RangeError} if port is not an integer in -1..65535
    */
   setPort(port: number): this {
-    if (typeof port !== "number") throw new TypeError("port must be a number");
-    if (!Number.isInteger(port) || port < -1 || port > 65535) {
-      throw new RangeError(`port must be an integer from -1 to 65535, got ${port}`);
-    }
-    this.port = port;
+    this.port = checkInteger(port, "port", -1, 65535);
     return this;
   }
 
@@ -662,8 +638,8 @@ export interface DecodeUriOptions {
  */
 export function encodeUri(text: string, options?: EncodeUriOptions): string {
   checkString(text, "text");
-  checkOptions(options);
-  const spaceAsPlus = options === undefined ? false : flag(options.spaceAsPlus, "spaceAsPlus");
+  if (options !== undefined) checkObject(options, "options");
+  const spaceAsPlus = options === undefined ? false : checkFlag(options.spaceAsPlus, "options.spaceAsPlus");
   const n = text.length;
   let i = 0;
   while (i < n && hasClass(text.charCodeAt(i), C_UNRESERVED)) i++;
@@ -795,12 +771,12 @@ function utf8(bytes: Uint8Array, strict: boolean, at: number): string {
  */
 export function decodeUri(text: string, options?: DecodeUriOptions): string {
   checkString(text, "text");
-  checkOptions(options);
   let plusAsSpace = false;
   let strict = false;
   if (options !== undefined) {
-    plusAsSpace = flag(options.plusAsSpace, "plusAsSpace");
-    strict = flag(options.strict, "strict");
+    checkObject(options, "options");
+    plusAsSpace = checkFlag(options.plusAsSpace, "options.plusAsSpace");
+    strict = checkFlag(options.strict, "options.strict");
   }
   return decodeRange(text, 0, text.length, plusAsSpace, strict);
 }

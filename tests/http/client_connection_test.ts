@@ -696,12 +696,17 @@ test("setLocalAddress and setLocalPort reject bad arguments with errors naming t
     }
     conn.setLocalAddress("::1");
     conn.setLocalAddress(null);
-    for (const bad of [-1, 65536, 1.5, NaN, "80"]) {
+    for (const bad of [-1, 65536, 1.5, NaN]) {
       assert.throws(
-        () => conn.setLocalPort(bad as number),
+        () => conn.setLocalPort(bad),
         (e: unknown) => e instanceof RangeError && /port/.test(e.message),
       );
     }
+    // A value of the wrong type is a TypeError, quoted with its type.
+    assert.throws(
+      () => conn.setLocalPort("80" as unknown as number),
+      (e: unknown) => e instanceof TypeError && /^port must be .*, got "80" \(a string\)$/.test(e.message),
+    );
     conn.setLocalPort(0);
   } finally {
     void h.close();
