@@ -28,6 +28,12 @@ export {
   type WebSocketState,
 } from "./websocket.ts";
 export type { WebSocketUpgradeOptions } from "./server_upgrade.ts";
+export {
+  StandardWebSocket,
+  type StandardWebSocketData,
+  type StandardWebSocketOptions,
+  WebSocketCloseEvent,
+} from "./standard.ts";
 export type { WebSocketConnectOptions } from "./client_connect.ts";
 export type { PerMessageDeflateOptions } from "./extensions.ts";
 export { WebSocketError, type WebSocketErrorCode } from "./ws_error.ts";

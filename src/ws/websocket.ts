@@ -180,6 +180,10 @@ export class WebSocket {
   #pingTimer: Event<WebSocket> | null = null;
   #awaitingPong = false;
   #paused = false;
+  /** The peer ended the TCP stream; acted on once the input before it is read. */
+  #peerEnded = false;
+  /** A pending event while paused, so the loop waits for the application. */
+  #pauseHold: Event<WebSocket> | null = null;
   #wantDrain = false;
   #arg: unknown = undefined;
   #messageCb: WebSocketMessageCallback | null = null;
@@ -194,6 +198,7 @@ export class WebSocket {
   static readonly #eventcb = (_b: BufferEvent, what: number, ws: WebSocket): void => ws.#onEvent(what);
   static readonly #closeTimeoutCb = (_s: unknown, _w: number, ws: WebSocket): void => ws.#drop(true);
   static readonly #pingTick = (_s: unknown, _w: number, ws: WebSocket): void => ws.#onPingTick();
+  static readonly #noop = (): void => {};
 
   private constructor(init: SessionInit) {
     this.#base = init.base;
@@ -455,12 +460,18 @@ export class WebSocket {
 
   // ------------------------------------------------------------ reading
 
-  /** Stop delivering messages (and, once 64 KiB wait, reading the socket) until resume(). */
+  /**
+   * Stop delivering messages (and, once 64 KiB wait, reading the socket)
+   * until resume(). The connection stays a pending event of its loop
+   * meanwhile: a paused WebSocket waits for the application, so
+   * `dispatch()` does not return under it.
+   */
   pause(): void {
     if (this.#paused || this.#state === "closed") return;
     this.#paused = true;
     this.#reader.halt = true;
     this.#bev.setWatermark(EV_READ, 0, PAUSED_HIGH_WATER);
+    (this.#pauseHold ??= new Event<WebSocket>(this.#base, null, 0, WebSocket.#noop, this)).add();
   }
 
   /** Deliver messages again after pause(). */
@@ -468,6 +479,7 @@ export class WebSocket {
     if (!this.#paused || this.#state === "closed") return;
     this.#paused = false;
     this.#reader.halt = false;
+    this.#pauseHold?.del();
     this.#bev.setWatermark(EV_READ, 0, 0);
     this.#base.defer(() => this.#onReadable());
   }
@@ -479,8 +491,14 @@ export class WebSocket {
 
   // ------------------------------------------------------------ internals
 
+  /**
+   * Backpressure counts what levent holds (the BufferEvent's output), not
+   * the socket's own queue: the write callback runs when the output
+   * empties, and a queue the adapter still holds then would leave a drain
+   * owed that no later event pays.
+   */
   #afterSend(): boolean {
-    if (this.bufferedAmount <= this.#opts.sendHighWaterMark) return true;
+    if (this.#bev.output.length <= this.#opts.sendHighWaterMark) return true;
     this.#wantDrain = true;
     return false;
   }
@@ -488,11 +506,23 @@ export class WebSocket {
   #onReadable(): void {
     if (this.#state === "closed" || this.#paused) return;
     const failure = this.#reader.read(this.#bev.input, this.#sink);
-    if (failure !== null) this.#fail(failure);
+    if (failure !== null) {
+      this.#fail(failure);
+      return;
+    }
+    // The peer's end is acted on once everything before it was delivered (a paused application reads it later).
+    if (this.#peerEnded && !this.#paused) this.#endOfStream();
+  }
+
+  /** The TCP stream ended: cleanly after a closing handshake, else abnormally (1006). */
+  #endOfStream(): void {
+    const r = this.#received;
+    if (r !== null) this.#finish(r.code, r.reason, this.#sentClose, false);
+    else this.#finish(CLOSE_ABNORMAL, "", false, true);
   }
 
   #onWritten(): void {
-    if (this.#wantDrain && this.bufferedAmount <= this.#opts.sendHighWaterMark) {
+    if (this.#wantDrain && this.#bev.output.length <= this.#opts.sendHighWaterMark) {
       this.#wantDrain = false;
       const cb = this.#drainCb;
       if (cb !== null && this.#state === "open") cb(this, this.#arg);
@@ -501,19 +531,12 @@ export class WebSocket {
 
   #onEvent(what: number): void {
     if (this.#state === "closed") return;
-    if (what & BEV_EVENT_EOF) {
+    if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+      this.#endOfStream();
+    } else if (what & BEV_EVENT_EOF) {
       // Frames that came before the end are read first.
-      this.#reader.halt = false;
-      const failure = this.#reader.read(this.#bev.input, this.#sink);
-      if (failure !== null) {
-        this.#fail(failure);
-        return;
-      }
-    }
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-      const r = this.#received;
-      if (r !== null) this.#finish(r.code, r.reason, this.#sentClose, false);
-      else this.#finish(CLOSE_ABNORMAL, "", false, true);
+      this.#peerEnded = true;
+      this.#onReadable();
     }
   }
 
@@ -603,7 +626,8 @@ export class WebSocket {
     this.#state = "closed";
     this.#closeTimer?.free();
     this.#pingTimer?.free();
-    this.#closeTimer = this.#pingTimer = null;
+    this.#pauseHold?.free();
+    this.#closeTimer = this.#pingTimer = this.#pauseHold = null;
     this.#deflater?.close();
     this.#inflater?.close();
     const bev = this.#bev;

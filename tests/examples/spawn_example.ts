@@ -147,19 +147,23 @@ export interface FinishedExample {
  * process drains slowly, as `example | slow-consumer` would: each piece
  * that arrives stops the reading for `pauseMs` per `pieceBytes` of it, so
  * the pipe stays full and the example still has output queued when it is
- * done. Resolves once it exited and its stdout closed; fails after `ms`.
+ * done. `input`, when given, is written to its stdin, which then ends.
+ * Resolves once it exited and its stdout closed; fails after `ms`.
  */
 export async function runToSlowReader(
   name: string,
   args: string[],
   reader: SlowReader,
   ms = 20000,
+  input?: Uint8Array,
 ): Promise<FinishedExample> {
   const cmd = runner();
   if (cmd === undefined) throw new Error("no runtime can run the examples here");
   const child = spawn(cmd[0], [...cmd.slice(1), join(repoRoot(), "examples", `${name}.ts`), ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
+  // The input, when given, is the example's whole stdin.
+  if (input !== undefined) child.stdin!.end(input);
   let stderr = "";
   child.stderr!.on("data", (b: Uint8Array) => (stderr += new TextDecoder().decode(b)));
   const pieces: Uint8Array[] = [];
