@@ -8,7 +8,6 @@
 // small: 32-byte text, large: 64 KiB binary; 32 connections, one message in flight each.
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
-import process from "node:process";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 
