@@ -1,25 +1,27 @@
 /**
- * BufferEvent: libevent's `struct bufferevent` (bufferevent.h). A transport
- * (a platform socket, an in-memory partner, or another BufferEvent seen
- * through filters) with an input and an output {@linkcode EvBuffer}, read /
- * write / event callbacks run on an {@linkcode EventBase}'s loop,
- * watermarks, timeouts and token-bucket rate limits
- * (bufferevent_sock.c, bufferevent_pair.c, bufferevent_filter.c,
- * bufferevent_ratelim.c).
+ * BufferEvent: libevent's `struct bufferevent` (bufferevent.h) and its core,
+ * bufferevent.c. A transport with an input and an output
+ * {@linkcode EvBuffer}, read / write / event callbacks run on an
+ * {@linkcode EventBase}'s loop, watermarks, timeouts, deferred callbacks,
+ * enable / disable and the suspend bits that hold reading or writing back.
+ *
+ * The transport is a kind, each in its own file behind one internal
+ * interface, {@linkcode BufferEventOps} (libevent's `struct
+ * bufferevent_ops`): a platform socket (bufferevent_sock.ts), two linked
+ * in-memory ends (bufferevent_pair.ts), or another BufferEvent seen
+ * through filters (bufferevent_filter.ts). Token-bucket rate limits are in
+ * bufferevent_ratelim.ts.
  *
  * @module
  */
-import type {
-  ConnectOptions,
-  LocalBind,
-  SocketHandlers,
-  TcpSocket,
-  TimerHandle,
-  TlsConnectOptions,
-} from "../platform.ts";
+import type { ConnectOptions, LocalBind, Platform, TcpSocket, TlsConnectOptions } from "../platform.ts";
 import { Event, EventBase } from "../event/event_base.ts";
 import { EV_READ, EV_TIMEOUT, EV_WRITE } from "../event/flags.ts";
 import { EvBuffer, type EvBufferCbEntry, type EvBufferCbInfo } from "./evbuffer.ts";
+import { RateLimit, RateLimitGroup, TokenBucketConfig } from "./bufferevent_ratelim.ts";
+import { SocketOps } from "./bufferevent_sock.ts";
+import { linkPair } from "./bufferevent_pair.ts";
+import { FilterOps } from "./bufferevent_filter.ts";
 
 /** The event happened while reading (libevent `BEV_EVENT_READING`). */
 export const BEV_EVENT_READING = 0x01;
@@ -93,99 +95,109 @@ export interface BufferEventWatermark {
   readonly high: number;
 }
 
-/** Options for {@linkcode TokenBucketConfig}: libevent's `ev_token_bucket_cfg_new` arguments. */
-export interface TokenBucketOptions {
-  /** Bytes that may be read per tick, on average; an integer >= 1. */
-  readonly readRate: number;
-  /** The most bytes that may be read in one tick after idle ticks; >= readRate, defaults to readRate. */
-  readonly readBurst?: number;
-  /** Bytes that may be written per tick, on average; an integer >= 1. */
-  readonly writeRate: number;
-  /** The most bytes that may be written in one tick after idle ticks; >= writeRate, defaults to writeRate. */
-  readonly writeBurst?: number;
-  /** The tick length in milliseconds; > 0, defaults to 1000. */
-  readonly tickMs?: number;
+// ================================================== the internal interface
+//
+// Not part of the public API: src/buffer/mod.ts lists what it exports, and
+// none of what follows. A kind of BufferEvent is one file with a class that
+// implements BufferEventOps; it reaches its own BufferEvent, and any other
+// (a pair its partner, a filter its underlying), only through the
+// BufferEventCore members marked "for kinds" below.
+
+/** Reading is held back by the read high watermark (libevent `BEV_SUSPEND_WM`). */
+export const SUSPEND_WM = 0x01;
+/** Held back by the BufferEvent's own rate limit (libevent `BEV_SUSPEND_BW`). */
+export const SUSPEND_BW = 0x02;
+/** Held back by its rate-limit group (libevent `BEV_SUSPEND_BW_GROUP`). */
+export const SUSPEND_BW_GROUP = 0x04;
+/** Held back by a filter above it that wants no bytes now (libevent `BEV_SUSPEND_FILT_READ`). */
+export const SUSPEND_FILT = 0x08;
+
+/**
+ * What a kind of BufferEvent implements: libevent's `struct
+ * bufferevent_ops`, with the read and write events' work, which libevent
+ * leaves to each kind too. The core owns callbacks, watermarks, timeouts,
+ * deferral, the enabled and suspend bits and the read / write events; it
+ * calls these to reach the transport.
+ *
+ * A kind's constructor takes the new BufferEvent's core and first installs
+ * itself (`core.ops = this`); a public factory on {@linkcode BufferEvent}
+ * makes the BufferEvent and then the kind. Properties that never change
+ * are getters on the prototype, so an instance carries only its state.
+ */
+export interface BufferEventOps {
+  /** The platform socket, or null (`bufferevent_getfd`, libevent's `BEV_CTRL_GET_FD`). */
+  readonly socket: TcpSocket | null;
+  /** The error behind the last `BEV_EVENT_ERROR`, or null. */
+  readonly socketError: Error | null;
+  /** The other end of a pair, or null (`bufferevent_pair_get_partner`). */
+  readonly partner: BufferEvent | null;
+  /** The BufferEvent this one reads and writes through, or null (`BEV_CTRL_GET_UNDERLYING`). */
+  readonly underlying: BufferEvent | null;
+  /**
+   * Whether the transport has I/O of its own to wait for: then a read the
+   * owner wants keeps the loop alive, as libevent's pending `ev_read`
+   * does; otherwise the read timer is armed only for a read timeout.
+   */
+  readonly waitsForIo: boolean;
+  /** Whether rate limits apply (setRateLimit and addToRateLimitGroup throw otherwise). */
+  readonly rateLimitable: boolean;
+
+  /** Whether more bytes can still come (no EOF or error told yet); asked only while reading is enabled and unsuspended. */
+  readable(): boolean;
+  /**
+   * The core worked out again whether reading is wanted (enabled, not
+   * suspended, readable): let the transport deliver or hold it back
+   * (libevent's `enable` / `disable` for EV_READ). Called often; a kind
+   * does something only when its own state changes.
+   */
+  adjustRead(wanted: boolean): void;
+  /** Whether the read event has something to do: bytes, an EOF or an error waiting at the source. */
+  readWaiting(): boolean;
+  /**
+   * The read event: bring what waits at the source into input (with
+   * `core.gotInput`), then `core.readTurn()` for the read callback, then
+   * what the kind tells after the bytes (EOF, errors).
+   */
+  onRead(): void;
+  /** Whether the write event should stay pending: bytes to send and a write timeout, or I/O under way that holds the loop. */
+  writeWanted(): boolean;
+  /** Whether the transport takes bytes now; the core has checked that writing is enabled and unsuspended. */
+  writable(): boolean;
+  /**
+   * The write event (run only while `core.canWrite()`): move output on,
+   * then `core.wroteSome(true)` when bytes left, then `core.syncWrite()`.
+   */
+  onWrite(): void;
+  /** {@linkcode BufferEvent.flush} after its checks (libevent `flush`). */
+  flush(events: number, mode: BufferEventFlushMode): void;
+  /**
+   * connect() / connectTls() after their checks: start `open` on the
+   * platform and report the result with `BEV_EVENT_CONNECTED` or
+   * `BEV_EVENT_ERROR`. Kinds without it make connect() throw a TypeError.
+   */
+  connect?(op: string, open: (platform: Platform) => Promise<TcpSocket>): void;
+  /**
+   * free() or abort(): the core has stopped the callbacks, events and rate
+   * limits and taken its callbacks off the buffers; `was` is the state
+   * before. Let the transport go and release output (libevent `unlink`
+   * and `destruct`).
+   */
+  release(abort: boolean, was: BufferEventState): void;
 }
 
-/** Bytes a rate-limit group's members have read and written, from {@linkcode RateLimitGroup.getTotals}. */
-export interface RateLimitTotals {
-  /** Bytes read by members since the group was made or its totals reset. */
-  readonly read: number;
-  /** Bytes written by members since the group was made or its totals reset. */
-  readonly written: number;
+/** The options the core keeps, checked. */
+interface CoreOptions {
+  readonly closeOnFree: boolean;
+  readonly deferCallbacks: boolean;
 }
-
-type BufferEventKind = "socket" | "pair" | "filter";
-/** The socket took everything offered so far, or asked us to wait for `drain`. */
-type WriteState = "ready" | "blocked";
-/** Whether our side of the socket was shut: flush("finished") asks for it once output is written. */
-type ShutdownState = "open" | "finishing" | "ended";
-/** The peer's side: open, EOF seen but staged bytes still to deliver, EOF delivered, or failed. */
-type ReadEnd = "open" | "eof_pending" | "eof" | "error";
-type FileLoadState = "idle" | "loading";
-
-// Why reading is held back although enabled (libevent's BEV_SUSPEND_*).
-const SUSPEND_WM = 0x01;
-const SUSPEND_BW = 0x02;
-const SUSPEND_BW_GROUP = 0x04;
-const SUSPEND_FILT = 0x08;
 
 // Deferred callbacks waiting to run.
 const PENDING_READ = 0x01;
 const PENDING_WRITE = 0x02;
 
-/** File segments of the output are read in pieces of this size before they are written. */
-const FILE_PIECE = 65536;
-/**
- * How long a lingering free() reads and discards after its FIN, waiting for
- * the peer to close, before closing itself (Apache's lingering close waits
- * 2 s for each read).
- */
-const LINGER_MS = 2000;
-/** libevent's default minimum share of a group's bucket per member and operation. */
-const DEFAULT_MIN_SHARE = 64;
-
 const EMPTY = new Uint8Array(0);
 
-/** A token bucket's state: libevent's `struct ev_token_bucket`. */
-interface Bucket {
-  read: number;
-  write: number;
-  /** The tick number (clock ms / tickMs) the limits were last refilled for. */
-  tick: number;
-}
-
-function newBucket(cfg: TokenBucketConfig, now: number): Bucket {
-  return { read: cfg.readRate, write: cfg.writeRate, tick: Math.floor(now / cfg.tickMs) };
-}
-
-/** Add the tokens of the ticks that passed since the last refill, up to the bursts. */
-function refillBucket(bucket: Bucket, cfg: TokenBucketConfig, now: number): void {
-  const tick = Math.floor(now / cfg.tickMs);
-  const ticks = tick - bucket.tick;
-  if (ticks <= 0) return;
-  bucket.read = Math.min(cfg.readBurst, bucket.read + ticks * cfg.readRate);
-  bucket.write = Math.min(cfg.writeBurst, bucket.write + ticks * cfg.writeRate);
-  bucket.tick = tick;
-}
-
-/** A new config keeps what was spent this tick, clipped to the new bursts, and counts ticks its own way. */
-function rebaseBucket(bucket: Bucket, old: TokenBucketConfig, cfg: TokenBucketConfig, now: number): void {
-  if (bucket.read > cfg.readBurst) bucket.read = cfg.readBurst;
-  if (bucket.write > cfg.writeBurst) bucket.write = cfg.writeBurst;
-  if (old.tickMs !== cfg.tickMs) bucket.tick = Math.floor(now / cfg.tickMs);
-}
-
-/** Milliseconds from `now` to the start of the next tick, so refills land on tick boundaries. */
-function untilNextTick(cfg: TokenBucketConfig, now: number): number {
-  return (Math.floor(now / cfg.tickMs) + 1) * cfg.tickMs - now;
-}
-
-/** The null filter (libevent's `be_null_filter`): pass bytes through unchanged, without copying. */
-function passThrough(src: EvBuffer, dst: EvBuffer, limit: number): BufferEventFilterResult {
-  src.removeBuffer(dst, limit);
-  return "ok";
-}
+// ========================================================= argument checks
 
 function checkEvents(events: unknown, name: string): number {
   if (typeof events !== "number" || !Number.isInteger(events) || (events & ~(EV_READ | EV_WRITE)) !== 0) {
@@ -209,7 +221,7 @@ function checkTimeout(value: unknown, name: string): number {
   return value;
 }
 
-function checkOptions(options: unknown): { closeOnFree: boolean; deferCallbacks: boolean } {
+function checkOptions(options: unknown): CoreOptions {
   if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
   const { closeOnFree, deferCallbacks } = options as BufferEventOptions;
   if (closeOnFree !== undefined && typeof closeOnFree !== "boolean") {
@@ -248,80 +260,14 @@ function checkLocalBind(options: LocalBind, name: string): void {
   if (localPort !== undefined) checkPort(localPort, `${name}.localPort`);
 }
 
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-/** Made in BufferEvent's static block, where its methods can reach the private handlers. */
-let SocketSink!: new (bev: BufferEvent) => SocketHandlers;
-
-// Ways into the private state of the other class in this file (set in static blocks).
-let setGroupSuspended!: (bev: BufferEvent, read: boolean, on: boolean) => void;
-let groupShare!: (group: RateLimitGroup, read: boolean) => number;
-let groupConsume!: (group: RateLimitGroup, read: boolean, n: number) => void;
-let groupJoin!: (group: RateLimitGroup, bev: BufferEvent) => void;
-let groupLeave!: (group: RateLimitGroup, bev: BufferEvent) => void;
-let groupBase!: (group: RateLimitGroup) => EventBase;
-
-/**
- * A token-bucket configuration: libevent's `struct ev_token_bucket_cfg`
- * (`ev_token_bucket_cfg_new`). Each tick adds `rate` tokens (bytes) to a
- * bucket that holds at most `burst`; a fresh bucket starts with one tick's
- * worth. One config may be shared by many BufferEvents; each gets its own
- * bucket.
- *
- * @example
- * ```ts
- * import { TokenBucketConfig } from "@levent/levent/buffer";
- * // 64 KiB per second each way, bursts up to 256 KiB after idle seconds.
- * const cfg = new TokenBucketConfig({ readRate: 65536, readBurst: 262144, writeRate: 65536, writeBurst: 262144 });
- * console.log(cfg.tickMs); // 1000
- * ```
- */
-export class TokenBucketConfig {
-  /** Bytes per tick that may be read. */
-  readonly readRate: number;
-  /** The most read tokens the bucket holds. */
-  readonly readBurst: number;
-  /** Bytes per tick that may be written. */
-  readonly writeRate: number;
-  /** The most write tokens the bucket holds. */
-  readonly writeBurst: number;
-  /** The tick length in milliseconds. */
-  readonly tickMs: number;
-
-  /**
-   * Make a configuration (libevent `ev_token_bucket_cfg_new`).
-   *
-   * @throws {TypeError} if options is not an object
-   * @throws {RangeError} naming the field, if a rate is not an integer >= 1, a burst is below its rate, or tickMs is not > 0
-   */
-  constructor(options: TokenBucketOptions) {
-    if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
-    const rate = (value: unknown, name: string): number => {
-      if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-        throw new RangeError(`${name} must be an integer >= 1, got ${String(value)}`);
-      }
-      return value;
-    };
-    const burst = (value: unknown, min: number, name: string, rateName: string): number => {
-      if (value === undefined) return min;
-      if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-        throw new RangeError(`${name} must be an integer >= ${rateName} (${min}), got ${String(value)}`);
-      }
-      return value;
-    };
-    this.readRate = rate(options.readRate, "readRate");
-    this.readBurst = burst(options.readBurst, this.readRate, "readBurst", "readRate");
-    this.writeRate = rate(options.writeRate, "writeRate");
-    this.writeBurst = burst(options.writeBurst, this.writeRate, "writeBurst", "writeRate");
-    const tickMs = options.tickMs ?? 1000;
-    if (typeof tickMs !== "number" || !(tickMs > 0) || !Number.isFinite(tickMs)) {
-      throw new RangeError(`tickMs must be a finite number > 0, got ${String(tickMs)}`);
-    }
-    this.tickMs = tickMs;
+/** A token count for a decrement: any safe integer; negative gives tokens back. */
+export function checkTokens(n: unknown): void {
+  if (typeof n !== "number" || !Number.isSafeInteger(n)) {
+    throw new RangeError(`n must be a safe integer, got ${String(n)}`);
   }
 }
+
+// ============================================================ BufferEvent
 
 /**
  * A buffered connection: libevent's `struct bufferevent`. Bytes from the
@@ -361,154 +307,13 @@ export class TokenBucketConfig {
  * ```
  */
 export class BufferEvent {
-  static readonly #readKickCb = (_s: unknown, _w: number, bev: BufferEvent): void => bev.#onReadKick();
-  static readonly #writeKickCb = (_s: unknown, _w: number, bev: BufferEvent): void => bev.#onWriteKick();
-  static readonly #readTimerCb = (_s: unknown, _w: number, bev: BufferEvent): void => bev.#onReadTimer();
-  static readonly #writeTimerCb = (_s: unknown, _w: number, bev: BufferEvent): void => bev.#onWriteTimer();
-  static readonly #deferredCb = (_s: unknown, _w: number, bev: BufferEvent): void => bev.#onDeferred();
-  static readonly #noop = (): void => {};
+  // The public face: argument checks, then the core. The core and the kind
+  // behind it are reachable only here, so the factories below are where
+  // BufferEvents are linked to each other.
+  readonly #core: BufferEventCore;
 
-  static {
-    // The socket's handlers: one object per connection whose methods are
-    // on its prototype, instead of an object and five closures.
-    SocketSink = class implements SocketHandlers {
-      readonly #bev: BufferEvent;
-      constructor(bev: BufferEvent) {
-        this.#bev = bev;
-      }
-      data(bytes: Uint8Array, owned: boolean): void {
-        this.#bev.#onData(bytes, owned);
-      }
-      end(): void {
-        this.#bev.#onEnd();
-      }
-      drain(): void {
-        this.#bev.#onDrain();
-      }
-      finish(): void {
-        this.#bev.#onFinish();
-      }
-      error(err: Error): void {
-        this.#bev.#onError(err);
-      }
-      close(): void {
-        this.#bev.#onClose();
-      }
-    };
-  }
-
-  static {
-    setGroupSuspended = (bev, read, on) => {
-      if (read) {
-        if (on) bev.#suspendRead(SUSPEND_BW_GROUP);
-        else bev.#unsuspendRead(SUSPEND_BW_GROUP);
-      } else if (on) bev.#suspendWrite(SUSPEND_BW_GROUP);
-      else bev.#unsuspendWrite(SUSPEND_BW_GROUP);
-    };
-  }
-
-  readonly #base: EventBase;
-  readonly #kind: BufferEventKind;
-  readonly #closeOnFree: boolean;
-  readonly #defer: boolean;
-  #state: BufferEventState = "idle";
-  readonly #input = new EvBuffer();
-  readonly #output = new EvBuffer();
-  readonly #outputCb: EvBufferCbEntry;
-  /** Watches input for the read high watermark; only registered once one is set. */
-  #inputCb: EvBufferCbEntry | null = null;
-
-  #readcb: BufferEventDataCallback<unknown> | null = null;
-  #writecb: BufferEventDataCallback<unknown> | null = null;
-  #eventcb: BufferEventEventCallback<unknown> | null = null;
-  #cbArg: unknown = undefined;
-
-  #enabled = EV_WRITE;
-  #readSuspend = 0;
-  #writeSuspend = 0;
-  #wmReadLow = 0;
-  #wmReadHigh = 0;
-  #wmWriteLow = 0;
-  #wmWriteHigh = 0;
-  #readTimeout = 0;
-  #writeTimeout = 0;
-  /** Clock time of the last read / write progress, for the lazily checked timeouts. */
-  #lastRead = 0;
-  #lastWrite = 0;
-
-  // Events: kicks run the read / write work on the loop; the timers are
-  // pending while reading / writing is wanted (keeping the loop alive, as
-  // libevent's ev_read / ev_write do) and carry the timeouts; #cbEv() runs
-  // queued callbacks.
-  readonly #readEv: Event<BufferEvent>;
-  readonly #writeEv: Event<BufferEvent>;
-  // Made on first use: most connections never defer a callback, and only
-  // those with output waiting need a write timer; an idle one then holds less.
-  #cbEvent: Event<BufferEvent> | null = null;
-  readonly #readTimer: Event<BufferEvent>;
-  #writeTimerEvent: Event<BufferEvent> | null = null;
-  #readPending = false;
-  #writePending = false;
-  /** Bytes entered input since the read callback last had its chance. */
-  #inputFresh = false;
-  #pendingCbs = 0;
-  #pendingEvents = 0;
-
-  // Socket kind.
-  #socket: TcpSocket | null = null;
-  #socketError: Error | null = null;
-  /** Whether the socket was last told to resume (true) or pause (false). */
-  #flowing = false;
-  #writeState: WriteState = "ready";
-  #shutdown: ShutdownState = "open";
-  #readEnd: ReadEnd = "open";
-  /** An error the socket reported, told after the bytes that came before it. */
-  #pendingError = 0;
-  /** Bytes the socket pushed that input may not take yet (watermark, rate limit, reading disabled). */
-  #staging: EvBuffer | null = null;
-  #fileLoad: FileLoadState = "idle";
-  /** Output bytes at the front known to be in memory while file segments wait behind them. */
-  #fileReady = 0;
-  /** After free(): wakes the closing writer when the socket drains or closes. */
-  #lingerWake: (() => void) | null = null;
-  #lingerClosed = false;
-  /** Closes a lingering socket whose peer does not close within LINGER_MS of our FIN. */
-  #lingerTimer: TimerHandle | null = null;
-  /**
-   * While a free() with closeOnFree still has bytes to hand to the kernel:
-   * a pending event that keeps the base's loop running (as libevent's
-   * pending write event would), released once FIN is out or the socket is gone.
-   */
-  #lingerHold: Event | null = null;
-
-  // Pair kind.
-  #partner: BufferEvent | null = null;
-
-  // Filter kind.
-  #underlying: BufferEvent | null = null;
-  #inFilter: BufferEventFilter | null = null;
-  #outFilter: BufferEventFilter | null = null;
-  #filterEof = false;
-  /** Whether the underlying BufferEvent was last allowed to read for us. */
-  #filterFlow = false;
-
-  // Rate limiting (socket kind).
-  #rlCfg: TokenBucketConfig | null = null;
-  #bucket: Bucket = { read: 0, write: 0, tick: 0 };
-  #group: RateLimitGroup | null = null;
-  #refillEv: Event | null = null;
-  #rlActive = false;
-
-  private constructor(base: EventBase, kind: BufferEventKind, options: BufferEventOptions) {
-    this.#base = base;
-    this.#kind = kind;
-    this.#closeOnFree = options.closeOnFree === true;
-    this.#defer = options.deferCallbacks === true;
-    // Static callbacks with the BufferEvent as the argument: no closures per instance.
-    this.#readEv = new Event<BufferEvent>(base, null, 0, BufferEvent.#readKickCb, this);
-    this.#writeEv = new Event<BufferEvent>(base, null, 0, BufferEvent.#writeKickCb, this);
-    this.#readTimer = new Event<BufferEvent>(base, null, 0, BufferEvent.#readTimerCb, this);
-    this.#outputCb = this.#output.addCb(this.#onOutputChange);
+  private constructor(base: EventBase, options: CoreOptions) {
+    this.#core = new BufferEventCore(this, base, options);
   }
 
   // ------------------------------------------------------------ factories
@@ -528,9 +333,10 @@ export class BufferEvent {
     if (socket !== null && (typeof socket !== "object" || typeof socket.start !== "function")) {
       throw new TypeError("socket must be a TcpSocket or null");
     }
-    const bev = new BufferEvent(base, "socket", checkOptions(options));
-    if (socket !== null) bev.#attach(socket);
-    return bev;
+    const core = new BufferEvent(base, checkOptions(options)).#core;
+    const ops = new SocketOps(core);
+    if (socket !== null) ops.attach(socket);
+    return core.bev;
   }
 
   /**
@@ -546,16 +352,10 @@ export class BufferEvent {
   static pair(base: EventBase, options: BufferEventOptions = {}): [BufferEvent, BufferEvent] {
     if (!(base instanceof EventBase)) throw new TypeError("base must be an EventBase");
     const opts = { ...checkOptions(options), deferCallbacks: true };
-    const a = new BufferEvent(base, "pair", opts);
-    const b = new BufferEvent(base, "pair", opts);
-    for (const [self, other] of [[a, b], [b, a]]) {
-      self.#partner = other;
-      self.#state = "open";
-      // As in libevent: only the pair itself adds to input or takes from output.
-      self.#input.freeze(false);
-      self.#output.freeze(true);
-    }
-    return [a, b];
+    const a = new BufferEvent(base, opts).#core;
+    const b = new BufferEvent(base, opts).#core;
+    linkPair(a, b);
+    return [a.bev, b.bev];
   }
 
   /**
@@ -578,30 +378,24 @@ export class BufferEvent {
     options: BufferEventOptions = {},
   ): BufferEvent {
     if (!(underlying instanceof BufferEvent)) throw new TypeError("underlying must be a BufferEvent");
-    underlying.#checkLive("filter");
+    const lower = underlying.#core;
+    lower.checkLive("filter");
     if (inputFilter !== null && typeof inputFilter !== "function") {
       throw new TypeError("inputFilter must be a function or null");
     }
     if (outputFilter !== null && typeof outputFilter !== "function") {
       throw new TypeError("outputFilter must be a function or null");
     }
-    const bev = new BufferEvent(underlying.#base, "filter", checkOptions(options));
-    bev.#underlying = underlying;
-    bev.#inFilter = inputFilter;
-    bev.#outFilter = outputFilter;
-    bev.#state = "open";
-    underlying.setCallbacks(BufferEvent.#lowerReadCb, BufferEvent.#lowerWriteCb, BufferEvent.#lowerEventCb, bev);
-    // Held back before reading is enabled, so the socket never starts flowing for nobody.
-    underlying.#suspendRead(SUSPEND_FILT);
-    underlying.enable(EV_READ | EV_WRITE);
-    return bev;
+    const core = new BufferEvent(lower.base, checkOptions(options)).#core;
+    new FilterOps(core, lower, inputFilter, outputFilter);
+    return core.bev;
   }
 
   // ------------------------------------------------------------- accessors
 
   /** The bytes received and not yet read (libevent `bufferevent_get_input`). */
   get input(): EvBuffer {
-    return this.#input;
+    return this.#core.input;
   }
 
   /**
@@ -610,12 +404,12 @@ export class BufferEvent {
    * dropped, since nothing can send it, and its file handles are closed.
    */
   get output(): EvBuffer {
-    return this.#output;
+    return this.#core.output;
   }
 
   /** The loop the callbacks run on (libevent `bufferevent_get_base`). */
   get base(): EventBase {
-    return this.#base;
+    return this.#core.base;
   }
 
   /**
@@ -623,7 +417,7 @@ export class BufferEvent {
    * (libevent `bufferevent_getfd`).
    */
   get socket(): TcpSocket | null {
-    return this.#socket;
+    return this.#core.ops.socket;
   }
 
   /**
@@ -633,27 +427,27 @@ export class BufferEvent {
    * A filter reports its underlying BufferEvent's.
    */
   get socketError(): Error | null {
-    return this.#underlying !== null ? this.#underlying.socketError : this.#socketError;
+    return this.#core.ops.socketError;
   }
 
   /** Where the BufferEvent is in its life; see {@linkcode BufferEventState}. */
   get state(): BufferEventState {
-    return this.#state;
+    return this.#core.state;
   }
 
   /** The other end of a pair, or null (libevent `bufferevent_pair_get_partner`). */
   getPartner(): BufferEvent | null {
-    return this.#partner;
+    return this.#core.ops.partner;
   }
 
   /** The BufferEvent a filter reads and writes through, or null (libevent `bufferevent_get_underlying`). */
   getUnderlying(): BufferEvent | null {
-    return this.#underlying;
+    return this.#core.ops.underlying;
   }
 
   /** Which of EV_READ and EV_WRITE are enabled (libevent `bufferevent_get_enabled`). */
   getEnabled(): number {
-    return this.#enabled;
+    return this.#core.enabled;
   }
 
   /**
@@ -663,9 +457,10 @@ export class BufferEvent {
    * @throws {RangeError} unless events is exactly EV_READ or EV_WRITE
    */
   getWatermark(events: number): BufferEventWatermark {
-    if (events === EV_READ) return { low: this.#wmReadLow, high: this.#wmReadHigh };
-    if (events === EV_WRITE) return { low: this.#wmWriteLow, high: this.#wmWriteHigh };
-    throw new RangeError(`events must be EV_READ or EV_WRITE, got ${String(events)}`);
+    if (events !== EV_READ && events !== EV_WRITE) {
+      throw new RangeError(`events must be EV_READ or EV_WRITE, got ${String(events)}`);
+    }
+    return this.#core.getWatermark(events);
   }
 
   // ------------------------------------------------------------ callbacks
@@ -685,14 +480,11 @@ export class BufferEvent {
     eventcb: BufferEventEventCallback<A> | null,
     arg?: A,
   ): void {
-    this.#checkLive("setCallbacks");
+    this.#core.checkLive("setCallbacks");
     for (const [cb, name] of [[readcb, "readcb"], [writecb, "writecb"], [eventcb, "eventcb"]] as const) {
       if (cb !== null && typeof cb !== "function") throw new TypeError(`${name} must be a function or null`);
     }
-    this.#readcb = readcb as BufferEventDataCallback<unknown> | null;
-    this.#writecb = writecb as BufferEventDataCallback<unknown> | null;
-    this.#eventcb = eventcb as BufferEventEventCallback<unknown> | null;
-    this.#cbArg = arg;
+    this.#core.setCallbacks(readcb, writecb, eventcb, arg);
   }
 
   // ------------------------------------------------------------- enabling
@@ -706,18 +498,8 @@ export class BufferEvent {
    */
   enable(events: number): void {
     checkEvents(events, "events");
-    this.#checkLive("enable");
-    this.#enabled |= events;
-    if (events & EV_READ) {
-      if (this.#readPending) this.#lastRead = this.#base.now();
-      this.#syncRead();
-      this.#kickRead();
-    }
-    if (events & EV_WRITE) {
-      if (this.#writePending) this.#lastWrite = this.#base.now();
-      this.#syncWrite();
-      if (this.#output.length > 0 && this.#canWrite()) this.#writeEv.active(EV_WRITE);
-    }
+    this.#core.checkLive("enable");
+    this.#core.enable(events);
   }
 
   /**
@@ -729,10 +511,8 @@ export class BufferEvent {
    */
   disable(events: number): void {
     checkEvents(events, "events");
-    this.#checkLive("disable");
-    this.#enabled &= ~events;
-    if (events & EV_READ) this.#syncRead();
-    if (events & EV_WRITE) this.#syncWrite();
+    this.#core.checkLive("disable");
+    this.#core.disable(events);
   }
 
   /**
@@ -751,24 +531,8 @@ export class BufferEvent {
     checkCount(low, "low");
     checkCount(high, "high");
     if (high > 0 && low > high) throw new RangeError(`low (${low}) must not be above high (${high})`);
-    this.#checkLive("setWatermark");
-    if (events & EV_WRITE) {
-      this.#wmWriteLow = low;
-      this.#wmWriteHigh = high;
-    }
-    if (events & EV_READ) {
-      this.#wmReadLow = low;
-      this.#wmReadHigh = high;
-      if (high > 0) {
-        if (this.#inputCb === null) this.#inputCb = this.#input.addCb(this.#onInputChange);
-        else this.#input.setCbFlags(this.#inputCb, true);
-        if (this.#input.length >= high) this.#suspendRead(SUSPEND_WM);
-        else this.#unsuspendRead(SUSPEND_WM);
-      } else {
-        if (this.#inputCb !== null) this.#input.setCbFlags(this.#inputCb, false);
-        this.#unsuspendRead(SUSPEND_WM);
-      }
-    }
+    this.#core.checkLive("setWatermark");
+    this.#core.setWatermark(events, low, high);
   }
 
   /**
@@ -787,19 +551,8 @@ export class BufferEvent {
   setTimeouts(readMs?: number, writeMs?: number): void {
     const r = checkTimeout(readMs, "readMs");
     const w = checkTimeout(writeMs, "writeMs");
-    this.#checkLive("setTimeouts");
-    this.#readTimeout = r;
-    this.#writeTimeout = w;
-    if (this.#readPending) {
-      this.#readPending = false;
-      this.#readTimer.del();
-    }
-    if (this.#writePending) {
-      this.#writePending = false;
-      this.#writeTimerEvent?.del();
-    }
-    this.#syncRead();
-    this.#syncWrite();
+    this.#core.checkLive("setTimeouts");
+    this.#core.setTimeouts(r, w);
   }
 
   // -------------------------------------------------------------- reading
@@ -814,8 +567,8 @@ export class BufferEvent {
    */
   read(max?: number): Uint8Array {
     if (max !== undefined) checkCount(max, "max");
-    this.#checkLive("read");
-    const input = this.#input;
+    this.#core.checkLive("read");
+    const input = this.#core.input;
     let n = input.length;
     if (max !== undefined && max < n) n = max;
     if (n === 0) return EMPTY;
@@ -833,9 +586,10 @@ export class BufferEvent {
    */
   readBuffer(dst: EvBuffer): number {
     if (!(dst instanceof EvBuffer)) throw new TypeError("dst must be an EvBuffer");
-    this.#checkLive("readBuffer");
-    const n = this.#input.length;
-    dst.addBuffer(this.#input);
+    this.#core.checkLive("readBuffer");
+    const input = this.#core.input;
+    const n = input.length;
+    dst.addBuffer(input);
     return n;
   }
 
@@ -850,9 +604,10 @@ export class BufferEvent {
    * @throws {TypeError} if data is neither a Uint8Array nor a string, or the BufferEvent was freed
    */
   write(data: Uint8Array | string): void {
-    this.#checkLive("write");
-    if (typeof data === "string") this.#output.addString(data);
-    else if (data instanceof Uint8Array) this.#output.add(data);
+    const core = this.#core;
+    core.checkLive("write");
+    if (typeof data === "string") core.output.addString(data);
+    else if (data instanceof Uint8Array) core.output.add(data);
     else throw new TypeError("data must be a Uint8Array or a string");
   }
 
@@ -864,8 +619,8 @@ export class BufferEvent {
    */
   writeBuffer(src: EvBuffer): void {
     if (!(src instanceof EvBuffer)) throw new TypeError("src must be an EvBuffer");
-    this.#checkLive("writeBuffer");
-    this.#output.addBuffer(src);
+    this.#core.checkLive("writeBuffer");
+    this.#core.output.addBuffer(src);
   }
 
   /**
@@ -889,23 +644,8 @@ export class BufferEvent {
     if (mode !== "normal" && mode !== "flush" && mode !== "finished") {
       throw new RangeError(`mode must be "normal", "flush" or "finished", got ${String(mode)}`);
     }
-    this.#checkLive("flush");
-    switch (this.#kind) {
-      case "socket":
-        if ((events & EV_WRITE) === 0) return;
-        if (mode === "finished" && this.#shutdown === "open") {
-          this.#shutdown = "finishing";
-          this.#finishWrite();
-        }
-        if (this.#output.length > 0 && this.#canWrite()) this.#writeEv.active(EV_WRITE);
-        return;
-      case "pair":
-        this.#flushPair(events, mode);
-        return;
-      case "filter":
-        this.#flushFilter(events, mode);
-        return;
-    }
+    this.#core.checkLive("flush");
+    this.#core.ops.flush(events, mode);
   }
 
   // ----------------------------------------------------------- connecting
@@ -923,8 +663,7 @@ export class BufferEvent {
    */
   connect(target: ConnectOptions): void {
     checkTarget(target);
-    this.#checkConnectable("connect");
-    this.#startConnect(this.#base.platform.connect(target));
+    this.#core.connect("connect", (platform) => platform.connect(target));
   }
 
   /**
@@ -946,8 +685,7 @@ export class BufferEvent {
     }
     checkPort(options.port, "options.port");
     checkLocalBind(options, "options");
-    this.#checkConnectable("connectTls");
-    this.#startConnect(this.#base.platform.connectTls(options));
+    this.#core.connect("connectTls", (platform) => platform.connectTls(options));
   }
 
   // ------------------------------------------------------------- freeing
@@ -972,7 +710,7 @@ export class BufferEvent {
    * instead, use {@linkcode BufferEvent.abort}.
    */
   free(): void {
-    this.#release(false);
+    this.#core.release(false);
   }
 
   /**
@@ -1002,68 +740,7 @@ export class BufferEvent {
    * ```
    */
   abort(): void {
-    this.#release(true);
-  }
-
-  /** free() and abort(). */
-  #release(abort: boolean): void {
-    if (this.#state === "freed") return;
-    const was = this.#state;
-    this.#state = "freed";
-    this.#readcb = this.#writecb = this.#eventcb = null;
-    this.#cbArg = undefined;
-    if (this.#group !== null) groupLeave(this.#group, this);
-    this.#group = null;
-    this.#rlCfg = null;
-    this.#rlActive = false;
-    this.#refillEv?.free();
-    this.#readEv.free();
-    this.#writeEv.free();
-    this.#cbEvent?.free();
-    this.#readTimer.free();
-    this.#writeTimerEvent?.free();
-    this.#readPending = this.#writePending = false;
-    this.#output.removeCb(this.#outputCb);
-    if (this.#inputCb !== null) this.#input.removeCb(this.#inputCb);
-    switch (this.#kind) {
-      case "socket": {
-        const socket = this.#socket;
-        // A socket still connecting is closed when the connect resolves (#connected).
-        if (socket !== null && was === "open") {
-          if (abort) {
-            socket.reset();
-          } else if (this.#closeOnFree) {
-            this.#linger(socket);
-            return;
-          } else {
-            socket.pause();
-          }
-        }
-        // Unsent output goes nowhere now: let its file handles go at once, not when collected.
-        this.#output.free();
-        return;
-      }
-      case "pair":
-        this.#unlinkPair(abort);
-        this.#output.free();
-        return;
-      case "filter": {
-        const lower = this.#underlying;
-        this.#underlying = null;
-        this.#output.free();
-        if (lower === null) return;
-        if (this.#closeOnFree) {
-          if (abort) lower.abort();
-          else lower.free();
-        } else if (lower.#state !== "freed") {
-          if (lower.#eventcb === BufferEvent.#lowerEventCb && lower.#cbArg === this) {
-            lower.setCallbacks(null, null, null);
-          }
-          lower.#unsuspendRead(SUSPEND_FILT);
-        }
-        return;
-      }
-    }
+    this.#core.release(true);
   }
 
   // ---------------------------------------------------------- rate limits
@@ -1082,25 +759,8 @@ export class BufferEvent {
     if (cfg !== null && !(cfg instanceof TokenBucketConfig)) {
       throw new TypeError("cfg must be a TokenBucketConfig or null");
     }
-    this.#checkRateLimitable("setRateLimit");
-    const old = this.#rlCfg;
-    if (cfg === old) return;
-    const now = this.#base.now();
-    this.#rlCfg = cfg;
-    this.#rlActive = cfg !== null || this.#group !== null;
-    if (cfg === null) {
-      this.#refillEv?.del();
-      this.#unsuspendRead(SUSPEND_BW);
-      this.#unsuspendWrite(SUSPEND_BW);
-      return;
-    }
-    if (old === null) this.#bucket = newBucket(cfg, now);
-    else {
-      rebaseBucket(this.#bucket, old, cfg, now);
-      // The refill was timed for the old ticks.
-      this.#refillEv?.del();
-    }
-    this.#applyBucket();
+    this.#core.checkRateLimitable("setRateLimit");
+    this.#core.setRateLimit(cfg);
   }
 
   /**
@@ -1112,13 +772,8 @@ export class BufferEvent {
    */
   addToRateLimitGroup(group: RateLimitGroup): void {
     if (!(group instanceof RateLimitGroup)) throw new TypeError("group must be a RateLimitGroup");
-    this.#checkRateLimitable("addToRateLimitGroup");
-    if (groupBase(group) !== this.#base) throw new TypeError("group must belong to this BufferEvent's base");
-    if (this.#group === group) return;
-    if (this.#group !== null) this.removeFromRateLimitGroup();
-    groupJoin(group, this);
-    this.#group = group;
-    this.#rlActive = true;
+    this.#core.checkRateLimitable("addToRateLimitGroup");
+    this.#core.addToRateLimitGroup(group);
   }
 
   /**
@@ -1128,14 +783,8 @@ export class BufferEvent {
    * @throws {TypeError} if the BufferEvent was freed
    */
   removeFromRateLimitGroup(): void {
-    this.#checkLive("removeFromRateLimitGroup");
-    const group = this.#group;
-    if (group === null) return;
-    this.#group = null;
-    this.#rlActive = this.#rlCfg !== null;
-    groupLeave(group, this);
-    this.#unsuspendRead(SUSPEND_BW_GROUP);
-    this.#unsuspendWrite(SUSPEND_BW_GROUP);
+    this.#core.checkLive("removeFromRateLimitGroup");
+    this.#core.removeFromRateLimitGroup();
   }
 
   /**
@@ -1143,10 +792,7 @@ export class BufferEvent {
    * rate limit (libevent `bufferevent_get_read_limit`).
    */
   getReadLimit(): number {
-    const cfg = this.#rlCfg;
-    if (cfg === null) return Infinity;
-    refillBucket(this.#bucket, cfg, this.#base.now());
-    return this.#bucket.read;
+    return this.#core.rateLimit?.readLimit() ?? Infinity;
   }
 
   /**
@@ -1154,10 +800,7 @@ export class BufferEvent {
    * rate limit (libevent `bufferevent_get_write_limit`).
    */
   getWriteLimit(): number {
-    const cfg = this.#rlCfg;
-    if (cfg === null) return Infinity;
-    refillBucket(this.#bucket, cfg, this.#base.now());
-    return this.#bucket.write;
+    return this.#core.rateLimit?.writeLimit() ?? Infinity;
   }
 
   /**
@@ -1166,7 +809,7 @@ export class BufferEvent {
    * limits (libevent `bufferevent_get_max_to_read`).
    */
   getMaxToRead(): number {
-    return this.#rlActive ? this.#maxToRead() : Infinity;
+    return this.#core.rateLimit?.maxToRead() ?? Infinity;
   }
 
   /**
@@ -1174,7 +817,7 @@ export class BufferEvent {
    * without limits (libevent `bufferevent_get_max_to_write`).
    */
   getMaxToWrite(): number {
-    return this.#rlActive ? this.#maxToWrite() : Infinity;
+    return this.#core.rateLimit?.maxToWrite() ?? Infinity;
   }
 
   /**
@@ -1186,7 +829,8 @@ export class BufferEvent {
    * @throws {TypeError} if no rate limit is set, or the BufferEvent was freed
    */
   decrementReadLimit(n: number): void {
-    this.#decrement(n, true);
+    checkTokens(n);
+    this.#core.decrementLimit(n, true, "decrementReadLimit");
   }
 
   /**
@@ -1197,198 +841,490 @@ export class BufferEvent {
    * @throws {TypeError} if no rate limit is set, or the BufferEvent was freed
    */
   decrementWriteLimit(n: number): void {
-    this.#decrement(n, false);
+    checkTokens(n);
+    this.#core.decrementLimit(n, false, "decrementWriteLimit");
+  }
+}
+
+// ====================================================== BufferEventCore
+
+/**
+ * The core of a BufferEvent, the state libevent keeps in `struct
+ * bufferevent_private` and the work of bufferevent.c: callbacks and their
+ * deferral, watermarks, timeouts, the enabled and suspend bits, and the
+ * read and write events, which run the kind's `onRead` / `onWrite`.
+ * {@linkcode BufferEvent} checks its arguments and calls in here; the
+ * kind (`ops`) drives the transport and uses the members marked "for
+ * kinds".
+ */
+export class BufferEventCore {
+  static readonly #readEventCb = (_s: unknown, _w: number, core: BufferEventCore): void => {
+    if (core.state !== "freed") core.ops.onRead();
+  };
+  static readonly #writeEventCb = (_s: unknown, _w: number, core: BufferEventCore): void => {
+    if (core.canWrite()) core.ops.onWrite();
+  };
+  static readonly #readTimerCb = (_s: unknown, _w: number, core: BufferEventCore): void => core.#onReadTimer();
+  static readonly #writeTimerCb = (_s: unknown, _w: number, core: BufferEventCore): void => core.#onWriteTimer();
+  static readonly #deferredCb = (_s: unknown, _w: number, core: BufferEventCore): void => core.#onDeferred();
+
+  /** For kinds: the public object, which the callbacks are given. */
+  readonly bev: BufferEvent;
+  /** For kinds: the loop. */
+  readonly base: EventBase;
+  /** For kinds: the bytes received (what `bev.input` is). */
+  readonly input: EvBuffer = new EvBuffer();
+  /** For kinds: the bytes to send (what `bev.output` is). */
+  readonly output: EvBuffer = new EvBuffer();
+  /** For kinds: `BEV_OPT_CLOSE_ON_FREE`. */
+  readonly closeOnFree: boolean;
+  /** The kind; installed by the kind's constructor. */
+  ops!: BufferEventOps;
+  /** For kinds: where the BufferEvent is in its life; kinds move it among the states before `"freed"`. */
+  state: BufferEventState = "idle";
+
+  readonly #defer: boolean;
+  readonly #outputCb: EvBufferCbEntry;
+  /** Watches input for the read high watermark; only registered once one is set. */
+  #inputCb: EvBufferCbEntry | null = null;
+
+  #readcb: BufferEventDataCallback<unknown> | null = null;
+  #writecb: BufferEventDataCallback<unknown> | null = null;
+  #eventcb: BufferEventEventCallback<unknown> | null = null;
+  #cbArg: unknown = undefined;
+
+  #enabled = EV_WRITE;
+  #readSuspend = 0;
+  #writeSuspend = 0;
+  #wmReadLow = 0;
+  #wmReadHigh = 0;
+  #wmWriteLow = 0;
+  #wmWriteHigh = 0;
+  #readTimeout = 0;
+  #writeTimeout = 0;
+  /** Clock time of the last read / write progress, for the lazily checked timeouts. */
+  #lastRead = 0;
+  #lastWrite = 0;
+
+  // Events: the read and write events run the kind's work on the loop; the
+  // timers are pending while reading / writing is wanted (keeping the loop
+  // alive, as libevent's ev_read / ev_write do) and carry the timeouts;
+  // #cbEv() runs queued callbacks.
+  readonly #readEv: Event<BufferEventCore>;
+  readonly #writeEv: Event<BufferEventCore>;
+  // Made on first use: most connections never defer a callback, and only
+  // those with output waiting need a write timer; an idle one then holds less.
+  #cbEvent: Event<BufferEventCore> | null = null;
+  readonly #readTimer: Event<BufferEventCore>;
+  #writeTimerEvent: Event<BufferEventCore> | null = null;
+  #readPending = false;
+  #writePending = false;
+  /** Bytes entered input since the read callback last had its chance. */
+  #inputFresh = false;
+  #pendingCbs = 0;
+  #pendingEvents = 0;
+  /** Rate limits, while a config or a group is set. */
+  #rl: RateLimit | null = null;
+
+  constructor(bev: BufferEvent, base: EventBase, options: CoreOptions) {
+    this.bev = bev;
+    this.base = base;
+    this.closeOnFree = options.closeOnFree;
+    this.#defer = options.deferCallbacks;
+    // Static callbacks with the core as the argument: no closures per instance.
+    this.#readEv = new Event<BufferEventCore>(base, null, 0, BufferEventCore.#readEventCb, this);
+    this.#writeEv = new Event<BufferEventCore>(base, null, 0, BufferEventCore.#writeEventCb, this);
+    this.#readTimer = new Event<BufferEventCore>(base, null, 0, BufferEventCore.#readTimerCb, this);
+    this.#outputCb = this.output.addCb(this.#onOutputChange);
   }
 
-  // ================================================================ private
+  // ------------------------------------------------------------- for kinds
 
-  #checkLive(op: string): void {
-    if (this.#state === "freed") throw new TypeError(`${op}: the BufferEvent was freed`);
+  /** Which of EV_READ and EV_WRITE are enabled. */
+  get enabled(): number {
+    return this.#enabled;
+  }
+
+  /** Why reading is held back: a mix of the SUSPEND_* bits, 0 when it is not. */
+  get readSuspend(): number {
+    return this.#readSuspend;
+  }
+
+  /** Why writing is held back: a mix of the SUSPEND_* bits. */
+  get writeSuspend(): number {
+    return this.#writeSuspend;
+  }
+
+  /** The read high watermark; 0 for none. */
+  get wmReadHigh(): number {
+    return this.#wmReadHigh;
+  }
+
+  /** The write high watermark; 0 for none. */
+  get wmWriteHigh(): number {
+    return this.#wmWriteHigh;
+  }
+
+  /** The write timeout in milliseconds; 0 for none. */
+  get writeTimeout(): number {
+    return this.#writeTimeout;
+  }
+
+  /** The rate limits, or null when none is set. */
+  get rateLimit(): RateLimit | null {
+    return this.#rl;
+  }
+
+  /** @throws {TypeError} naming `op` if the BufferEvent was freed */
+  checkLive(op: string): void {
+    if (this.state === "freed") throw new TypeError(`${op}: the BufferEvent was freed`);
   }
 
   /** A method, not a field test, so TypeScript does not narrow the state away across user callbacks. */
-  #isFreed(): boolean {
-    return this.#state === "freed";
+  isFreed(): boolean {
+    return this.state === "freed";
   }
 
-  #checkConnectable(op: string): void {
-    this.#checkLive(op);
-    if (this.#kind !== "socket") throw new TypeError(`${op}: only a socket BufferEvent connects`);
-    if (this.#state !== "idle" && this.#state !== "closed") {
-      throw new TypeError(`${op}: the BufferEvent is ${this.#state}; connect needs one without a socket`);
-    }
+  /** Whether the event callback is `cb` with `arg`: a filter checks it still owns its underlying's callbacks. */
+  eventCallbackIs(cb: unknown, arg: unknown): boolean {
+    return this.#eventcb === cb && this.#cbArg === arg;
   }
 
-  #checkRateLimitable(op: string): void {
-    this.#checkLive(op);
-    if (this.#kind !== "socket") throw new TypeError(`${op}: rate limits apply to socket BufferEvents`);
+  /** Hold reading back for `bit` (libevent `bufferevent_suspend_read_`). */
+  suspendRead(bit: number): void {
+    if ((this.#readSuspend & bit) !== 0) return;
+    this.#readSuspend |= bit;
+    this.syncRead();
   }
 
-  // ------------------------------------------------ reading: flow control
-
-  /** Reading is enabled and nothing holds it back. */
-  #readWanted(): boolean {
-    if (this.#state === "freed" || (this.#enabled & EV_READ) === 0 || this.#readSuspend !== 0) return false;
-    if (this.#kind !== "socket") return true;
-    // After EOF or an error nothing more can come, so there is nothing to wait for.
-    return (this.#state === "open" || this.#state === "connecting") &&
-      (this.#readEnd === "open" || this.#readEnd === "eof_pending");
+  /** Stop holding reading back for `bit` (libevent `bufferevent_unsuspend_read_`). */
+  unsuspendRead(bit: number): void {
+    if ((this.#readSuspend & bit) === 0) return;
+    this.#readSuspend &= ~bit;
+    this.syncRead();
+    if (this.#readSuspend === 0) this.#kickRead();
   }
 
-  /** Whether the socket should deliver: reading on and nothing staged waiting for room. */
-  #flowWanted(): boolean {
-    const staging = this.#staging;
-    if (staging !== null && staging.length > 0) return false;
-    if (this.#state !== "open" || (this.#enabled & EV_READ) === 0 || this.#readEnd !== "open") return false;
-    // Waiting for tokens still lets one chunk land in staging: bytes are then ready the moment
-    // tokens come, and a group's members all have some when it refills, instead of the first
-    // one resumed taking the whole refill while the others' bytes are still on their way.
-    return (this.#readSuspend & ~(SUSPEND_BW | SUSPEND_BW_GROUP)) === 0;
+  /** Hold writing back for `bit` (libevent `bufferevent_suspend_write_`). */
+  suspendWrite(bit: number): void {
+    const was = this.#writeSuspend;
+    this.#writeSuspend |= bit;
+    if (was === 0) this.syncWrite();
   }
 
-  /** Bring the read timer and the transport's flow in line with the current state. */
-  #syncRead(): void {
+  /** Stop holding writing back for `bit` (libevent `bufferevent_unsuspend_write_`). */
+  unsuspendWrite(bit: number): void {
+    if ((this.#writeSuspend & bit) === 0) return;
+    this.#writeSuspend &= ~bit;
+    if (this.#writeSuspend !== 0) return;
+    this.syncWrite();
+    this.kickWrite();
+  }
+
+  /** Bring the read timer, and through the kind the transport, in line with the current state. */
+  syncRead(): void {
     const wanted = this.#readWanted();
-    // Pairs and filters have no I/O of their own to wait for: their timer exists only for a timeout.
-    const pend = wanted && (this.#kind === "socket" || this.#readTimeout > 0);
+    // A kind without I/O of its own has its read timer only for a timeout.
+    const pend = wanted && (this.ops.waitsForIo || this.#readTimeout > 0);
     if (pend !== this.#readPending) {
       this.#readPending = pend;
       if (pend) {
-        this.#lastRead = this.#base.now();
+        this.#lastRead = this.base.now();
         this.#readTimer.add(this.#readTimeout > 0 ? this.#readTimeout : undefined);
       } else {
         this.#readTimer.del();
       }
     }
-    if (this.#kind === "socket") {
-      const socket = this.#socket;
-      if (socket === null || this.#state !== "open") return;
-      const flow = this.#flowWanted();
-      if (flow !== this.#flowing) {
-        this.#flowing = flow;
-        if (flow) socket.resume();
-        else socket.pause();
-      }
-    } else if (this.#kind === "filter") {
-      const lower = this.#underlying;
-      if (lower !== null && wanted !== this.#filterFlow) {
-        this.#filterFlow = wanted;
-        if (wanted) lower.#unsuspendRead(SUSPEND_FILT);
-        else lower.#suspendRead(SUSPEND_FILT);
-      }
+    this.ops.adjustRead(wanted);
+  }
+
+  /** Bring the write timer in line with the current state. */
+  syncWrite(): void {
+    const want = this.state !== "freed" && this.ops.writeWanted();
+    if (want === this.#writePending) return;
+    this.#writePending = want;
+    if (want) {
+      this.#lastWrite = this.base.now();
+      this.#writeTimer().add(this.#writeTimeout > 0 ? this.#writeTimeout : undefined);
+    } else {
+      this.#writeTimerEvent?.del();
     }
   }
 
-  #suspendRead(bit: number): void {
-    if ((this.#readSuspend & bit) !== 0) return;
-    this.#readSuspend |= bit;
-    this.#syncRead();
+  /** Stop reading and/or writing without checks (libevent `bufferevent_disable`): at EOF, on errors, and for disable(). */
+  disable(events: number): void {
+    this.#enabled &= ~events;
+    if (events & EV_READ) this.syncRead();
+    if (events & EV_WRITE) this.syncWrite();
   }
 
-  #unsuspendRead(bit: number): void {
-    if ((this.#readSuspend & bit) === 0) return;
-    this.#readSuspend &= ~bit;
-    this.#syncRead();
-    if (this.#readSuspend === 0) this.#kickRead();
+  /** Run the read event on the loop's next pass. */
+  activateRead(): void {
+    this.#readEv.active(EV_READ);
   }
 
-  /** Schedule the read work on the loop if bytes wait at the source. */
-  #kickRead(): void {
-    if (this.#state === "freed") return;
-    let waiting: boolean;
-    switch (this.#kind) {
-      case "socket":
-        waiting = (this.#staging !== null && this.#staging.length > 0) || this.#readEnd === "eof_pending" ||
-          this.#pendingError !== 0;
-        break;
-      case "pair":
-        waiting = this.#partner !== null && this.#partner.#output.length > 0;
-        break;
-      case "filter":
-        waiting = this.#underlying !== null && (this.#underlying.#input.length > 0 || this.#filterEof);
-        break;
-    }
-    if (waiting) this.#readEv.active(EV_READ);
+  /** Whether the write event could move bytes now: writing enabled and not held back, and the kind writable. */
+  canWrite(): boolean {
+    return this.state !== "freed" && (this.#enabled & EV_WRITE) !== 0 && this.#writeSuspend === 0 &&
+      this.ops.writable();
+  }
+
+  /** Run the write event on the loop's next pass. */
+  activateWrite(): void {
+    this.#writeEv.active(EV_WRITE);
+  }
+
+  /** Run the write event on the loop's next pass if output has bytes and they can move. */
+  kickWrite(): void {
+    if (this.output.length > 0 && this.canWrite()) this.#writeEv.active(EV_WRITE);
   }
 
   /** How many bytes input may take now: 0 while reading is off, else up to the high watermark and the rate budget. */
-  #readRoom(): number {
+  readRoom(): number {
     if ((this.#enabled & EV_READ) === 0 || this.#readSuspend !== 0) return 0;
     let room = Infinity;
     const high = this.#wmReadHigh;
-    if (high > 0) room = high - this.#input.length;
-    if (this.#rlActive) {
-      const max = this.#maxToRead();
+    if (high > 0) room = high - this.input.length;
+    const rl = this.#rl;
+    if (rl !== null) {
+      const max = rl.maxToRead();
       if (max < room) room = max;
     }
     return room > 0 ? room : 0;
   }
 
-  /** Bookkeeping after `n` bytes entered input. */
-  #gotInput(n: number): void {
-    if (this.#rlActive) this.#consumeRead(n);
-    if (this.#readTimeout > 0) this.#lastRead = this.#base.now();
+  /** Bookkeeping after `n` bytes entered input: rate budget, read timeout, and the read callback's turn. */
+  gotInput(n: number): void {
+    const rl = this.#rl;
+    if (rl !== null) rl.consumeRead(n);
+    if (this.#readTimeout > 0) this.#lastRead = this.base.now();
     this.#inputFresh = true;
+  }
+
+  /** In the read event, after the kind brought bytes in: the read callback, if input reached the read low watermark. */
+  readTurn(): void {
+    if (!this.#inputFresh || this.state === "freed") return;
+    this.#inputFresh = false;
+    const len = this.input.length;
+    if (len > 0 && len >= this.#wmReadLow) this.#runReadcb(true);
+  }
+
+  /** The most bytes that may be sent now under the rate limits; Infinity without. */
+  maxToWrite(): number {
+    const rl = this.#rl;
+    return rl === null ? Infinity : rl.maxToWrite();
+  }
+
+  /** `n` bytes were sent: spend write tokens. */
+  consumeWrite(n: number): void {
+    const rl = this.#rl;
+    if (rl !== null) rl.consumeWrite(n);
+  }
+
+  /** Output made progress: the write timeout starts over. */
+  touchWrite(): void {
+    if (this.#writeTimeout > 0) this.#lastWrite = this.base.now();
+  }
+
+  /** After output made progress: the write timeout starts over, and the write callback runs if output is down to the low watermark. */
+  wroteSome(direct: boolean): void {
+    this.touchWrite();
+    if (this.output.length <= this.#wmWriteLow) this.#runWritecb(direct);
+  }
+
+  /** Whether the write timer is wanted for a kind without I/O of its own: only to time out output waiting while writing is on. */
+  outputWaits(): boolean {
+    return this.#writeTimeout > 0 && (this.#enabled & EV_WRITE) !== 0 && this.output.length > 0;
+  }
+
+  /**
+   * Run the event callback with `what` (libevent
+   * `bufferevent_run_eventcb_`). `direct` is true only when called from
+   * one of our events' callbacks, that is on the loop; anything else, and
+   * everything with deferCallbacks, is queued onto the loop.
+   */
+  runEventcb(what: number, direct: boolean): void {
+    if (this.state === "freed") return;
+    if (direct && !this.#defer) {
+      this.#eventcb?.(this.bev, what, this.#cbArg);
+      return;
+    }
+    this.#pendingEvents |= what;
+    this.#cbEv().active(EV_TIMEOUT);
+  }
+
+  // --------------------------------------------- for BufferEvent's methods
+
+  /** Set the callbacks (libevent `bufferevent_setcb`); a filter takes over its underlying's with this. */
+  setCallbacks<A>(
+    readcb: BufferEventDataCallback<A> | null,
+    writecb: BufferEventDataCallback<A> | null,
+    eventcb: BufferEventEventCallback<A> | null,
+    arg: A | undefined,
+  ): void {
+    this.#readcb = readcb as BufferEventDataCallback<unknown> | null;
+    this.#writecb = writecb as BufferEventDataCallback<unknown> | null;
+    this.#eventcb = eventcb as BufferEventEventCallback<unknown> | null;
+    this.#cbArg = arg;
+  }
+
+  enable(events: number): void {
+    this.#enabled |= events;
+    if (events & EV_READ) {
+      if (this.#readPending) this.#lastRead = this.base.now();
+      this.syncRead();
+      this.#kickRead();
+    }
+    if (events & EV_WRITE) {
+      if (this.#writePending) this.#lastWrite = this.base.now();
+      this.syncWrite();
+      this.kickWrite();
+    }
+  }
+
+  getWatermark(events: number): BufferEventWatermark {
+    return events === EV_READ
+      ? { low: this.#wmReadLow, high: this.#wmReadHigh }
+      : { low: this.#wmWriteLow, high: this.#wmWriteHigh };
+  }
+
+  setWatermark(events: number, low: number, high: number): void {
+    if (events & EV_WRITE) {
+      this.#wmWriteLow = low;
+      this.#wmWriteHigh = high;
+    }
+    if (events & EV_READ) {
+      this.#wmReadLow = low;
+      this.#wmReadHigh = high;
+      if (high > 0) {
+        if (this.#inputCb === null) this.#inputCb = this.input.addCb(this.#onInputChange);
+        else this.input.setCbFlags(this.#inputCb, true);
+        if (this.input.length >= high) this.suspendRead(SUSPEND_WM);
+        else this.unsuspendRead(SUSPEND_WM);
+      } else {
+        if (this.#inputCb !== null) this.input.setCbFlags(this.#inputCb, false);
+        this.unsuspendRead(SUSPEND_WM);
+      }
+    }
+  }
+
+  setTimeouts(readMs: number, writeMs: number): void {
+    this.#readTimeout = readMs;
+    this.#writeTimeout = writeMs;
+    if (this.#readPending) {
+      this.#readPending = false;
+      this.#readTimer.del();
+    }
+    if (this.#writePending) {
+      this.#writePending = false;
+      this.#writeTimerEvent?.del();
+    }
+    this.syncRead();
+    this.syncWrite();
+  }
+
+  /** connect() and connectTls(): `open` starts the connection once the kind agreed. */
+  connect(op: string, open: (platform: Platform) => Promise<TcpSocket>): void {
+    this.checkLive(op);
+    const ops = this.ops;
+    if (ops.connect === undefined) throw new TypeError(`${op}: only a socket BufferEvent connects`);
+    ops.connect(op, open);
+  }
+
+  /** free() and abort(). */
+  release(abort: boolean): void {
+    if (this.state === "freed") return;
+    const was = this.state;
+    this.state = "freed";
+    this.#readcb = this.#writecb = this.#eventcb = null;
+    this.#cbArg = undefined;
+    if (this.#rl !== null) {
+      this.#rl.release();
+      this.#rl = null;
+    }
+    this.#readEv.free();
+    this.#writeEv.free();
+    this.#cbEvent?.free();
+    this.#readTimer.free();
+    this.#writeTimerEvent?.free();
+    this.#readPending = this.#writePending = false;
+    this.output.removeCb(this.#outputCb);
+    if (this.#inputCb !== null) this.input.removeCb(this.#inputCb);
+    this.ops.release(abort, was);
+  }
+
+  /** @throws {TypeError} naming `op` if the BufferEvent was freed or its kind takes no rate limits */
+  checkRateLimitable(op: string): void {
+    this.checkLive(op);
+    if (!this.ops.rateLimitable) throw new TypeError(`${op}: rate limits apply to socket BufferEvents`);
+  }
+
+  setRateLimit(cfg: TokenBucketConfig | null): void {
+    let rl = this.#rl;
+    if (rl === null) {
+      if (cfg === null) return;
+      rl = this.#rl = new RateLimit(this);
+    }
+    rl.setConfig(cfg);
+    this.#dropIdleRateLimit();
+  }
+
+  addToRateLimitGroup(group: RateLimitGroup): void {
+    const rl = this.#rl ?? new RateLimit(this);
+    rl.join(group);
+    this.#rl = rl;
+  }
+
+  removeFromRateLimitGroup(): void {
+    const rl = this.#rl;
+    if (rl === null) return;
+    rl.leave();
+    this.#dropIdleRateLimit();
+  }
+
+  decrementLimit(n: number, read: boolean, op: string): void {
+    this.checkLive(op);
+    const rl = this.#rl;
+    if (rl === null || !rl.hasConfig) throw new TypeError(`${op}: no rate limit is set (setRateLimit)`);
+    rl.decrement(n, read);
+  }
+
+  // ---------------------------------------------------------------- private
+
+  #dropIdleRateLimit(): void {
+    const rl = this.#rl;
+    if (rl === null || rl.active) return;
+    rl.release();
+    this.#rl = null;
+  }
+
+  /** Reading is enabled and nothing holds it back. */
+  #readWanted(): boolean {
+    if (this.state === "freed" || (this.#enabled & EV_READ) === 0 || this.#readSuspend !== 0) return false;
+    return this.ops.readable();
+  }
+
+  /** Schedule the read event if something waits at the source. */
+  #kickRead(): void {
+    if (this.state !== "freed" && this.ops.readWaiting()) this.#readEv.active(EV_READ);
   }
 
   readonly #onInputChange = (buf: EvBuffer): void => {
     const high = this.#wmReadHigh;
     if (high === 0) return;
     if (buf.length >= high) {
-      if ((this.#readSuspend & SUSPEND_WM) === 0) this.#suspendRead(SUSPEND_WM);
+      if ((this.#readSuspend & SUSPEND_WM) === 0) this.suspendRead(SUSPEND_WM);
     } else if ((this.#readSuspend & SUSPEND_WM) !== 0) {
-      this.#unsuspendRead(SUSPEND_WM);
+      this.unsuspendRead(SUSPEND_WM);
     }
   };
 
-  /** The read kick: pull waiting bytes into input, then give the read callback its turn. */
-  #onReadKick(): void {
-    if (this.#state === "freed") return;
-    switch (this.#kind) {
-      case "socket":
-        this.#pumpStaging();
-        break;
-      case "pair": {
-        const partner = this.#partner;
-        if (partner !== null && BufferEvent.#talks(partner, this) && partner.#moveToPartner(false, false) > 0) {
-          partner.#wroteSome(true);
-          partner.#syncWrite();
-        }
-        break;
-      }
-      case "filter":
-        this.#filterIn(this.#filterEof ? "finished" : "normal");
-        break;
-    }
-    // A callback or filter run above may have freed us.
-    if (this.#isFreed()) return;
-    if (this.#inputFresh) {
-      this.#inputFresh = false;
-      const len = this.#input.length;
-      if (len > 0 && len >= this.#wmReadLow) this.#runReadcb(true);
-    }
-    if (this.#kind === "socket" && !this.#isFreed()) this.#reportSocketNews();
-  }
-
-  /**
-   * Tell EOF and errors from the socket here, after the read callback for
-   * the bytes that arrived before them; an EOF waits for staged bytes.
-   */
-  #reportSocketNews(): void {
-    const staging = this.#staging;
-    if (this.#readEnd === "eof_pending" && (staging === null || staging.length === 0)) {
-      this.#readEnd = "eof";
-      // libevent stops reading at EOF.
-      this.#enabled &= ~EV_READ;
-      this.#syncRead();
-      this.#runEventcb(BEV_EVENT_READING | BEV_EVENT_EOF, true);
-    }
-    const error = this.#pendingError;
-    if (error !== 0 && !this.#isFreed()) {
-      this.#pendingError = 0;
-      this.#runEventcb(error, true);
-    }
-  }
+  readonly #onOutputChange = (_buf: EvBuffer, info: EvBufferCbInfo): void => {
+    if (info.added === 0 || this.state === "freed") return;
+    if (!this.#writePending) this.syncWrite();
+    // One write event per loop pass however many writes: activating an active event only merges flags.
+    if (this.canWrite()) this.#writeEv.active(EV_WRITE);
+  };
 
   #onReadTimer(): void {
     // The timer is not persistent: firing removed it.
@@ -1396,10 +1332,10 @@ export class BufferEvent {
     if (!this.#readWanted()) return;
     const timeout = this.#readTimeout;
     if (timeout <= 0) {
-      this.#syncRead();
+      this.syncRead();
       return;
     }
-    const idle = this.#base.now() - this.#lastRead;
+    const idle = this.base.now() - this.#lastRead;
     if (idle < timeout) {
       // Bytes came in since it was armed: wait out the rest.
       this.#readPending = true;
@@ -1407,143 +1343,46 @@ export class BufferEvent {
       return;
     }
     this.#enabled &= ~EV_READ;
-    this.#syncRead();
-    this.#runEventcb(BEV_EVENT_READING | BEV_EVENT_TIMEOUT, true);
-  }
-
-  // ------------------------------------------------ writing: flow control
-
-  /** Whether the write timer should be pending: bytes to send (or a connect) and writing on. */
-  #writeWanted(): boolean {
-    if (this.#state === "freed") return false;
-    if (this.#kind === "socket") {
-      if (this.#state === "connecting") return true;
-      if (this.#state !== "open" || (this.#enabled & EV_WRITE) === 0 || this.#writeSuspend !== 0) return false;
-      if (this.#writeState === "blocked") return true;
-      if (this.#output.length === 0 || this.#shutdown === "ended") return false;
-      // Bytes the socket takes now go out in this pass (the write kick is
-      // active), so the pending write event is needed only to time them out
-      // or to keep the loop alive while file segments load.
-      return this.#writeTimeout > 0 || this.#output.hasFileSegments;
-    }
-    return this.#writeTimeout > 0 && (this.#enabled & EV_WRITE) !== 0 && this.#output.length > 0;
-  }
-
-  #syncWrite(): void {
-    const want = this.#writeWanted();
-    if (want === this.#writePending) return;
-    this.#writePending = want;
-    if (want) {
-      this.#lastWrite = this.#base.now();
-      this.#writeTimer().add(this.#writeTimeout > 0 ? this.#writeTimeout : undefined);
-    } else {
-      this.#writeTimerEvent?.del();
-    }
-  }
-
-  #suspendWrite(bit: number): void {
-    const was = this.#writeSuspend;
-    this.#writeSuspend |= bit;
-    if (was === 0) this.#syncWrite();
-  }
-
-  #unsuspendWrite(bit: number): void {
-    if ((this.#writeSuspend & bit) === 0) return;
-    this.#writeSuspend &= ~bit;
-    if (this.#writeSuspend !== 0) return;
-    this.#syncWrite();
-    if (this.#output.length > 0 && this.#canWrite()) this.#writeEv.active(EV_WRITE);
-  }
-
-  /** Whether the write kick could move bytes now. */
-  #canWrite(): boolean {
-    if (this.#state === "freed" || (this.#enabled & EV_WRITE) === 0 || this.#writeSuspend !== 0) return false;
-    switch (this.#kind) {
-      case "socket":
-        return this.#state === "open" && this.#writeState === "ready" && this.#shutdown !== "ended";
-      case "pair":
-        return this.#partner !== null;
-      case "filter":
-        return this.#underlying !== null && !this.#underlyingFull("normal");
-    }
-  }
-
-  readonly #onOutputChange = (_buf: EvBuffer, info: EvBufferCbInfo): void => {
-    if (info.added === 0 || this.#state === "freed") return;
-    if (!this.#writePending) this.#syncWrite();
-    // One kick per loop pass however many writes: activating an active event only merges flags.
-    if (this.#canWrite()) this.#writeEv.active(EV_WRITE);
-  };
-
-  /** The write kick: move output on, then give the write callback its turn. */
-  #onWriteKick(): void {
-    if (!this.#canWrite()) return;
-    let moved: number;
-    switch (this.#kind) {
-      case "socket":
-        moved = this.#flushSocket();
-        break;
-      case "pair": {
-        const partner = this.#partner as BufferEvent;
-        moved = BufferEvent.#talks(this, partner) ? this.#moveToPartner(false, true) : 0;
-        break;
-      }
-      case "filter":
-        moved = this.#filterOut("normal");
-        break;
-    }
-    if (this.#isFreed()) return;
-    if (moved > 0) {
-      this.#wroteSome(true);
-      if (this.#isFreed()) return;
-      // A group share may have stopped short of what the group allows: go again.
-      if (this.#rlActive && this.#output.length > 0 && this.#canWrite()) this.#writeEv.active(EV_WRITE);
-    }
-    this.#syncWrite();
-  }
-
-  /** After output made progress: the write callback, and the shutdown flush("finished") asked for. */
-  #wroteSome(direct: boolean): void {
-    if (this.#writeTimeout > 0) this.#lastWrite = this.#base.now();
-    if (this.#output.length <= this.#wmWriteLow) this.#runWritecb(direct);
-    if (this.#shutdown === "finishing") this.#finishWrite();
+    this.syncRead();
+    this.runEventcb(BEV_EVENT_READING | BEV_EVENT_TIMEOUT, true);
   }
 
   #onWriteTimer(): void {
     this.#writePending = false;
-    if (!this.#writeWanted()) return;
+    if (this.state === "freed" || !this.ops.writeWanted()) return;
     const timeout = this.#writeTimeout;
     if (timeout <= 0) {
-      this.#syncWrite();
+      this.syncWrite();
       return;
     }
-    const idle = this.#base.now() - this.#lastWrite;
+    const idle = this.base.now() - this.#lastWrite;
     if (idle < timeout) {
       this.#writePending = true;
       this.#writeTimer().add(timeout - idle);
       return;
     }
     this.#enabled &= ~EV_WRITE;
-    this.#syncWrite();
-    this.#runEventcb(BEV_EVENT_WRITING | BEV_EVENT_TIMEOUT, true);
+    this.syncWrite();
+    this.runEventcb(BEV_EVENT_WRITING | BEV_EVENT_TIMEOUT, true);
   }
 
-  // ------------------------------------------------------------ callbacks
-
-  // `direct` is true only when called from one of our events' callbacks,
-  // that is on the loop; anything else is queued onto the loop.
-
-  #cbEv(): Event<BufferEvent> {
-    return this.#cbEvent ??= new Event<BufferEvent>(this.#base, null, 0, BufferEvent.#deferredCb, this);
+  #cbEv(): Event<BufferEventCore> {
+    return this.#cbEvent ??= new Event<BufferEventCore>(this.base, null, 0, BufferEventCore.#deferredCb, this);
   }
 
-  #writeTimer(): Event<BufferEvent> {
-    return this.#writeTimerEvent ??= new Event<BufferEvent>(this.#base, null, 0, BufferEvent.#writeTimerCb, this);
+  #writeTimer(): Event<BufferEventCore> {
+    return this.#writeTimerEvent ??= new Event<BufferEventCore>(
+      this.base,
+      null,
+      0,
+      BufferEventCore.#writeTimerCb,
+      this,
+    );
   }
 
   #runReadcb(direct: boolean): void {
     if (direct && !this.#defer) {
-      this.#readcb?.(this, this.#cbArg);
+      this.#readcb?.(this.bev, this.#cbArg);
       return;
     }
     this.#pendingCbs |= PENDING_READ;
@@ -1552,20 +1391,10 @@ export class BufferEvent {
 
   #runWritecb(direct: boolean): void {
     if (direct && !this.#defer) {
-      this.#writecb?.(this, this.#cbArg);
+      this.#writecb?.(this.bev, this.#cbArg);
       return;
     }
     this.#pendingCbs |= PENDING_WRITE;
-    this.#cbEv().active(EV_TIMEOUT);
-  }
-
-  #runEventcb(what: number, direct: boolean): void {
-    if (this.#state === "freed") return;
-    if (direct && !this.#defer) {
-      this.#eventcb?.(this, what, this.#cbArg);
-      return;
-    }
-    this.#pendingEvents |= what;
     this.#cbEv().active(EV_TIMEOUT);
   }
 
@@ -1575,863 +1404,11 @@ export class BufferEvent {
     const what = this.#pendingEvents;
     this.#pendingCbs = 0;
     this.#pendingEvents = 0;
-    if (what & BEV_EVENT_CONNECTED) this.#eventcb?.(this, BEV_EVENT_CONNECTED, this.#cbArg);
-    if (cbs & PENDING_READ) this.#readcb?.(this, this.#cbArg);
-    if (cbs & PENDING_WRITE) this.#writecb?.(this, this.#cbArg);
+    const bev = this.bev;
+    if (what & BEV_EVENT_CONNECTED) this.#eventcb?.(bev, BEV_EVENT_CONNECTED, this.#cbArg);
+    if (cbs & PENDING_READ) this.#readcb?.(bev, this.#cbArg);
+    if (cbs & PENDING_WRITE) this.#writecb?.(bev, this.#cbArg);
     const rest = what & ~BEV_EVENT_CONNECTED;
-    if (rest !== 0) this.#eventcb?.(this, rest, this.#cbArg);
-  }
-
-  // ---------------------------------------------------------- socket kind
-
-  #startConnect(pending: Promise<TcpSocket>): void {
-    this.#state = "connecting";
-    this.#socket = null;
-    this.#socketError = null;
-    this.#readEnd = "open";
-    this.#pendingError = 0;
-    this.#writeState = "ready";
-    // A flush("finished") made before connecting still applies; a past connection's shutdown does not.
-    if (this.#shutdown === "ended") this.#shutdown = "open";
-    this.#syncRead();
-    this.#syncWrite();
-    pending.then((socket) => this.#connected(socket), (err: unknown) => this.#connectFailed(err));
-  }
-
-  #connected(socket: TcpSocket): void {
-    if (this.#state !== "connecting") {
-      // Freed while connecting.
-      socket.close();
-      return;
-    }
-    this.#attach(socket);
-    this.#runEventcb(BEV_EVENT_CONNECTED, false);
-    if (this.#shutdown === "finishing") this.#finishWrite();
-    if (this.#output.length > 0 && this.#canWrite()) this.#writeEv.active(EV_WRITE);
-  }
-
-  #connectFailed(err: unknown): void {
-    if (this.#state !== "connecting") return;
-    this.#state = "closed";
-    this.#socketError = asError(err);
-    this.#syncRead();
-    this.#syncWrite();
-    this.#runEventcb(BEV_EVENT_ERROR, false);
-  }
-
-  #attach(socket: TcpSocket): void {
-    this.#socket = socket;
-    this.#state = "open";
-    this.#readEnd = "open";
-    this.#writeState = "ready";
-    // Paused before start, so not one chunk arrives before reading is enabled.
-    this.#flowing = this.#flowWanted();
-    if (!this.#flowing) socket.pause();
-    socket.start(new SocketSink(this));
-    this.#syncRead();
-    this.#syncWrite();
-  }
-
-  /** The hot path: bytes from the socket. Input takes what it may; the rest waits in staging with the socket paused. */
-  #onData(bytes: Uint8Array, owned: boolean): void {
-    const n = bytes.length;
-    if (n === 0 || this.#state !== "open") return;
-    const staging = this.#staging;
-    const take = staging === null || staging.length === 0 ? this.#readRoom() : 0;
-    if (take >= n) {
-      this.#addInput(bytes, owned);
-      this.#gotInput(n);
-      this.#readEv.active(EV_READ);
-      return;
-    }
-    if (take > 0) this.#addInput(bytes.subarray(0, take), owned);
-    this.#stage(take > 0 ? bytes.subarray(take) : bytes, owned);
-    if (take > 0) {
-      this.#gotInput(take);
-      this.#readEv.active(EV_READ);
-    }
-    this.#syncRead();
-  }
-
-  #addInput(bytes: Uint8Array, owned: boolean): void {
-    // Lent bytes live in the adapter's reused buffer: copy them.
-    if (owned) this.#input.add(bytes);
-    else this.#input.addCopy(bytes);
-  }
-
-  #stage(bytes: Uint8Array, owned: boolean): void {
-    const staging = this.#staging ??= new EvBuffer();
-    if (owned) staging.add(bytes);
-    else staging.addCopy(bytes);
-  }
-
-  /** Move staged bytes into input as far as allowed; resume the socket once staging is empty. */
-  #pumpStaging(): void {
-    const staging = this.#staging;
-    if (staging !== null && staging.length > 0) {
-      const room = this.#readRoom();
-      if (room > 0) this.#gotInput(staging.removeBuffer(this.#input, room));
-      if (staging.length > 0) {
-        // A group share may leave room: take another share later in this pass.
-        if (this.#readRoom() > 0) this.#readEv.active(EV_READ);
-        return;
-      }
-      // Staging is the exception, not the rule: it keeps no room once empty.
-      staging.releaseSpare();
-      this.#syncRead();
-    }
-  }
-
-  #onEnd(): void {
-    if (this.#state !== "open" || this.#readEnd !== "open") return;
-    this.#readEnd = "eof_pending";
-    this.#readEv.active(EV_READ);
-  }
-
-  #onDrain(): void {
-    if (this.#state === "freed") {
-      this.#lingerWake?.();
-      return;
-    }
-    if (this.#writeState !== "blocked") return;
-    this.#writeState = "ready";
-    if (this.#writeTimeout > 0) this.#lastWrite = this.#base.now();
-    if (this.#output.length > 0 && this.#canWrite()) this.#writeEv.active(EV_WRITE);
-    else this.#syncWrite();
-  }
-
-  /**
-   * The socket's queue emptied after end() and FIN is out: a lingering
-   * free() has handed over every byte. It reads on (discarding) so that
-   * bytes the peer still sends do not turn the close into a reset, which
-   * could destroy what the peer has not read yet; but a peer that never
-   * closes must not keep the socket, or the process, forever: after
-   * LINGER_MS the socket is closed. The runtime's clock is used, not an
-   * event, since the loop may have ended.
-   */
-  #onFinish(): void {
-    if (this.#state !== "freed") return;
-    this.#releaseLoop();
-    const socket = this.#socket;
-    if (socket === null || this.#lingerTimer !== null || this.#lingerClosed) return;
-    const clock = this.#base.clock;
-    this.#lingerTimer = clock.setTimer(() => {
-      this.#lingerTimer = null;
-      socket.close();
-    }, LINGER_MS);
-  }
-
-  #onError(err: Error): void {
-    if (this.#state !== "open") return;
-    this.#socketError = err;
-    this.#readEnd = "error";
-    // Only a broken pipe is clearly the writer's; resets and TLS failures show up while reading.
-    const writing = (err as Error & { code?: unknown }).code === "EPIPE";
-    this.#enabled &= writing ? ~EV_WRITE : ~EV_READ;
-    this.#syncRead();
-    this.#syncWrite();
-    this.#pendingError = (writing ? BEV_EVENT_WRITING : BEV_EVENT_READING) | BEV_EVENT_ERROR;
-    this.#readEv.active(EV_READ);
-  }
-
-  #onClose(): void {
-    if (this.#state === "freed") {
-      if (this.#lingerTimer !== null) {
-        this.#base.clock.clearTimer(this.#lingerTimer);
-        this.#lingerTimer = null;
-      }
-      this.#lingerClosed = true;
-      this.#lingerWake?.();
-      this.#releaseLoop();
-      return;
-    }
-    if (this.#state !== "open") return;
-    this.#state = "closed";
-    this.#writeState = "ready";
-    // Nothing can send what output holds any more: drop it, closing its file handles now.
-    if (this.#output.length > 0) this.#discardOutput();
-    this.#syncRead();
-    this.#syncWrite();
-    if (this.#readEnd !== "open") return;
-    // Closed without an EOF or error of its own: still an EOF to the owner.
-    this.#readEnd = "eof_pending";
-    this.#readEv.active(EV_READ);
-  }
-
-  /** Hand output to the socket until it asks to wait or the write budget is spent; returns the bytes handed over. */
-  #flushSocket(): number {
-    const socket = this.#socket as TcpSocket;
-    const out = this.#output;
-    const budget = this.#rlActive ? this.#maxToWrite() : Infinity;
-    let written = 0;
-    while (written < budget && out.length > 0) {
-      let n = out.contiguousSpace();
-      if (out.hasFileSegments) {
-        if (this.#fileReady <= 0) {
-          this.#loadFileSegments();
-          break;
-        }
-        if (n > this.#fileReady) n = this.#fileReady;
-      }
-      if (n > budget - written) n = budget - written;
-      // The first segment's bytes, uncopied; EvBuffer never writes over bytes once added.
-      const view = out.pullup(n);
-      out.drain(n);
-      if (out.hasFileSegments) this.#fileReady -= n;
-      else this.#fileReady = 0;
-      written += n;
-      if (!socket.write(view)) {
-        this.#writeState = "blocked";
-        break;
-      }
-    }
-    if (written > 0 && this.#rlActive) this.#consumeWrite(written);
-    return written;
-  }
-
-  #loadFileSegments(): void {
-    if (this.#fileLoad === "loading") return;
-    this.#fileLoad = "loading";
-    this.#output.loadFileSegments(FILE_PIECE).then(
-      (ready) => {
-        this.#fileLoad = "idle";
-        if (this.#state === "freed") return;
-        this.#fileReady = ready;
-        if (this.#canWrite()) this.#writeEv.active(EV_WRITE);
-      },
-      (err: unknown) => {
-        this.#fileLoad = "idle";
-        if (this.#state === "freed") return;
-        this.#socketError = asError(err);
-        this.#enabled &= ~EV_WRITE;
-        this.#syncWrite();
-        this.#runEventcb(BEV_EVENT_WRITING | BEV_EVENT_ERROR, false);
-      },
-    );
-  }
-
-  #finishWrite(): void {
-    if (this.#shutdown !== "finishing" || this.#output.length !== 0 || this.#state !== "open") return;
-    this.#shutdown = "ended";
-    (this.#socket as TcpSocket).end();
-    this.#syncWrite();
-  }
-
-  /**
-   * free() with closeOnFree: send what output holds (the socket accepts
-   * every byte), shut our side, and read on, discarding, until the peer
-   * closes. Close at once when nothing is left to send, as libevent would.
-   */
-  #linger(socket: TcpSocket): void {
-    const out = this.#output;
-    if (out.length === 0 && this.#writeState === "ready" && socket.bufferedAmount === 0) {
-      socket.close();
-      return;
-    }
-    // The loop runs on until the socket reports `finish` (FIN out) or closes.
-    this.#holdLoop();
-    if (out.hasFileSegments) {
-      void this.#lingerFiles(socket);
-      return;
-    }
-    for (const view of out.peek()) socket.write(view);
-    out.drain(out.length);
-    socket.end();
-    socket.resume();
-  }
-
-  /** As #linger, for output with file segments: load and send them a piece at a time, waiting for drains. */
-  async #lingerFiles(socket: TcpSocket): Promise<void> {
-    const out = this.#output;
-    try {
-      while (out.length > 0 && !this.#lingerClosed) {
-        const ready = await out.loadFileSegments(FILE_PIECE);
-        let room = true;
-        for (const view of out.peek(ready)) room = socket.write(view);
-        out.drain(ready);
-        if (!room && !this.#lingerClosed) await new Promise<void>((resolve) => this.#lingerWake = resolve);
-      }
-      this.#lingerWake = null;
-      if (this.#lingerClosed) {
-        // The peer went away first: what was left is never sent; close its files now.
-        out.free();
-        return;
-      }
-      socket.end();
-      socket.resume();
-    } catch {
-      out.free();
-      socket.close();
-    }
-  }
-
-  #holdLoop(): void {
-    if (this.#lingerHold !== null) return;
-    const hold = new Event(this.#base, null, 0, BufferEvent.#noop);
-    try {
-      hold.add();
-    } catch {
-      // A freed base has no loop left to hold.
-      return;
-    }
-    this.#lingerHold = hold;
-  }
-
-  #releaseLoop(): void {
-    const hold = this.#lingerHold;
-    if (hold === null) return;
-    this.#lingerHold = null;
-    hold.free();
-  }
-
-  /** Empty output without telling the write callback: the bytes were not sent. */
-  #discardOutput(): void {
-    this.#fileReady = 0;
-    try {
-      this.#output.drain(this.#output.length);
-    } catch {
-      // Frozen at the front by its owner: it stays as it is.
-    }
-  }
-
-  // ------------------------------------------------------------ pair kind
-
-  /** libevent's `be_pair_wants_to_talk`: src may send and dst may take. */
-  static #talks(src: BufferEvent, dst: BufferEvent): boolean {
-    return (src.#enabled & EV_WRITE) !== 0 && src.#writeSuspend === 0 && (dst.#enabled & EV_READ) !== 0 &&
-      dst.#readSuspend === 0 && src.#output.length > 0 && dst.#state === "open";
-  }
-
-  /**
-   * Move our output into the partner's input without copying, up to its
-   * high watermark unless `ignoreWm` (libevent `be_pair_transfer`). Kicks
-   * the partner's read work unless the caller is that work.
-   */
-  #moveToPartner(ignoreWm: boolean, kick: boolean): number {
-    const dst = this.#partner as BufferEvent;
-    const out = this.#output;
-    const input = dst.#input;
-    out.unfreeze(true);
-    input.unfreeze(false);
-    let n = 0;
-    const high = dst.#wmReadHigh;
-    if (high > 0 && !ignoreWm) {
-      const room = high - input.length;
-      if (room > 0) n = out.removeBuffer(input, room);
-    } else {
-      n = out.length;
-      input.addBuffer(out);
-    }
-    out.freeze(true);
-    input.freeze(false);
-    if (n > 0) {
-      dst.#gotInput(n);
-      if (kick) dst.#readEv.active(EV_READ);
-    }
-    return n;
-  }
-
-  #flushPair(events: number, mode: BufferEventFlushMode): void {
-    const partner = this.#partner;
-    if (partner === null || mode === "normal") return;
-    if (events & EV_READ && partner.#output.length > 0 && partner.#moveToPartner(true, true) > 0) {
-      partner.#wroteSome(false);
-      partner.#syncWrite();
-    }
-    if (events & EV_WRITE && this.#output.length > 0 && this.#moveToPartner(true, true) > 0) {
-      this.#wroteSome(false);
-      this.#syncWrite();
-    }
-    if (mode === "finished") {
-      let what = BEV_EVENT_EOF;
-      if (events & EV_READ) what |= BEV_EVENT_WRITING;
-      if (events & EV_WRITE) what |= BEV_EVENT_READING;
-      partner.#runEventcb(what, false);
-    }
-  }
-
-  /**
-   * free() of a pair end: the partner gets what we still had to send, then
-   * EOF. abort(): the partner gets nothing more, and an ECONNRESET error.
-   */
-  #unlinkPair(abort: boolean): void {
-    const partner = this.#partner;
-    if (partner === null) return;
-    if (!abort && this.#output.length > 0 && partner.#state === "open") this.#moveToPartner(true, true);
-    this.#partner = null;
-    partner.#partner = null;
-    if (partner.#state !== "open") return;
-    partner.#state = "closed";
-    partner.#syncRead();
-    partner.#syncWrite();
-    if (abort) {
-      partner.#socketError = Object.assign(new Error("the other end of the pair was aborted"), { code: "ECONNRESET" });
-      partner.#runEventcb(BEV_EVENT_READING | BEV_EVENT_ERROR, false);
-    } else {
-      partner.#runEventcb(BEV_EVENT_READING | BEV_EVENT_EOF, false);
-    }
-  }
-
-  // ---------------------------------------------------------- filter kind
-
-  // The underlying BufferEvent's callbacks, with the filter as their argument.
-  static readonly #lowerReadCb = (_lower: BufferEvent, filter: BufferEvent): void => filter.#onReadKick();
-  static readonly #lowerWriteCb = (_lower: BufferEvent, filter: BufferEvent): void => {
-    if (filter.#state !== "freed") filter.#onWriteKick();
-  };
-  static readonly #lowerEventCb = (_lower: BufferEvent, what: number, filter: BufferEvent): void =>
-    filter.#onLowerEvent(what);
-
-  #onLowerEvent(what: number): void {
-    if (this.#state === "freed") return;
-    if (what & BEV_EVENT_EOF) {
-      // Let the input filter emit what it held back before the EOF is told.
-      this.#filterEof = true;
-      this.#onReadKick();
-      if (this.#isFreed()) return;
-    }
-    this.#runEventcb(what, true);
-  }
-
-  #readbufFull(mode: BufferEventFlushMode): boolean {
-    return mode === "normal" && this.#wmReadHigh > 0 && this.#input.length >= this.#wmReadHigh;
-  }
-
-  #underlyingFull(mode: BufferEventFlushMode): boolean {
-    const lower = this.#underlying as BufferEvent;
-    return mode === "normal" && lower.#wmWriteHigh > 0 && lower.#output.length >= lower.#wmWriteHigh;
-  }
-
-  /** Run the input filter from underlying.input into input (libevent `be_filter_process_input`). */
-  #filterIn(mode: BufferEventFlushMode): void {
-    const lower = this.#underlying;
-    if (lower === null) return;
-    const src = lower.#input;
-    const dst = this.#input;
-    if (mode === "normal" && ((this.#enabled & EV_READ) === 0 || this.#readbufFull(mode) || src.length === 0)) return;
-    const before = dst.length;
-    for (;;) {
-      const limit = mode === "normal" && this.#wmReadHigh > 0 ? this.#wmReadHigh - dst.length : Infinity;
-      const srcBefore = src.length;
-      const result = this.#runFilter(this.#inFilter, src, dst, limit, mode);
-      if (result === "error") {
-        this.#filterFailed(BEV_EVENT_READING);
-        break;
-      }
-      // A filter that took nothing would spin: stop, as on need_more.
-      if (result !== "ok" || src.length === 0 || src.length === srcBefore) break;
-      if ((this.#enabled & EV_READ) === 0 || this.#readbufFull(mode)) break;
-    }
-    const got = dst.length - before;
-    if (got > 0) this.#gotInput(got);
-  }
-
-  /** Run the output filter from output into underlying.output (libevent `be_filter_process_output`); returns bytes taken from output. */
-  #filterOut(mode: BufferEventFlushMode): number {
-    const lower = this.#underlying;
-    if (lower === null) return 0;
-    const src = this.#output;
-    if (mode === "normal" && ((this.#enabled & EV_WRITE) === 0 || this.#underlyingFull(mode) || src.length === 0)) {
-      return 0;
-    }
-    const before = src.length;
-    for (;;) {
-      const high = lower.#wmWriteHigh;
-      const limit = mode === "normal" && high > 0 ? high - lower.#output.length : Infinity;
-      const srcBefore = src.length;
-      const result = this.#runFilter(this.#outFilter, src, lower.#output, limit, mode);
-      if (result === "error") {
-        this.#filterFailed(BEV_EVENT_WRITING);
-        break;
-      }
-      if (result !== "ok" || src.length === 0 || src.length === srcBefore) break;
-      if ((this.#enabled & EV_WRITE) === 0 || this.#underlyingFull(mode)) break;
-    }
-    return before - src.length;
-  }
-
-  #runFilter(
-    filter: BufferEventFilter | null,
-    src: EvBuffer,
-    dst: EvBuffer,
-    limit: number,
-    mode: BufferEventFlushMode,
-  ): BufferEventFilterResult {
-    if (filter === null) return passThrough(src, dst, limit);
-    const result = filter(src, dst, limit, mode);
-    if (result !== "ok" && result !== "need_more" && result !== "error") {
-      throw new TypeError(`a filter must return "ok", "need_more" or "error", got ${String(result)}`);
-    }
-    return result;
-  }
-
-  #filterFailed(direction: number): void {
-    this.#enabled &= direction === BEV_EVENT_READING ? ~EV_READ : ~EV_WRITE;
-    this.#syncRead();
-    this.#syncWrite();
-    this.#runEventcb(direction | BEV_EVENT_ERROR, false);
-  }
-
-  #flushFilter(events: number, mode: BufferEventFlushMode): void {
-    const lower = this.#underlying;
-    if (lower === null) return;
-    if (events & EV_READ) {
-      this.#filterIn(mode);
-      if (this.#inputFresh) this.#readEv.active(EV_READ);
-    }
-    if (events & EV_WRITE && this.#filterOut(mode) > 0) {
-      this.#wroteSome(false);
-      this.#syncWrite();
-    }
-    if (lower.#state !== "freed") lower.flush(events, mode);
-  }
-
-  // ---------------------------------------------------------- rate limits
-
-  #maxToRead(): number {
-    let max = Infinity;
-    const cfg = this.#rlCfg;
-    if (cfg !== null) {
-      refillBucket(this.#bucket, cfg, this.#base.now());
-      max = this.#bucket.read;
-    }
-    if (this.#group !== null) {
-      const share = groupShare(this.#group, true);
-      if (share < max) max = share;
-    }
-    return max > 0 ? max : 0;
-  }
-
-  #maxToWrite(): number {
-    let max = Infinity;
-    const cfg = this.#rlCfg;
-    if (cfg !== null) {
-      refillBucket(this.#bucket, cfg, this.#base.now());
-      max = this.#bucket.write;
-    }
-    if (this.#group !== null) {
-      const share = groupShare(this.#group, false);
-      if (share < max) max = share;
-    }
-    return max > 0 ? max : 0;
-  }
-
-  #consumeRead(n: number): void {
-    if (this.#rlCfg !== null) {
-      this.#bucket.read -= n;
-      if (this.#bucket.read <= 0) {
-        this.#suspendRead(SUSPEND_BW);
-        this.#armRefill();
-      }
-    }
-    if (this.#group !== null) groupConsume(this.#group, true, n);
-  }
-
-  #consumeWrite(n: number): void {
-    if (this.#rlCfg !== null) {
-      this.#bucket.write -= n;
-      if (this.#bucket.write <= 0) {
-        this.#suspendWrite(SUSPEND_BW);
-        this.#armRefill();
-      }
-    }
-    if (this.#group !== null) groupConsume(this.#group, false, n);
-  }
-
-  /** Suspend or release each direction by what the bucket holds now. */
-  #applyBucket(): void {
-    const b = this.#bucket;
-    if (b.read > 0) this.#unsuspendRead(SUSPEND_BW);
-    else this.#suspendRead(SUSPEND_BW);
-    if (b.write > 0) this.#unsuspendWrite(SUSPEND_BW);
-    else this.#suspendWrite(SUSPEND_BW);
-    if (b.read <= 0 || b.write <= 0) this.#armRefill();
-  }
-
-  #armRefill(): void {
-    const cfg = this.#rlCfg;
-    if (cfg === null || this.#state === "freed") return;
-    const ev = this.#refillEv ??= new Event(this.#base, null, 0, () => this.#onRefill());
-    if (ev.pending(EV_TIMEOUT) === 0) ev.add(untilNextTick(cfg, this.#base.now()));
-  }
-
-  #onRefill(): void {
-    const cfg = this.#rlCfg;
-    if (cfg === null || this.#state === "freed") return;
-    refillBucket(this.#bucket, cfg, this.#base.now());
-    let again = false;
-    if (this.#readSuspend & SUSPEND_BW) {
-      if (this.#bucket.read > 0) this.#unsuspendRead(SUSPEND_BW);
-      else again = true;
-    }
-    if (this.#writeSuspend & SUSPEND_BW) {
-      if (this.#bucket.write > 0) this.#unsuspendWrite(SUSPEND_BW);
-      else again = true;
-    }
-    if (again) this.#armRefill();
-  }
-
-  #decrement(n: number, read: boolean): void {
-    if (typeof n !== "number" || !Number.isSafeInteger(n)) {
-      throw new RangeError(`n must be a safe integer, got ${String(n)}`);
-    }
-    this.#checkLive(read ? "decrementReadLimit" : "decrementWriteLimit");
-    const cfg = this.#rlCfg;
-    if (cfg === null) {
-      throw new TypeError(
-        `${read ? "decrementReadLimit" : "decrementWriteLimit"}: no rate limit is set (setRateLimit)`,
-      );
-    }
-    const b = this.#bucket;
-    refillBucket(b, cfg, this.#base.now());
-    const old = read ? b.read : b.write;
-    const now = old - n;
-    if (read) b.read = now;
-    else b.write = now;
-    if (old > 0 && now <= 0) {
-      if (read) this.#suspendRead(SUSPEND_BW);
-      else this.#suspendWrite(SUSPEND_BW);
-      this.#armRefill();
-    } else if (old <= 0 && now > 0) {
-      if (read) this.#unsuspendRead(SUSPEND_BW);
-      else this.#unsuspendWrite(SUSPEND_BW);
-    }
-  }
-}
-
-/**
- * A rate-limit group: libevent's `struct bufferevent_rate_limit_group`
- * (`bufferevent_rate_limit_group_new`). Its members share one token
- * bucket: each read or write takes at most the bucket's tokens divided by
- * the number of members (but at least the minimum share, 64 bytes by
- * default, and never more than the bucket holds), and when the bucket is
- * empty every member waits for the next tick. Members may have buckets of
- * their own as well; the smaller budget wins.
- *
- * @example
- * ```ts
- * import { EventBase } from "@levent/levent/event";
- * import { BufferEvent, RateLimitGroup, TokenBucketConfig } from "@levent/levent/buffer";
- * const base = new EventBase();
- * // All connections together: 1 MiB per second each way.
- * const group = new RateLimitGroup(base, new TokenBucketConfig({ readRate: 1 << 20, writeRate: 1 << 20 }));
- * const bev = BufferEvent.socket(base, null, { closeOnFree: true });
- * bev.addToRateLimitGroup(group);
- * const { read, written } = group.getTotals();
- * console.log(read, written); // 0 0
- * ```
- */
-export class RateLimitGroup {
-  static {
-    groupShare = (group, read) => group.#share(read);
-    groupConsume = (group, read, n) => group.#consume(read, n);
-    groupJoin = (group, bev) => group.#join(bev);
-    groupLeave = (group, bev) => group.#leave(bev);
-    groupBase = (group) => group.#base;
-  }
-
-  readonly #base: EventBase;
-  #cfg: TokenBucketConfig;
-  #bucket: Bucket;
-  #members: BufferEvent[] = [];
-  #minShare = DEFAULT_MIN_SHARE;
-  #readSuspended = false;
-  #writeSuspended = false;
-  readonly #refillEv: Event;
-  #totalRead = 0;
-  #totalWritten = 0;
-  /** Where the next refill starts releasing members, so none is always first. */
-  #next = 0;
-  #freed = false;
-
-  /**
-   * Make a group with a bucket configured by `cfg` (libevent
-   * `bufferevent_rate_limit_group_new`).
-   *
-   * @throws {TypeError} if base is not an EventBase or cfg is not a TokenBucketConfig
-   */
-  constructor(base: EventBase, cfg: TokenBucketConfig) {
-    if (!(base instanceof EventBase)) throw new TypeError("base must be an EventBase");
-    if (!(cfg instanceof TokenBucketConfig)) throw new TypeError("cfg must be a TokenBucketConfig");
-    this.#base = base;
-    this.#cfg = cfg;
-    this.#bucket = newBucket(cfg, base.now());
-    this.#refillEv = new Event(base, null, 0, () => this.#onRefill());
-  }
-
-  /** How many BufferEvents are in the group. */
-  get size(): number {
-    return this.#members.length;
-  }
-
-  /**
-   * Change the configuration, keeping the tokens left up to the new bursts
-   * (libevent `bufferevent_rate_limit_group_set_cfg`).
-   *
-   * @throws {TypeError} if cfg is not a TokenBucketConfig, or the group was freed
-   */
-  setConfig(cfg: TokenBucketConfig): void {
-    if (!(cfg instanceof TokenBucketConfig)) throw new TypeError("cfg must be a TokenBucketConfig");
-    this.#checkLive("setConfig");
-    const old = this.#cfg;
-    const now = this.#base.now();
-    refillBucket(this.#bucket, old, now);
-    rebaseBucket(this.#bucket, old, cfg, now);
-    this.#cfg = cfg;
-    if (this.#refillEv.pending(EV_TIMEOUT) !== 0) {
-      this.#refillEv.del();
-      this.#armRefill();
-    }
-  }
-
-  /**
-   * Set the smallest share a member may take per operation while the bucket
-   * holds that much (libevent `bufferevent_rate_limit_group_set_min_share`).
-   *
-   * @throws {RangeError} if n is not an integer >= 1
-   */
-  setMinShare(n: number): void {
-    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1) {
-      throw new RangeError(`n must be an integer >= 1, got ${String(n)}`);
-    }
-    this.#minShare = n;
-  }
-
-  /** Read tokens left in the group's bucket (libevent `bufferevent_rate_limit_group_get_read_limit`). */
-  getReadLimit(): number {
-    refillBucket(this.#bucket, this.#cfg, this.#base.now());
-    return this.#bucket.read;
-  }
-
-  /** Write tokens left in the group's bucket (libevent `bufferevent_rate_limit_group_get_write_limit`). */
-  getWriteLimit(): number {
-    refillBucket(this.#bucket, this.#cfg, this.#base.now());
-    return this.#bucket.write;
-  }
-
-  /**
-   * Take `n` read tokens from the group's bucket; negative gives some back
-   * (libevent `bufferevent_rate_limit_group_decrement_read`).
-   *
-   * @throws {RangeError} if n is not a safe integer
-   * @throws {TypeError} if the group was freed
-   */
-  decrementReadLimit(n: number): void {
-    this.#decrement(n, true);
-  }
-
-  /**
-   * Take `n` write tokens from the group's bucket; negative gives some back
-   * (libevent `bufferevent_rate_limit_group_decrement_write`).
-   *
-   * @throws {RangeError} if n is not a safe integer
-   * @throws {TypeError} if the group was freed
-   */
-  decrementWriteLimit(n: number): void {
-    this.#decrement(n, false);
-  }
-
-  /** Bytes the members have read and written (libevent `bufferevent_rate_limit_group_get_totals`). */
-  getTotals(): RateLimitTotals {
-    return { read: this.#totalRead, written: this.#totalWritten };
-  }
-
-  /** Set both totals back to 0 (libevent `bufferevent_rate_limit_group_reset_totals`). */
-  resetTotals(): void {
-    this.#totalRead = this.#totalWritten = 0;
-  }
-
-  /**
-   * Remove every member and stop the refill timer (libevent
-   * `bufferevent_rate_limit_group_free`, which wants the members gone first).
-   * Adding a BufferEvent afterwards throws.
-   */
-  free(): void {
-    if (this.#freed) return;
-    for (const bev of [...this.#members]) bev.removeFromRateLimitGroup();
-    this.#refillEv.free();
-    this.#freed = true;
-  }
-
-  #checkLive(op: string): void {
-    if (this.#freed) throw new TypeError(`${op}: the RateLimitGroup was freed`);
-  }
-
-  #join(bev: BufferEvent): void {
-    this.#checkLive("addToRateLimitGroup");
-    this.#members.push(bev);
-    if (this.#readSuspended) setGroupSuspended(bev, true, true);
-    if (this.#writeSuspended) setGroupSuspended(bev, false, true);
-  }
-
-  #leave(bev: BufferEvent): void {
-    const i = this.#members.indexOf(bev);
-    if (i >= 0) this.#members.splice(i, 1);
-  }
-
-  /** What one member may take in one operation now. */
-  #share(read: boolean): number {
-    if (read ? this.#readSuspended : this.#writeSuspended) return 0;
-    refillBucket(this.#bucket, this.#cfg, this.#base.now());
-    const limit = read ? this.#bucket.read : this.#bucket.write;
-    if (limit <= 0) return 0;
-    let share = Math.floor(limit / Math.max(1, this.#members.length));
-    if (share < this.#minShare) share = this.#minShare;
-    return share < limit ? share : limit;
-  }
-
-  #consume(read: boolean, n: number): void {
-    if (read) {
-      this.#bucket.read -= n;
-      this.#totalRead += n;
-      if (this.#bucket.read <= 0 && !this.#readSuspended) this.#suspend(true);
-    } else {
-      this.#bucket.write -= n;
-      this.#totalWritten += n;
-      if (this.#bucket.write <= 0 && !this.#writeSuspended) this.#suspend(false);
-    }
-  }
-
-  #suspend(read: boolean): void {
-    if (read) this.#readSuspended = true;
-    else this.#writeSuspended = true;
-    for (const bev of [...this.#members]) setGroupSuspended(bev, read, true);
-    this.#armRefill();
-  }
-
-  #release(read: boolean): void {
-    if (read) this.#readSuspended = false;
-    else this.#writeSuspended = false;
-    const members = [...this.#members];
-    const n = members.length;
-    for (let i = 0; i < n; i++) setGroupSuspended(members[(this.#next + i) % n], read, false);
-  }
-
-  #armRefill(): void {
-    if (this.#freed || this.#refillEv.pending(EV_TIMEOUT) !== 0) return;
-    this.#refillEv.add(untilNextTick(this.#cfg, this.#base.now()));
-  }
-
-  #onRefill(): void {
-    refillBucket(this.#bucket, this.#cfg, this.#base.now());
-    if (this.#readSuspended && this.#bucket.read > 0) this.#release(true);
-    if (this.#writeSuspended && this.#bucket.write > 0) this.#release(false);
-    this.#next++;
-    if (this.#readSuspended || this.#writeSuspended) this.#armRefill();
-  }
-
-  #decrement(n: number, read: boolean): void {
-    if (typeof n !== "number" || !Number.isSafeInteger(n)) {
-      throw new RangeError(`n must be a safe integer, got ${String(n)}`);
-    }
-    this.#checkLive(read ? "decrementReadLimit" : "decrementWriteLimit");
-    refillBucket(this.#bucket, this.#cfg, this.#base.now());
-    const old = read ? this.#bucket.read : this.#bucket.write;
-    const now = old - n;
-    if (read) this.#bucket.read = now;
-    else this.#bucket.write = now;
-    const suspended = read ? this.#readSuspended : this.#writeSuspended;
-    if (now <= 0 && !suspended) this.#suspend(read);
-    else if (now > 0 && suspended) this.#release(read);
+    if (rest !== 0) this.#eventcb?.(bev, rest, this.#cbArg);
   }
 }

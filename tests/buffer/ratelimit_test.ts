@@ -5,13 +5,8 @@ import assert from "node:assert/strict";
 import { autoPlatform } from "../../adapters/auto.ts";
 import type { TcpListener } from "../../src/platform.ts";
 import { EV_READ, EventBase, ManualClock } from "../../src/event/mod.ts";
-import {
-  BEV_EVENT_CONNECTED,
-  BufferEvent,
-  RateLimitGroup,
-  TokenBucketConfig,
-  type TokenBucketOptions,
-} from "../../src/buffer/bufferevent.ts";
+import { BEV_EVENT_CONNECTED, BufferEvent } from "../../src/buffer/bufferevent.ts";
+import { RateLimitGroup, TokenBucketConfig, type TokenBucketOptions } from "../../src/buffer/bufferevent_ratelim.ts";
 import { fillPattern, patternByte, sleep, within } from "../util.ts";
 
 const platform = autoPlatform();
@@ -249,6 +244,36 @@ test("limits can be read and decremented by hand, for the bucket and for the gro
   bev.free();
   group.free();
   assert.throws(() => BufferEvent.socket(base, null).addToRateLimitGroup(group), /freed/);
+});
+
+test("a BufferEvent goes back to no limits when its last one is lifted, and a failed join keeps its group", () => {
+  const clock = new ManualClock();
+  const base = new EventBase({ platform, clock });
+  const bev = BufferEvent.socket(base, null);
+  const cfg = new TokenBucketConfig({ readRate: 1000, writeRate: 1000 });
+  const group = new RateLimitGroup(base, new TokenBucketConfig({ readRate: 200, writeRate: 200 }));
+  bev.setRateLimit(cfg);
+  bev.addToRateLimitGroup(group);
+  bev.setRateLimit(null);
+  assert.equal(bev.getReadLimit(), Infinity, "no bucket of its own");
+  assert.equal(bev.getMaxToRead(), 200, "the group still limits");
+  assert.throws(() => bev.decrementReadLimit(1), /no rate limit/);
+  const freed = new RateLimitGroup(base, cfg);
+  freed.free();
+  assert.throws(() => bev.addToRateLimitGroup(freed), /freed/);
+  assert.equal(group.size, 1, "still in its group");
+  assert.equal(bev.getMaxToWrite(), 200);
+  bev.removeFromRateLimitGroup();
+  assert.equal(group.size, 0);
+  assert.equal(bev.getMaxToRead(), Infinity);
+  assert.equal(bev.getMaxToWrite(), Infinity);
+  bev.addToRateLimitGroup(group);
+  group.free();
+  assert.equal(group.size, 0, "freeing the group removes its members");
+  assert.equal(bev.getMaxToRead(), Infinity);
+  bev.setRateLimit(cfg);
+  bev.free();
+  assert.equal(bev.getReadLimit(), Infinity, "a freed BufferEvent has no limits left");
 });
 
 test("a bad token bucket config is a RangeError naming the field", () => {
