@@ -774,3 +774,17 @@ test("abort() drops the output and resets the connection: the peer sees ECONNRES
       assert.equal((reader.errors[0] as Error & { code?: string }).code, "ECONNRESET");
     }
   }));
+
+test("the buffer entry point exports BufferEvent's public API and none of its core or kinds", async () => {
+  const buffer: Record<string, unknown> = await import("../../src/buffer/mod.ts");
+  for (const name of ["BufferEvent", "RateLimitGroup", "TokenBucketConfig", "BEV_EVENT_EOF", "BEV_EVENT_CONNECTED"]) {
+    assert.ok(name in buffer, `${name} is exported`);
+  }
+  const internals = Object.keys(buffer).filter((name) =>
+    /Core|Ops$|^RateLimit$|^SUSPEND_|^linkPair$|^check/.test(name)
+  );
+  assert.deepEqual(internals, []);
+  const [a] = BufferEvent.pair(new EventBase({ platform }));
+  assert.ok(a instanceof BufferEvent);
+  assert.deepEqual(Object.keys(a), [], "a BufferEvent shows no fields of its own");
+});
