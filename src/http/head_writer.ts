@@ -111,6 +111,11 @@ export function fieldsSize(list: readonly string[] | null): number {
 /** The writer every connection shares, server and client. */
 export const headWriter: HeadWriter = new HeadWriter();
 
+/** A Latin-1 string's bytes, one per character: the fixed pieces of a head, made once. */
+export function latin1Bytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
 /** Append a Latin-1 string (a whole head built as one string) to `sink`, one byte per character. */
 export function addLatin1(sink: EvBuffer, s: string): void {
   headWriter.begin(sink, s.length);

@@ -2,7 +2,8 @@
  * HttpServer: libevent's evhttp (http.h), an embeddable HTTP/1.1 server on
  * an {@linkcode EventBase}. Bind it to addresses or hand it listeners,
  * route paths to callbacks, and answer each {@linkcode ServerRequest} at
- * once or later.
+ * once or later. Beside it, {@linkcode ServerConfig}, the state it shares
+ * with its connections (libevent's `struct evhttp`).
  *
  * @module
  */
@@ -28,8 +29,9 @@ import {
 import { Event, type EventBase } from "../event/event_base.ts";
 import { EV_PERSIST } from "../event/flags.ts";
 import type { NetAddress, TcpSocket } from "../platform.ts";
+import { latin1Bytes } from "./head_writer.ts";
 import type { HttpParserLimits } from "./http_parser.ts";
-import { Connection, ServerConfig, type ServerState } from "./server_connection.ts";
+import { Connection } from "./server_connection.ts";
 import type { HttpRequestCallback, HttpRequestNotify, ServerRequest } from "./server_request.ts";
 
 /** The timeouts of {@linkcode HttpServer.setTimeout}, in milliseconds; 0 turns one off. */
@@ -96,7 +98,7 @@ export interface HttpTlsOptions {
  * The server's life: `"running"`, `"draining"` (shutdown: no new
  * connections, in-flight requests finishing) or `"closed"`.
  */
-export type HttpServerState = ServerState;
+export type HttpServerState = "running" | "draining" | "closed";
 
 /** Called when a request's head has been read (see {@linkcode HttpServer.setNewRequestCb}). */
 export type HttpNewRequestCallback = HttpRequestNotify;
@@ -689,5 +691,245 @@ export class HttpServer {
 
   #setLimit(key: keyof HttpParserLimits, value: number): void {
     this.#cfg.limits = { ...this.#cfg.limits, [key]: value };
+  }
+}
+
+// ------------------------------------------------------------ the server's state
+
+/** A path's callback, and whether it runs before the body is read. */
+export interface Route {
+  /** The callback. */
+  readonly cb: HttpRequestCallback;
+  /** Run it once the head is read, with the body streamed into inputBuffer. */
+  readonly stream: boolean;
+}
+
+/** A virtual host: a pattern for the Host and the server that handles it. */
+interface VirtualHost {
+  /** The `*` / `?` pattern, as given. */
+  readonly pattern: string;
+  /** The server handling matching hosts. */
+  readonly cfg: ServerConfig;
+}
+
+/** The timeouts in milliseconds; 0 turns one off. */
+export interface ServerTimeouts {
+  header: number;
+  body: number;
+  write: number;
+  idle: number;
+}
+
+/**
+ * The default timeouts. The header timeout is 30 s, half of Node's
+ * `headersTimeout` and nginx's `client_header_timeout`: a client that
+ * trickles a head byte by byte (slowloris) holds a connection for at most
+ * that long, and a real client on a slow link needs far less for a head of
+ * a few KiB. The idle timeout is Node's `keepAliveTimeout`.
+ */
+const DEFAULT_TIMEOUTS: Readonly<ServerTimeouts> = Object.freeze({
+  header: 30000,
+  body: 60000,
+  write: 60000,
+  idle: 5000,
+});
+
+/**
+ * The default bound of a body read whole into memory before its callback
+ * runs: 8 MiB holds any form or JSON post an embedded server expects (nginx
+ * allows 1 MiB) while a few hundred concurrent uploads cannot exhaust
+ * memory; larger bodies are streamed (`streamBody`) or allowed with
+ * `setMaxBodySize`.
+ */
+const DEFAULT_MAX_BUFFERED_BODY = 8 * 1024 * 1024;
+
+function lowerCode(c: number): number {
+  return c >= 65 && c <= 90 ? c + 32 : c;
+}
+
+/**
+ * Whether `name` matches a virtual host pattern, case-insensitively: `*`
+ * stands for any run of characters, `?` for one (libevent's
+ * `prefix_suffix_match`, which knows `*`). Iterative, with one backtrack
+ * point, so no pattern is exponential.
+ */
+function globMatch(pattern: string, name: string): boolean {
+  let p = 0;
+  let n = 0;
+  let star = -1;
+  let mark = 0;
+  while (n < name.length) {
+    const pc = p < pattern.length ? pattern.charCodeAt(p) : -1;
+    if (pc === 42) {
+      star = p++;
+      mark = n;
+    } else if (pc === 63 || (pc >= 0 && lowerCode(pc) === lowerCode(name.charCodeAt(n)))) {
+      p++;
+      n++;
+    } else if (star >= 0) {
+      p = star + 1;
+      n = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern.charCodeAt(p) === 42) p++;
+  return p === pattern.length;
+}
+
+/**
+ * What an HttpServer shares with its connections (libevent's `struct
+ * evhttp`): callbacks, virtual hosts, limits, timeouts, hooks. HttpServer
+ * is the checked public face of it.
+ */
+export class ServerConfig {
+  readonly base: EventBase;
+  readonly owner: HttpServer;
+  state: HttpServerState = "running";
+  /** The server this one is a virtual host of, or null. */
+  parent: ServerConfig | null = null;
+
+  readonly callbacks: Map<string, Route> = new Map();
+  genRoute: Route | null = null;
+  readonly vhosts: VirtualHost[] = [];
+  /** Lowercased aliases. */
+  readonly aliases: string[] = [];
+
+  allowed: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]);
+  allowHeader = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH";
+  contentTypeLine: string | null = "Content-Type: text/html; charset=ISO-8859-1\r\n";
+  limits: Partial<HttpParserLimits> = {};
+  timeouts: ServerTimeouts = { ...DEFAULT_TIMEOUTS };
+  maxConnections: number = Infinity;
+  maxPipelined = 32;
+  bodyHighWatermark = 65536;
+  /** The most bytes of a body read whole before its callback runs (a streamed body has only the parser's limit). */
+  bufferedBodyLimit: number = DEFAULT_MAX_BUFFERED_BODY;
+
+  newRequestCb: HttpRequestNotify | null = null;
+  expectCb: ((req: ServerRequest) => number | void) | null = null;
+  errorLogger: ((err: unknown, req: ServerRequest | null) => void) | null = null;
+
+  readonly connections: Set<Connection> = new Set();
+  /** Connections taken over by another protocol, with the hook that tells them of a shutdown. */
+  readonly upgraded: Map<BufferEvent, ((bev: BufferEvent) => void) | null> = new Map();
+  /** Called when a connection closes: shutdown waits with it. */
+  onConnectionClosed: (() => void) | null = null;
+
+  #dateLine = "";
+  #dateBytes: Uint8Array = new Uint8Array(0);
+  #typeLine: string | null = null;
+  #typeBytes: Uint8Array | null = null;
+  #dateExpires = -Infinity;
+
+  constructor(base: EventBase, owner: HttpServer) {
+    this.base = base;
+    this.owner = owner;
+  }
+
+  /**
+   * The `Date:` line, made at most once a second: staleness is judged on
+   * the loop's cached time, so a response costs no clock read and no
+   * formatting.
+   */
+  dateLine(): string {
+    const now = this.base.now();
+    if (now >= this.#dateExpires) {
+      const wall = Date.now();
+      this.#dateLine = "Date: " + new Date(wall).toUTCString() + "\r\n";
+      this.#dateBytes = latin1Bytes(this.#dateLine);
+      this.#dateExpires = now + 1000 - (wall % 1000);
+    }
+    return this.#dateLine;
+  }
+
+  /** {@linkcode ServerConfig.dateLine} as bytes. */
+  dateBytes(): Uint8Array {
+    this.dateLine();
+    return this.#dateBytes;
+  }
+
+  /** {@linkcode ServerConfig.contentTypeLine} as bytes, or null. */
+  typeBytes(): Uint8Array | null {
+    const line = this.contentTypeLine;
+    if (line !== this.#typeLine) {
+      this.#typeLine = line;
+      this.#typeBytes = line === null ? null : latin1Bytes(line);
+    }
+    return this.#typeBytes;
+  }
+
+  /** How many taken-over connections are still open (forgetting the freed ones). */
+  openUpgraded(): number {
+    for (const bev of this.upgraded.keys()) if (bev.state === "freed") this.upgraded.delete(bev);
+    return this.upgraded.size;
+  }
+
+  /** Shutdown begins: tell each taken-over connection through its hook, or free it when it has none. */
+  shutdownUpgraded(): void {
+    for (const [bev, hook] of [...this.upgraded]) {
+      if (bev.state === "freed") continue;
+      if (hook === null) {
+        bev.free();
+        continue;
+      }
+      try {
+        hook(bev);
+      } catch (err) {
+        this.log(err, null);
+        bev.free();
+      }
+    }
+  }
+
+  /** Drop every taken-over connection still open, unsent bytes and all. */
+  dropUpgraded(): void {
+    for (const bev of this.upgraded.keys()) {
+      if (bev.state === "freed") continue;
+      const socket = bev.socket;
+      bev.output.drain(bev.output.length);
+      bev.free();
+      socket?.close();
+    }
+    this.upgraded.clear();
+  }
+
+  /** Log an error from a callback, if a logger is set; a throwing logger is ignored. */
+  log(err: unknown, req: ServerRequest | null): void {
+    const logger = this.errorLogger;
+    if (logger === null) return;
+    try {
+      logger(err, req);
+    } catch {
+      // The logger failing must not turn into a second error path.
+    }
+  }
+
+  /** Whether the alias is this server's or one of its virtual hosts' (libevent's `evhttp_find_alias`). */
+  findAlias(host: string): ServerConfig | null {
+    if (this.aliases.includes(host)) return this;
+    for (const v of this.vhosts) {
+      const found = v.cfg.findAlias(host);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+
+  /** The server that handles a host: by alias first, then by pattern, into nested virtual hosts (libevent's `evhttp_find_vhost`). */
+  resolve(host: string): ServerConfig {
+    return this.findAlias(host) ?? ServerConfig.#byPattern(this, host);
+  }
+
+  static #byPattern(top: ServerConfig, host: string): ServerConfig {
+    let cfg = top;
+    outer: for (;;) {
+      for (const v of cfg.vhosts) {
+        if (globMatch(v.pattern, host)) {
+          cfg = v.cfg;
+          continue outer;
+        }
+      }
+      return cfg;
+    }
   }
 }

@@ -1,19 +1,27 @@
 /**
  * ServerRequest: the server side of libevent's `struct evhttp_request`, a
  * request an {@linkcode HttpServer} received and the response the
- * application gives it.
+ * application gives it. Beside it, {@linkcode RequestCore}, the request's
+ * state that its connection shares, with libevent's `evhttp_send_*`: the
+ * response head is copied character by character (it is Latin-1) from a
+ * prebuilt status line, the field strings and the cached Date straight
+ * into the output's reserved space, and a small body behind it, so the
+ * response leaves in one socket write.
  *
  * @module
  */
 import type { BufferEvent } from "../buffer/bufferevent.ts";
-import { EvBuffer } from "../buffer/evbuffer.ts";
+import { EvBuffer, type EvBufferCbEntry } from "../buffer/evbuffer.ts";
 import { checkCallback, checkFieldText, checkFunction, checkInteger, checkObject, typeError } from "../check.ts";
 import type { NetAddress } from "../platform.ts";
-import type { HttpHeaders } from "./headers.ts";
-import type { HttpServer } from "./server.ts";
-import type { RequestCore } from "./server_connection.ts";
-import { requestHooks } from "./server_internal.ts";
-import type { HttpUri } from "./uri.ts";
+import { HttpHeaders } from "./headers.ts";
+import { headerHooks } from "./headers_internal.ts";
+import { addLatin1, fieldsSize, headWriter, latin1Bytes } from "./head_writer.ts";
+import type { RequestHead } from "./http_parser.ts";
+import type { HttpServer, Route, ServerConfig } from "./server.ts";
+import type { Connection } from "./server_connection.ts";
+import { reasonPhrase, standardStatusBytes, statusLine } from "./status.ts";
+import { decodeUri, htmlEscape, HttpUri } from "./uri.ts";
 
 /**
  * A request callback: libevent's `void (*cb)(struct evhttp_request *, void *)`
@@ -67,6 +75,590 @@ function checkBody(body: unknown, name: string): HttpBody {
   throw typeError(name, "a string, a Uint8Array or an EvBuffer", body);
 }
 
+// ------------------------------------------------------------ writing responses
+
+/** Strings longer than this are encoded to bytes first, rather than measured and encoded in place. */
+const LARGE_TEXT = 16384;
+/** Bodies up to this size are copied after the head, so head and body leave in one write. */
+const COPY_LIMIT = 2048;
+/**
+ * The most bytes reply() writes after the status line and the application's
+ * fields, less the default Content-Type: a Date line (37), a Content-Length
+ * line (16 + up to 16 digits + 2) and `Connection: keep-alive` with the
+ * blank line (26).
+ */
+const FIXED_LINES = 37 + 34 + 26;
+
+const CONTENT_LENGTH = latin1Bytes("Content-Length: ");
+/** How a head ends: the Connection line when there is one, and the blank line. */
+const END_PLAIN = latin1Bytes("\r\n");
+const END_CLOSE = latin1Bytes("Connection: close\r\n\r\n");
+const END_KEEP_ALIVE = latin1Bytes("Connection: keep-alive\r\n\r\n");
+
+// Header names that the response writer sets itself or reads: bits of `has`.
+const HAS_DATE = 1;
+const HAS_TYPE = 2;
+const HAS_LENGTH = 4;
+const HAS_CLOSE = 8;
+
+/** Header fields the error page writes itself, which an application's output headers may not repeat. */
+const ERROR_PAGE_FIELDS = new Set(["date", "content-type", "content-length", "transfer-encoding", "connection"]);
+
+const encoder = new TextEncoder();
+
+/** The UTF-8 length of a string, as TextEncoder would encode it (lone surrogates as U+FFFD). */
+function utf8Length(s: string): number {
+  const n = s.length;
+  let bytes = n;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      // A surrogate pair: two UTF-16 units, four bytes.
+      bytes += 2;
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
+/** Append bytes to a response: small ones copied behind the head (one write), large ones by reference (no copy). */
+function addBytes(sink: EvBuffer, bytes: Uint8Array): void {
+  const n = bytes.length;
+  if (n <= COPY_LIMIT && n >= 256) {
+    sink.reserveSpace(n).set(bytes);
+    sink.commitSpace(n);
+  } else {
+    sink.add(bytes);
+  }
+}
+
+/** Move an EvBuffer's bytes into a response, copying small ones behind the head as addBytes does. */
+function addBuffer(sink: EvBuffer, buf: EvBuffer): void {
+  const n = buf.length;
+  if (n <= COPY_LIMIT && !buf.hasFileSegments) {
+    const view = sink.reserveSpace(n);
+    buf.copyout(view.subarray(0, n));
+    sink.commitSpace(n);
+    buf.drain(n);
+  } else {
+    sink.addBuffer(buf);
+  }
+}
+
+/** ASCII case-insensitive equality of a header name with a lowercase literal. */
+function isName(name: string, lower: string): boolean {
+  if (name === lower) return true;
+  const n = lower.length;
+  if (name.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    let c = name.charCodeAt(i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** Whether a comma-separated header value lists `token` (lowercase), in any case. */
+function listsToken(value: string, token: string): boolean {
+  let i = 0;
+  const n = value.length;
+  while (i <= n) {
+    let j = value.indexOf(",", i);
+    if (j < 0) j = n;
+    let a = i;
+    let b = j;
+    while (a < b && (value.charCodeAt(a) === 32 || value.charCodeAt(a) === 9)) a++;
+    while (b > a && (value.charCodeAt(b - 1) === 32 || value.charCodeAt(b - 1) === 9)) b--;
+    if (b - a === token.length && isName(value.slice(a, b), token)) return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+/** Parse a Content-Length an application set: a decimal number, or -1. */
+function declaredLength(value: string): number {
+  const n = value.length;
+  if (n === 0 || n > 15) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    v = v * 10 + (c - 48);
+  }
+  return v;
+}
+
+/**
+ * The application's output headers as field lines for an error page: kept,
+ * as evhttp_send_error keeps them (an Allow beside a 405, a
+ * WWW-Authenticate beside a 401), less the fields the page sets itself.
+ */
+function appHeaderLines(out: HttpHeaders | null): string {
+  if (out === null || out.size === 0) return "";
+  const list = headerHooks.list(out);
+  let lines = "";
+  for (let i = 0; i < list.length; i += 2) {
+    if (!ERROR_PAGE_FIELDS.has(list[i].toLowerCase())) lines += list[i] + ": " + list[i + 1] + "\r\n";
+  }
+  return lines;
+}
+
+/**
+ * libevent's ERR_FORMAT page with its head (text/html, Connection: close):
+ * evhttp_send_error's answer, and the server's own to a request it could not
+ * read. `extra` holds field lines to keep; `allow` the Allow value of a 405.
+ */
+export function errorPage(
+  cfg: ServerConfig,
+  code: number,
+  reason: string | undefined,
+  allow: string | null,
+  headOnly: boolean,
+  extra: string,
+): string {
+  const why = htmlEscape(reason ?? reasonPhrase(code));
+  const body = `<HTML><HEAD>\n<TITLE>${code} ${why}</TITLE>\n</HEAD><BODY>\n<H1>${why}</H1>\n</BODY></HTML>\n`;
+  let h = statusLine(code, reason) + extra + cfg.dateLine() + "Content-Type: text/html\r\n";
+  if (allow !== null) h += "Allow: " + allow + "\r\n";
+  h += "Content-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
+  return headOnly ? h : h + body;
+}
+
+// ------------------------------------------------------------ the request's state
+
+/** The body: being read, read, being skipped after an early answer, skipped, or cut short. */
+export type BodyPhase = "reading" | "complete" | "discarding" | "discarded" | "aborted";
+/** Whether the application lets the body flow or paused it. */
+export type BodyFlow = "flowing" | "paused";
+/** The response: not given, head sent and chunks flowing, all given, or lost with the connection. */
+export type ResponsePhase = "none" | "streaming" | "complete" | "aborted";
+/** Whether the routed callback has run. */
+export type DispatchStage = "waiting" | "dispatched";
+/** `Expect: 100-continue`: none, awaiting our 100, or 100 sent. */
+export type ContinueState = "none" | "expected" | "sent";
+/** How a streamed response body is delimited; `"none"` drops it (HEAD, 204, 304). */
+type ResponseFraming = "chunked" | "length" | "close" | "none";
+
+/** A flush waiter's function: a chunk's onFlushed, or null for the request's on-complete callback. */
+export type Waiter = (() => void) | null;
+
+/** Made in ServerRequest's static block, where its private constructor can be called. */
+let makeRequest!: (core: RequestCore) => ServerRequest;
+
+/**
+ * One request's state, shared by its connection (which reads it and
+ * queues its response) and its public face, {@linkcode ServerRequest}; and
+ * the writing of its response, libevent's `evhttp_send_*`.
+ */
+export class RequestCore {
+  readonly conn: Connection;
+  readonly head: RequestHead;
+  readonly req: ServerRequest;
+  /** The server (maybe a virtual host) that handles it. */
+  server: ServerConfig;
+  route: Route | null = null;
+  body: BodyPhase = "reading";
+  flow: BodyFlow = "flowing";
+  stage: DispatchStage = "waiting";
+  cont: ContinueState = "none";
+  /** The body goes to the application as it arrives rather than all at once. */
+  streaming = false;
+  resp: ResponsePhase = "none";
+  framing: ResponseFraming = "none";
+  /** A streamed response's Content-Length, or -1. */
+  declared = -1;
+  /** Body bytes of a streamed response so far. */
+  sent = 0;
+  /** The connection closes once this response is written. */
+  closeAfter = false;
+  input: EvBuffer | null = null;
+  output: EvBuffer | null = null;
+  inHeaders: HttpHeaders | null = null;
+  outHeaders: HttpHeaders | null = null;
+  /** Response bytes waiting for the responses before this one. */
+  pending: EvBuffer | null = null;
+  /** Flush waiters of those bytes: pairs of (request, waiter). */
+  waiters: (RequestCore | Waiter)[] | null = null;
+  bodyCb: HttpRequestNotify | null = null;
+  closeCb: HttpRequestNotify | null = null;
+  completeCb: HttpRequestNotify | null = null;
+  /** Watches a streamed inputBuffer for room while reading waits on it. */
+  drainWatch: EvBufferCbEntry | null = null;
+  #path: string | null = null;
+  #uri: HttpUri | null = null;
+
+  constructor(conn: Connection, head: RequestHead, server: ServerConfig) {
+    this.conn = conn;
+    this.head = head;
+    this.server = server;
+    this.req = makeRequest(this);
+  }
+
+  /** The target's path, undecoded: cut at `?` for origin-form (the common case: no URI object). */
+  rawPath(): string {
+    if (this.#path !== null) return this.#path;
+    const t = this.head.target;
+    let path: string;
+    if (t.charCodeAt(0) === 47) {
+      // The parser refuses a fragment: the path ends at the query, if any.
+      const q = t.indexOf("?");
+      path = q < 0 ? t : t.slice(0, q);
+    } else if (t === "*") {
+      path = "*";
+    } else {
+      path = this.uri().path;
+    }
+    return this.#path = path;
+  }
+
+  /** The path as evhttp matches callbacks: %-decoded, `+` kept. */
+  decodedPath(): string {
+    const p = this.rawPath();
+    return p.indexOf("%") < 0 ? p : decodeUri(p);
+  }
+
+  uri(): HttpUri {
+    if (this.#uri !== null) return this.#uri;
+    const t = this.head.target;
+    let uri: HttpUri;
+    if (this.head.method === "CONNECT") {
+      // authority-form: host:port, which a URI parser would read as a scheme.
+      uri = new HttpUri();
+      const colon = t.lastIndexOf(":");
+      uri.host = t.slice(0, colon);
+      uri.port = Number(t.slice(colon + 1));
+    } else {
+      uri = HttpUri.parse(t, { nonconformant: true });
+    }
+    return this.#uri = uri;
+  }
+
+  /** libevent's `evhttp_request_get_host`: the absolute-form host, else Host without its port. */
+  host(): string | null {
+    const t = this.head.target;
+    if (t.charCodeAt(0) !== 47 && t !== "*") {
+      try {
+        const host = this.uri().host;
+        if (host !== null && host !== "") return host;
+      } catch {
+        // An unparsable target has no host of its own: use the header.
+      }
+    }
+    const h = this.head.headers;
+    for (let i = 0; i < h.length; i += 2) {
+      if (h[i] === "host") {
+        const v = h[i + 1];
+        let p = v.length - 1;
+        while (p > 0 && v.charCodeAt(p) >= 48 && v.charCodeAt(p) <= 57) p--;
+        return p > 0 && v.charCodeAt(p) === 58 ? v.slice(0, p) : v;
+      }
+    }
+    return null;
+  }
+
+  inputHeaders(): HttpHeaders {
+    return this.inHeaders ??= headerHooks.wrap(this.head.headers);
+  }
+
+  outputHeaders(): HttpHeaders {
+    return this.outHeaders ??= new HttpHeaders();
+  }
+
+  inputBuffer(): EvBuffer {
+    return this.input ??= new EvBuffer();
+  }
+
+  outputBuffer(): EvBuffer {
+    return this.output ??= new EvBuffer();
+  }
+
+  setBodyCb(cb: HttpRequestNotify | null): void {
+    this.bodyCb = cb;
+    // Set while the head is being handled: the body is streamed from the start.
+    if (cb !== null && this.body === "reading") this.streaming = true;
+  }
+
+  // ---------------------------------------------------------- sending
+
+  /** evhttp_send_reply. */
+  reply(code: number, reason: string | undefined, body: HttpBody | undefined): void {
+    const conn = this.conn;
+    if (conn.closed) {
+      this.resp = "aborted";
+      return;
+    }
+    const head = this.head;
+    const headOnly = head.method === "HEAD";
+    const bodyless = code === 204 || code === 304;
+    let text: string | null = null;
+    let bytes: Uint8Array | null = null;
+    let buf: EvBuffer | null = null;
+    let len = 0;
+    const ob = this.output;
+    if (ob !== null && ob.length > 0) {
+      if (typeof body === "string") ob.addString(body);
+      else if (body instanceof Uint8Array) ob.add(body);
+      else if (body !== undefined && body !== ob) ob.addBuffer(body);
+      buf = ob;
+      len = ob.length;
+    } else if (typeof body === "string") {
+      if (body.length > LARGE_TEXT) {
+        bytes = encoder.encode(body);
+        len = bytes.length;
+      } else {
+        text = body;
+        len = utf8Length(body);
+      }
+    } else if (body instanceof Uint8Array) {
+      bytes = body;
+      len = body.length;
+    } else if (body !== undefined) {
+      buf = body;
+      len = body.length;
+    }
+
+    const noBody = headOnly || bodyless || len === 0;
+    // Text and small bytes go in behind the head: one segment, one write.
+    const inline = noBody ? 0 : text !== null || (bytes !== null && bytes.length <= COPY_LIMIT) ? len : 0;
+    const lineBytes = standardStatusBytes(code, reason);
+    const line = lineBytes === null ? statusLine(code, reason) : "";
+    const out = this.outHeaders;
+    const list = out === null ? null : headerHooks.list(out);
+    const w = headWriter;
+    const cfg = conn.cfg;
+    const typeBytes = cfg.typeBytes();
+    const lineSize = lineBytes === null ? line.length : lineBytes.length;
+    w.begin(conn.sinkFor(this), lineSize + fieldsSize(list) + FIXED_LINES + (typeBytes?.length ?? 0) + inline);
+    if (lineBytes !== null) w.bytes(lineBytes);
+    else w.text(line);
+    let has = 0;
+    if (list !== null) {
+      for (let i = 0; i < list.length; i += 2) {
+        const name = list[i];
+        switch (name.length) {
+          case 4:
+            if (isName(name, "date")) has |= HAS_DATE;
+            break;
+          case 10:
+            if (isName(name, "connection")) {
+              if (listsToken(list[i + 1], "close")) has |= HAS_CLOSE;
+              continue;
+            }
+            break;
+          case 12:
+            if (isName(name, "content-type")) has |= HAS_TYPE;
+            break;
+          case 14:
+            if (isName(name, "content-length")) {
+              // The real length is known, except for a HEAD or a bodiless answer, where the application's stands.
+              if (!headOnly && !bodyless) continue;
+              has |= HAS_LENGTH;
+            }
+            break;
+          case 17:
+            if (isName(name, "transfer-encoding")) continue;
+            break;
+        }
+        w.field(name, list[i + 1]);
+      }
+    }
+    if ((has & HAS_DATE) === 0) w.bytes(cfg.dateBytes());
+    const close = (has & HAS_CLOSE) !== 0 || conn.mustClose(this);
+    if (!bodyless && (has & HAS_TYPE) === 0 && len > 0 && typeBytes !== null) w.bytes(typeBytes);
+    if (!bodyless && (has & HAS_LENGTH) === 0) {
+      w.bytes(CONTENT_LENGTH);
+      w.decimal(len);
+      w.crlf();
+    }
+    w.bytes(close ? END_CLOSE : head.versionMinor === 0 ? END_KEEP_ALIVE : END_PLAIN);
+    if (inline > 0) {
+      if (text !== null) w.utf8(text, len);
+      else w.bytes(bytes as Uint8Array);
+    }
+    w.commit();
+    if (noBody) {
+      if (buf !== null) buf.drain(buf.length);
+    } else if (inline === 0) {
+      const sink = conn.sinkFor(this);
+      if (bytes !== null) sink.add(bytes);
+      else addBuffer(sink, buf as EvBuffer);
+    }
+    this.resp = "complete";
+    this.closeAfter = close;
+    conn.completed(this);
+  }
+
+  /** evhttp_send_error: the output headers cleared, an HTML page, Connection: close. */
+  errorReply(code: number, reason: string | undefined): void {
+    const conn = this.conn;
+    if (conn.closed) {
+      this.resp = "aborted";
+      return;
+    }
+    // The connection closes after this answer: read no further request.
+    conn.stopReading(this);
+    this.writeError(code, reason, null);
+    conn.completed(this);
+  }
+
+  /**
+   * Write an error page as the response (all of it: resp becomes complete,
+   * closeAfter set); the connection moves its queue on itself.
+   */
+  writeError(code: number, reason: string | undefined, allow: string | null): void {
+    const page = errorPage(
+      this.conn.cfg,
+      code,
+      reason,
+      allow,
+      this.head.method === "HEAD",
+      appHeaderLines(this.outHeaders),
+    );
+    addLatin1(this.conn.sinkFor(this), page);
+    this.resp = "complete";
+    this.closeAfter = true;
+  }
+
+  /** evhttp_send_reply_start. */
+  replyStart(code: number, reason: string | undefined): void {
+    const conn = this.conn;
+    if (conn.closed) {
+      this.resp = "aborted";
+      return;
+    }
+    const head = this.head;
+    const cfg = conn.cfg;
+    const bodyless = code === 204 || code === 304;
+    let h = statusLine(code, reason);
+    let has = 0;
+    let declared = -1;
+    const out = this.outHeaders;
+    if (out !== null) {
+      const list = headerHooks.list(out);
+      for (let i = 0; i < list.length; i += 2) {
+        const name = list[i];
+        const value = list[i + 1];
+        if (isName(name, "date")) has |= HAS_DATE;
+        else if (isName(name, "content-type")) has |= HAS_TYPE;
+        else if (isName(name, "transfer-encoding")) continue;
+        else if (isName(name, "connection")) {
+          if (listsToken(value, "close")) has |= HAS_CLOSE;
+          continue;
+        } else if (isName(name, "content-length")) {
+          declared = declaredLength(value);
+          if (declared < 0) {
+            throw new TypeError(
+              `sendReplyStart: Content-Length must be a decimal number, got ${JSON.stringify(value)}`,
+            );
+          }
+          has |= HAS_LENGTH;
+        }
+        h += name + ": " + value + "\r\n";
+      }
+    }
+    let close = (has & HAS_CLOSE) !== 0 || conn.mustClose(this);
+    // A HEAD answer has the GET's fields but no body, so nothing about one it cannot know (libevent's evhttp_response_needs_body).
+    const headOnly = head.method === "HEAD";
+    let framing: ResponseFraming;
+    if (bodyless || headOnly) framing = "none";
+    else if (declared >= 0) framing = "length";
+    else if (head.versionMinor === 1) framing = "chunked";
+    else {
+      // An HTTP/1.0 client knows no chunked coding: the body ends when the connection does.
+      framing = "close";
+      close = true;
+    }
+    if ((has & HAS_DATE) === 0) h += cfg.dateLine();
+    if (!bodyless && !headOnly && (has & HAS_TYPE) === 0 && cfg.contentTypeLine !== null) {
+      h += cfg.contentTypeLine;
+    }
+    if (framing === "chunked") h += "Transfer-Encoding: chunked\r\n";
+    if (close) h += "Connection: close\r\n\r\n";
+    else if (head.versionMinor === 0) h += "Connection: keep-alive\r\n\r\n";
+    else h += "\r\n";
+    addLatin1(conn.sinkFor(this), h);
+    this.resp = "streaming";
+    this.framing = framing;
+    this.declared = declared;
+    this.sent = 0;
+    this.closeAfter = close;
+  }
+
+  /** evhttp_send_reply_chunk_with_cb. */
+  replyChunk(data: HttpBody, onFlushed: (() => void) | null): void {
+    const conn = this.conn;
+    if (conn.closed) {
+      this.resp = "aborted";
+      return;
+    }
+    let text: string | null = null;
+    let bytes: Uint8Array | null = null;
+    let buf: EvBuffer | null = null;
+    let n: number;
+    if (typeof data === "string") {
+      if (data.length > LARGE_TEXT) {
+        bytes = encoder.encode(data);
+        n = bytes.length;
+      } else {
+        text = data;
+        n = utf8Length(data);
+      }
+    } else if (data instanceof Uint8Array) {
+      bytes = data;
+      n = data.length;
+    } else {
+      buf = data;
+      n = data.length;
+    }
+    if (this.framing === "none" || n === 0) {
+      if (buf !== null) buf.drain(n);
+      if (onFlushed !== null) conn.flushedLater(this, onFlushed);
+      return;
+    }
+    if (this.framing === "length" && this.sent + n > this.declared) {
+      throw new RangeError(
+        `sendReplyChunk: ${this.sent + n} body bytes would pass the Content-Length of ${this.declared}`,
+      );
+    }
+    this.sent += n;
+    const sink = conn.sinkFor(this);
+    if (this.framing === "chunked") {
+      const size = n.toString(16) + "\r\n";
+      if (text !== null) {
+        sink.addString(size + text + "\r\n");
+      } else {
+        sink.addString(size);
+        if (bytes !== null) addBytes(sink, bytes);
+        else addBuffer(sink, buf as EvBuffer);
+        sink.addString("\r\n");
+      }
+    } else if (text !== null) {
+      sink.addString(text);
+    } else if (bytes !== null) {
+      addBytes(sink, bytes);
+    } else {
+      addBuffer(sink, buf as EvBuffer);
+    }
+    if (onFlushed !== null) conn.addWaiter(this, onFlushed);
+  }
+
+  /** evhttp_send_reply_end. */
+  replyEnd(): void {
+    const conn = this.conn;
+    if (conn.closed) {
+      this.resp = "aborted";
+      return;
+    }
+    if (this.framing === "chunked") conn.sinkFor(this).addString("0\r\n\r\n");
+    // A body shorter than its Content-Length: only closing tells the client it was cut short.
+    else if (this.framing === "length" && this.sent < this.declared) this.closeAfter = true;
+    this.resp = "complete";
+    conn.completed(this);
+  }
+}
+
 /**
  * A request received by an {@linkcode HttpServer}, and its response: the
  * server side of libevent's `struct evhttp_request`. The server makes one
@@ -102,7 +694,7 @@ function checkBody(body: unknown, name: string): HttpBody {
  */
 export class ServerRequest {
   static {
-    requestHooks.make = (core) => new ServerRequest(core);
+    makeRequest = (core) => new ServerRequest(core);
   }
 
   readonly #core: RequestCore;
@@ -266,7 +858,7 @@ export class ServerRequest {
     const r = checkReason(reason);
     const b = body === undefined ? undefined : checkBody(body, "body");
     if (this.#ignored("sendReply")) return;
-    this.#core.conn.reply(this.#core, code, r, b);
+    this.#core.reply(code, r, b);
   }
 
   /**
@@ -284,7 +876,7 @@ export class ServerRequest {
     checkCode(code);
     const r = checkReason(reason);
     if (this.#ignored("sendError")) return;
-    this.#core.conn.errorReply(this.#core, code, r);
+    this.#core.errorReply(code, r);
   }
 
   /**
@@ -302,7 +894,7 @@ export class ServerRequest {
     checkCode(code);
     const r = checkReason(reason);
     if (this.#ignored("sendReplyStart")) return;
-    this.#core.conn.replyStart(this.#core, code, r);
+    this.#core.replyStart(code, r);
   }
 
   /**
@@ -327,7 +919,7 @@ export class ServerRequest {
     if (core.resp !== "streaming") {
       throw new TypeError(`sendReplyChunk: no streamed response was started (the response is ${core.resp})`);
     }
-    core.conn.replyChunk(core, d, onFlushed ?? null);
+    core.replyChunk(d, onFlushed ?? null);
   }
 
   /**
@@ -343,7 +935,7 @@ export class ServerRequest {
     if (core.resp !== "streaming") {
       throw new TypeError(`sendReplyEnd: no streamed response was started (the response is ${core.resp})`);
     }
-    core.conn.replyEnd(core);
+    core.replyEnd();
   }
 
   /**
