@@ -15,7 +15,20 @@
  * @module
  */
 import type { ConnectOptions, LocalBind, Platform, TcpSocket, TlsConnectOptions } from "../platform.ts";
-import { Event, EventBase } from "../event/event_base.ts";
+import {
+  checkCallback,
+  checkCount,
+  checkEventBase,
+  checkFlag,
+  checkMs,
+  checkNonEmptyString,
+  checkObject,
+  checkOneOf,
+  checkPort,
+  rangeError,
+  typeError,
+} from "../check.ts";
+import { Event, type EventBase } from "../event/event_base.ts";
 import { EV_READ, EV_TIMEOUT, EV_WRITE } from "../event/flags.ts";
 import { EvBuffer, type EvBufferCbEntry, type EvBufferCbInfo } from "./evbuffer.ts";
 import { RateLimit, RateLimitGroup, TokenBucketConfig } from "./bufferevent_ratelim.ts";
@@ -197,74 +210,55 @@ const PENDING_WRITE = 0x02;
 
 const EMPTY = new Uint8Array(0);
 
+const FLUSH_MODES: readonly BufferEventFlushMode[] = ["normal", "flush", "finished"];
+
 // ========================================================= argument checks
+//
+// BufferEvent's own rules, in src/check.ts's message style; the common ones
+// (counts, ports, strings, callbacks, the EventBase) come from there.
 
+/** A mix of EV_READ and EV_WRITE. */
 function checkEvents(events: unknown, name: string): number {
-  if (typeof events !== "number" || !Number.isInteger(events) || (events & ~(EV_READ | EV_WRITE)) !== 0) {
-    throw new RangeError(`${name} must be a mix of EV_READ and EV_WRITE, got ${String(events)}`);
-  }
-  return events;
+  if (typeof events === "number" && Number.isInteger(events) && (events & ~(EV_READ | EV_WRITE)) === 0) return events;
+  const rule = "a mix of EV_READ and EV_WRITE";
+  throw typeof events === "number" ? rangeError(name, rule, events) : typeError(name, rule, events);
 }
 
-function checkCount(value: unknown, name: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new RangeError(`${name} must be an integer >= 0, got ${String(value)}`);
-  }
-  return value;
-}
-
+/** A timeout in milliseconds; undefined or null is 0, none. */
 function checkTimeout(value: unknown, name: string): number {
-  if (value === undefined || value === null) return 0;
-  if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) {
-    throw new RangeError(`${name} must be a finite number >= 0, got ${String(value)}`);
-  }
-  return value;
+  return value === undefined || value === null ? 0 : checkMs(value, name);
 }
 
-function checkOptions(options: unknown): CoreOptions {
-  if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
-  const { closeOnFree, deferCallbacks } = options as BufferEventOptions;
-  if (closeOnFree !== undefined && typeof closeOnFree !== "boolean") {
-    throw new TypeError("options.closeOnFree must be a boolean");
-  }
-  if (deferCallbacks !== undefined && typeof deferCallbacks !== "boolean") {
-    throw new TypeError("options.deferCallbacks must be a boolean");
-  }
-  return { closeOnFree: closeOnFree === true, deferCallbacks: deferCallbacks === true };
+function checkOptions(options: BufferEventOptions): CoreOptions {
+  checkObject(options, "options");
+  return {
+    closeOnFree: checkFlag(options.closeOnFree, "options.closeOnFree"),
+    deferCallbacks: checkFlag(options.deferCallbacks, "options.deferCallbacks"),
+  };
 }
 
-function checkPort(port: unknown, name: string): void {
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`${name} must be an integer in 0..65535, got ${String(port)}`);
-  }
-}
-
-function checkTarget(target: unknown): void {
-  if (target === null || typeof target !== "object") throw new TypeError("target must be { host, port } or { path }");
-  const { host, port, path } = target as { host?: unknown; port?: unknown; path?: unknown };
-  if (path !== undefined) {
-    if (typeof path !== "string" || path === "") throw new TypeError("target.path must be a non-empty string");
+function checkTarget(target: ConnectOptions): void {
+  checkObject(target, "target");
+  if (target.path !== undefined) {
+    checkNonEmptyString(target.path, "target.path");
     return;
   }
-  if (typeof host !== "string" || host === "") throw new TypeError("target.host must be a non-empty string");
-  checkPort(port, "target.port");
-  checkLocalBind(target as LocalBind, "target");
+  checkNonEmptyString(target.host, "target.host");
+  checkPort(target.port, "target.port");
+  checkLocalBind(target, "target");
 }
 
 /** A local address and port, when given, must be a non-empty string and a port. */
 function checkLocalBind(options: LocalBind, name: string): void {
   const { localAddress, localPort } = options;
-  if (localAddress !== undefined && (typeof localAddress !== "string" || localAddress === "")) {
-    throw new TypeError(`${name}.localAddress must be a non-empty string`);
-  }
+  if (localAddress !== undefined) checkNonEmptyString(localAddress, `${name}.localAddress`);
   if (localPort !== undefined) checkPort(localPort, `${name}.localPort`);
 }
 
 /** A token count for a decrement: any safe integer; negative gives tokens back. */
 export function checkTokens(n: unknown): void {
-  if (typeof n !== "number" || !Number.isSafeInteger(n)) {
-    throw new RangeError(`n must be a safe integer, got ${String(n)}`);
-  }
+  if (typeof n === "number" && Number.isSafeInteger(n)) return;
+  throw typeof n === "number" ? rangeError("n", "a safe integer", n) : typeError("n", "a safe integer", n);
 }
 
 // ============================================================ BufferEvent
@@ -329,9 +323,9 @@ export class BufferEvent {
    * @throws {TypeError} if base is not an EventBase, socket is not a TcpSocket or null, or options are malformed
    */
   static socket(base: EventBase, socket: TcpSocket | null, options: BufferEventOptions = {}): BufferEvent {
-    if (!(base instanceof EventBase)) throw new TypeError("base must be an EventBase");
+    checkEventBase(base, "base");
     if (socket !== null && (typeof socket !== "object" || typeof socket.start !== "function")) {
-      throw new TypeError("socket must be a TcpSocket or null");
+      throw typeError("socket", "a TcpSocket or null", socket);
     }
     const core = new BufferEvent(base, checkOptions(options)).#core;
     const ops = new SocketOps(core);
@@ -350,7 +344,7 @@ export class BufferEvent {
    * @throws {TypeError} if base is not an EventBase or options are malformed
    */
   static pair(base: EventBase, options: BufferEventOptions = {}): [BufferEvent, BufferEvent] {
-    if (!(base instanceof EventBase)) throw new TypeError("base must be an EventBase");
+    checkEventBase(base, "base");
     const opts = { ...checkOptions(options), deferCallbacks: true };
     const a = new BufferEvent(base, opts).#core;
     const b = new BufferEvent(base, opts).#core;
@@ -377,15 +371,11 @@ export class BufferEvent {
     outputFilter: BufferEventFilter | null,
     options: BufferEventOptions = {},
   ): BufferEvent {
-    if (!(underlying instanceof BufferEvent)) throw new TypeError("underlying must be a BufferEvent");
+    if (!(underlying instanceof BufferEvent)) throw typeError("underlying", "a BufferEvent", underlying);
     const lower = underlying.#core;
     lower.checkLive("filter");
-    if (inputFilter !== null && typeof inputFilter !== "function") {
-      throw new TypeError("inputFilter must be a function or null");
-    }
-    if (outputFilter !== null && typeof outputFilter !== "function") {
-      throw new TypeError("outputFilter must be a function or null");
-    }
+    checkCallback(inputFilter, "inputFilter");
+    checkCallback(outputFilter, "outputFilter");
     const core = new BufferEvent(lower.base, checkOptions(options)).#core;
     new FilterOps(core, lower, inputFilter, outputFilter);
     return core.bev;
@@ -455,10 +445,12 @@ export class BufferEvent {
    * `bufferevent_getwatermark`).
    *
    * @throws {RangeError} unless events is exactly EV_READ or EV_WRITE
+   * @throws {TypeError} if events is not a number
    */
   getWatermark(events: number): BufferEventWatermark {
     if (events !== EV_READ && events !== EV_WRITE) {
-      throw new RangeError(`events must be EV_READ or EV_WRITE, got ${String(events)}`);
+      const rule = "EV_READ or EV_WRITE";
+      throw typeof events === "number" ? rangeError("events", rule, events) : typeError("events", rule, events);
     }
     return this.#core.getWatermark(events);
   }
@@ -481,9 +473,9 @@ export class BufferEvent {
     arg?: A,
   ): void {
     this.#core.checkLive("setCallbacks");
-    for (const [cb, name] of [[readcb, "readcb"], [writecb, "writecb"], [eventcb, "eventcb"]] as const) {
-      if (cb !== null && typeof cb !== "function") throw new TypeError(`${name} must be a function or null`);
-    }
+    checkCallback(readcb, "readcb");
+    checkCallback(writecb, "writecb");
+    checkCallback(eventcb, "eventcb");
     this.#core.setCallbacks(readcb, writecb, eventcb, arg);
   }
 
@@ -494,7 +486,7 @@ export class BufferEvent {
    * restarts that direction's timeout.
    *
    * @throws {RangeError} if events is not a mix of EV_READ and EV_WRITE
-   * @throws {TypeError} if the BufferEvent was freed
+   * @throws {TypeError} if events is not a number, or the BufferEvent was freed
    */
   enable(events: number): void {
     checkEvents(events, "events");
@@ -507,7 +499,7 @@ export class BufferEvent {
    * BufferEvent with reading disabled pauses its socket.
    *
    * @throws {RangeError} if events is not a mix of EV_READ and EV_WRITE
-   * @throws {TypeError} if the BufferEvent was freed
+   * @throws {TypeError} if events is not a number, or the BufferEvent was freed
    */
   disable(events: number): void {
     checkEvents(events, "events");
@@ -524,7 +516,7 @@ export class BufferEvent {
    * BufferEvent stops filling its output at this size.
    *
    * @throws {RangeError} if events is not a mix of EV_READ and EV_WRITE, a mark is not an integer >= 0, or low > high with high set
-   * @throws {TypeError} if the BufferEvent was freed
+   * @throws {TypeError} if events or a mark is not a number, or the BufferEvent was freed
    */
   setWatermark(events: number, low: number, high: number): void {
     checkEvents(events, "events");
@@ -546,7 +538,7 @@ export class BufferEvent {
    * restarts it.
    *
    * @throws {RangeError} if a timeout is negative or not a finite number
-   * @throws {TypeError} if the BufferEvent was freed
+   * @throws {TypeError} if a timeout is neither a number nor undefined, or the BufferEvent was freed
    */
   setTimeouts(readMs?: number, writeMs?: number): void {
     const r = checkTimeout(readMs, "readMs");
@@ -563,7 +555,7 @@ export class BufferEvent {
    * arrived, so it costs no copy when they are in one piece.
    *
    * @throws {RangeError} if max is not an integer >= 0
-   * @throws {TypeError} if the BufferEvent was freed
+   * @throws {TypeError} if max is neither a number nor undefined, or the BufferEvent was freed
    */
   read(max?: number): Uint8Array {
     if (max !== undefined) checkCount(max, "max");
@@ -585,7 +577,7 @@ export class BufferEvent {
    * @throws {TypeError} if dst is not an EvBuffer or the BufferEvent was freed
    */
   readBuffer(dst: EvBuffer): number {
-    if (!(dst instanceof EvBuffer)) throw new TypeError("dst must be an EvBuffer");
+    if (!(dst instanceof EvBuffer)) throw typeError("dst", "an EvBuffer", dst);
     this.#core.checkLive("readBuffer");
     const input = this.#core.input;
     const n = input.length;
@@ -608,7 +600,7 @@ export class BufferEvent {
     core.checkLive("write");
     if (typeof data === "string") core.output.addString(data);
     else if (data instanceof Uint8Array) core.output.add(data);
-    else throw new TypeError("data must be a Uint8Array or a string");
+    else throw typeError("data", "a Uint8Array or a string", data);
   }
 
   /**
@@ -618,7 +610,7 @@ export class BufferEvent {
    * @throws {TypeError} if src is not an EvBuffer or the BufferEvent was freed
    */
   writeBuffer(src: EvBuffer): void {
-    if (!(src instanceof EvBuffer)) throw new TypeError("src must be an EvBuffer");
+    if (!(src instanceof EvBuffer)) throw typeError("src", "an EvBuffer", src);
     this.#core.checkLive("writeBuffer");
     this.#core.output.addBuffer(src);
   }
@@ -636,14 +628,12 @@ export class BufferEvent {
    * - filter: runs the filters in this mode (so a compressor can emit what
    *   it holds, or end its stream), then flushes the underlying BufferEvent.
    *
-   * @throws {RangeError} if events is not a mix of EV_READ and EV_WRITE, or mode is unknown
-   * @throws {TypeError} if the BufferEvent was freed
+   * @throws {RangeError} if events is not a mix of EV_READ and EV_WRITE
+   * @throws {TypeError} if events is not a number, mode is not one of the three, or the BufferEvent was freed
    */
   flush(events: number, mode: BufferEventFlushMode = "flush"): void {
     checkEvents(events, "events");
-    if (mode !== "normal" && mode !== "flush" && mode !== "finished") {
-      throw new RangeError(`mode must be "normal", "flush" or "finished", got ${String(mode)}`);
-    }
+    checkOneOf(mode, "mode", FLUSH_MODES);
     this.#core.checkLive("flush");
     this.#core.ops.flush(events, mode);
   }
@@ -679,10 +669,8 @@ export class BufferEvent {
    * @throws {RangeError} if options.port is not in 0..65535
    */
   connectTls(options: TlsConnectOptions): void {
-    if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
-    if (typeof options.host !== "string" || options.host === "") {
-      throw new TypeError("options.host must be a non-empty string");
-    }
+    checkObject(options, "options");
+    checkNonEmptyString(options.host, "options.host");
     checkPort(options.port, "options.port");
     checkLocalBind(options, "options");
     this.#core.connect("connectTls", (platform) => platform.connectTls(options));
@@ -756,9 +744,7 @@ export class BufferEvent {
    * @throws {TypeError} if cfg is neither a TokenBucketConfig nor null, this is not a socket BufferEvent, or it was freed
    */
   setRateLimit(cfg: TokenBucketConfig | null): void {
-    if (cfg !== null && !(cfg instanceof TokenBucketConfig)) {
-      throw new TypeError("cfg must be a TokenBucketConfig or null");
-    }
+    if (cfg !== null && !(cfg instanceof TokenBucketConfig)) throw typeError("cfg", "a TokenBucketConfig or null", cfg);
     this.#core.checkRateLimitable("setRateLimit");
     this.#core.setRateLimit(cfg);
   }
@@ -771,7 +757,7 @@ export class BufferEvent {
    * @throws {TypeError} if group is not a live RateLimitGroup of this base, this is not a socket BufferEvent, or it was freed
    */
   addToRateLimitGroup(group: RateLimitGroup): void {
-    if (!(group instanceof RateLimitGroup)) throw new TypeError("group must be a RateLimitGroup");
+    if (!(group instanceof RateLimitGroup)) throw typeError("group", "a RateLimitGroup", group);
     this.#core.checkRateLimitable("addToRateLimitGroup");
     this.#core.addToRateLimitGroup(group);
   }
@@ -826,7 +812,7 @@ export class BufferEvent {
    * `bufferevent_decrement_read_limit`).
    *
    * @throws {RangeError} if n is not a safe integer
-   * @throws {TypeError} if no rate limit is set, or the BufferEvent was freed
+   * @throws {TypeError} if n is not a number, no rate limit is set, or the BufferEvent was freed
    */
   decrementReadLimit(n: number): void {
     checkTokens(n);
@@ -838,7 +824,7 @@ export class BufferEvent {
    * some back) (libevent `bufferevent_decrement_write_limit`).
    *
    * @throws {RangeError} if n is not a safe integer
-   * @throws {TypeError} if no rate limit is set, or the BufferEvent was freed
+   * @throws {TypeError} if n is not a number, no rate limit is set, or the BufferEvent was freed
    */
   decrementWriteLimit(n: number): void {
     checkTokens(n);

@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { Event, EventBase } from "../event/event_base.ts";
+import { checkEventBase, checkInteger, checkObject, rangeError, typeError } from "../check.ts";
+import { Event, type EventBase } from "../event/event_base.ts";
 import { EV_TIMEOUT } from "../event/flags.ts";
 import { type BufferEventCore, checkTokens, SUSPEND_BW, SUSPEND_BW_GROUP } from "./bufferevent.ts";
 
@@ -67,36 +68,32 @@ export class TokenBucketConfig {
   /**
    * Make a configuration (libevent `ev_token_bucket_cfg_new`).
    *
-   * @throws {TypeError} if options is not an object
+   * @throws {TypeError} if options is not an object, or a field is not a number
    * @throws {RangeError} naming the field, if a rate is not an integer >= 1, a burst is below its rate, or tickMs is not > 0
    */
   constructor(options: TokenBucketOptions) {
-    if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
-    this.readRate = checkRate(options.readRate, "readRate");
+    checkObject(options, "options");
+    this.readRate = checkInteger(options.readRate, "readRate", 1);
     this.readBurst = checkBurst(options.readBurst, this.readRate, "readBurst", "readRate");
-    this.writeRate = checkRate(options.writeRate, "writeRate");
+    this.writeRate = checkInteger(options.writeRate, "writeRate", 1);
     this.writeBurst = checkBurst(options.writeBurst, this.writeRate, "writeBurst", "writeRate");
-    const tickMs = options.tickMs ?? 1000;
-    if (typeof tickMs !== "number" || !(tickMs > 0) || !Number.isFinite(tickMs)) {
-      throw new RangeError(`tickMs must be a finite number > 0, got ${String(tickMs)}`);
-    }
-    this.tickMs = tickMs;
+    this.tickMs = checkTick(options.tickMs ?? 1000);
   }
 }
 
-function checkRate(value: unknown, name: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be an integer >= 1, got ${String(value)}`);
-  }
-  return value;
+/** A burst: at least its rate, which it defaults to. */
+function checkBurst(value: unknown, rate: number, name: string, rateName: string): number {
+  if (value === undefined) return rate;
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= rate) return value;
+  const rule = `an integer >= ${rateName} (${rate})`;
+  throw typeof value === "number" ? rangeError(name, rule, value) : typeError(name, rule, value);
 }
 
-function checkBurst(value: unknown, min: number, name: string, rateName: string): number {
-  if (value === undefined) return min;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`${name} must be an integer >= ${rateName} (${min}), got ${String(value)}`);
-  }
-  return value;
+/** A tick length in milliseconds: a finite number > 0. */
+function checkTick(value: unknown): number {
+  if (typeof value === "number" && value > 0 && value !== Infinity) return value;
+  const rule = "a finite number > 0";
+  throw typeof value === "number" ? rangeError("tickMs", rule, value) : typeError("tickMs", rule, value);
 }
 
 // ------------------------------------------------------------ bucket math
@@ -172,8 +169,8 @@ export class RateLimitGroup {
    * @throws {TypeError} if base is not an EventBase or cfg is not a TokenBucketConfig
    */
   constructor(base: EventBase, cfg: TokenBucketConfig) {
-    if (!(base instanceof EventBase)) throw new TypeError("base must be an EventBase");
-    if (!(cfg instanceof TokenBucketConfig)) throw new TypeError("cfg must be a TokenBucketConfig");
+    checkEventBase(base, "base");
+    if (!(cfg instanceof TokenBucketConfig)) throw typeError("cfg", "a TokenBucketConfig", cfg);
     this.#g = new GroupState(base, cfg);
     groupStates.set(this, this.#g);
   }
@@ -190,7 +187,7 @@ export class RateLimitGroup {
    * @throws {TypeError} if cfg is not a TokenBucketConfig, or the group was freed
    */
   setConfig(cfg: TokenBucketConfig): void {
-    if (!(cfg instanceof TokenBucketConfig)) throw new TypeError("cfg must be a TokenBucketConfig");
+    if (!(cfg instanceof TokenBucketConfig)) throw typeError("cfg", "a TokenBucketConfig", cfg);
     this.#g.checkLive("setConfig");
     this.#g.setConfig(cfg);
   }
@@ -200,12 +197,10 @@ export class RateLimitGroup {
    * holds that much (libevent `bufferevent_rate_limit_group_set_min_share`).
    *
    * @throws {RangeError} if n is not an integer >= 1
+   * @throws {TypeError} if n is not a number
    */
   setMinShare(n: number): void {
-    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1) {
-      throw new RangeError(`n must be an integer >= 1, got ${String(n)}`);
-    }
-    this.#g.minShare = n;
+    this.#g.minShare = checkInteger(n, "n", 1);
   }
 
   /** Read tokens left in the group's bucket (libevent `bufferevent_rate_limit_group_get_read_limit`). */
@@ -223,7 +218,7 @@ export class RateLimitGroup {
    * (libevent `bufferevent_rate_limit_group_decrement_read`).
    *
    * @throws {RangeError} if n is not a safe integer
-   * @throws {TypeError} if the group was freed
+   * @throws {TypeError} if n is not a number, or the group was freed
    */
   decrementReadLimit(n: number): void {
     checkTokens(n);
@@ -236,7 +231,7 @@ export class RateLimitGroup {
    * (libevent `bufferevent_rate_limit_group_decrement_write`).
    *
    * @throws {RangeError} if n is not a safe integer
-   * @throws {TypeError} if the group was freed
+   * @throws {TypeError} if n is not a number, or the group was freed
    */
   decrementWriteLimit(n: number): void {
     checkTokens(n);

@@ -257,3 +257,27 @@ test("bad arguments are refused with errors naming them", () => {
   assert.throws(() => BufferEvent.pair(base, { closeOnFree: 1 as unknown as boolean }), /closeOnFree/);
   assert.throws(() => a.setRateLimit(null), TypeError);
 });
+
+test("an argument of the wrong type is a TypeError and a number out of range a RangeError, both naming it", () => {
+  const base = new EventBase({ platform });
+  const [a] = BufferEvent.pair(base);
+  const named = (kind: typeof TypeError, name: string) => (e: unknown) =>
+    e instanceof kind && e.message.startsWith(`${name} must be`);
+  assert.throws(() => a.enable("read" as unknown as number), named(TypeError, "events"));
+  assert.throws(() => a.enable(0x40), named(RangeError, "events"));
+  assert.throws(() => a.getWatermark(EV_READ | EV_WRITE), named(RangeError, "events"));
+  assert.throws(() => a.setWatermark(EV_READ, "1" as unknown as number, 5), named(TypeError, "low"));
+  assert.throws(() => a.setTimeouts(Infinity), named(RangeError, "readMs"));
+  assert.throws(() => a.setTimeouts(0, "1" as unknown as number), named(TypeError, "writeMs"));
+  assert.throws(() => a.flush(EV_WRITE, 1 as unknown as "flush"), named(TypeError, "mode"));
+  assert.throws(() => a.setCallbacks(null, {} as unknown as null, null), named(TypeError, "writecb"));
+  assert.throws(() => a.readBuffer(new Uint8Array(1) as unknown as EvBuffer), named(TypeError, "dst"));
+  assert.throws(() => a.decrementReadLimit(NaN), named(RangeError, "n"));
+  assert.throws(() => BufferEvent.pair({} as EventBase), named(TypeError, "base"));
+  assert.throws(() => BufferEvent.pair(base, null as unknown as object), named(TypeError, "options"));
+  assert.throws(
+    () => BufferEvent.filter(a, null, null, { deferCallbacks: "yes" as unknown as boolean }),
+    /deferCallbacks/,
+  );
+  assert.ok(a.getWatermark(EV_WRITE).high === 0, "a good argument still passes");
+});
