@@ -20,7 +20,7 @@
  * @module
  */
 import process from "node:process";
-import { decodeUri, EventBase, htmlEscape, HttpServer, parseQuery, type ServerRequest } from "../mod.ts";
+import { decodeUri, EventBase, htmlEscape, HttpServer, type HttpServerRequest, parseQuery } from "../mod.ts";
 import { announce, exitWhenDone, log, onStopSignal, parseCli, portFlag, usageError } from "./lib/cli.ts";
 import { contentTypeFor, directoryListingHtml, parseRange, resolveUnderRoot } from "./lib/static_files.ts";
 
@@ -140,7 +140,7 @@ http.setCb("/chunked", (req) => {
 // evhttp_set_gencb(): everything else is a file under the root.
 http.setGenCb(serveFile);
 
-async function serveFile(req: ServerRequest): Promise<void> {
+async function serveFile(req: HttpServerRequest): Promise<void> {
   if (!onlyMethods(req, ["GET", "HEAD"])) return;
   let urlPath: string;
   try {
@@ -219,7 +219,7 @@ async function serveFile(req: ServerRequest): Promise<void> {
 }
 
 /** Answer 405 with Allow unless the method is one of `methods`. */
-function onlyMethods(req: ServerRequest, methods: string[]): boolean {
+function onlyMethods(req: HttpServerRequest, methods: string[]): boolean {
   if (methods.includes(req.method)) return true;
   req.outputHeaders.set("Allow", methods.join(", "));
   req.sendError(405);

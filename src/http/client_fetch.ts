@@ -13,8 +13,8 @@ import { EventBase } from "../event/event_base.ts";
 import { HttpHeaders } from "./headers.ts";
 import { HttpError } from "./http_error.ts";
 import { decodeUri, HttpUri } from "./uri.ts";
-import { HttpConnection, type HttpConnectionTimeouts, type HttpConnectionTls } from "./client_connection.ts";
-import { basicAuth, type HttpClientBodySource, HttpClientRequest } from "./client_request.ts";
+import { HttpConnection, type HttpConnectionTimeouts, type HttpConnectionTls } from "./http_connection.ts";
+import { basicAuth, type HttpClientBodySource, HttpClientRequest } from "./http_client_request.ts";
 
 /** Options of {@linkcode request}. */
 export interface HttpClientFetchOptions {

@@ -11,7 +11,7 @@ import { EvBuffer } from "../buffer/evbuffer.ts";
 import { HttpHeaders } from "./headers.ts";
 import type { HttpError } from "./http_error.ts";
 import type { HttpFraming } from "./http_parser.ts";
-import type { HttpConnection } from "./client_connection.ts";
+import type { HttpConnection } from "./http_connection.ts";
 import type {
   HttpClientChunkCallback,
   HttpClientDrainCallback,
@@ -21,7 +21,7 @@ import type {
   HttpClientRequest,
   HttpClientRequestCallback,
   HttpClientRequestState,
-} from "./client_request.ts";
+} from "./http_client_request.ts";
 
 /**
  * How far a request's bytes have gone onto the connection:
@@ -236,7 +236,7 @@ export const requestHooks: {
   drain: (core: ClientRequestCore) => void;
 } = {
   core: () => {
-    throw new Error("client_request.ts has not run");
+    throw new Error("http_client_request.ts has not run");
   },
   drain: () => {},
 };

@@ -1,7 +1,12 @@
 /**
- * HTTP: libevent's http.h. For now the message parser shared by the server
- * and the client: {@linkcode HttpParser} reads requests or responses from an
- * EvBuffer, and {@linkcode HttpError} says what was wrong with them.
+ * HTTP: libevent's http.h. The server, {@linkcode HttpServer} (evhttp),
+ * hands each {@linkcode HttpServerRequest} to a callback; the client,
+ * {@linkcode HttpConnection}, carries each {@linkcode HttpClientRequest}
+ * (`evhttp_connection`, `evhttp_request`). Both read messages with
+ * {@linkcode HttpParser}, keep fields in {@linkcode HttpHeaders}, and report
+ * what went wrong as an {@linkcode HttpError}; `serve()` and `request()` are
+ * their Fetch-style faces, {@linkcode HttpUri} and its helpers libevent's
+ * `evhttp_uri_*`.
  *
  * @example
  * ```ts
@@ -15,13 +20,88 @@
  *
  * @module
  */
-export * from "./http_error.ts";
+// Names, not `export *`: the files also export what the module's classes
+// share among themselves (the request and server state, the internals
+// accessors), which is not public.
 export { LeventError, type LeventErrorOptions } from "../errors.ts";
-export * from "./http_parser.ts";
-export * from "./uri.ts";
-export * from "./headers.ts";
-export * from "./server.ts";
-export * from "./server_request.ts";
+export { HttpError, type HttpErrorCode } from "./http_error.ts";
+export {
+  DEFAULT_HTTP_PARSER_LIMITS,
+  type HeadOf,
+  type HttpFraming,
+  type HttpHeadBase,
+  HttpParser,
+  type HttpParserKind,
+  type HttpParserLimits,
+  type HttpParserState,
+  type ParseBodyEvent,
+  type ParseEndEvent,
+  type ParseErrorEvent,
+  type ParseEvent,
+  type ParseHeadEvent,
+  type ParseNeedMoreEvent,
+  type ParseTrailersEvent,
+  type RequestHead,
+  type ResponseHead,
+} from "./http_parser.ts";
+export {
+  decodeUri,
+  type DecodeUriOptions,
+  encodeUri,
+  type EncodeUriOptions,
+  htmlEscape,
+  HttpUri,
+  type HttpUriOptions,
+  parseQuery,
+} from "./uri.ts";
+export { HttpHeaders } from "./headers.ts";
+export {
+  BoundSocket,
+  type HttpCallbackOptions,
+  type HttpErrorLogger,
+  type HttpExpectContinueCallback,
+  type HttpNewRequestCallback,
+  HttpServer,
+  type HttpServerOptions,
+  type HttpServerState,
+  type HttpServerTimeouts,
+  type HttpShutdownOptions,
+  type HttpTlsOptions,
+} from "./http_server.ts";
+export {
+  type HttpBody,
+  type HttpRequestCallback,
+  type HttpRequestNotify,
+  HttpServerRequest,
+  type HttpServerRequestBodyState,
+  type HttpServerResponseState,
+  type TakeOverOptions,
+} from "./http_server_request.ts";
+export {
+  DEFAULT_HTTP_CONNECTION_TIMEOUTS,
+  type HostResolver,
+  HttpConnection,
+  type HttpConnectionCloseCallback,
+  type HttpConnectionOptions,
+  type HttpConnectionState,
+  type HttpConnectionTimeouts,
+  type HttpConnectionTls,
+} from "./http_connection.ts";
+export {
+  basicAuth,
+  type HttpClientBodyOptions,
+  type HttpClientBodySource,
+  type HttpClientChunkCallback,
+  type HttpClientDrainCallback,
+  type HttpClientErrorCallback,
+  type HttpClientErrorKind,
+  type HttpClientHeaderCallback,
+  HttpClientRequest,
+  type HttpClientRequestCallback,
+  type HttpClientRequestState,
+} from "./http_client_request.ts";
+export { type HttpClientFetchOptions, type HttpClientResponse, request } from "./client_fetch.ts";
+export { serve, type ServeHandler, type ServeHandlerInfo, type ServeOptions, type WebServer } from "./serve.ts";
 // The parser reads from an EvBuffer; its types are re-exported so this entry point documents every type it exposes.
 export type {
   EvBuffer,
@@ -34,7 +114,3 @@ export type {
   EvBufferPtrHow,
 } from "../buffer/evbuffer.ts";
 export type { FileHandle, FileInfo } from "../platform.ts";
-export * from "./client_connection.ts";
-export * from "./client_request.ts";
-export * from "./client_fetch.ts";
-export * from "./serve.ts";

@@ -22,16 +22,16 @@
 import { checkFunction, checkObject } from "../check.ts";
 import { EventBase } from "../event/event_base.ts";
 import type { NetAddress, Platform } from "../platform.ts";
-import type { BoundSocket } from "./server.ts";
-import { HttpServer } from "./server.ts";
-import type { ServerRequest } from "./server_request.ts";
+import type { BoundSocket } from "./http_server.ts";
+import { HttpServer } from "./http_server.ts";
+import type { HttpServerRequest } from "./http_server_request.ts";
 
 /** What the handler learns besides the Request. */
 export interface ServeHandlerInfo {
   /** The client's address. */
   readonly remoteAddr: NetAddress;
   /** The levent request underneath, for what the Web types cannot say. */
-  readonly request: ServerRequest;
+  readonly request: HttpServerRequest;
 }
 
 /** A fetch-style handler. */
@@ -126,7 +126,7 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
   }:${bound.address.port}`;
   server.setGenCb((req) => void handle(req), { streamBody: true });
 
-  async function handle(req: ServerRequest): Promise<void> {
+  async function handle(req: HttpServerRequest): Promise<void> {
     const abort = new AbortController();
     req.setCloseCb(() => abort.abort());
     let response: Response;
@@ -167,7 +167,7 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
 }
 
 /** The Web Request for a levent request; its body streams from the connection. */
-function toRequest(req: ServerRequest, scheme: string, authority: string, signal: AbortSignal): Request {
+function toRequest(req: HttpServerRequest, scheme: string, authority: string, signal: AbortSignal): Request {
   const target = req.uri;
   const url = target.startsWith("/") ? `${scheme}://${req.getHost() ?? authority}${target}` : target;
   const headers = new Headers();
@@ -181,7 +181,7 @@ function toRequest(req: ServerRequest, scheme: string, authority: string, signal
 }
 
 /** The request body as a byte stream: reading from the client pauses while the stream is full. */
-function bodyStream(req: ServerRequest): ReadableStream<Uint8Array> {
+function bodyStream(req: HttpServerRequest): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
     start(controller) {
       const pump = (): void => {
@@ -224,7 +224,12 @@ function stringsUntyped(): boolean {
  * out as one reply with its length; anything else goes out as a streamed
  * reply from then on, each chunk as soon as it is read, paced by flushes.
  */
-async function send(req: ServerRequest, response: Response, signal: AbortSignal, platform: Platform): Promise<void> {
+async function send(
+  req: HttpServerRequest,
+  response: Response,
+  signal: AbortSignal,
+  platform: Platform,
+): Promise<void> {
   const out = req.outputHeaders;
   let typed = false;
   response.headers.forEach((value, name) => {
@@ -294,7 +299,7 @@ async function send(req: ServerRequest, response: Response, signal: AbortSignal,
 
 /** Send a body that is complete: one reply with its length. */
 function whole(
-  req: ServerRequest,
+  req: HttpServerRequest,
   status: number,
   reason: string | undefined,
   data: Uint8Array | undefined,
@@ -310,7 +315,7 @@ function whole(
  * socket; if the client goes, the body is cancelled.
  */
 async function stream(
-  req: ServerRequest,
+  req: HttpServerRequest,
   reader: ReadableStreamDefaultReader<Uint8Array>,
   held: Uint8Array[],
   pending: Promise<Chunk> | null,
@@ -337,6 +342,6 @@ async function stream(
 }
 
 /** Send one chunk; resolves once it was handed to the socket. */
-function chunk(req: ServerRequest, data: Uint8Array): Promise<void> {
+function chunk(req: HttpServerRequest, data: Uint8Array): Promise<void> {
   return new Promise((resolve) => req.sendReplyChunk(data, resolve));
 }

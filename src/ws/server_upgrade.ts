@@ -9,7 +9,7 @@
  */
 import type { BufferEvent } from "../buffer/bufferevent.ts";
 import { HttpHeaders } from "../http/headers.ts";
-import type { ServerRequest } from "../http/server_request.ts";
+import type { HttpServerRequest } from "../http/http_server_request.ts";
 import { CLOSE_GOING_AWAY } from "./frame.ts";
 import { acceptDeflate, DEFAULT_DEFLATE, type PerMessageDeflateOptions } from "./extensions.ts";
 import { acceptKeyFor, checkUpgradeRequest, type FieldGetter } from "./handshake.ts";
@@ -82,7 +82,7 @@ function chooseProtocol(
 }
 
 /** A request's fields as the handshake reads them: repeated ones joined with ", ". */
-function fieldsOf(req: ServerRequest): FieldGetter {
+function fieldsOf(req: HttpServerRequest): FieldGetter {
   return (name) => {
     const all = req.inputHeaders.getAll(name);
     return all.length === 0 ? null : all.join(", ");
@@ -94,7 +94,7 @@ function fieldsOf(req: ServerRequest): FieldGetter {
  * WebSocket, or null after answering a bad handshake itself (400, 403 or
  * 426 with `Sec-WebSocket-Version: 13`).
  */
-export function upgradeRequest(req: ServerRequest, options: WebSocketUpgradeOptions = {}): WebSocket | null {
+export function upgradeRequest(req: HttpServerRequest, options: WebSocketUpgradeOptions = {}): WebSocket | null {
   if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
   const deflate = deflateSettings(options.perMessageDeflate, false);
   // Checked before anything is answered, so a bad option leaves the request as it was.

@@ -30,7 +30,7 @@ import {
 import { type FrameFailure, FrameReader, type FrameSink } from "./frame_reader.ts";
 import { writeFrame, writeTextFrame } from "./frame_writer.ts";
 import { MessageDecompressor, MessageDeflater } from "./permessage_deflate.ts";
-import type { ServerRequest } from "../http/server_request.ts";
+import type { HttpServerRequest } from "../http/http_server_request.ts";
 import { upgradeRequest, type WebSocketUpgradeOptions } from "./server_upgrade.ts";
 import { connectRequest, type WebSocketConnectOptions } from "./client_connect.ts";
 
@@ -259,7 +259,7 @@ export class WebSocket {
    * @throws {TypeError} if options are malformed
    * @throws {RangeError} if an option is out of range
    */
-  static upgrade(req: ServerRequest, options?: WebSocketUpgradeOptions): WebSocket | null {
+  static upgrade(req: HttpServerRequest, options?: WebSocketUpgradeOptions): WebSocket | null {
     return upgradeRequest(req, options);
   }
 

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import process from "node:process";
 import { EventBase, setDefaultPlatform } from "../../src/event/mod.ts";
 import { HttpError } from "../../src/http/http_error.ts";
-import { HttpConnection } from "../../src/http/client_connection.ts";
-import { HttpClientRequest } from "../../src/http/client_request.ts";
+import { HttpConnection } from "../../src/http/http_connection.ts";
+import { HttpClientRequest } from "../../src/http/http_client_request.ts";
 import { request } from "../../src/http/client_fetch.ts";
 import {
   BROKEN_BODIES,

@@ -3,8 +3,8 @@
 // replies through the chunked callback, streamed uploads, request().
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { HttpServer } from "../../src/http/server.ts";
-import type { HttpClientRequest } from "../../src/http/client_request.ts";
+import { HttpServer } from "../../src/http/http_server.ts";
+import type { HttpClientRequest } from "../../src/http/http_client_request.ts";
 import { request } from "../../src/http/client_fetch.ts";
 import { Harness } from "./client_util.ts";
 

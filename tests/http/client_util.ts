@@ -11,12 +11,12 @@ import type { TcpListener, TcpSocket } from "../../src/platform.ts";
 import { EvBuffer } from "../../src/buffer/evbuffer.ts";
 import { EventBase, type ManualClock } from "../../src/event/mod.ts";
 import { HttpParser, type RequestHead } from "../../src/http/http_parser.ts";
-import { HttpConnection, type HttpConnectionOptions } from "../../src/http/client_connection.ts";
+import { HttpConnection, type HttpConnectionOptions } from "../../src/http/http_connection.ts";
 import {
   type HttpClientErrorKind,
   HttpClientRequest,
   type HttpClientRequestState,
-} from "../../src/http/client_request.ts";
+} from "../../src/http/http_client_request.ts";
 import { deferred, within } from "../util.ts";
 
 export const platform: ReturnType<typeof autoPlatform> = autoPlatform();

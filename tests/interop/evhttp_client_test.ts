@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setDefaultPlatform } from "../../src/event/mod.ts";
-import type { HttpClientRequest } from "../../src/http/client_request.ts";
+import type { HttpClientRequest } from "../../src/http/http_client_request.ts";
 import { request } from "../../src/http/client_fetch.ts";
 import { Harness, platform } from "../http/client_util.ts";
 import { deferred, within } from "../util.ts";

@@ -1,7 +1,7 @@
 /**
  * HttpServer: libevent's evhttp (http.h), an embeddable HTTP/1.1 server on
  * an {@linkcode EventBase}. Bind it to addresses or hand it listeners,
- * route paths to callbacks, and answer each {@linkcode ServerRequest} at
+ * route paths to callbacks, and answer each {@linkcode HttpServerRequest} at
  * once or later. Beside it, {@linkcode ServerConfig}, the state it shares
  * with its connections (libevent's `struct evhttp`).
  *
@@ -31,8 +31,8 @@ import { EV_PERSIST } from "../event/flags.ts";
 import type { NetAddress, TcpSocket } from "../platform.ts";
 import { latin1Bytes } from "./head_writer.ts";
 import type { HttpParserLimits } from "./http_parser.ts";
-import { Connection } from "./server_connection.ts";
-import type { HttpRequestCallback, HttpRequestNotify, ServerRequest } from "./server_request.ts";
+import { HttpServerConnection } from "./http_server_connection.ts";
+import type { HttpRequestCallback, HttpRequestNotify, HttpServerRequest } from "./http_server_request.ts";
 
 /** The timeouts of {@linkcode HttpServer.setTimeout}, in milliseconds; 0 turns one off. */
 export interface HttpServerTimeouts {
@@ -73,7 +73,7 @@ export interface HttpCallbackOptions {
   /**
    * Run the callback as soon as the request head is read, instead of after
    * the whole body: the body then arrives in `req.inputBuffer` while it
-   * runs, with {@linkcode ServerRequest.setBodyCb} telling when, and
+   * runs, with {@linkcode HttpServerRequest.setBodyCb} telling when, and
    * reading pauses while the buffer holds `bodyHighWatermark` bytes.
    * Default false: the body is read whole first, as evhttp does.
    */
@@ -107,10 +107,10 @@ export type HttpNewRequestCallback = HttpRequestNotify;
  * Decides an `Expect: 100-continue` request: return 100 (or nothing) to let
  * the body come, or a status of 400..599 (417, 413, 401...) to refuse it.
  */
-export type HttpExpectContinueCallback = (req: ServerRequest) => number | void;
+export type HttpExpectContinueCallback = (req: HttpServerRequest) => number | void;
 
 /** Receives errors thrown by callbacks, with the request when there is one. */
-export type HttpErrorLogger = (err: unknown, req: ServerRequest | null) => void;
+export type HttpErrorLogger = (err: unknown, req: HttpServerRequest | null) => void;
 
 let makeBound: (listener: Listener<unknown>) => BoundSocket;
 
@@ -333,7 +333,7 @@ export class HttpServer {
     // Small responses must not wait for Nagle and delayed ACKs (Node's http sets it too).
     socket.setNoDelay(true);
     const bev = BufferEvent.socket(cfg.base, socket, { closeOnFree: true });
-    new Connection(cfg, bev, peer);
+    new HttpServerConnection(cfg, bev, peer);
   }
 
   // ---------------------------------------------------------- routing
@@ -618,7 +618,7 @@ export class HttpServer {
    * connection closes at once: an idle keep-alive one, one with a head
    * unfinished, one with a body still arriving and no answer begun.
    * Connections taken over by another protocol
-   * ({@linkcode ServerRequest.takeOver}) get their `onShutdown` hook (a
+   * ({@linkcode HttpServerRequest.takeOver}) get their `onShutdown` hook (a
    * WebSocket sends close 1001 there), or are freed when they have none.
    * Whatever is still open after `graceMs` is dropped. Resolves once every
    * connection is closed; calling it again returns the same promise.
@@ -807,10 +807,10 @@ export class ServerConfig {
   bufferedBodyLimit: number = DEFAULT_MAX_BUFFERED_BODY;
 
   newRequestCb: HttpRequestNotify | null = null;
-  expectCb: ((req: ServerRequest) => number | void) | null = null;
-  errorLogger: ((err: unknown, req: ServerRequest | null) => void) | null = null;
+  expectCb: ((req: HttpServerRequest) => number | void) | null = null;
+  errorLogger: ((err: unknown, req: HttpServerRequest | null) => void) | null = null;
 
-  readonly connections: Set<Connection> = new Set();
+  readonly connections: Set<HttpServerConnection> = new Set();
   /** Connections taken over by another protocol, with the hook that tells them of a shutdown. */
   readonly upgraded: Map<BufferEvent, ((bev: BufferEvent) => void) | null> = new Map();
   /** Called when a connection closes: shutdown waits with it. */
@@ -895,7 +895,7 @@ export class ServerConfig {
   }
 
   /** Log an error from a callback, if a logger is set; a throwing logger is ignored. */
-  log(err: unknown, req: ServerRequest | null): void {
+  log(err: unknown, req: HttpServerRequest | null): void {
     const logger = this.errorLogger;
     if (logger === null) return;
     try {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { EvBuffer, Listener } from "../../src/buffer/mod.ts";
 import { EV_READ, EventBase } from "../../src/event/mod.ts";
-import { HttpServer, type ServerRequest } from "../../src/http/mod.ts";
+import { HttpServer, type HttpServerRequest } from "../../src/http/mod.ts";
 import { deferred, fillPattern, patternByte, sleep, within } from "../util.ts";
 import { get, platform, RawClient, splitResponses, startServer } from "./server_helpers.ts";
 
@@ -179,7 +179,7 @@ test("a keep-alive connection carries one request after another", async () => {
 });
 
 test("pipelined requests answered out of order come back in request order", async () => {
-  const held: ServerRequest[] = [];
+  const held: HttpServerRequest[] = [];
   const s = await startServer((server) => {
     server.setGenCb((req) => {
       held.push(req);
@@ -209,7 +209,7 @@ test("pipelined requests answered out of order come back in request order", asyn
 });
 
 test("maxPipelined holds back reading beyond that many unanswered requests", async () => {
-  const held: ServerRequest[] = [];
+  const held: HttpServerRequest[] = [];
   const s = await startServer((server) => server.setGenCb((req) => void held.push(req)), { maxPipelined: 2 });
   try {
     const c = await RawClient.connect(s.port);
@@ -593,7 +593,7 @@ test("HTTP/1.0 is closed after its answer unless it asks for keep-alive", async 
 });
 
 test("graceful shutdown closes idle connections at once, finishes an in-flight request, then resolves", async () => {
-  const arrived = deferred<ServerRequest>();
+  const arrived = deferred<HttpServerRequest>();
   const s = await startServer((server) => {
     server.setCb("/slow", (req) => arrived.resolve(req));
     server.setCb("/fast", (req) => req.sendReply(200, "OK", "fast"));
@@ -985,7 +985,7 @@ test("a large byte body and an EvBuffer body are sent whole", async () => {
 });
 
 test("replying twice throws TypeError, and replies after the connection was lost are ignored", async () => {
-  const arrived = deferred<ServerRequest>();
+  const arrived = deferred<HttpServerRequest>();
   let closedWith = "";
   const s = await startServer((server) => {
     server.setCb("/twice", (req) => {

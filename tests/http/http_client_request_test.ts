@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { EventBase, ManualClock } from "../../src/event/mod.ts";
-import { HttpConnection } from "../../src/http/client_connection.ts";
-import { basicAuth, HttpClientRequest } from "../../src/http/client_request.ts";
+import { HttpConnection } from "../../src/http/http_connection.ts";
+import { basicAuth, HttpClientRequest } from "../../src/http/http_client_request.ts";
 import { Harness, platform, type RawConn, RawServer, response, rss, tick, until } from "./client_util.ts";
 import { deferred, within } from "../util.ts";
 

@@ -4,7 +4,8 @@
  * `evhttp_connection_set_*` calls). One connection to one server, made when
  * the first request needs it and kept open between requests (keep-alive);
  * requests made meanwhile wait their turn, or go out back to back with
- * pipelining.
+ * pipelining. The server side of a connection is HttpServerConnection,
+ * inside {@linkcode HttpServer}.
  *
  * @module
  */
@@ -37,7 +38,7 @@ import { HttpError, type HttpErrorCode } from "./http_error.ts";
 import { DEFAULT_HTTP_PARSER_LIMITS, HttpParser, type HttpParserState, type ResponseHead } from "./http_parser.ts";
 import { fieldsSize, headWriter } from "./head_writer.ts";
 import { headerHooks } from "./headers_internal.ts";
-import type { HttpClientErrorKind, HttpClientRequest } from "./client_request.ts";
+import type { HttpClientErrorKind, HttpClientRequest } from "./http_client_request.ts";
 import {
   BODY_HIGH_WATER,
   type ClientRequestCore,

@@ -2,7 +2,8 @@
  * HttpClientRequest: the client side of libevent's `struct evhttp_request`
  * (`evhttp_request_new` and the `evhttp_request_*` accessors and callbacks),
  * a request made on an {@linkcode HttpConnection} and the response it gets;
- * and {@linkcode basicAuth} for `Authorization: Basic`.
+ * and {@linkcode basicAuth} for `Authorization: Basic`. The server side
+ * of a request is {@linkcode HttpServerRequest}.
  *
  * @module
  */
@@ -10,7 +11,7 @@ import { checkCallback, checkCount, checkObject, checkString, typeError } from "
 import { EvBuffer } from "../buffer/evbuffer.ts";
 import type { HttpHeaders } from "./headers.ts";
 import { HttpError } from "./http_error.ts";
-import type { HttpConnection } from "./client_connection.ts";
+import type { HttpConnection } from "./http_connection.ts";
 import {
   BODY_HIGH_WATER,
   ClientRequestCore,
@@ -338,7 +339,7 @@ export class HttpClientRequest {
    * Stop reading the response body: the connection stops reading (the
    * server is held back by TCP flow control) and the read timeout is
    * suspended until {@linkcode HttpClientRequest.resumeBody}. No libevent
-   * counterpart; the server side's ServerRequest has the same pair.
+   * counterpart; the server side's HttpServerRequest has the same pair.
    */
   pauseBody(): void {
     const core = this.#core;

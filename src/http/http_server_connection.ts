@@ -1,10 +1,11 @@
 /**
- * Connection: one accepted connection of an {@linkcode HttpServer}
- * (libevent's server-side `struct evhttp_connection`). It reads requests, routes them, runs the
- * application's callbacks, and keeps their responses in request order; the
- * responses themselves are written by each request
- * ({@linkcode RequestCore}, in server_request.ts). Not part of the public
- * API: `mod.ts` does not export this file.
+ * HttpServerConnection: one accepted connection of an
+ * {@linkcode HttpServer}, libevent's server-side `struct evhttp_connection`
+ * (the client side is {@linkcode HttpConnection}). It reads requests,
+ * routes them, runs the application's callbacks, and keeps their responses
+ * in request order; each request writes its own response
+ * ({@linkcode RequestCore}, in http_server_request.ts). Not part of the
+ * public API: `mod.ts` does not export this file.
  *
  * The hot path, per request: the parser reads straight from the
  * BufferEvent's input; the callback is found with one Map lookup; the
@@ -27,8 +28,8 @@ import type { NetAddress } from "../platform.ts";
 import { addLatin1 } from "./head_writer.ts";
 import { HttpError } from "./http_error.ts";
 import { HttpParser, type RequestHead } from "./http_parser.ts";
-import type { Route, ServerConfig, ServerTimeouts } from "./server.ts";
-import { errorPage, type HttpRequestCallback, RequestCore, type Waiter } from "./server_request.ts";
+import type { Route, ServerConfig, ServerTimeouts } from "./http_server.ts";
+import { errorPage, type HttpRequestCallback, RequestCore, type Waiter } from "./http_server_request.ts";
 
 const CONTINUE_LINE = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -120,7 +121,7 @@ type SocketPhase = "in_use" | "flushing" | "released";
  * straight from its BufferEvent's input and writing responses to its
  * output, in request order.
  */
-export class Connection {
+export class HttpServerConnection {
   readonly cfg: ServerConfig;
   readonly bev: BufferEvent;
   readonly peer: NetAddress;
@@ -139,10 +140,10 @@ export class Connection {
   #waiters: (RequestCore | Waiter)[] | null = null;
   /** A protocol error to answer once the responses before it are written. */
   #pendingError = 0;
-  #timer: Event<Connection> | null = null;
+  #timer: Event<HttpServerConnection> | null = null;
   /** The timer sleeps past the shortest timeout (an idle connection with its buffers let go): a new head wakes it. */
   #sleeping = false;
-  #kick: Event<Connection> | null = null;
+  #kick: Event<HttpServerConnection> | null = null;
   /** Loop time the current head's first bytes were seen, or -1 between requests. */
   #headStart = -1;
   /** Loop time the connection last had no request in flight. */
@@ -154,15 +155,15 @@ export class Connection {
   #writeCheck = 0;
   #discarded = 0;
 
-  static readonly #readcb = (_bev: BufferEvent, conn: Connection): void => conn.#process();
-  static readonly #writecb = (_bev: BufferEvent, conn: Connection): void => conn.#onWritten();
-  static readonly #eventcb = (_bev: BufferEvent, what: number, conn: Connection): void => conn.#onEvent(what);
-  static readonly #timercb = (_s: unknown, _w: number, conn: Connection): void => conn.#onTimer();
-  static readonly #kickcb = (_s: unknown, _w: number, conn: Connection): void => conn.#onKick();
-  static readonly #flushedcb = (bev: BufferEvent, conn: Connection): void => {
+  static readonly #readcb = (_bev: BufferEvent, conn: HttpServerConnection): void => conn.#process();
+  static readonly #writecb = (_bev: BufferEvent, conn: HttpServerConnection): void => conn.#onWritten();
+  static readonly #eventcb = (_bev: BufferEvent, what: number, conn: HttpServerConnection): void => conn.#onEvent(what);
+  static readonly #timercb = (_s: unknown, _w: number, conn: HttpServerConnection): void => conn.#onTimer();
+  static readonly #kickcb = (_s: unknown, _w: number, conn: HttpServerConnection): void => conn.#onKick();
+  static readonly #flushedcb = (bev: BufferEvent, conn: HttpServerConnection): void => {
     if (bev.output.length === 0) conn.#release("graceful");
   };
-  static readonly #flusheventcb = (_bev: BufferEvent, what: number, conn: Connection): void => {
+  static readonly #flusheventcb = (_bev: BufferEvent, what: number, conn: HttpServerConnection): void => {
     if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) conn.#release("hard");
   };
 
@@ -174,9 +175,9 @@ export class Connection {
     const base = cfg.base;
     this.#idleSince = base.now();
     cfg.connections.add(this);
-    bev.setCallbacks(Connection.#readcb, Connection.#writecb, Connection.#eventcb, this);
+    bev.setCallbacks(HttpServerConnection.#readcb, HttpServerConnection.#writecb, HttpServerConnection.#eventcb, this);
     bev.enable(EV_READ);
-    const timer = new Event<Connection>(base, null, 0, Connection.#timercb, this);
+    const timer = new Event<HttpServerConnection>(base, null, 0, HttpServerConnection.#timercb, this);
     timer.add(timerPeriod(cfg.timeouts));
     this.#timer = timer;
   }
@@ -237,7 +238,7 @@ export class Connection {
           if (this.#sleeping) {
             // The first bytes after a long idle: the timer watches the header timeout again.
             this.#sleeping = false;
-            (this.#timer as Event<Connection>).add(timerPeriod(this.cfg.timeouts));
+            (this.#timer as Event<HttpServerConnection>).add(timerPeriod(this.cfg.timeouts));
           }
         }
         const ev = parser.parse(input);
@@ -506,7 +507,9 @@ export class Connection {
   /** Resume parsing on the loop's next turn (never inside the caller's stack). */
   #kickLater(): void {
     if (this.#state === "closed") return;
-    (this.#kick ??= new Event<Connection>(this.cfg.base, null, 0, Connection.#kickcb, this)).active(EV_TIMEOUT);
+    (this.#kick ??= new Event<HttpServerConnection>(this.cfg.base, null, 0, HttpServerConnection.#kickcb, this)).active(
+      EV_TIMEOUT,
+    );
   }
 
   #onKick(): void {
@@ -800,7 +803,7 @@ export class Connection {
         due = Math.min(due, this.#bodyProgress + limit);
       }
     }
-    const timer = this.#timer as Event<Connection>;
+    const timer = this.#timer as Event<HttpServerConnection>;
     if (this.#sleeping) {
       // At most a minute, so timeouts the server is given later reach idle connections too.
       timer.add(Math.max(1, Math.min(due - now, IDLE_SLEEP_MS)));
@@ -814,7 +817,7 @@ export class Connection {
 
   /**
    * Graceful shutdown of this connection: close it now unless a response is
-   * in flight ({@linkcode Connection.inFlight}); otherwise read no further
+   * in flight ({@linkcode HttpServerConnection.inFlight}); otherwise read no further
    * request and close once the responses in flight are written (they say
    * `Connection: close`, since cfg.state is draining).
    */
@@ -864,7 +867,7 @@ export class Connection {
       // out, so a shutdown waits for it and its grace period bounds it.
       this.#socketPhase = "flushing";
       bev.disable(EV_READ);
-      bev.setCallbacks(null, Connection.#flushedcb, Connection.#flusheventcb, this);
+      bev.setCallbacks(null, HttpServerConnection.#flushedcb, HttpServerConnection.#flusheventcb, this);
     } else {
       this.#release(mode);
     }
@@ -908,7 +911,7 @@ export class Connection {
     if (lost || wasReading) this.#notifyClose(core);
   }
 
-  /** ServerRequest.takeOver. */
+  /** HttpServerRequest.takeOver. */
   takeOver(core: RequestCore, onShutdown: ((bev: BufferEvent) => void) | null): BufferEvent {
     if (this.#state !== "open" || this.#queue.length !== 1 || this.#queue[0] !== core) {
       throw new TypeError("takeOver: the request must be the only one in flight on an open connection");

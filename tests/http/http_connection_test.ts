@@ -7,8 +7,8 @@ import { readFileSync } from "node:fs";
 import { EV_READ, ManualClock } from "../../src/event/mod.ts";
 import { BufferEvent } from "../../src/buffer/bufferevent.ts";
 import { HttpError } from "../../src/http/http_error.ts";
-import { type HostResolver, HttpConnection } from "../../src/http/client_connection.ts";
-import { type HttpClientErrorKind, HttpClientRequest } from "../../src/http/client_request.ts";
+import { type HostResolver, HttpConnection } from "../../src/http/http_connection.ts";
+import { type HttpClientErrorKind, HttpClientRequest } from "../../src/http/http_client_request.ts";
 import type { LookupAddress, Platform, TcpSocket } from "../../src/platform.ts";
 import {
   BROKEN_BODIES,

@@ -1,7 +1,8 @@
 /**
- * ServerRequest: the server side of libevent's `struct evhttp_request`, a
- * request an {@linkcode HttpServer} received and the response the
- * application gives it. Beside it, {@linkcode RequestCore}, the request's
+ * HttpServerRequest: the server side of libevent's `struct evhttp_request`
+ * (the client side is {@linkcode HttpClientRequest}), a request an
+ * {@linkcode HttpServer} received and the response the application gives
+ * it. Beside it, {@linkcode RequestCore}, the request's
  * state that its connection shares, with libevent's `evhttp_send_*`: the
  * response head is copied character by character (it is Latin-1) from a
  * prebuilt status line, the field strings and the cached Date straight
@@ -18,8 +19,8 @@ import { HttpHeaders } from "./headers.ts";
 import { headerHooks } from "./headers_internal.ts";
 import { addLatin1, fieldsSize, headWriter, latin1Bytes } from "./head_writer.ts";
 import type { RequestHead } from "./http_parser.ts";
-import type { HttpServer, Route, ServerConfig } from "./server.ts";
-import type { Connection } from "./server_connection.ts";
+import type { HttpServer, Route, ServerConfig } from "./http_server.ts";
+import type { HttpServerConnection } from "./http_server_connection.ts";
 import { reasonPhrase, standardStatusBytes, statusLine } from "./status.ts";
 import { decodeUri, htmlEscape, HttpUri } from "./uri.ts";
 
@@ -28,35 +29,35 @@ import { decodeUri, htmlEscape, HttpUri } from "./uri.ts";
  * for `evhttp_set_cb` and `evhttp_set_gencb`. It may answer at once or
  * later; an async function's rejection counts as a throw (answered with 500).
  */
-export type HttpRequestCallback = (req: ServerRequest) => void | Promise<void>;
+export type HttpRequestCallback = (req: HttpServerRequest) => void | Promise<void>;
 
 /** A callback about one request: body progress, connection loss, completion. */
-export type HttpRequestNotify = (req: ServerRequest) => void;
+export type HttpRequestNotify = (req: HttpServerRequest) => void;
 
 /**
  * Where a request's body stands:
- * - `"reading"`: bytes are still arriving (into {@linkcode ServerRequest.inputBuffer});
- * - `"paused"`: reading, but held back by {@linkcode ServerRequest.pauseBody};
+ * - `"reading"`: bytes are still arriving (into {@linkcode HttpServerRequest.inputBuffer});
+ * - `"paused"`: reading, but held back by {@linkcode HttpServerRequest.pauseBody};
  * - `"complete"`: the whole body was read (at once for a request without one);
  * - `"discarded"`: the request was answered before its body was read, and the rest was skipped;
  * - `"aborted"`: the body was cut short (connection lost, malformed, timed out);
  *   the server answered or closed, and replies are ignored from now on.
  */
-export type ServerRequestBodyState = "reading" | "paused" | "complete" | "discarded" | "aborted";
+export type HttpServerRequestBodyState = "reading" | "paused" | "complete" | "discarded" | "aborted";
 
 /**
  * Where a request's response stands:
  * - `"none"`: not answered yet;
- * - `"streaming"`: {@linkcode ServerRequest.sendReplyStart} was called, chunks may follow;
+ * - `"streaming"`: {@linkcode HttpServerRequest.sendReplyStart} was called, chunks may follow;
  * - `"complete"`: the whole response was given (it may still be waiting to be written);
  * - `"aborted"`: the connection was lost first; replies are ignored.
  */
-export type ServerResponseState = "none" | "streaming" | "complete" | "aborted";
+export type HttpServerResponseState = "none" | "streaming" | "complete" | "aborted";
 
-/** A body for {@linkcode ServerRequest.sendReply} and a chunk for {@linkcode ServerRequest.sendReplyChunk}. */
+/** A body for {@linkcode HttpServerRequest.sendReply} and a chunk for {@linkcode HttpServerRequest.sendReplyChunk}. */
 export type HttpBody = EvBuffer | Uint8Array | string;
 
-/** Options of {@linkcode ServerRequest.takeOver}. */
+/** Options of {@linkcode HttpServerRequest.takeOver}. */
 export interface TakeOverOptions {
   /** Called when the server shuts down while the connection is open: end the protocol's session and free `bev`. */
   readonly onShutdown?: (bev: BufferEvent) => void;
@@ -244,18 +245,18 @@ type ResponseFraming = "chunked" | "length" | "close" | "none";
 /** A flush waiter's function: a chunk's onFlushed, or null for the request's on-complete callback. */
 export type Waiter = (() => void) | null;
 
-/** Made in ServerRequest's static block, where its private constructor can be called. */
-let makeRequest!: (core: RequestCore) => ServerRequest;
+/** Made in HttpServerRequest's static block, where its private constructor can be called. */
+let makeRequest!: (core: RequestCore) => HttpServerRequest;
 
 /**
  * One request's state, shared by its connection (which reads it and
- * queues its response) and its public face, {@linkcode ServerRequest}; and
+ * queues its response) and its public face, {@linkcode HttpServerRequest}; and
  * the writing of its response, libevent's `evhttp_send_*`.
  */
 export class RequestCore {
-  readonly conn: Connection;
+  readonly conn: HttpServerConnection;
   readonly head: RequestHead;
-  readonly req: ServerRequest;
+  readonly req: HttpServerRequest;
   /** The server (maybe a virtual host) that handles it. */
   server: ServerConfig;
   route: Route | null = null;
@@ -289,7 +290,7 @@ export class RequestCore {
   #path: string | null = null;
   #uri: HttpUri | null = null;
 
-  constructor(conn: Connection, head: RequestHead, server: ServerConfig) {
+  constructor(conn: HttpServerConnection, head: RequestHead, server: ServerConfig) {
     this.conn = conn;
     this.head = head;
     this.server = server;
@@ -664,10 +665,10 @@ export class RequestCore {
  * server side of libevent's `struct evhttp_request`. The server makes one
  * per request and hands it to the callback the path routes to.
  *
- * Answer with {@linkcode ServerRequest.sendReply} (all at once),
- * {@linkcode ServerRequest.sendError} (a small HTML error page), or
- * {@linkcode ServerRequest.sendReplyStart} / {@linkcode ServerRequest.sendReplyChunk}
- * / {@linkcode ServerRequest.sendReplyEnd} (streamed). The answer may come
+ * Answer with {@linkcode HttpServerRequest.sendReply} (all at once),
+ * {@linkcode HttpServerRequest.sendError} (a small HTML error page), or
+ * {@linkcode HttpServerRequest.sendReplyStart} / {@linkcode HttpServerRequest.sendReplyChunk}
+ * / {@linkcode HttpServerRequest.sendReplyEnd} (streamed). The answer may come
  * at once or later, from any callback or after an await; responses on one
  * connection go out in request order whatever order they are given in.
  *
@@ -677,14 +678,14 @@ export class RequestCore {
  * @example
  * ```ts
  * import { EventBase } from "@levent/levent/event";
- * import { HttpServer, type ServerRequest } from "@levent/levent/http";
+ * import { HttpServer, type HttpServerRequest } from "@levent/levent/http";
  * const base = new EventBase();
  * const server = new HttpServer(base);
- * server.setCb("/hello", (req: ServerRequest) => {
+ * server.setCb("/hello", (req: HttpServerRequest) => {
  *   req.outputHeaders.set("Content-Type", "text/plain");
  *   req.sendReply(200, "OK", "Hello, World!");
  * });
- * server.setCb("/slow", async (req: ServerRequest) => {
+ * server.setCb("/slow", async (req: HttpServerRequest) => {
  *   await new Promise((r) => setTimeout(r, 100));
  *   req.sendReply(200, "OK", `you asked for ${req.getDecodedPath()}`);
  * });
@@ -692,9 +693,9 @@ export class RequestCore {
  * await base.dispatch();
  * ```
  */
-export class ServerRequest {
+export class HttpServerRequest {
   static {
-    makeRequest = (core) => new ServerRequest(core);
+    makeRequest = (core) => new HttpServerRequest(core);
   }
 
   readonly #core: RequestCore;
@@ -810,15 +811,15 @@ export class ServerRequest {
 
   /**
    * The response body being built (libevent
-   * `evhttp_request_get_output_buffer`): {@linkcode ServerRequest.sendReply}
+   * `evhttp_request_get_output_buffer`): {@linkcode HttpServerRequest.sendReply}
    * sends what it holds, followed by its own body argument.
    */
   get outputBuffer(): EvBuffer {
     return this.#core.outputBuffer();
   }
 
-  /** Where the body stands; see {@linkcode ServerRequestBodyState}. */
-  get bodyState(): ServerRequestBodyState {
+  /** Where the body stands; see {@linkcode HttpServerRequestBodyState}. */
+  get bodyState(): HttpServerRequestBodyState {
     const core = this.#core;
     switch (core.body) {
       case "reading":
@@ -830,21 +831,21 @@ export class ServerRequest {
     }
   }
 
-  /** Where the response stands; see {@linkcode ServerResponseState}. */
-  get responseState(): ServerResponseState {
+  /** Where the response stands; see {@linkcode HttpServerResponseState}. */
+  get responseState(): HttpServerResponseState {
     return this.#core.resp;
   }
 
   /**
    * Send the whole response (libevent `evhttp_send_reply`): the status
    * line, the output headers plus Date, Content-Length, Connection and a
-   * default Content-Type, then what {@linkcode ServerRequest.outputBuffer}
+   * default Content-Type, then what {@linkcode HttpServerRequest.outputBuffer}
    * holds and `body`. A small response leaves in one write. A HEAD request
    * gets the same headers (the Content-Length of this body) and no body;
    * 204 and 304 get no body. Bytes are kept, not copied: do not change them
    * afterwards; an EvBuffer body is emptied into the response.
    *
-   * Ignored once the connection is lost ({@linkcode ServerRequest.responseState}
+   * Ignored once the connection is lost ({@linkcode HttpServerRequest.responseState}
    * `"aborted"`) or the body was cut short.
    *
    * @param code the status, 200..599
@@ -882,7 +883,7 @@ export class ServerRequest {
   /**
    * Start a streamed response (libevent `evhttp_send_reply_start`): the
    * status line and headers now, the body in chunks with
-   * {@linkcode ServerRequest.sendReplyChunk}. The body is sent with chunked
+   * {@linkcode HttpServerRequest.sendReplyChunk}. The body is sent with chunked
    * transfer-coding to an HTTP/1.1 client, as it is to an HTTP/1.0 client
    * followed by closing the connection, or as exactly Content-Length bytes
    * if that header was set.
@@ -941,9 +942,9 @@ export class ServerRequest {
   /**
    * Stream the body instead of buffering it (libevent
    * `evhttp_request_set_chunked_cb`, server side): `cb(req)` runs on the loop
-   * whenever new body bytes are in {@linkcode ServerRequest.inputBuffer},
+   * whenever new body bytes are in {@linkcode HttpServerRequest.inputBuffer},
    * once more when the body is complete, and when it is cut short (see
-   * {@linkcode ServerRequest.bodyState}). Take the bytes out of inputBuffer
+   * {@linkcode HttpServerRequest.bodyState}). Take the bytes out of inputBuffer
    * as they are used: reading from the client pauses while it holds the
    * server's `bodyHighWatermark`. Set it from the server's new-request
    * callback, or from a callback registered with `streamBody`; null stops
@@ -955,12 +956,12 @@ export class ServerRequest {
     this.#core.setBodyCb(checkCallback(cb, "cb"));
   }
 
-  /** Stop reading the body from the client until {@linkcode ServerRequest.resumeBody}: backpressure for a slow consumer. */
+  /** Stop reading the body from the client until {@linkcode HttpServerRequest.resumeBody}: backpressure for a slow consumer. */
   pauseBody(): void {
     this.#core.conn.pauseBody(this.#core);
   }
 
-  /** Read the body again after {@linkcode ServerRequest.pauseBody}. */
+  /** Read the body again after {@linkcode HttpServerRequest.pauseBody}. */
   resumeBody(): void {
     this.#core.conn.resumeBody(this.#core);
   }

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ManualClock } from "../../src/event/mod.ts";
-import { HttpError, type ServerRequest } from "../../src/http/mod.ts";
+import { HttpError, type HttpServerRequest } from "../../src/http/mod.ts";
 import { deferred, sleep, within } from "../util.ts";
 import { get, RawClient, splitResponses, startServer, type TestServer } from "./server_helpers.ts";
 
@@ -19,7 +19,7 @@ async function answerAndClose(
 }
 
 test("a malformed request gets 400 and its connection closed, while a request in flight elsewhere is served", async () => {
-  const held = deferred<ServerRequest>();
+  const held = deferred<HttpServerRequest>();
   const s = await startServer((server) => server.setGenCb((req) => held.resolve(req)));
   try {
     const a = await RawClient.connect(s.port);
@@ -288,7 +288,7 @@ test("a callback that throws after starting a streamed reply has its connection 
 });
 
 test("a malformed request pipelined after good ones is answered after their responses", async () => {
-  const held: ServerRequest[] = [];
+  const held: HttpServerRequest[] = [];
   const s = await startServer((server) => {
     server.setGenCb((req) => {
       held.push(req);
