@@ -131,8 +131,17 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
     req.setCloseCb(() => abort.abort());
     let response: Response;
     try {
-      response = await handler(toRequest(req, scheme, authority, abort.signal), { remoteAddr: req.peer, request: req });
+      const request = toRequest(req, scheme, authority, abort.signal);
+      serverRequests.set(request, req);
+      response = await handler(request, { remoteAddr: req.peer, request: req });
       if (!(response instanceof Response)) throw new TypeError("the handler did not return a Response");
+      // A protocol switch (upgradeWebSocket's Response): its owner takes the connection over.
+      const takeOver = takeOvers.get(response);
+      if (takeOver !== undefined) {
+        takeOvers.delete(response);
+        takeOver(req);
+        return;
+      }
     } catch (err) {
       try {
         response = options.onError !== undefined
@@ -164,6 +173,30 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
   options.signal?.addEventListener("abort", () => void shutdown(), { once: true });
   options.onListen?.(bound.address);
   return { address: bound.address, server, finished, shutdown };
+}
+
+/** The HttpServer request behind each Request serve() made. */
+const serverRequests = new WeakMap<Request, HttpServerRequest>();
+/** Responses that stand for a protocol switch, with what takes the connection over instead of sending them. */
+const takeOvers = new WeakMap<Response, (req: HttpServerRequest) => void>();
+
+/**
+ * The HttpServer request behind a `Request` that serve() handed a handler,
+ * or undefined for any other Request. For protocol upgrades
+ * (`upgradeWebSocket`): not part of the public API.
+ */
+export function serverRequestOf(request: Request): HttpServerRequest | undefined {
+  return serverRequests.get(request);
+}
+
+/**
+ * Mark `response` as a protocol switch: when a handler returns it, serve()
+ * does not send it but calls `takeOver(req)` with the HttpServer request,
+ * which answers (a 101) and takes the connection. Not part of the public
+ * API.
+ */
+export function onReturnTakeOver(response: Response, takeOver: (req: HttpServerRequest) => void): void {
+  takeOvers.set(response, takeOver);
 }
 
 /** The Web Request for a levent request; its body streams from the connection. */

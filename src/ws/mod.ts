@@ -35,6 +35,14 @@ export {
   WebSocketCloseEvent,
 } from "./standard.ts";
 export type { WebSocketConnectOptions } from "./client_connect.ts";
+export { type FetchWebSocketUpgrade, type FetchWebSocketUpgradeOptions, upgradeWebSocket } from "./fetch_upgrade.ts";
+export {
+  type HonoContextLike,
+  honoWebSocket,
+  type HonoWebSocketEvents,
+  type HonoWebSocketKit,
+  type HonoWSContextInit,
+} from "./hono.ts";
 export type { PerMessageDeflateOptions } from "./extensions.ts";
 export { WebSocketError, type WebSocketErrorCode } from "./ws_error.ts";
 export {

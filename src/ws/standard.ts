@@ -44,6 +44,7 @@ type Handler = ((ev: Event) => void) | null;
 
 const encoder = new TextEncoder();
 let attachSession: (std: StandardWebSocket, ws: WebSocket) => void;
+let failSession: (std: StandardWebSocket) => void;
 let makeServerSide: (url: string) => StandardWebSocket;
 
 /** For `upgradeWebSocket`: a server-side socket, CONNECTING until {@linkcode attachStandard} gives it its session. */
@@ -54,6 +55,11 @@ export function newServerStandard(url: string): StandardWebSocket {
 /** Give a server-side socket its session once the 101 is written: it opens. */
 export function attachStandard(std: StandardWebSocket, ws: WebSocket): void {
   attachSession(std, ws);
+}
+
+/** A server-side socket whose handshake was refused after all: error, then close (1006). */
+export function failStandard(std: StandardWebSocket): void {
+  failSession(std);
 }
 
 /**
@@ -83,6 +89,7 @@ export class StandardWebSocket extends EventTarget {
 
   static {
     attachSession = (std, ws) => std.#attach(ws);
+    failSession = (std) => std.#failed();
     makeServerSide = (url) => new StandardWebSocket(url, undefined, SERVER_SIDE);
   }
 
