@@ -696,6 +696,14 @@ export class HttpServer {
 
 // ------------------------------------------------------------ the server's state
 
+/** What a connection taken over by another protocol asked to be told (HttpServerRequest.takeOver's options). */
+export interface UpgradeHooks {
+  /** The server shuts down: say goodbye in the protocol and free the BufferEvent. */
+  readonly onShutdown: ((bev: BufferEvent) => void) | null;
+  /** The server drops the connection: let go of the BufferEvent at once. */
+  readonly onDrop: ((bev: BufferEvent) => void) | null;
+}
+
 /** A path's callback, and whether it runs before the body is read. */
 export interface Route {
   /** The callback. */
@@ -812,7 +820,7 @@ export class ServerConfig {
 
   readonly connections: Set<HttpServerConnection> = new Set();
   /** Connections taken over by another protocol, with the hook that tells them of a shutdown. */
-  readonly upgraded: Map<BufferEvent, ((bev: BufferEvent) => void) | null> = new Map();
+  readonly upgraded: Map<BufferEvent, UpgradeHooks> = new Map();
   /** Called when a connection closes: shutdown waits with it. */
   onConnectionClosed: (() => void) | null = null;
 
@@ -867,7 +875,7 @@ export class ServerConfig {
 
   /** Shutdown begins: tell each taken-over connection through its hook, or free it when it has none. */
   shutdownUpgraded(): void {
-    for (const [bev, hook] of [...this.upgraded]) {
+    for (const [bev, { onShutdown: hook }] of [...this.upgraded]) {
       if (bev.state === "freed") continue;
       if (hook === null) {
         bev.free();
@@ -884,12 +892,17 @@ export class ServerConfig {
 
   /** Drop every taken-over connection still open, unsent bytes and all. */
   dropUpgraded(): void {
-    for (const bev of this.upgraded.keys()) {
+    for (const [bev, { onDrop }] of [...this.upgraded]) {
       if (bev.state === "freed") continue;
-      const socket = bev.socket;
-      bev.output.drain(bev.output.length);
-      bev.free();
-      socket?.close();
+      if (onDrop !== null) {
+        try {
+          onDrop(bev);
+        } catch (err) {
+          this.log(err, null);
+        }
+      }
+      // The hook may have let go already (TypeScript cannot see that it changes the state).
+      if ((bev.state as string) !== "freed") bev.abort();
     }
     this.upgraded.clear();
   }

@@ -28,7 +28,7 @@ import type { NetAddress } from "../platform.ts";
 import { addLatin1 } from "./head_writer.ts";
 import { HttpError } from "./http_error.ts";
 import { HttpParser, type RequestHead } from "./http_parser.ts";
-import type { Route, ServerConfig, ServerTimeouts } from "./http_server.ts";
+import type { Route, ServerConfig, ServerTimeouts, UpgradeHooks } from "./http_server.ts";
 import { errorPage, type HttpRequestCallback, RequestCore, type Waiter } from "./http_server_request.ts";
 
 const CONTINUE_LINE = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -912,7 +912,7 @@ export class HttpServerConnection {
   }
 
   /** HttpServerRequest.takeOver. */
-  takeOver(core: RequestCore, onShutdown: ((bev: BufferEvent) => void) | null): BufferEvent {
+  takeOver(core: RequestCore, hooks: UpgradeHooks): BufferEvent {
     if (this.#state !== "open" || this.#queue.length !== 1 || this.#queue[0] !== core) {
       throw new TypeError("takeOver: the request must be the only one in flight on an open connection");
     }
@@ -933,7 +933,7 @@ export class HttpServerConnection {
     bev.setCallbacks(null, null, null);
     bev.disable(EV_READ);
     this.cfg.connections.delete(this);
-    this.cfg.upgraded.set(bev, onShutdown);
+    this.cfg.upgraded.set(bev, hooks);
     this.cfg.onConnectionClosed?.();
     return bev;
   }

@@ -61,6 +61,12 @@ export type HttpBody = EvBuffer | Uint8Array | string;
 export interface TakeOverOptions {
   /** Called when the server shuts down while the connection is open: end the protocol's session and free `bev`. */
   readonly onShutdown?: (bev: BufferEvent) => void;
+  /**
+   * Called when the server drops the connection (its shutdown's grace
+   * period ended, or it was freed) while it is still open: let go of `bev`
+   * at once, unsent bytes and all. Without it the server frees it so.
+   */
+  readonly onDrop?: (bev: BufferEvent) => void;
 }
 
 function checkCode(code: unknown): number {
@@ -1002,14 +1008,18 @@ export class HttpServerRequest {
    * The server still counts the connection until it is freed: when the
    * server shuts down it calls `options.onShutdown(bev)` (say goodbye in
    * the new protocol, then free it), or frees it at once when there is no
-   * hook; whatever is still open at the end of the grace period is dropped.
+   * hook; whatever is still open at the end of the grace period is dropped
+   * (`options.onDrop(bev)`, or freed with its unsent bytes).
    *
    * @throws {TypeError} if options or its onShutdown is of the wrong type, or unless this request is unanswered, its body complete, and no later request was read on its connection
    */
   takeOver(options: TakeOverOptions = {}): BufferEvent {
     checkObject(options, "options");
-    const hook = options.onShutdown === undefined ? null : checkFunction(options.onShutdown, "options.onShutdown");
-    return this.#core.conn.takeOver(this.#core, hook);
+    const onShutdown = options.onShutdown === undefined
+      ? null
+      : checkFunction(options.onShutdown, "options.onShutdown");
+    const onDrop = options.onDrop === undefined ? null : checkFunction(options.onDrop, "options.onDrop");
+    return this.#core.conn.takeOver(this.#core, { onShutdown, onDrop });
   }
 
   /**

@@ -124,6 +124,8 @@ export function upgradeRequest(req: HttpServerRequest, options: WebSocketUpgrade
       if (ws !== null) ws.close(CLOSE_GOING_AWAY, "server shutting down");
       else b.free();
     },
+    // The grace period ended (or the server was freed): the session ends now, its timers with it.
+    onDrop: () => ws?.terminate(),
   });
   bev.write(head + "\r\n");
   ws = newSession({
