@@ -23,6 +23,5 @@ export * from "./src/event/mod.ts";
 export * from "./src/buffer/mod.ts";
 export * from "./src/http/mod.ts";
 export * from "./src/ws/mod.ts";
-export { LeventError, type LeventErrorOptions } from "./src/errors.ts";
 export type * from "./src/platform.ts";
 export { autoPlatform } from "./adapters/auto.ts";

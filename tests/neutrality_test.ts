@@ -122,3 +122,24 @@ test("the neutrality checker catches violations and ignores comments and strings
   ];
   assert.deepEqual(findViolations(fine.join("\n")), []);
 });
+
+// The house rules of the README's Layout section about internals: a folder's
+// mod.ts names what it exports (so the accessors and shared state its files
+// export for each other stay private), no module runs for its side effects,
+// and no public class hides members behind @ignore.
+test("src/ keeps its internals internal: mod.ts exports by name, no side-effect imports, no @ignore", () => {
+  const files = sourceFiles(SRC);
+  const found: string[] = [];
+  for (const file of files) {
+    const raw = readFileSync(file, "utf8");
+    const code = stripComments(raw);
+    if (/[\\/]mod\.(ts|js)$/.test(file)) {
+      for (const m of code.matchAll(/\bexport\s+\*\s+from/g)) found.push(`${file}: export * (${m[0]})`);
+    }
+    for (const m of code.matchAll(/^\s*import\s*["'`][^"'`\n]+["'`]/gm)) {
+      found.push(`${file}: side-effect ${m[0].trim()}`);
+    }
+    if (raw.includes("@ignore")) found.push(`${file}: @ignore`);
+  }
+  assert.deepEqual(found, []);
+});

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { evbufferHooks } from "./evbuffer_internal.ts";
 import {
   checkBoolean,
   checkBytes,
@@ -306,6 +305,35 @@ export class EvBufferPtr {
   }
 }
 
+// Internals: EvBuffer's memory without a view per call, for levent's own
+// protocol code (the HTTP parser reads the first segment in place, the head
+// writer fills reserved space in place): a view costs an object per message
+// on every engine, these hand out the segment itself. Set in EvBuffer's
+// static block; buffer/mod.ts does not export them.
+
+/** A segment's memory, as the internals below hand it out: read its fields, never change them. */
+export interface EvBufferSegment {
+  /** The segment's whole array. */
+  readonly buf: Uint8Array;
+  /** Where its readable bytes start in `buf`. */
+  readonly start: number;
+  /** Where they end; a reservation's room starts here. */
+  readonly end: number;
+}
+
+/**
+ * `reserveSpace(n)` without the view: the segment the room is in, which
+ * starts at its `end`. Commit with `commitSpace` as usual.
+ */
+export let reserveSegment!: (buf: EvBuffer, n: number) => EvBufferSegment;
+
+/**
+ * The first segment, its readable bytes `buf[start, end)`
+ * (`contiguousSpace()` of them); null when the buffer is empty or the first
+ * segment is an unloaded file piece.
+ */
+export let firstSegment!: (buf: EvBuffer) => EvBufferSegment | null;
+
 /**
  * A byte queue: libevent's `struct evbuffer`. Bytes are added at the end and
  * read from the front; the buffer keeps them as a chain of `Uint8Array`
@@ -335,17 +363,11 @@ export class EvBufferPtr {
  */
 export class EvBuffer {
   static {
-    evbufferHooks.reserveRaw = (buf, n) => {
-      const view = buf.#reserve(n);
-      evbufferHooks.offset = buf.#resEnd;
-      return view;
-    };
-    evbufferHooks.firstRaw = (buf) => {
+    reserveSegment = (buf, n) => buf.#reserve(n);
+    firstSegment = (buf) => {
       if (buf.#head === buf.#segs.length) return null;
       const seg = buf.#segs[buf.#head];
-      if (seg.file !== null) return null;
-      evbufferHooks.offset = seg.start;
-      return seg.buf;
+      return seg.file === null ? seg : null;
     };
   }
 
@@ -948,19 +970,19 @@ export class EvBuffer {
    */
   reserveSpace(n: number): Uint8Array {
     checkCount(n, "n");
-    const buf = this.#reserve(n);
-    const at = this.#resEnd;
-    return at === 0 ? buf : buf.subarray(at);
+    const seg = this.#reserve(n);
+    const at = seg.end;
+    return at === 0 ? seg.buf : seg.buf.subarray(at);
   }
 
-  /** Reserve room for `n` bytes: the segment's whole array, the room starting at #resEnd. */
-  #reserve(n: number): Uint8Array {
+  /** Reserve room for `n` bytes: the segment the room is in, starting at its end (#resEnd). */
+  #reserve(n: number): Segment {
     this.#checkEnd("reserveSpace");
     const tail = this.#tail();
     if (tail !== null && tail.owned && tail.buf.length - tail.end >= Math.max(n, 1)) {
       this.#resSeg = tail;
       this.#resEnd = tail.end;
-      return tail.buf;
+      return tail;
     }
     let spare = this.#spare;
     if (spare === null || spare.buf.length - spare.end < n) {
@@ -968,7 +990,7 @@ export class EvBuffer {
     }
     this.#resSeg = spare;
     this.#resEnd = spare.end;
-    return spare.buf;
+    return spare;
   }
 
   /**

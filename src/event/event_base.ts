@@ -1,8 +1,10 @@
 /**
  * EventBase and Event: libevent's event loop (event.h) over the platform's
  * push-style I/O. Timers live in per-duration lists under one min-heap
- * (timer_queue.ts) with a single runtime timer armed for the earliest deadline; activated events wait in one queue per
- * priority and run lowest number first.
+ * (timer_queue.ts) with a single runtime timer armed for the earliest
+ * deadline; activated events wait in one queue per priority and run lowest
+ * number first. The loop works on each event's EventCore; the Event is its
+ * public face.
  *
  * @module
  */
@@ -58,12 +60,67 @@ export interface EventCounts {
 // Event state bits (libevent's EVLIST_*).
 const LIST_INSERTED = 0x01;
 const LIST_ACTIVE = 0x02;
-const LIST_INTERNAL = 0x04;
 const LIST_FREED = 0x08;
 
 // A timer far enough out to keep the runtime alive while events that no
 // runtime handle holds (signals) are pending; re-armed when it fires.
 const KEEPALIVE_MS = 0x3fffffff;
+
+/**
+ * What the loop keeps of one event: what it watches, its state bits, its
+ * places in the timer queue and in an active queue, and the activation it
+ * carries. EventBase works on these; an {@linkcode Event} is the public
+ * face of one. Not exported.
+ */
+class EventCore implements TimerEntry {
+  /** The public face, for dumpEvents. */
+  readonly event: Event<unknown>;
+  readonly source: EventSource;
+  readonly events: number;
+  readonly callback: EventCallback<unknown>;
+  readonly arg: unknown;
+  /** LIST_* bits. */
+  state = 0;
+  priority: number;
+  /** Flags the pending activation carries. */
+  result = 0;
+  /** How many times a signal fired before the callback ran. */
+  ncalls = 0;
+  /** The timeout given to add(), for persistent re-arming; -1 = none. */
+  timeoutMs = -1;
+  // The timer queue's bookkeeping (TimerEntry).
+  deadline = 0;
+  seq = 0;
+  timerList: TimerList<TimerEntry> | null = null;
+  timerPrev: TimerEntry | null = null;
+  timerNext: TimerEntry | null = null;
+  /** Active-queue links. */
+  nextActive: EventCore | null = null;
+  prevActive: EventCore | null = null;
+  /** Bound when first watched, so a pollable can call it. */
+  onReady: ((ready: number) => void) | null = null;
+
+  constructor(
+    event: Event<unknown>,
+    source: EventSource,
+    events: number,
+    callback: EventCallback<unknown>,
+    arg: unknown,
+    priority: number,
+  ) {
+    this.event = event;
+    this.source = source;
+    this.events = events;
+    this.callback = callback;
+    this.arg = arg;
+    this.priority = priority;
+  }
+}
+
+// What an Event asks of its base: set in EventBase's static block.
+let addEvent!: (base: EventBase, core: EventCore, timeoutMs: number) => void;
+let delEvent!: (base: EventBase, core: EventCore) => void;
+let activate!: (base: EventBase, core: EventCore, what: number, ncalls: number) => void;
 
 /**
  * An event: libevent's `struct event`. It watches a source for the flags it
@@ -83,39 +140,9 @@ const KEEPALIVE_MS = 0x3fffffff;
  * console.log(ticks); // 3
  * ```
  */
-export class Event<A = unknown> implements TimerEntry {
-  /** @ignore timer bookkeeping */
-  deadline = 0;
-  /** @ignore timer bookkeeping */
-  seq = 0;
-  /** @ignore timer bookkeeping */
-  timerList: TimerList<TimerEntry> | null = null;
-  /** @ignore timer bookkeeping */
-  timerPrev: TimerEntry | null = null;
-  /** @ignore timer bookkeeping */
-  timerNext: TimerEntry | null = null;
-
-  #base: EventBase;
-  #source: EventSource;
-  #events: number;
-  #callback: EventCallback<A>;
-  #arg: A;
-  /** @ignore */
-  state = 0;
-  /** @ignore Flags the pending activation carries. */
-  result = 0;
-  /** @ignore How many times a signal fired before the callback ran. */
-  ncalls = 0;
-  /** @ignore The timeout given to add(), for persistent re-arming; -1 = none. */
-  timeoutMs = -1;
-  /** @ignore */
-  priority: number;
-  /** @ignore Active-queue links. */
-  nextActive: Event<unknown> | null = null;
-  /** @ignore */
-  prevActive: Event<unknown> | null = null;
-  /** @ignore Bound when first watched, so a pollable can call it. */
-  onReady: ((ready: number) => void) | null = null;
+export class Event<A = unknown> {
+  readonly #base: EventBase;
+  readonly #core: EventCore;
 
   /**
    * Make an event (libevent `event_new` / `event_assign`). It is not pending
@@ -126,7 +153,7 @@ export class Event<A = unknown> implements TimerEntry {
    * @param events a mix of EV_READ, EV_WRITE, EV_CLOSED, EV_SIGNAL, EV_PERSIST, EV_ET
    * @param callback called as `callback(source, what, arg)`
    * @param arg passed to the callback
-   * @throws {TypeError} if the source does not fit the flags, or callback is not a function
+   * @throws {TypeError} if base is not an EventBase, the source does not fit the flags, or callback is not a function
    * @throws {RangeError} if events holds unknown bits
    */
   constructor(base: EventBase, source: EventSource, events: number, callback: EventCallback<A>, arg?: A) {
@@ -149,11 +176,14 @@ export class Event<A = unknown> implements TimerEntry {
       throw typeError("source", "null or a Pollable without EV_SIGNAL in events", source);
     }
     this.#base = base;
-    this.#source = source;
-    this.#events = events;
-    this.#callback = callback;
-    this.#arg = arg as A;
-    this.priority = base.defaultPriority;
+    this.#core = new EventCore(
+      this as Event<unknown>,
+      source,
+      events,
+      callback as EventCallback<unknown>,
+      arg,
+      base.defaultPriority,
+    );
   }
 
   /** The base the event belongs to (`event_get_base`). */
@@ -163,27 +193,32 @@ export class Event<A = unknown> implements TimerEntry {
 
   /** The watched source (`event_get_fd` / `event_get_signal`). */
   get source(): EventSource {
-    return this.#source;
+    return this.#core.source;
   }
 
   /** The flags the event was made with (`event_get_events`). */
   get events(): number {
-    return this.#events;
+    return this.#core.events;
   }
 
   /** The callback (`event_get_callback`). */
   get callback(): EventCallback<A> {
-    return this.#callback;
+    return this.#core.callback as EventCallback<A>;
   }
 
   /** The callback argument (`event_get_callback_arg`). */
   get arg(): A {
-    return this.#arg;
+    return this.#core.arg as A;
+  }
+
+  /** The priority its callback runs at, 0 first (`event_get_priority`); see {@linkcode Event.prioritySet}. */
+  get priority(): number {
+    return this.#core.priority;
   }
 
   /** True until {@linkcode Event.free} (`event_initialized`). */
   get initialized(): boolean {
-    return (this.state & LIST_FREED) === 0;
+    return (this.#core.state & LIST_FREED) === 0;
   }
 
   /**
@@ -197,22 +232,24 @@ export class Event<A = unknown> implements TimerEntry {
   add(timeoutMs?: number): void {
     if (timeoutMs !== undefined) checkMs(timeoutMs, "timeoutMs");
     this.#checkLive();
-    this.#base.addEvent(this as Event<unknown>, timeoutMs === undefined ? -1 : timeoutMs);
+    addEvent(this.#base, this.#core, timeoutMs === undefined ? -1 : timeoutMs);
   }
 
   /** Make the event non-pending and non-active (libevent `event_del`). */
   del(): void {
-    if (this.state & LIST_FREED) return;
-    this.#base.delEvent(this as Event<unknown>);
+    if (this.#core.state & LIST_FREED) return;
+    delEvent(this.#base, this.#core);
   }
 
   /**
    * Make the event active as if `what` had fired, whether or not it is
    * pending (libevent `event_active`). `ncalls` matters for signal events.
+   *
+   * @throws {EventError} `ERR_EVENT_FREED` after free()
    */
   active(what: number, ncalls: number = 1): void {
     this.#checkLive();
-    this.#base.activate(this as Event<unknown>, what, ncalls);
+    activate(this.#base, this.#core, what, ncalls);
   }
 
   /**
@@ -221,70 +258,61 @@ export class Event<A = unknown> implements TimerEntry {
    * timeout is set.
    */
   pending(what: number = EV_ALL_FLAGS): number {
+    const core = this.#core;
     let flags = 0;
-    if (this.state & LIST_INSERTED) flags |= this.#events & (EV_IO_FLAGS | EV_SIGNAL);
-    if (this.state & LIST_ACTIVE) flags |= this.result;
-    if (this.#timeoutPending()) flags |= EV_TIMEOUT;
+    if (core.state & LIST_INSERTED) flags |= core.events & (EV_IO_FLAGS | EV_SIGNAL);
+    if (core.state & LIST_ACTIVE) flags |= core.result;
+    if (core.timerList !== null) flags |= EV_TIMEOUT;
     return flags & what & (EV_TIMEOUT | EV_IO_FLAGS | EV_SIGNAL);
   }
 
   /** When the timeout falls due (clock milliseconds), or undefined with no timeout pending. */
   get timeoutDeadline(): number | undefined {
-    return this.#timeoutPending() ? this.deadline : undefined;
+    const core = this.#core;
+    return core.timerList !== null ? core.deadline : undefined;
   }
 
   /**
    * Set the priority (libevent `event_priority_set`): 0 runs first.
    *
+   * @throws {TypeError} if priority is not a number
    * @throws {RangeError} outside 0 .. base.priorities - 1
    * @throws {EventError} `ERR_EVENT_ACTIVE` while the event is active
    */
   prioritySet(priority: number): void {
     checkInteger(priority, "priority", 0, this.#base.priorities - 1);
-    if (this.state & LIST_ACTIVE) {
+    if (this.#core.state & LIST_ACTIVE) {
       throw new EventError("ERR_EVENT_ACTIVE", "cannot change the priority of an active event");
     }
-    this.priority = priority;
+    this.#core.priority = priority;
   }
 
   /** Delete the event and release it; later add() throws (libevent `event_free`). */
   free(): void {
     this.del();
-    this.state |= LIST_FREED;
-  }
-
-  /** @ignore Run the callback with the flags that fired. */
-  run(what: number): void {
-    this.#callback(this.#source, what, this.#arg);
-  }
-
-  /** @ignore Mark as internal: not counted when deciding whether the loop has work. */
-  markInternal(): void {
-    this.state |= LIST_INTERNAL;
+    this.#core.state |= LIST_FREED;
   }
 
   /** A one-line description for {@linkcode EventBase.dumpEvents}. */
   toString(): string {
-    const src = this.#source === null ? "timer" : typeof this.#source === "string" ? this.#source : "pollable";
-    const parts = [`Event(${src}, ${flagNames(this.#events)}, priority ${this.priority}`];
-    if (this.#timeoutPending()) parts.push(`, due ${this.deadline.toFixed(3)}`);
-    if (this.state & LIST_ACTIVE) parts.push(`, active ${flagNames(this.result)}`);
+    const core = this.#core;
+    const source = core.source;
+    const src = source === null ? "timer" : typeof source === "string" ? source : "pollable";
+    const parts = [`Event(${src}, ${flagNames(core.events)}, priority ${core.priority}`];
+    if (core.timerList !== null) parts.push(`, due ${core.deadline.toFixed(3)}`);
+    if (core.state & LIST_ACTIVE) parts.push(`, active ${flagNames(core.result)}`);
     return parts.join("") + ")";
   }
 
-  #timeoutPending(): boolean {
-    return this.timerList !== null;
-  }
-
   #checkLive(): void {
-    if (this.state & LIST_FREED) throw new EventError("ERR_EVENT_FREED", "the event was freed");
+    if (this.#core.state & LIST_FREED) throw new EventError("ERR_EVENT_FREED", "the event was freed");
   }
 }
 
 /** A queue of active events at one priority: a doubly-linked list through the events. */
 interface ActiveQueue {
-  head: Event<unknown> | null;
-  tail: Event<unknown> | null;
+  head: EventCore | null;
+  tail: EventCore | null;
 }
 
 /**
@@ -304,15 +332,21 @@ interface ActiveQueue {
  * ```
  */
 export class EventBase {
+  static {
+    addEvent = (base, core, timeoutMs) => base.#addEvent(core, timeoutMs);
+    delEvent = (base, core) => base.#delEvent(core);
+    activate = (base, core, what, ncalls) => base.#activate(core, what, ncalls);
+  }
+
   #platform: Platform | undefined;
   #clock: Clock;
-  #timers = new TimerQueue<Event<unknown>>();
+  #timers = new TimerQueue<EventCore>();
   #queues: ActiveQueue[] = [{ head: null, tail: null }];
   #added = 0;
   #activeCount = 0;
-  #signals = new Map<SignalName, { events: Set<Event<unknown>>; handler: () => void }>();
-  #recheck: Event<unknown>[] = [];
-  #ioEvents = new Set<Event<unknown>>();
+  #signals = new Map<SignalName, { events: Set<EventCore>; handler: () => void }>();
+  #recheck: EventCore[] = [];
+  #ioEvents = new Set<EventCore>();
   #cachedTime = -1;
 
   // Loop state.
@@ -539,14 +573,14 @@ export class EventBase {
    */
   dumpEvents(): string {
     const lines: string[] = [`Inserted events: ${this.#added}`];
-    const seen = new Set<Event<unknown>>();
+    const seen = new Set<EventCore>();
     for (const ev of this.#timers.entries()) seen.add(ev);
     for (const { events } of this.#signals.values()) for (const ev of events) seen.add(ev);
     for (const ev of this.#ioEvents) seen.add(ev);
-    for (const ev of seen) if (ev.state & LIST_INSERTED) lines.push(`  ${ev}`);
+    for (const ev of seen) if (ev.state & LIST_INSERTED) lines.push(`  ${ev.event}`);
     lines.push(`Active events: ${this.#activeCount}`);
     this.#queues.forEach((q, priority) => {
-      for (let ev = q.head; ev !== null; ev = ev.nextActive) lines.push(`  [${priority}] ${ev}`);
+      for (let ev = q.head; ev !== null; ev = ev.nextActive) lines.push(`  [${priority}] ${ev.event}`);
     });
     return lines.join("\n");
   }
@@ -556,24 +590,23 @@ export class EventBase {
    * loop in progress resolves with 0.
    */
   free(): void {
-    for (const ev of [...this.#timers.entries(), ...this.#ioEvents]) ev.del();
-    for (const { events } of this.#signals.values()) for (const ev of [...events]) ev.del();
-    for (const q of this.#queues) while (q.head !== null) this.delEvent(q.head);
+    for (const ev of [...this.#timers.entries(), ...this.#ioEvents]) this.#delEvent(ev);
+    for (const { events } of this.#signals.values()) for (const ev of [...events]) this.#delEvent(ev);
+    for (const q of this.#queues) while (q.head !== null) this.#delEvent(q.head);
     this.#freed = true;
     if (this.#running) this.#stop(0);
   }
 
-  // ---- internal: called by Event ----
+  // ---- what an Event asks (addEvent, delEvent, activate) ----
 
-  /** @ignore */
-  addEvent(ev: Event<unknown>, timeoutMs: number): void {
+  #addEvent(ev: EventCore, timeoutMs: number): void {
     if (this.#freed) throw new EventError("ERR_BASE_FREED", "the EventBase was freed");
     const source = ev.source;
     if (!(ev.state & LIST_INSERTED)) {
       if (ev.events & EV_SIGNAL) this.#watchSignal(ev, source as SignalName);
       else if (ev.events & EV_IO_FLAGS) this.#watchIo(ev, source as Pollable);
       ev.state |= LIST_INSERTED;
-      if (!(ev.state & LIST_INTERNAL)) this.#added++;
+      this.#added++;
     }
     ev.timeoutMs = timeoutMs;
     if (timeoutMs >= 0) this.#timers.schedule(ev, timeoutMs, this.now() + timeoutMs);
@@ -581,21 +614,19 @@ export class EventBase {
     this.#wake();
   }
 
-  /** @ignore */
-  delEvent(ev: Event<unknown>): void {
+  #delEvent(ev: EventCore): void {
     if (ev.state & LIST_ACTIVE) this.#unqueue(ev);
     this.#timers.unschedule(ev);
     if (ev.state & LIST_INSERTED) {
       ev.state &= ~LIST_INSERTED;
-      if (!(ev.state & LIST_INTERNAL)) this.#added--;
+      this.#added--;
       if (ev.events & EV_SIGNAL) this.#unwatchSignal(ev, ev.source as SignalName);
       else if (ev.events & EV_IO_FLAGS) this.#unwatchIo(ev, ev.source as Pollable);
     }
     this.#wake();
   }
 
-  /** @ignore */
-  activate(ev: Event<unknown>, what: number, ncalls: number): void {
+  #activate(ev: EventCore, what: number, ncalls: number): void {
     if (ev.state & LIST_ACTIVE) {
       ev.result |= what;
       if (what & EV_SIGNAL) ev.ncalls += ncalls;
@@ -614,15 +645,15 @@ export class EventBase {
     this.#wake();
   }
 
-  /** @ignore A pollable reports new readiness. */
-  ioReady(ev: Event<unknown>, ready: number): void {
+  /** A pollable reports new readiness. */
+  #ioReady(ev: EventCore, ready: number): void {
     const fired = ready & ev.events & EV_IO_FLAGS;
-    if (fired !== 0 && ev.state & LIST_INSERTED) this.activate(ev, fired, 1);
+    if (fired !== 0 && ev.state & LIST_INSERTED) this.#activate(ev, fired, 1);
   }
 
   // ---- internal: the loop ----
 
-  #unqueue(ev: Event<unknown>): void {
+  #unqueue(ev: EventCore): void {
     const q = this.#queues[Math.min(ev.priority, this.#queues.length - 1)];
     if (ev.prevActive === null) q.head = ev.nextActive;
     else ev.prevActive.nextActive = ev.nextActive;
@@ -633,12 +664,12 @@ export class EventBase {
     this.#activeCount--;
   }
 
-  #watchSignal(ev: Event<unknown>, signal: SignalName): void {
+  #watchSignal(ev: EventCore, signal: SignalName): void {
     let entry = this.#signals.get(signal);
     if (entry === undefined) {
-      const events = new Set<Event<unknown>>();
+      const events = new Set<EventCore>();
       const handler = (): void => {
-        for (const e of events) this.activate(e, EV_SIGNAL, 1);
+        for (const e of events) this.#activate(e, EV_SIGNAL, 1);
       };
       let watching: boolean;
       let cause: unknown;
@@ -658,7 +689,7 @@ export class EventBase {
     entry.events.add(ev);
   }
 
-  #unwatchSignal(ev: Event<unknown>, signal: SignalName): void {
+  #unwatchSignal(ev: EventCore, signal: SignalName): void {
     const entry = this.#signals.get(signal);
     if (entry === undefined) return;
     entry.events.delete(ev);
@@ -668,9 +699,9 @@ export class EventBase {
     }
   }
 
-  #watchIo(ev: Event<unknown>, source: Pollable): void {
+  #watchIo(ev: EventCore, source: Pollable): void {
     this.#ioEvents.add(ev);
-    ev.onReady ??= (ready) => this.ioReady(ev, ready);
+    ev.onReady ??= (ready) => this.#ioReady(ev, ready);
     source.watch(ev.onReady);
     // Level-triggered: readiness that already holds fires at once.
     if (!(ev.events & EV_ET)) {
@@ -679,7 +710,7 @@ export class EventBase {
     }
   }
 
-  #unwatchIo(ev: Event<unknown>, source: Pollable): void {
+  #unwatchIo(ev: EventCore, source: Pollable): void {
     this.#ioEvents.delete(ev);
     if (ev.onReady !== null) source.unwatch(ev.onReady);
   }
@@ -744,7 +775,7 @@ export class EventBase {
     for (const ev of list) {
       if (ev.state & LIST_INSERTED) {
         const ready = (ev.source as Pollable).poll() & ev.events & EV_IO_FLAGS;
-        if (ready !== 0) this.activate(ev, ready, 1);
+        if (ready !== 0) this.#activate(ev, ready, 1);
       }
     }
   }
@@ -759,9 +790,9 @@ export class EventBase {
         const next = ev.deadline + ev.timeoutMs;
         this.#timers.schedule(ev, ev.timeoutMs, next > now ? next : now + ev.timeoutMs);
       } else {
-        this.delEvent(ev);
+        this.#delEvent(ev);
       }
-      this.activate(ev, EV_TIMEOUT, 1);
+      this.#activate(ev, EV_TIMEOUT, 1);
     }
   }
 
@@ -780,11 +811,11 @@ export class EventBase {
             this.#timers.schedule(ev, ev.timeoutMs, this.#cachedTime + ev.timeoutMs);
           }
         } else if (ev.state & LIST_INSERTED) {
-          this.delEvent(ev);
+          this.#delEvent(ev);
         }
         const calls = what & EV_SIGNAL ? ncalls : 1;
         for (let i = 0; i < calls; i++) {
-          ev.run(what);
+          ev.callback(ev.source, what, ev.arg);
           if (this.#breakRequested) return true;
         }
         if (

@@ -2,7 +2,8 @@
  * A binary min-heap keyed by (deadline, sequence), where each entry
  * remembers its own index so it can be moved or removed in O(log n):
  * libevent's minheap-internal.h. The timer queue keeps one entry per timer
- * duration in it (timer_queue.ts).
+ * duration in it (timer_queue.ts). Not part of the public API: `mod.ts`
+ * does not export this file.
  *
  * @module
  */

@@ -14,12 +14,32 @@
  *
  * @module
  */
-export * from "./flags.ts";
-export * from "./event_error.ts";
+// Names, not `export *`: what the module's files share among themselves
+// stays out of the public API.
 export { LeventError, type LeventErrorOptions } from "../errors.ts";
-export * from "./event_base.ts";
-export * from "./manual_clock.ts";
-export * from "./pollable.ts";
-export * from "./default_platform.ts";
-export type { HeapEntry } from "./min_heap.ts";
-export type { TimerEntry, TimerList } from "./timer_queue.ts";
+export {
+  EV_ALL_FLAGS,
+  EV_CLOSED,
+  EV_ET,
+  EV_IO_FLAGS,
+  EV_PERSIST,
+  EV_READ,
+  EV_SIGNAL,
+  EV_TIMEOUT,
+  EV_WRITE,
+  flagNames,
+} from "./flags.ts";
+export { EventError, type EventErrorCode } from "./event_error.ts";
+export {
+  Event,
+  EventBase,
+  type EventBaseOptions,
+  type EventCallback,
+  type EventCounts,
+  type EventSource,
+  type LoopOptions,
+  type LoopResult,
+} from "./event_base.ts";
+export { ManualClock } from "./manual_clock.ts";
+export { type Pollable, PollableSocket, type PollableSocketOptions, type PollListener } from "./pollable.ts";
+export { getDefaultPlatform, setDefaultPlatform } from "./default_platform.ts";

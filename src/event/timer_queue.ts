@@ -5,7 +5,8 @@
  * only the lists' heads sit in a min-heap. Adding, cancelling and firing a
  * timer are then O(1) in the usual case (many timers, few distinct
  * durations, like every connection's idle timeout), and O(log lists) when
- * a list's head changes.
+ * a list's head changes. Not part of the public API: `mod.ts` does not
+ * export this file.
  *
  * @module
  */
@@ -32,17 +33,17 @@ export interface TimerEntry {
  * list reaches the top.
  */
 export class TimerList<T extends TimerEntry> implements HeapEntry {
-  /** @ignore heap key */
+  /** The heap key: a lower bound of the head's deadline. */
   deadline = 0;
-  /** @ignore heap key */
+  /** The heap key's tie-breaker: a lower bound of the head's seq. */
   seq = 0;
-  /** @ignore heap bookkeeping */
+  /** Where the list is in the heap. */
   heapIndex = -1;
   /** The duration the list holds. */
   readonly durationMs: number;
-  /** @ignore */
+  /** The earliest timer. */
   head: T | null = null;
-  /** @ignore */
+  /** The latest timer. */
   tail: T | null = null;
 
   /** A list for timers of `durationMs`. */

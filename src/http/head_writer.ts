@@ -7,8 +7,7 @@
 // characters one by one. A head is Latin-1 (every field value and reason
 // is checked to be U+00FF or below before it gets here), so each character
 // is one byte and the space needed is the characters counted.
-import type { EvBuffer } from "../buffer/evbuffer.ts";
-import { evbufferHooks } from "../buffer/evbuffer_internal.ts";
+import { type EvBuffer, reserveSegment } from "../buffer/evbuffer.ts";
 
 /**
  * A reusable writer: `begin` reserves room for at most `max` bytes at the
@@ -26,8 +25,9 @@ export class HeadWriter {
   /** Reserve room for up to `max` bytes at the end of `sink`. */
   begin(sink: EvBuffer, max: number): void {
     this.#sink = sink;
-    this.#buf = evbufferHooks.reserveRaw(sink, max);
-    this.#start = this.#pos = evbufferHooks.offset;
+    const seg = reserveSegment(sink, max);
+    this.#buf = seg.buf;
+    this.#start = this.#pos = seg.end;
   }
 
   /** A Latin-1 string, one byte per character. */

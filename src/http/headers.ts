@@ -6,7 +6,6 @@
  * @module
  */
 import { checkFieldText, checkToken, typeError } from "../check.ts";
-import { headerHooks } from "./headers_internal.ts";
 
 /** ASCII case-insensitive equality of a field name with a lowercased key of the same length. */
 function sameName(name: string, key: string): boolean {
@@ -29,6 +28,17 @@ function checkName(name: unknown): string {
   lastName = checkToken(name, "name");
   return lastName;
 }
+
+// Internals: HttpHeaders' flat `[name, value, ...]` list, read and wrapped
+// without copying by the server and the client of this folder (the
+// parser's arrays become HttpHeaders as they are). Set in HttpHeaders'
+// static block; http/mod.ts does not export them.
+
+/** The list behind `headers`, alternating names and values: read it, do not change it. */
+export let headerList!: (headers: HttpHeaders) => string[];
+
+/** An HttpHeaders over `list` (alternating names and values), which it takes over without copying or checking. */
+export let wrapHeaders!: (list: string[]) => HttpHeaders;
 
 /**
  * A list of header fields: libevent's `struct evkeyvalq`. Names compare
@@ -56,8 +66,8 @@ function checkName(name: unknown): string {
  */
 export class HttpHeaders {
   static {
-    headerHooks.list = (headers) => headers.#list;
-    headerHooks.wrap = (list) => {
+    headerList = (headers) => headers.#list;
+    wrapHeaders = (list) => {
       const headers = new HttpHeaders();
       headers.#list = list;
       return headers;

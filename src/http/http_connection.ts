@@ -34,18 +34,18 @@ import {
 import { Event, type EventBase } from "../event/event_base.ts";
 import { EV_READ, EV_TIMEOUT, EV_WRITE } from "../event/flags.ts";
 import type { LookupAddress, NetAddress } from "../platform.ts";
+import { headerList, wrapHeaders } from "./headers.ts";
 import { HttpError, type HttpErrorCode } from "./http_error.ts";
 import { DEFAULT_HTTP_PARSER_LIMITS, HttpParser, type HttpParserState, type ResponseHead } from "./http_parser.ts";
 import { fieldsSize, headWriter } from "./head_writer.ts";
-import { headerHooks } from "./headers_internal.ts";
-import type { HttpClientErrorKind, HttpClientRequest } from "./http_client_request.ts";
 import {
   BODY_HIGH_WATER,
   type ClientRequestCore,
-  connectionHooks,
+  type HttpClientErrorKind,
+  type HttpClientRequest,
   isFinished,
-  requestHooks,
-} from "./client_internal.ts";
+  requestCore,
+} from "./http_client_request.ts";
 
 /** TLS settings of an `https` connection. */
 export interface HttpConnectionTls {
@@ -186,6 +186,27 @@ function describe(err: unknown): string {
   return typeof code === "string" && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
 }
 
+// Internals: what HttpClientRequest's methods do to the connection that
+// carries the request. Set in HttpConnection's static block; http/mod.ts
+// does not export them.
+
+/** Body bytes were written to a streamed request, or its body ended: move what can go. */
+export let sendMoreBody!: (conn: HttpConnection, core: ClientRequestCore) => void;
+
+/** The response body was paused or resumed (pauseBody, resumeBody): read accordingly. */
+export let syncBodyFlow!: (conn: HttpConnection, core: ClientRequestCore) => void;
+
+/** cancel(), or a failure the request found itself (a body source that threw, a short body). */
+export let stopRequest!: (
+  conn: HttpConnection,
+  core: ClientRequestCore,
+  kind: HttpClientErrorKind,
+  error: HttpError,
+) => void;
+
+/** Bytes of the request's streamed body waiting in the connection's output. */
+export let queuedBodyBytes!: (conn: HttpConnection, core: ClientRequestCore) => number;
+
 /**
  * A client connection to one HTTP server: libevent's `struct
  * evhttp_connection` as `evhttp_connection_base_new` makes it. It connects
@@ -219,11 +240,10 @@ function describe(err: unknown): string {
  */
 export class HttpConnection {
   static {
-    connectionHooks.bodyChanged = (conn, core) => conn.#bodyChanged(core);
-    connectionHooks.flowChanged = (conn, core) => conn.#flowChanged(core);
-    connectionHooks.stop = (conn, core, kind, error) => conn.#stop(core, kind, error);
-    connectionHooks.outputLength = (conn, core) =>
-      conn.#writing === core && conn.#bev !== null ? conn.#bev.output.length : 0;
+    sendMoreBody = (conn, core) => conn.#bodyChanged(core);
+    syncBodyFlow = (conn, core) => conn.#flowChanged(core);
+    stopRequest = (conn, core, kind, error) => conn.#stop(core, kind, error);
+    queuedBodyBytes = (conn, core) => conn.#writing === core && conn.#bev !== null ? conn.#bev.output.length : 0;
   }
 
   readonly #base: EventBase;
@@ -516,7 +536,7 @@ export class HttpConnection {
    */
   makeRequest(req: HttpClientRequest, method: string, uri: string): void {
     if (this.#state === "freed") throw new TypeError("makeRequest: the connection was freed");
-    const core = requestHooks.core(req);
+    const core = requestCore(req);
     if (core.state !== "new") {
       throw new TypeError(`makeRequest: the request is ${core.state}, not new (a request is used once)`);
     }
@@ -627,7 +647,7 @@ export class HttpConnection {
    * character.
    */
   #writeHead(core: ClientRequestCore): void {
-    const list = headerHooks.list(core.outputHeaders);
+    const list = headerList(core.outputHeaders);
     const out = (this.#bev as BufferEvent).output;
     const w = headWriter;
     const before = out.length;
@@ -915,7 +935,7 @@ export class HttpConnection {
     }
     if (core.drainWanted && queue.length + out.length < BODY_HIGH_WATER) {
       core.drainWanted = false;
-      requestHooks.drain(core);
+      core.drain();
     }
   }
 
@@ -1031,7 +1051,7 @@ export class HttpConnection {
           if (!this.#gotHead(core, ev.head)) return;
           break;
         case "trailers":
-          core.inputTrailers = headerHooks.wrap(ev.headers);
+          core.inputTrailers = wrapHeaders(ev.headers);
           break;
         case "need_more":
           this.#deliverBody(core);
@@ -1060,7 +1080,7 @@ export class HttpConnection {
     core.responseCode = head.status;
     core.responseReason = head.reason;
     core.responseMinor = head.versionMinor;
-    core.inputHeaders = headerHooks.wrap(head.headers);
+    core.inputHeaders = wrapHeaders(head.headers);
     core.keepAlive = head.keepAlive;
     core.upgrade = head.upgrade;
     core.responseFraming = head.framing;

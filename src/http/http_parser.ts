@@ -71,8 +71,7 @@
  *
  * @module
  */
-import { evbufferHooks } from "../buffer/evbuffer_internal.ts";
-import { type EvBuffer, EvBufferPtr } from "../buffer/evbuffer.ts";
+import { type EvBuffer, EvBufferPtr, firstSegment } from "../buffer/evbuffer.ts";
 import { checkCount, checkLimit, checkOneOf, checkString, typeError } from "../check.ts";
 import { HttpError, type HttpErrorCode } from "./http_error.ts";
 
@@ -692,29 +691,49 @@ function equalsLower(s: string, from: number, to: number, lit: string): boolean 
   return true;
 }
 
-// The element nextElement found last: value[elemFrom, elemTo), whitespace
-// trimmed. Module state rather than a callback, so reading a list value
-// allocates nothing; the parser never re-enters these helpers.
-let elemFrom = 0;
-let elemTo = 0;
-
 /**
- * Find the element of a comma-separated list value that starts at `i`
- * (empty elements included) and set elemFrom / elemTo; returns where the
- * next element starts, or -1 after the last.
+ * A walk over the elements of a comma-separated list value (RFC 9110
+ * §5.6.1), empty ones included: each `next()` leaves the element in
+ * `value[from, to)`, whitespace trimmed. One cursor serves every list (the
+ * parser never re-enters the helpers below), so reading a list value
+ * allocates nothing.
  */
-function nextElement(value: string, i: number): number {
-  let j = value.indexOf(",", i);
-  const last = j < 0;
-  if (last) j = value.length;
-  let a = i;
-  let b = j;
-  while (a < b && isOws(value.charCodeAt(a))) a++;
-  while (b > a && isOws(value.charCodeAt(b - 1))) b--;
-  elemFrom = a;
-  elemTo = b;
-  return last ? -1 : j + 1;
+class ListCursor {
+  value = "";
+  /** Where the current element starts. */
+  from = 0;
+  /** Where it ends. */
+  to = 0;
+  /** Where the next element starts, or -1 after the last. */
+  #next = 0;
+
+  /** Start a walk over `value`. */
+  start(value: string): this {
+    this.value = value;
+    this.#next = 0;
+    return this;
+  }
+
+  /** Move to the next element; false after the last (a value has at least one, maybe empty). */
+  next(): boolean {
+    const i = this.#next;
+    if (i < 0) return false;
+    const value = this.value;
+    let j = value.indexOf(",", i);
+    const last = j < 0;
+    if (last) j = value.length;
+    let a = i;
+    let b = j;
+    while (a < b && isOws(value.charCodeAt(a))) a++;
+    while (b > a && isOws(value.charCodeAt(b - 1))) b--;
+    this.from = a;
+    this.to = b;
+    this.#next = last ? -1 : j + 1;
+    return true;
+  }
 }
+
+const elements = new ListCursor();
 
 /**
  * Content-Length from a value and the one seen before (-1 if none): the
@@ -723,11 +742,10 @@ function nextElement(value: string, i: number): number {
  */
 function contentLength(value: string, before: number): number {
   let result = before;
-  let i = 0;
-  do {
-    i = nextElement(value, i);
-    const a = elemFrom;
-    const b = elemTo;
+  const el = elements.start(value);
+  while (el.next()) {
+    const a = el.from;
+    const b = el.to;
     if (a === b || b - a > 16) return -2;
     let n = 0;
     for (let k = a; k < b; k++) {
@@ -737,7 +755,7 @@ function contentLength(value: string, before: number): number {
     }
     if (n > Number.MAX_SAFE_INTEGER || (result !== -1 && n !== result)) return -2;
     result = n;
-  } while (i >= 0);
+  }
   return result;
 }
 
@@ -752,11 +770,10 @@ function transferEncoding(value: string): number {
   let codings = 0;
   let chunked = 0;
   let lastChunked = false;
-  let i = 0;
-  do {
-    i = nextElement(value, i);
-    const a = elemFrom;
-    const b = elemTo;
+  const el = elements.start(value);
+  while (el.next()) {
+    const a = el.from;
+    const b = el.to;
     // An empty element is allowed by the list rule (RFC 9110 §5.6.1).
     if (a === b) continue;
     let k = a;
@@ -773,7 +790,7 @@ function transferEncoding(value: string): number {
       if (hasParams) return TE_INVALID;
       chunked++;
     }
-  } while (i >= 0);
+  }
   if (codings === 0 || chunked > 1) return TE_INVALID;
   // chunked anywhere but last leaves the final coding something else.
   if (!lastChunked) return TE_NOT_CHUNKED;
@@ -788,13 +805,12 @@ const CONN_UPGRADE = 4;
 /** The CONN_* options a Connection value lists. */
 function connectionOptions(value: string): number {
   let flags = 0;
-  let i = 0;
-  do {
-    i = nextElement(value, i);
-    if (equalsLower(value, elemFrom, elemTo, "close")) flags |= CONN_CLOSE;
-    else if (equalsLower(value, elemFrom, elemTo, "keep-alive")) flags |= CONN_KEEP_ALIVE;
-    else if (equalsLower(value, elemFrom, elemTo, "upgrade")) flags |= CONN_UPGRADE;
-  } while (i >= 0);
+  const el = elements.start(value);
+  while (el.next()) {
+    if (equalsLower(value, el.from, el.to, "close")) flags |= CONN_CLOSE;
+    else if (equalsLower(value, el.from, el.to, "keep-alive")) flags |= CONN_KEEP_ALIVE;
+    else if (equalsLower(value, el.from, el.to, "upgrade")) flags |= CONN_UPGRADE;
+  }
   return flags;
 }
 
@@ -1188,9 +1204,13 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
       const n = input.contiguousSpace();
       if (n === 0) return NEED_MORE;
       // The first segment's array itself, read from `start`: no view per call.
-      let buf = evbufferHooks.firstRaw(input);
-      let start = evbufferHooks.offset;
-      if (buf === null) {
+      const seg = firstSegment(input);
+      let buf: Uint8Array;
+      let start: number;
+      if (seg !== null) {
+        buf = seg.buf;
+        start = seg.start;
+      } else {
         buf = input.pullup(n);
         start = 0;
       }

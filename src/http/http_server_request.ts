@@ -15,8 +15,7 @@ import type { BufferEvent } from "../buffer/bufferevent.ts";
 import { EvBuffer, type EvBufferCbEntry } from "../buffer/evbuffer.ts";
 import { checkCallback, checkFieldText, checkFunction, checkInteger, checkObject, typeError } from "../check.ts";
 import type { NetAddress } from "../platform.ts";
-import { HttpHeaders } from "./headers.ts";
-import { headerHooks } from "./headers_internal.ts";
+import { headerList, HttpHeaders, wrapHeaders } from "./headers.ts";
 import { addLatin1, fieldsSize, headWriter, latin1Bytes } from "./head_writer.ts";
 import type { RequestHead } from "./http_parser.ts";
 import type { HttpServer, Route, ServerConfig } from "./http_server.ts";
@@ -204,7 +203,7 @@ function declaredLength(value: string): number {
  */
 function appHeaderLines(out: HttpHeaders | null): string {
   if (out === null || out.size === 0) return "";
-  const list = headerHooks.list(out);
+  const list = headerList(out);
   let lines = "";
   for (let i = 0; i < list.length; i += 2) {
     if (!ERROR_PAGE_FIELDS.has(list[i].toLowerCase())) lines += list[i] + ": " + list[i + 1] + "\r\n";
@@ -366,7 +365,7 @@ export class RequestCore {
   }
 
   inputHeaders(): HttpHeaders {
-    return this.inHeaders ??= headerHooks.wrap(this.head.headers);
+    return this.inHeaders ??= wrapHeaders(this.head.headers);
   }
 
   outputHeaders(): HttpHeaders {
@@ -432,7 +431,7 @@ export class RequestCore {
     const lineBytes = standardStatusBytes(code, reason);
     const line = lineBytes === null ? statusLine(code, reason) : "";
     const out = this.outHeaders;
-    const list = out === null ? null : headerHooks.list(out);
+    const list = out === null ? null : headerList(out);
     const w = headWriter;
     const cfg = conn.cfg;
     const typeBytes = cfg.typeBytes();
@@ -543,7 +542,7 @@ export class RequestCore {
     let declared = -1;
     const out = this.outHeaders;
     if (out !== null) {
-      const list = headerHooks.list(out);
+      const list = headerList(out);
       for (let i = 0; i < list.length; i += 2) {
         const name = list[i];
         const value = list[i + 1];
