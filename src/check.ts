@@ -191,7 +191,7 @@ for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl
 }
 
 /** Whether `text` is a token (RFC 9110 §5.6.2): one or more tchar. */
-export function isToken(text: string): boolean {
+function isToken(text: string): boolean {
   const n = text.length;
   if (n === 0) return false;
   for (let i = 0; i < n; i++) {
@@ -212,7 +212,7 @@ export function checkToken(value: unknown, name: string): string {
  * but HTAB (no CR or LF: no header injection) and nothing above U+00FF,
  * since a head is written as Latin-1 (RFC 9110 §5.5).
  */
-export function isFieldText(text: string): boolean {
+function isFieldText(text: string): boolean {
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);

@@ -312,7 +312,7 @@ export class EvBufferPtr {
 // static block; buffer/mod.ts does not export them.
 
 /** A segment's memory, as the internals below hand it out: read its fields, never change them. */
-export interface EvBufferSegment {
+interface EvBufferSegment {
   /** The segment's whole array. */
   readonly buf: Uint8Array;
   /** Where its readable bytes start in `buf`. */

@@ -15,7 +15,7 @@ import { type EvBuffer, reserveSegment } from "../buffer/evbuffer.ts";
  * written. One write at a time (the server writes one head per call, and
  * nothing it calls back in between writes a head).
  */
-export class HeadWriter {
+class HeadWriter {
   /** The reserved segment's whole array: the writer writes at #pos, from #start on. */
   #buf: Uint8Array = new Uint8Array(0);
   #start = 0;

@@ -96,25 +96,25 @@ const encoder = new TextEncoder();
  * - `"sending"`: the head (and maybe part of a streamed body) is in the connection's output;
  * - `"sent"`: every byte of the request is in the connection's output.
  */
-export type ClientSendState = "unsent" | "sending" | "sent";
+type ClientSendState = "unsent" | "sending" | "sent";
 
 /** Where a request body comes from: one buffer given up front, or a stream written as it is produced. */
-export type ClientBodyMode = "buffer" | "stream";
+type ClientBodyMode = "buffer" | "stream";
 
 /** A streamed body: still being written, or ended by endBody(). */
-export type ClientStreamState = "open" | "ended";
+type ClientStreamState = "open" | "ended";
 
 /** Whether the response body is being read, or held back by pauseBody(). */
-export type ClientBodyFlow = "flowing" | "paused";
+type ClientBodyFlow = "flowing" | "paused";
 
 /**
  * A body source's pump (setBodySource): not started, waiting for an item,
  * waiting for room (the drain), or finished (ended, failed or closed).
  */
-export type ClientSourceState = "idle" | "pulling" | "waiting" | "done";
+type ClientSourceState = "idle" | "pulling" | "waiting" | "done";
 
 /** How a request body is framed on the wire. */
-export type ClientFraming = "none" | "length" | "chunked";
+type ClientFraming = "none" | "length" | "chunked";
 
 /**
  * A streamed request body is held back (writeBody returns false) once this
@@ -269,7 +269,7 @@ export class ClientRequestCore {
 }
 
 /** Call an iterator's `return()`, ignoring what it throws or rejects with: the request is over either way. */
-export function returnQuietly(source: AsyncIterator<unknown> | Iterator<unknown>): void {
+function returnQuietly(source: AsyncIterator<unknown> | Iterator<unknown>): void {
   try {
     const r = source.return?.();
     if (r !== undefined && typeof (r as Promise<unknown>).then === "function") {

@@ -235,15 +235,15 @@ export function errorPage(
 // ------------------------------------------------------------ the request's state
 
 /** The body: being read, read, being skipped after an early answer, skipped, or cut short. */
-export type BodyPhase = "reading" | "complete" | "discarding" | "discarded" | "aborted";
+type BodyPhase = "reading" | "complete" | "discarding" | "discarded" | "aborted";
 /** Whether the application lets the body flow or paused it. */
-export type BodyFlow = "flowing" | "paused";
+type BodyFlow = "flowing" | "paused";
 /** The response: not given, head sent and chunks flowing, all given, or lost with the connection. */
-export type ResponsePhase = "none" | "streaming" | "complete" | "aborted";
+type ResponsePhase = "none" | "streaming" | "complete" | "aborted";
 /** Whether the routed callback has run. */
-export type DispatchStage = "waiting" | "dispatched";
+type DispatchStage = "waiting" | "dispatched";
 /** `Expect: 100-continue`: none, awaiting our 100, or 100 sent. */
-export type ContinueState = "none" | "expected" | "sent";
+type ContinueState = "none" | "expected" | "sent";
 /** How a streamed response body is delimited; `"none"` drops it (HEAD, 204, 304). */
 type ResponseFraming = "chunked" | "length" | "close" | "none";
 
