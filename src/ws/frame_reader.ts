@@ -20,7 +20,7 @@
  *
  * @module
  */
-import type { EvBuffer } from "../buffer/evbuffer.ts";
+import { type EvBuffer, firstSegment } from "../buffer/evbuffer.ts";
 import {
   CLOSE_INVALID_DATA,
   CLOSE_NO_STATUS,
@@ -102,7 +102,7 @@ const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 function unmask(data: Uint8Array, m: Uint8Array, pos: number): number {
   const n = data.length;
   let i = 0;
-  if (n >= 32) {
+  if (n >= 64) {
     // The key as a word, rotated so that data[0] meets key byte `pos`.
     const k0 = m[pos & 3];
     const k1 = m[(pos + 1) & 3];
@@ -186,10 +186,18 @@ export class FrameReader {
   #readHeader(input: EvBuffer): boolean {
     const avail = input.length;
     if (avail < 2) return false;
-    const head = this.#head;
-    input.copyout(head.subarray(0, Math.min(avail, 14)));
-    const b0 = head[0];
-    const b1 = head[1];
+    // Read the header where it lies when the first segment holds all of it (the common case), else from a copy.
+    let head: Uint8Array = this.#head;
+    let h = 0;
+    const seg = firstSegment(input);
+    if (seg !== null && seg.end - seg.start >= Math.min(avail, 14)) {
+      head = seg.buf;
+      h = seg.start;
+    } else {
+      input.copyout(head.subarray(0, Math.min(avail, 14)));
+    }
+    const b0 = head[h];
+    const b1 = head[h + 1];
     const fin = (b0 & 0x80) !== 0;
     const rsv1 = (b0 & 0x40) !== 0;
     const opcode = b0 & 0x0f;
@@ -224,17 +232,17 @@ export class FrameReader {
       );
     }
     if (avail < size) return false;
-    let p = 2;
+    let p = h + 2;
     if (len === 126) {
-      len = (head[2] << 8) | head[3];
-      p = 4;
+      len = (head[h + 2] << 8) | head[h + 3];
+      p = h + 4;
     } else if (len === 127) {
-      if (head[2] & 0x80) return this.#fail(CLOSE_PROTOCOL_ERROR, "a 64-bit length with its top bit set");
-      const high = ((head[2] << 24) | (head[3] << 16) | (head[4] << 8) | head[5]) >>> 0;
-      const low = ((head[6] << 24) | (head[7] << 16) | (head[8] << 8) | head[9]) >>> 0;
+      if (head[h + 2] & 0x80) return this.#fail(CLOSE_PROTOCOL_ERROR, "a 64-bit length with its top bit set");
+      const high = ((head[h + 2] << 24) | (head[h + 3] << 16) | (head[h + 4] << 8) | head[h + 5]) >>> 0;
+      const low = ((head[h + 6] << 24) | (head[h + 7] << 16) | (head[h + 8] << 8) | head[h + 9]) >>> 0;
       // Above 2^53 the number is not exact, but any such length is far over every limit.
       len = high * 0x100000000 + low;
-      p = 10;
+      p = h + 10;
     }
     if (masked) {
       const m = this.#mask;
@@ -280,6 +288,21 @@ export class FrameReader {
     if (avail < remaining && (this.#msgOp !== OP_TEXT || this.#compressed)) return false;
     const n = Math.min(avail, remaining);
     if (n === 0 && remaining > 0) return false;
+    if (n === remaining && this.#fin && this.#msgBytes === 0 && !this.#compressed && opcode !== OP_CONTINUATION) {
+      // The common case: a whole message in one frame, all here. No pieces to gather.
+      const data = n === 0 ? EMPTY : this.#take(input, n);
+      if (this.#msgOp === OP_TEXT) {
+        const v = this.#utf8;
+        if (v.feed(data) >= 0) return this.#fail(CLOSE_INVALID_DATA, "a text message is not valid UTF-8");
+        if (!v.complete) return this.#fail(CLOSE_INVALID_DATA, "a text message ends inside a UTF-8 sequence");
+      }
+      const text = this.#msgOp === OP_TEXT;
+      this.#remaining = 0;
+      this.#msgOp = 0;
+      this.#state = "header";
+      sink.message(text, data);
+      return true;
+    }
     const data = n === 0 ? EMPTY : this.#take(input, n);
     this.#remaining = remaining - n;
     const last = this.#remaining === 0;
@@ -347,7 +370,7 @@ export class FrameReader {
       }
     }
     const text = this.#msgOp === OP_TEXT;
-    this.#chunks = [];
+    chunks.length = 0;
     this.#msgBytes = 0;
     this.#msgOp = 0;
     this.#compressed = false;

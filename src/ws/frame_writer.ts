@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { EvBuffer } from "../buffer/evbuffer.ts";
+import { type EvBuffer, reserveSegment } from "../buffer/evbuffer.ts";
 
 /** Payloads up to this size are copied behind their header; larger ones are added by reference. */
 const COPY_LIMIT = 2048;
@@ -74,9 +74,12 @@ export function writeFrame(out: EvBuffer, opcode: number, payload: Uint8Array, r
   const n = payload.length;
   const first = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
   const hs = headerSize(n, masked);
+  // The reservation's segment itself (no view per frame): the room starts at its `end`.
+  const seg = reserveSegment(out, masked || n <= COPY_LIMIT ? hs + n : hs);
+  const dst = seg.buf;
+  const at = seg.end;
   if (masked) {
-    const dst = out.reserveSpace(hs + n);
-    const keyAt = putHeader(dst, 0, first, n, true);
+    const keyAt = putHeader(dst, at, first, n, true);
     maskKey(dst, keyAt);
     const k0 = dst[keyAt];
     const k1 = dst[keyAt + 1];
@@ -94,15 +97,12 @@ export function writeFrame(out: EvBuffer, opcode: number, payload: Uint8Array, r
     out.commitSpace(hs + n);
     return;
   }
+  const p = putHeader(dst, at, first, n, false);
   if (n <= COPY_LIMIT) {
-    const dst = out.reserveSpace(hs + n);
-    const p = putHeader(dst, 0, first, n, false);
     dst.set(payload, p);
     out.commitSpace(hs + n);
     return;
   }
-  const dst = out.reserveSpace(hs);
-  putHeader(dst, 0, first, n, false);
   out.commitSpace(hs);
   out.add(payload);
 }
@@ -116,11 +116,20 @@ export function writeTextFrame(out: EvBuffer, text: string, masked: boolean): vo
   const len = text.length;
   // Each UTF-16 unit is at most 3 UTF-8 bytes: a string this short fits a 2-byte header.
   if (!masked && len * 3 < 126) {
-    const dst = out.reserveSpace(2 + len * 3);
-    const { written } = encoder.encodeInto(text, dst.subarray(2));
-    dst[0] = 0x81;
-    dst[1] = written;
-    out.commitSpace(2 + written);
+    const seg = reserveSegment(out, 2 + len * 3);
+    const dst = seg.buf;
+    const at = seg.end;
+    let n = 0;
+    // ASCII, the common case, is copied by hand: cheaper than encodeInto's view and result object.
+    for (; n < len; n++) {
+      const c = text.charCodeAt(n);
+      if (c >= 0x80) break;
+      dst[at + 2 + n] = c;
+    }
+    if (n < len) n += encoder.encodeInto(text.slice(n), dst.subarray(at + 2 + n)).written;
+    dst[at] = 0x81;
+    dst[at + 1] = n;
+    out.commitSpace(2 + n);
     return;
   }
   writeFrame(out, 0x1, encoder.encode(text), false, masked);
