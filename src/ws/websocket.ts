@@ -76,8 +76,8 @@ export interface WebSocketSessionOptions {
   readonly sendHighWaterMark?: number;
 }
 
-/** The defaults of {@linkcode WebSocketSessionOptions}. */
-export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+/** The default maxPayload of {@linkcode WebSocketSessionOptions}: 16 MiB. */
+export const DEFAULT_MAX_PAYLOAD: number = 16 * 1024 * 1024;
 const DEFAULT_CLOSE_TIMEOUT = 5000;
 const DEFAULT_SEND_HIGH_WATER = 65536;
 /** Input held while the application has paused the connection, before the socket stops being read. */
