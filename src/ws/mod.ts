@@ -22,6 +22,7 @@ export {
   type WebSocketCloseCallback,
   type WebSocketControlCallback,
   type WebSocketDrainCallback,
+  type WebSocketErrorCallback,
   type WebSocketMessage,
   type WebSocketMessageCallback,
   type WebSocketSessionOptions,

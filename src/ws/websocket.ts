@@ -20,6 +20,7 @@ import { EV_PERSIST, EV_READ, EV_WRITE } from "../event/flags.ts";
 import type { DeflateAgreement } from "./extensions.ts";
 import {
   CLOSE_ABNORMAL,
+  CLOSE_INTERNAL_ERROR,
   CLOSE_NO_STATUS,
   isSendableCloseCode,
   OP_BINARY,
@@ -60,6 +61,9 @@ export type WebSocketCloseCallback<A = unknown> = (
 
 /** Called with the payload of a ping or pong. */
 export type WebSocketControlCallback<A = unknown> = (ws: WebSocket, data: Uint8Array, arg: A) => void;
+
+/** Called with an error one of the connection's callbacks threw. */
+export type WebSocketErrorCallback<A = unknown> = (ws: WebSocket, error: unknown, arg: A) => void;
 
 /** Called when the unsent bytes fall back below the high-water mark after a send returned false. */
 export type WebSocketDrainCallback<A = unknown> = (ws: WebSocket, arg: A) => void;
@@ -191,6 +195,7 @@ export class WebSocket {
   #pingCb: WebSocketControlCallback | null = null;
   #pongCb: WebSocketControlCallback | null = null;
   #drainCb: WebSocketDrainCallback | null = null;
+  #errorCb: WebSocketErrorCallback | null = null;
   readonly #sink: FrameSink;
 
   static readonly #readcb = (_b: BufferEvent, ws: WebSocket): void => ws.#onReadable();
@@ -346,6 +351,18 @@ export class WebSocket {
   setControlCbs(ping: WebSocketControlCallback | null, pong: WebSocketControlCallback | null): void {
     this.#pingCb = checkCb(ping, "ping") as WebSocketControlCallback | null;
     this.#pongCb = checkCb(pong, "pong") as WebSocketControlCallback | null;
+  }
+
+  /**
+   * Receive the errors this connection's callbacks throw (the connection
+   * then closes with 1011); by default they are printed on stderr. Null
+   * restores that.
+   *
+   * @throws {TypeError} if cb is neither a function nor null
+   */
+  setErrorCb<A>(cb: WebSocketErrorCallback<A> | null, arg?: A): void {
+    this.#errorCb = checkCb(cb, "cb") as WebSocketErrorCallback | null;
+    if (arguments.length > 1) this.#arg = arg;
   }
 
   /**
@@ -525,7 +542,7 @@ export class WebSocket {
     if (this.#wantDrain && this.#bev.output.length <= this.#opts.sendHighWaterMark) {
       this.#wantDrain = false;
       const cb = this.#drainCb;
-      if (cb !== null && this.#state === "open") cb(this, this.#arg);
+      if (cb !== null && this.#state === "open") this.#guard(() => cb(this, this.#arg));
     }
   }
 
@@ -544,19 +561,22 @@ export class WebSocket {
   #onMessage(text: boolean, data: Uint8Array): void {
     const cb = this.#messageCb;
     if (cb === null) return;
-    cb(this, text ? decoder.decode(data) : data, this.#arg);
+    const message = text ? decoder.decode(data) : data;
+    this.#guard(() => cb(this, message, this.#arg));
   }
 
   /** A ping, answered at once. */
   #onPing(data: Uint8Array): void {
     if (this.#state === "open") writeFrame(this.#bev.output, OP_PONG, data, false, this.#client);
-    this.#pingCb?.(this, data, this.#arg);
+    const cb = this.#pingCb;
+    if (cb !== null) this.#guard(() => cb(this, data, this.#arg));
   }
 
   /** A pong. */
   #onPong(data: Uint8Array): void {
     this.#awaitingPong = false;
-    this.#pongCb?.(this, data, this.#arg);
+    const cb = this.#pongCb;
+    if (cb !== null) this.#guard(() => cb(this, data, this.#arg));
   }
 
   /** The peer's close frame. */
@@ -603,6 +623,30 @@ export class WebSocket {
     writeFrame(this.#bev.output, OP_PING, EMPTY, false, this.#client);
   }
 
+  /**
+   * Run an application callback. One that throws must not take the loop
+   * (and every other connection) down: the error goes to the error
+   * callback, or to stderr when there is none, as Deno.serve and Bun.serve
+   * report handler errors, and this connection closes with 1011.
+   */
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      const report = this.#errorCb;
+      if (report !== null) {
+        try {
+          report(this, err, this.#arg);
+        } catch {
+          // A failing reporter must not become a second error path.
+        }
+      } else {
+        console.error("levent: a WebSocket callback threw:", err);
+      }
+      if (this.#state === "open") this.close(CLOSE_INTERNAL_ERROR, "internal error");
+    }
+  }
+
   /** The peer broke the protocol: close with the code and drop the connection once the frame is out. */
   #fail(failure: FrameFailure): void {
     if (this.#state === "closed") return;
@@ -637,7 +681,7 @@ export class WebSocket {
     }
     const cb = this.#closeCb;
     this.#closeCb = null;
-    cb?.(this, code, reason, clean, this.#arg);
+    if (cb !== null) this.#guard(() => cb(this, code, reason, clean, this.#arg));
   }
 }
 

@@ -279,3 +279,31 @@ test("bad arguments to send(), the callbacks and options get TypeError or RangeE
     /closeTimeoutMs/,
   );
 });
+
+test("a message callback that throws closes only its connection with 1011 and reports the error; the server goes on", async () => {
+  const reported: unknown[] = [];
+  const s = await startWsServer({}, (http) => {
+    http.setCb("/boom", (req) => {
+      const ws = WebSocket.upgrade(req);
+      ws?.setErrorCb((_w, err) => reported.push(err));
+      ws?.setMessageCb(() => {
+        throw new Error("handler bug");
+      });
+    });
+  });
+  try {
+    const bad = await RawWsClient.connect(s.port, "/boom");
+    bad.send({ opcode: TEXT, payload: "trigger" });
+    const f = await bad.next();
+    assert.equal(f?.opcode, CLOSE);
+    assert.equal((f!.payload[0] << 8) | f!.payload[1], 1011);
+    assert.equal((reported[0] as Error).message, "handler bug");
+    const good = await RawWsClient.connect(s.port);
+    good.send({ opcode: TEXT, payload: "still serving" });
+    assert.equal(dec.decode((await good.nextData())!.payload), "still serving");
+    good.close();
+    bad.close();
+  } finally {
+    await s.stop();
+  }
+});
