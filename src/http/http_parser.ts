@@ -72,7 +72,7 @@
  * @module
  */
 import { type EvBuffer, EvBufferPtr, firstSegment } from "../buffer/evbuffer.ts";
-import { checkCount, checkLimit, checkOneOf, checkString, typeError } from "../check.ts";
+import { checkBoolean, checkCount, checkLimit, checkObject, checkOneOf, checkString, typeError } from "../check.ts";
 import { HttpError, type HttpErrorCode } from "./http_error.ts";
 
 /** Whether a parser reads requests (a server) or responses (a client). */
@@ -142,6 +142,17 @@ export const DEFAULT_HTTP_PARSER_LIMITS: Readonly<HttpParserLimits> = Object.fre
   maxBodySize: Infinity,
   maxChunkExtensionSize: 16384,
 });
+
+/** Options of {@linkcode HttpParser} beside its limits. */
+export interface HttpParserOptions {
+  /**
+   * Refuse an HTTP/1.1 request without a Host field (400, RFC 9112 §3.2).
+   * Default true. libevent's own clients (its evrpc client among them) send
+   * none, so a server that must serve them turns this off; two Host fields
+   * or a malformed one are refused either way.
+   */
+  readonly requireHost?: boolean;
+}
 
 /** What request and response heads share. */
 export interface HttpHeadBase {
@@ -952,6 +963,7 @@ function ipv4(text: string, from: number, to: number): boolean {
 export class HttpParser<K extends HttpParserKind = HttpParserKind> {
   readonly #kind: K;
   readonly #limits: Readonly<HttpParserLimits>;
+  readonly #requireHost: boolean;
   #state: HttpParserState = "start_line";
   #error: ParseErrorEvent | null = null;
   /** The event a finished section produced, handed from a line parser to #readLines. */
@@ -1019,10 +1031,10 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
   /**
    * A parser for requests (a server's) or responses (a client's).
    *
-   * @throws {TypeError} if kind is neither "request" nor "response", or a limit is not a number
+   * @throws {TypeError} if kind is neither "request" nor "response", a limit is not a number, or an option has the wrong type
    * @throws {RangeError} if a limit is not an integer >= 0 (maxBodySize may be Infinity)
    */
-  constructor(kind: K, limits?: Partial<HttpParserLimits>) {
+  constructor(kind: K, limits?: Partial<HttpParserLimits>, options?: HttpParserOptions) {
     checkOneOf(kind, "kind", PARSER_KINDS);
     this.#kind = kind;
     const merged: HttpParserLimits = { ...DEFAULT_HTTP_PARSER_LIMITS };
@@ -1037,6 +1049,8 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
         : checkCount(merged[key], `limits.${key}`);
     }
     this.#limits = Object.freeze(merged);
+    const requireHost = options === undefined ? undefined : checkObject(options, "options").requireHost;
+    this.#requireHost = requireHost === undefined || checkBoolean(requireHost, "options.requireHost");
   }
 
   /** Whether this parser reads requests or responses. */
@@ -1983,7 +1997,7 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
     }
     const minor = this.#versionMinor;
     const request = this.#kind === "request";
-    if (request && ((minor === 1 && hosts === 0) || hosts > 1 || !hostOk)) {
+    if (request && ((minor === 1 && hosts === 0 && this.#requireHost) || hosts > 1 || !hostOk)) {
       return this.#fail(
         "ERR_INVALID_HOST",
         hosts === 0 ? "an HTTP/1.1 request without Host" : hosts > 1 ? "more than one Host" : "a malformed Host",

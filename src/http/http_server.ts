@@ -10,6 +10,7 @@
 import { BufferEvent } from "../buffer/bufferevent.ts";
 import { Listener, type ListenerTarget } from "../buffer/listener.ts";
 import {
+  checkBoolean,
   checkCallback,
   checkCount,
   checkEventBase,
@@ -66,6 +67,8 @@ export interface HttpServerOptions extends HttpServerTimeouts {
   readonly defaultContentType?: string | null;
   /** The methods served; see {@linkcode HttpServer.setAllowedMethods}. */
   readonly allowedMethods?: readonly string[];
+  /** Answer an HTTP/1.1 request without Host with 400; see {@linkcode HttpServer.setRequireHost}. Default true. */
+  readonly requireHost?: boolean;
 }
 
 /** Options of {@linkcode HttpServer.setCb} and {@linkcode HttpServer.setGenCb}. */
@@ -214,6 +217,7 @@ export class HttpServer {
     if (o.bodyHighWatermark !== undefined) this.setBodyHighWatermark(o.bodyHighWatermark);
     if (o.defaultContentType !== undefined) this.setDefaultContentType(o.defaultContentType);
     if (o.allowedMethods !== undefined) this.setAllowedMethods(o.allowedMethods);
+    if (o.requireHost !== undefined) this.setRequireHost(o.requireHost);
     this.setTimeout(o);
   }
 
@@ -507,6 +511,20 @@ export class HttpServer {
   setMaxBodySize(n: number): void {
     this.#setLimit("maxBodySize", checkLimit(n, "maxBodySize"));
     this.#cfg.bufferedBodyLimit = n;
+  }
+
+  /**
+   * Whether an HTTP/1.1 request without a Host field is refused with 400, as
+   * RFC 9112 §3.2 asks (default true). libevent's own clients send none
+   * unless told to (its evrpc client never does): turn it off to serve
+   * them, as libevent's evhttp does. Such a request goes to the bound
+   * server's callbacks, not a virtual host's. Two Host fields or a
+   * malformed one still get 400. Applies to connections accepted afterwards.
+   *
+   * @throws {TypeError} if on is not a boolean
+   */
+  setRequireHost(on: boolean): void {
+    this.#cfg.requireHost = checkBoolean(on, "on");
   }
 
   /**
@@ -807,6 +825,8 @@ export class ServerConfig {
   allowHeader = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH";
   contentTypeLine: string | null = "Content-Type: text/html; charset=ISO-8859-1\r\n";
   limits: Partial<HttpParserLimits> = {};
+  /** Refuse HTTP/1.1 requests without Host (400). */
+  requireHost = true;
   timeouts: ServerTimeouts = { ...DEFAULT_TIMEOUTS };
   maxConnections: number = Infinity;
   maxPipelined = 32;

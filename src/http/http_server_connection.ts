@@ -171,7 +171,7 @@ export class HttpServerConnection {
     this.cfg = cfg;
     this.bev = bev;
     this.peer = peer;
-    this.#parser = new HttpParser("request", cfg.limits);
+    this.#parser = new HttpParser("request", cfg.limits, { requireHost: cfg.requireHost });
     const base = cfg.base;
     this.#idleSince = base.now();
     cfg.connections.add(this);

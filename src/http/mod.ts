@@ -33,6 +33,7 @@ export {
   HttpParser,
   type HttpParserKind,
   type HttpParserLimits,
+  type HttpParserOptions,
   type HttpParserState,
   type ParseBodyEvent,
   type ParseEndEvent,
