@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { LeventError, type LeventErrorOptions } from "../errors.ts";
 
 /**
  * Codes a {@linkcode WebSocketError} carries:
@@ -29,14 +30,13 @@ export type WebSocketErrorCode = "ERR_WS_HANDSHAKE" | "ERR_WS_CONNECT" | "ERR_WS
  * console.log(err.code);
  * ```
  */
-export class WebSocketError extends Error {
+export class WebSocketError extends LeventError {
   /** A stable code for the kind of error. */
-  readonly code: WebSocketErrorCode;
+  declare readonly code: WebSocketErrorCode;
 
-  /** Make an error with a code, a message and an optional cause. */
-  constructor(code: WebSocketErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** Make an error with a code, a message and, in `options`, its cause. */
+  constructor(code: WebSocketErrorCode, message: string, options?: LeventErrorOptions) {
+    super(code, message, options);
     this.name = "WebSocketError";
-    this.code = code;
   }
 }
