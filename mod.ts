@@ -23,5 +23,6 @@ export * from "./src/event/mod.ts";
 export * from "./src/buffer/mod.ts";
 export * from "./src/http/mod.ts";
 export * from "./src/ws/mod.ts";
+export * from "./src/rpc/mod.ts";
 export type * from "./src/platform.ts";
 export { autoPlatform } from "./adapters/auto.ts";
