@@ -7,6 +7,7 @@
  * @module
  */
 import { upgradeWebSocket } from "./fetch_upgrade.ts";
+import type { StandardWebSocket } from "./standard.ts";
 
 /** The part of a Hono context the helper reads. */
 export interface HonoContextLike {
@@ -19,19 +20,29 @@ export interface HonoContextLike {
 
 /** The event handlers a Hono WebSocket route gives (`hono/ws`'s WSEvents). */
 export interface HonoWebSocketEvents<Ctx> {
+  /** The WebSocket opened. */
   onOpen?: (evt: Event, ws: Ctx) => void;
+  /** A message arrived. */
   onMessage?: (evt: MessageEvent, ws: Ctx) => void;
+  /** The WebSocket closed. */
   onClose?: (evt: CloseEvent, ws: Ctx) => void;
+  /** The WebSocket failed (a close follows). */
   onError?: (evt: Event, ws: Ctx) => void;
 }
 
 /** What `hono/ws`'s WSContext is made from. */
 export interface HonoWSContextInit {
+  /** Send a message. */
   send(data: string | ArrayBuffer | Uint8Array, options: unknown): void;
+  /** Start the closing handshake. */
   close(code?: number, reason?: string): void;
+  /** The underlying socket (a {@linkcode StandardWebSocket}). */
   raw?: unknown;
+  /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3). */
   readyState: 0 | 1 | 2 | 3;
+  /** The request's URL. */
   url?: string | URL | null;
+  /** The subprotocol agreed, or "". */
   protocol?: string | null;
 }
 

@@ -32,6 +32,7 @@ export type { WebSocketUpgradeOptions } from "./server_upgrade.ts";
 export {
   StandardWebSocket,
   type StandardWebSocketData,
+  type StandardWebSocketHandler,
   type StandardWebSocketOptions,
   WebSocketCloseEvent,
 } from "./standard.ts";

@@ -40,7 +40,8 @@ export class WebSocketCloseEvent extends Event {
   }
 }
 
-type Handler = ((ev: Event) => void) | null;
+/** An `on...` event handler property: a function of the event, or null. */
+export type StandardWebSocketHandler = ((ev: Event) => void) | null;
 
 const encoder = new TextEncoder();
 let attachSession: (std: StandardWebSocket, ws: WebSocket) => void;
@@ -98,13 +99,13 @@ export class StandardWebSocket extends EventTarget {
   /** How binary messages arrive: as a `Blob` (the Web API's default) or an `ArrayBuffer`. */
   binaryType: "blob" | "arraybuffer" = "blob";
   /** Called on `open`. */
-  onopen: Handler = null;
+  onopen: StandardWebSocketHandler = null;
   /** Called with each `message` (a MessageEvent). */
-  onmessage: Handler = null;
+  onmessage: StandardWebSocketHandler = null;
   /** Called on `error` (then `close` follows). */
-  onerror: Handler = null;
+  onerror: StandardWebSocketHandler = null;
   /** Called on `close` (a {@linkcode WebSocketCloseEvent}). */
-  onclose: Handler = null;
+  onclose: StandardWebSocketHandler = null;
 
   #ws: WebSocket | null = null;
   #state = 0;
@@ -255,7 +256,7 @@ export class StandardWebSocket extends EventTarget {
     this.#failed();
   }
 
-  #emit(ev: Event, handler: Handler): void {
+  #emit(ev: Event, handler: StandardWebSocketHandler): void {
     if (handler !== null) {
       try {
         handler.call(this, ev);

@@ -139,18 +139,18 @@ export function newSession(init: SessionInit): WebSocket {
 
 /**
  * A WebSocket connection (libevent's `evws_connection`). Made by
- * {@linkcode acceptWebSocket} on a server (`evws_new_session`) or
- * {@linkcode connectWebSocket} on a client; callbacks run on the
+ * {@linkcode WebSocket.upgrade} on a server (`evws_new_session`) or
+ * {@linkcode WebSocket.connect} on a client; callbacks run on the
  * EventBase's loop.
  *
  * @example
  * ```ts
  * import { EventBase, HttpServer } from "@levent/levent";
- * import { acceptWebSocket } from "@levent/levent/ws";
+ * import { WebSocket } from "@levent/levent/ws";
  * const base = new EventBase();
  * const http = new HttpServer(base);
  * http.setCb("/echo", (req) => {
- *   const ws = acceptWebSocket(req); // evws_new_session()
+ *   const ws = WebSocket.upgrade(req); // evws_new_session()
  *   ws?.setMessageCb((ws, data) => ws.send(data)); // text back as text, binary as binary
  * });
  * await http.bind("127.0.0.1", 0);
