@@ -44,7 +44,8 @@ test(
       const bob = await browser.newPage();
       for (const page of [alice, bob]) {
         await page.goto(`http://127.0.0.1:${port}/`);
-        await page.waitForFunction(() => document.getElementById("log")?.textContent?.includes("(connected)"), null, {
+        // Page-side code as a string: it runs in the browser, where `document` exists.
+        await page.waitForFunction(`document.getElementById("log").textContent.includes("(connected)")`, null, {
           timeout: 10000,
         });
       }
@@ -52,7 +53,7 @@ test(
       await alice.press("#msg", "Enter");
       for (const page of [alice, bob]) {
         await page.waitForFunction(
-          () => document.getElementById("log")?.textContent?.includes("hello from Chromium <b>not bold</b>"),
+          `document.getElementById("log").textContent.includes("hello from Chromium <b>not bold</b>")`,
           null,
           { timeout: 10000 },
         );
