@@ -35,13 +35,16 @@ export type RpcFieldMode = "required" | "optional" | "array";
 /** The fields of a structure by name: what {@linkcode RpcStruct}'s constructor takes. */
 export type RpcFields = { readonly [name: string]: RpcField<RpcFieldKind, RpcFieldMode, unknown> };
 
-/** The decoded value of one element of a field of kind `K` (and nested structure `S`). */
+/**
+ * The decoded value of one element of a field of kind `K` (and nested
+ * structure `S`; a structure of unknown fields is a plain object).
+ */
 export type RpcKindValue<K extends RpcFieldKind, S> = K extends "int" ? number
   : K extends "int64" ? bigint
   : K extends "string" ? string
   : K extends "bytes" | "fixed_bytes" ? Uint8Array
   : S extends RpcStruct<infer F> ? RpcValue<F>
-  : never;
+  : { [name: string]: unknown };
 
 /** What encoding accepts for one element of a field of kind `K`: an int64 may be a safe integer too. */
 export type RpcKindInput<K extends RpcFieldKind, S> = K extends "int" ? number
@@ -49,7 +52,7 @@ export type RpcKindInput<K extends RpcFieldKind, S> = K extends "int" ? number
   : K extends "string" ? string
   : K extends "bytes" | "fixed_bytes" ? Uint8Array
   : S extends RpcStruct<infer F> ? RpcInput<F>
-  : never;
+  : { readonly [name: string]: unknown };
 
 /** The decoded value of a field: its element's, or an array of them. */
 export type RpcFieldValue<T> = T extends RpcField<infer K, infer M, infer S>
@@ -449,7 +452,8 @@ export class RpcStruct<F extends RpcFields = RpcFields> {
     checkInteger(tag, "tag", 0, U32_MAX);
     const head = new EvtagReader(buf.pullup(Math.min(10, buf.length)));
     head.tag();
-    const size = head.pos + head.int();
+    const length = head.int();
+    const size = head.pos + length;
     if (buf.length < size) throw new RpcError("ERR_RPC_MALFORMED", "malformed evtag data: a record is cut short");
     const r = new EvtagReader(buf.pullup(size));
     const got = r.header();
