@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { EvBuffer } from "../../src/buffer/evbuffer.ts";
+import type { EvBuffer } from "../../src/buffer/evbuffer.ts";
 import { EventBase } from "../../src/event/mod.ts";
 import { HttpServer, type HttpServerRequest } from "../../src/http/mod.ts";
 import {
@@ -21,8 +21,6 @@ import { kill, Message, msg, NeverReply } from "../../examples/lib/regress_rpc.t
 import { RawClient } from "../http/server_helpers.ts";
 import { DAGGER, NIELS, platform, startRpc } from "./rpc_util.ts";
 import { deferred, within } from "../util.ts";
-
-const latin1 = new TextDecoder("latin1");
 
 /** A raw POST as libevent's evrpc client writes it: HTTP/1.1, Content-Length, no Host. */
 function rpcPost(name: string, body: Uint8Array, extra = ""): Uint8Array {
