@@ -13,7 +13,7 @@ import { LeventError, type LeventErrorOptions } from "../errors.ts";
  *   last byte or over 32 bits, an integer over 8 nibbles (16 for int64),
  *   a record or integer cut short, a payload that does not hold its value.
  * - `ERR_RPC_TAG_MISMATCH`: a record has another tag than the one asked for
- *   (`unmarshalInt(buf, 3)` meeting tag 4).
+ *   (`evtagUnmarshalInt(buf, 3)` meeting tag 4).
  * - `ERR_RPC_UNKNOWN_TAG`: a structure holds a tag its schema does not name.
  * - `ERR_RPC_DUPLICATE_FIELD`: a field that is not an array comes twice.
  * - `ERR_RPC_MISSING_FIELD`: a required field is absent.
@@ -63,12 +63,12 @@ export type RpcErrorCode =
  *
  * @example
  * ```ts
- * import { RpcError, unmarshalInt } from "@levent/levent/rpc";
+ * import { evtagUnmarshalInt, RpcError } from "@levent/levent/rpc";
  * import { EvBuffer } from "@levent/levent/buffer";
  * const buf = new EvBuffer();
  * buf.add(new Uint8Array([0x80])); // a tag without its last byte
  * try {
- *   unmarshalInt(buf, 1);
+ *   evtagUnmarshalInt(buf, 1);
  * } catch (err) {
  *   if (err instanceof RpcError) console.log(err.code); // ERR_RPC_MALFORMED
  * }

@@ -64,13 +64,11 @@ export type RpcFieldInput<T> = T extends RpcField<infer K, infer M, infer S>
   ? M extends "array" ? readonly RpcKindInput<K, S>[] : RpcKindInput<K, S>
   : never;
 
-type Flatten<T> = { [K in keyof T]: T[K] } & unknown;
-
 /**
  * A decoded structure: required fields always there, optional ones when
  * they were sent, arrays always there (empty when none were sent).
  */
-export type RpcValue<F extends RpcFields> = Flatten<
+export type RpcValue<F extends RpcFields> =
   & {
     -readonly [K in keyof F as F[K] extends RpcField<RpcFieldKind, "optional", unknown> ? never : K]: RpcFieldValue<
       F[K]
@@ -80,14 +78,12 @@ export type RpcValue<F extends RpcFields> = Flatten<
     -readonly [K in keyof F as F[K] extends RpcField<RpcFieldKind, "optional", unknown> ? K : never]?: RpcFieldValue<
       F[K]
     >;
-  }
->;
+  };
 
 /** A structure to encode: required fields must be there; optional fields and arrays may be left out. */
-export type RpcInput<F extends RpcFields> = Flatten<
+export type RpcInput<F extends RpcFields> =
   & { [K in keyof F as F[K] extends RpcField<RpcFieldKind, "required", unknown> ? K : never]: RpcFieldInput<F[K]> }
-  & { [K in keyof F as F[K] extends RpcField<RpcFieldKind, "required", unknown> ? never : K]?: RpcFieldInput<F[K]> }
->;
+  & { [K in keyof F as F[K] extends RpcField<RpcFieldKind, "required", unknown> ? never : K]?: RpcFieldInput<F[K]> };
 
 const U32_MAX = 0xffffffff;
 
