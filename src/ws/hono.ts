@@ -7,7 +7,6 @@
  * @module
  */
 import { upgradeWebSocket } from "./fetch_upgrade.ts";
-import type { StandardWebSocket } from "./standard.ts";
 
 /** The part of a Hono context the helper reads. */
 export interface HonoContextLike {
@@ -36,7 +35,7 @@ export interface HonoWSContextInit {
   send(data: string | ArrayBuffer | Uint8Array, options: unknown): void;
   /** Start the closing handshake. */
   close(code?: number, reason?: string): void;
-  /** The underlying socket (a {@linkcode StandardWebSocket}). */
+  /** The underlying socket (a StandardWebSocket). */
   raw?: unknown;
   /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3). */
   readyState: 0 | 1 | 2 | 3;

@@ -6,7 +6,18 @@ import { cannotRunExamples, startExample } from "./spawn_example.ts";
 
 const skip = cannotRunExamples();
 
-for (const name of ["hello-world", "le-proxy", "http-server", "http-client"]) {
+for (
+  const name of [
+    "hello-world",
+    "le-proxy",
+    "http-server",
+    "http-client",
+    "ws-chat-server",
+    "ws-client",
+    "rpc-server",
+    "rpc-client",
+  ]
+) {
   test(`${name} answers --help and -h with its usage and exit 0`, { skip }, async () => {
     for (const flag of ["--help", "-h"]) {
       const ex = startExample(name, [flag]);

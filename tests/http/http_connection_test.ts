@@ -899,3 +899,30 @@ test("an https connection goes through the platform's TLS, checking the server's
     await h.close();
   }
 });
+
+test("the client turns Nagle off on each connection it makes, so a body written after its head does not wait for a delayed ACK", async () => {
+  const noDelay: boolean[] = [];
+  const spying: Platform = {
+    ...platform,
+    name: platform.name,
+    connect: async (options) => {
+      const socket = await platform.connect(options);
+      const original = socket.setNoDelay.bind(socket);
+      socket.setNoDelay = (on: boolean) => {
+        noDelay.push(on);
+        original(on);
+      };
+      return socket;
+    },
+  };
+  const h = new Harness({ platform: spying as typeof platform });
+  try {
+    const server = await h.server((_req, conn) => conn.write(response(200, "ok")));
+    const conn = h.connection({ port: server.port });
+    const out = await h.fetch(conn, "POST", "/", (req) => req.outputBuffer.addString("a body"));
+    assert.equal(out.code, 200);
+    assert.deepEqual(noDelay, [true]);
+  } finally {
+    await h.close();
+  }
+});

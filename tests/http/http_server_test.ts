@@ -931,7 +931,8 @@ test("curl gets hello world, a chunked answer and an echo over one keep-alive co
       let text = "";
       p.stdout.on("data", (d: Uint8Array) => (text += new TextDecoder().decode(d)));
       p.on("error", reject);
-      p.on("exit", (code) => (code === 0 ? resolve(text) : reject(new Error(`curl exited ${code}`))));
+      // 'close', not 'exit': it comes once stdout was read to its end.
+      p.on("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`curl exited ${code}`))));
     });
     assert.equal(out, "Hello, World!abposted[0]");
   } finally {

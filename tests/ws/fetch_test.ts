@@ -11,7 +11,7 @@ import { defineWebSocketHelper, WSContext } from "hono/ws";
 // The root module registers the runtime's adapter: StandardWebSocket makes its own EventBase, as users' code does.
 import "../../mod.ts";
 import { serve } from "../../src/http/mod.ts";
-import { honoWebSocket, StandardWebSocket, upgradeWebSocket, WebSocketCloseEvent } from "../../src/ws/mod.ts";
+import { honoWebSocket, StandardWebSocket, upgradeWebSocket, type WebSocketCloseEvent } from "../../src/ws/mod.ts";
 import { platform, startWsServer } from "./ws_helpers.ts";
 import { deferred, within } from "../util.ts";
 
