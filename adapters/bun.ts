@@ -51,11 +51,11 @@ import {
   codedError,
   ipAddress,
   isSignalName,
-  nodeCompression,
   nodeFileSystem,
   nodeLookup,
   unixAddress,
 } from "./node_shared.ts";
+import { nodeCompression } from "./zlib.ts";
 
 // ---------------------------------------------------------------------------
 // The slice of Bun's API this adapter uses, written out by hand: Deno type-checks

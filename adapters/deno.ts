@@ -64,17 +64,9 @@ import type {
   TlsConnectOptions,
   TlsListenOptions,
 } from "../src/platform.ts";
-import {
-  coded,
-  codedError,
-  ipAddress,
-  isSignalName,
-  nodeBindUdp,
-  nodeCompression,
-  nodeLookup,
-  unixAddress,
-} from "./node_shared.ts";
+import { coded, codedError, ipAddress, isSignalName, nodeBindUdp, nodeLookup, unixAddress } from "./node_shared.ts";
 import { nodePlatform } from "./node.ts";
+import { nodeCompression } from "./zlib.ts";
 
 /**
  * Queued bytes above which `write()` asks the owner to wait for `drain`.

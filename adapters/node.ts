@@ -45,11 +45,11 @@ import {
   ipAddress,
   isSignalName,
   nodeBindUdp,
-  nodeCompression,
   nodeFileSystem,
   nodeLookup,
   unixAddress,
 } from "./node_shared.ts";
+import { nodeCompression } from "./zlib.ts";
 
 /** What carries a socket's bytes: it decides error mapping and whether an abortive close is possible. */
 type SocketKind = "tcp" | "unix" | "tls";

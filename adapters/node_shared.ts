@@ -1,8 +1,14 @@
 /**
  * Pieces built on `node:` modules that all three runtimes provide and where
- * no faster native API exists: raw-deflate streams (`node:zlib`), system name
- * lookup (`node:dns`), UDP (`node:dgram`, which Deno and Node both support
- * without flags), and error-code normalisation.
+ * the runtime has no native equivalent, plus error-code normalisation:
+ *
+ * - system name lookup (`node:dns`): `dns.lookup` is getaddrinfo (hosts
+ *   file, then DNS); Deno's own `Deno.resolveDns` skips the hosts file;
+ * - UDP (`node:dgram`), for Node and Deno: Deno's own `Deno.listenDatagram`
+ *   needs `--unstable-net` (Bun uses `Bun.udpSocket`);
+ * - files (`node:fs/promises`), for Node and Bun (Deno uses `Deno.open`).
+ *
+ * Raw-deflate streams (`node:zlib`) are in `zlib.ts`.
  *
  * @module
  */
@@ -11,22 +17,17 @@ import { Buffer } from "node:buffer";
 import dns from "node:dns";
 import type { Stats } from "node:fs";
 import { type FileHandle as NodeFileHandle, open, readdir, realpath, stat } from "node:fs/promises";
-import zlib from "node:zlib";
 import type {
-  Compression,
   DatagramHandler,
   DirEntry,
   FileHandle,
   FileInfo,
   FileSystem,
-  FlushMode,
   LookupAddress,
   NetAddress,
   SignalName,
   UdpBindOptions,
   UdpSocket,
-  ZStream,
-  ZStreamOptions,
 } from "../src/platform.ts";
 
 /** An Error carrying an errno-style `code`, as every adapter error does. */
@@ -118,82 +119,6 @@ export function ipAddress(transport: "tcp" | "udp", host: string, port: number):
 export function unixAddress(path: string): NetAddress {
   return { transport: "unix", host: path, port: 0, family: 0 };
 }
-
-const FLUSH: Record<FlushMode, number> = {
-  none: zlib.constants.Z_NO_FLUSH,
-  sync: zlib.constants.Z_SYNC_FLUSH,
-  finish: zlib.constants.Z_FINISH,
-};
-
-/**
- * The synchronous core of a node:zlib stream, used by zlib's own *Sync
- * functions. Those are one-shot, so after a chunk it closes the native
- * handle; keeping the handle is what lets a stream span messages.
- */
-interface SyncZlib {
-  _processChunk(chunk: Uint8Array, flushFlag: number): Uint8Array;
-  _handle: { close(): void } | null;
-  removeAllListeners(event: "error"): void;
-  on(event: "error", fn: () => void): void;
-  close(): void;
-}
-
-function noop(): void {}
-
-class NodeZStream implements ZStream {
-  #z: SyncZlib;
-  #closed = false;
-
-  constructor(z: SyncZlib) {
-    this.#z = z;
-    z.on("error", noop);
-  }
-
-  process(bytes: Uint8Array, flush: FlushMode): Uint8Array {
-    if (this.#closed) throw codedError("the compression stream is closed", "EZLIB");
-    const z = this.#z;
-    const handle = z._handle;
-    if (handle === null) throw codedError("the compression stream is closed", "EZLIB");
-    const close = handle.close;
-    handle.close = noop;
-    let out: Uint8Array;
-    try {
-      out = z._processChunk(bytes, FLUSH[flush]);
-    } catch (err) {
-      const e = coded(err, "EZLIB");
-      e.code = "EZLIB";
-      throw e;
-    } finally {
-      handle.close = close;
-      z._handle = handle;
-      // Each synchronous call adds an "error" listener of its own; keep only
-      // ours, which stops a late error event from crashing the process.
-      z.removeAllListeners("error");
-      z.on("error", noop);
-    }
-    // The result can be a view of zlib's output buffer, which the next call
-    // reuses; copy it (Buffer#slice would only make another view).
-    return new Uint8Array(out);
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#z.close();
-  }
-}
-
-/** Raw-deflate streams over node:zlib's synchronous chunk processing. */
-export const nodeCompression: Compression = {
-  createDeflateRaw(options: ZStreamOptions = {}): ZStream {
-    const z = zlib.createDeflateRaw({ level: options.level ?? 6, windowBits: options.windowBits ?? 15 });
-    return new NodeZStream(z as unknown as SyncZlib);
-  },
-  createInflateRaw(options: ZStreamOptions = {}): ZStream {
-    const z = zlib.createInflateRaw({ windowBits: options.windowBits ?? 15 });
-    return new NodeZStream(z as unknown as SyncZlib);
-  },
-};
 
 /** System name lookup through node:dns (getaddrinfo: hosts file, then DNS). */
 export function nodeLookup(host: string, family: 0 | 4 | 6 = 0): Promise<LookupAddress[]> {

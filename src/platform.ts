@@ -50,7 +50,10 @@ export interface NetAddress {
  * - `EINVAL`: bad arguments, or an operation the runtime refused.
  * - `EBADF`: the socket was already closed.
  * - `ECANCELED`: the operation was cancelled by a close.
- * - `EZLIB`: corrupt compressed input, or a closed compression stream.
+ * - `EZLIB`: corrupt compressed input, or a compression stream that was
+ *   closed, finished, or failed before.
+ * - `EMSGSIZE`: a compression stream's output passed the `maxOutput` its
+ *   caller allowed ({@linkcode ZStream.process}).
  *
  * An errno-style code a runtime reports that none of these covers (for
  * example `EMFILE`, `ENOTDIR`, `ELOOP`, `EHOSTUNREACH`) is passed on as it is.
@@ -70,7 +73,8 @@ export type NetErrorCode =
   | "EINVAL"
   | "EBADF"
   | "ECANCELED"
-  | "EZLIB";
+  | "EZLIB"
+  | "EMSGSIZE";
 
 /**
  * What a socket tells its owner. The adapter calls these; the owner sets them
@@ -333,35 +337,75 @@ export interface FileSystem {
   realPath(path: string): Promise<string>;
 }
 
-/** How much a compression stream flushes after a chunk. */
+/**
+ * How much a compression stream flushes after a chunk: `"none"` lets it
+ * hold output back (it may return nothing until a later flush), `"sync"`
+ * returns everything so far, ending on a byte boundary, `"finish"` ends the
+ * stream.
+ */
 export type FlushMode = "none" | "sync" | "finish";
 
-/** A synchronous raw-deflate (RFC 1951) compressor or decompressor stream. */
+/**
+ * A synchronous raw-deflate (RFC 1951) compressor or decompressor stream.
+ * The stream keeps its context (the last window of data) from one call to
+ * the next, so a message can refer back into the messages before it, as
+ * permessage-deflate's context takeover (RFC 7692) needs.
+ */
 export interface ZStream {
   /**
-   * Feed bytes and return what comes out. `"sync"` flushes everything so
-   * far to a byte boundary (ending in `00 00 ff ff` when compressing),
-   * `"finish"` ends the stream. Throws an Error with code `"EZLIB"` on
-   * corrupt input.
+   * Feed bytes and return what comes out (the caller's to keep).
+   *
+   * A compressor flushed with `"sync"` ends its output in `00 00 ff ff`.
+   * A decompressor given `"sync"` returns everything the input so far
+   * decodes to; give it `"sync"` at the end of each message (for
+   * permessage-deflate: the message with `00 00 ff ff` appended).
+   *
+   * @param bytes The input; the stream does not keep a reference to it.
+   * @param flush How much to flush (see {@linkcode FlushMode}).
+   * @param maxOutput The most bytes this call may return (default: no
+   *   limit). A decompressor bounds what a small input expands to with it:
+   *   past the bound it stops and throws.
+   * @throws {Error} code `"EZLIB"` on corrupt input, or when the stream was
+   *   closed, finished (after `"finish"`) or failed; code `"EMSGSIZE"` when
+   *   the output would pass `maxOutput`. After a throw the stream stays
+   *   failed until {@linkcode ZStream.reset}.
    */
-  process(bytes: Uint8Array, flush: FlushMode): Uint8Array;
-  /** Release the stream's memory. */
+  process(bytes: Uint8Array, flush: FlushMode, maxOutput?: number): Uint8Array;
+  /**
+   * Forget the context and start a new stream with the same options, as
+   * zlib's `deflateReset`/`inflateReset` do: cheaper than closing the
+   * stream and creating another. permessage-deflate's no_context_takeover
+   * calls it after each message. Also clears a finished or failed state.
+   */
+  reset(): void;
+  /** Release the stream's memory. Later calls to `process` throw `"EZLIB"`. */
   close(): void;
 }
 
 /** Options for a raw-deflate stream. */
 export interface ZStreamOptions {
-  /** Compression level 0-9 (compressor only). */
+  /** Compression level, an integer 0-9 (compressor only); default 6. */
   readonly level?: number;
-  /** Window size as log2, 8-15 (9-15 for the compressor). */
+  /**
+   * Window size as log2, an integer: 9-15 for the compressor (zlib has no
+   * 8-bit deflate window), 8-15 for the decompressor; default 15.
+   */
   readonly windowBits?: number;
 }
 
 /** Raw-deflate streaming compression. */
 export interface Compression {
-  /** A new raw-deflate compressor. */
+  /**
+   * A new raw-deflate compressor.
+   *
+   * @throws {RangeError} (code `"EINVAL"`) for a level or windowBits out of range.
+   */
   createDeflateRaw(options?: ZStreamOptions): ZStream;
-  /** A new raw-deflate decompressor. */
+  /**
+   * A new raw-deflate decompressor.
+   *
+   * @throws {RangeError} (code `"EINVAL"`) for a windowBits out of range.
+   */
   createInflateRaw(options?: ZStreamOptions): ZStream;
 }
 
