@@ -20,9 +20,13 @@
  * - Clock: `performance.now()` and `setTimeout`; `yieldToIo` uses
  *   `setImmediate`. Signals: `Deno.addSignalListener`. Files: `Deno.open`,
  *   `Deno.stat`, `Deno.readDir`, `Deno.realPath`.
- * - Compression, system name lookup and UDP come from `node_shared.ts`
- *   (`node:zlib`, `node:dns`, `node:dgram`): Deno's own UDP API needs
- *   `--unstable-net`.
+ * - `node:` modules only where Deno has no API of its own: compression
+ *   (`zlib.ts`, over `node:zlib`: Deno has no synchronous deflate), system
+ *   name lookup and UDP (`node_shared.ts`: `node:dns` for getaddrinfo, as
+ *   `Deno.resolveDns` skips the hosts file; `node:dgram`, as
+ *   `Deno.listenDatagram` needs `--unstable-net`), and a client that binds
+ *   its local address or port (`node_net.ts`, over `node:net` and
+ *   `node:tls`: `Deno.connect` cannot bind), loaded only when one asks.
  *
  * @example
  * ```ts
@@ -65,7 +69,6 @@ import type {
   TlsListenOptions,
 } from "../src/platform.ts";
 import { coded, codedError, ipAddress, isSignalName, nodeBindUdp, nodeLookup, unixAddress } from "./node_shared.ts";
-import { nodePlatform } from "./node.ts";
 import { nodeCompression } from "./zlib.ts";
 
 /**
@@ -553,13 +556,16 @@ function listen(options: ListenOptions, onAccept: AcceptHandler, onError?: Accep
 
 /**
  * Deno.connect cannot bind the local end, and Deno's node:net can: a
- * client that asks for a local address or port connects through it.
+ * client that asks for a local address or port connects through
+ * `node_net.ts`, loaded on its first use.
  */
-let nodeNet: Platform | null = null;
+function nodeNet(): Promise<typeof import("./node_net.ts")> {
+  return import("./node_net.ts");
+}
 
 async function connect(options: ConnectOptions): Promise<TcpSocket> {
   if (options.localAddress !== undefined || options.localPort !== undefined) {
-    return (nodeNet ??= nodePlatform()).connect(options);
+    return (await nodeNet()).connectStream(options);
   }
   try {
     const conn: StreamConn = options.path !== undefined
@@ -573,7 +579,7 @@ async function connect(options: ConnectOptions): Promise<TcpSocket> {
 
 async function connectTls(options: TlsConnectOptions): Promise<TcpSocket> {
   if (options.localAddress !== undefined || options.localPort !== undefined) {
-    return (nodeNet ??= nodePlatform()).connectTls(options);
+    return (await nodeNet()).connectTls(options);
   }
   let tcp: Deno.TcpConn;
   try {

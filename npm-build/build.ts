@@ -3,11 +3,21 @@
  * which these machines cannot reach):
  *
  * 1. `npm/esm` and `npm/cjs`: one `.js` file per source file of `mod.ts`,
- *    `src/` and `adapters/`, compiled by esbuild;
+ *    `src/` and `adapters/`, compiled by esbuild, but for
+ *    `adapters/auto.ts`, whose top-level await CommonJS cannot have: each
+ *    runtime must load its own adapter only, so in esm/ auto.js imports
+ *    `#levent/auto`, which the package's `deno`, `bun` and `node` conditions
+ *    point at a one-line module per runtime (`auto_deno.js`...), and in
+ *    cjs/ it requires the runtime's adapter on demand (Deno resolves
+ *    `require()` without its `deno` condition);
  * 2. `.d.ts` files from `tsc --emitDeclarationOnly`, in both trees;
- * 3. `npm/package.json`, with `exports` derived from deno.json's;
- * 4. publint over `npm/`, and a smoke check that Node 20 can `require` and
- *    `import` every entry point;
+ * 3. `npm/package.json`, with `exports` derived from deno.json's and the
+ *    `imports` above;
+ * 4. publint over `npm/`; a smoke check that Node 20 can `require` and
+ *    `import` every entry point; and, on Node, Deno and Bun, that importing
+ *    and requiring the package gives that runtime's adapter without
+ *    evaluating another runtime's (their modules are made to throw in a
+ *    copy of the package);
  * 5. the test files compiled into `npm/esm/tests` and, unless `--no-test` is
  *    given, run there under the system Node (the oldest Node we support)
  *    with `node --test`.
@@ -19,6 +29,7 @@
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -162,6 +173,62 @@ function declarations(files: string[]): void {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
+/** The runtimes the package picks an adapter for, each with its adapter module and platform function. */
+const RUNTIMES = [
+  { name: "deno", module: "deno", fn: "denoPlatform" },
+  { name: "bun", module: "bun", fn: "bunPlatform" },
+  { name: "node", module: "node", fn: "nodePlatform" },
+] as const;
+
+/** The adapter selector: adapters/auto.ts in the source, a conditional subpath import in the package. */
+const AUTO = "adapters/auto.ts";
+const AUTO_IMPORT = "#levent/auto";
+
+/** The modules each runtime must not evaluate when it loads the package (the others' adapters). */
+const FOREIGN: Record<string, string[]> = {
+  deno: ["node", "bun", "node_net", "auto_node", "auto_bun"],
+  bun: ["node", "deno", "node_net", "auto_node", "auto_deno"],
+  node: ["deno", "bun", "auto_deno", "auto_bun"],
+};
+
+/**
+ * `adapters/auto.js` in esm/ and cjs/. The source's auto.ts picks the
+ * adapter with a top-level await; here esm/ reaches the runtime's adapter
+ * through `#levent/auto` (its conditions, in package.json's `imports`, pick
+ * one of the `auto_<runtime>.js` modules written here), and cjs/ requires
+ * it on demand, which CommonJS can do synchronously.
+ */
+async function emitAutoModules(): Promise<void> {
+  const write = (tree: string, name: string, code: string): void =>
+    fs.writeFileSync(path.join(tree, "adapters", `${name}.js`), code);
+  write(ESM, "auto", `export { autoPlatform } from "${AUTO_IMPORT}";\n`);
+  for (const rt of RUNTIMES) {
+    write(ESM, `auto_${rt.name}`, `export { ${rt.fn} as autoPlatform } from "./${rt.module}.js";\n`);
+  }
+  const pick = RUNTIMES.map((rt) =>
+    rt.name === "node"
+      ? `require("./${rt.module}.js").${rt.fn}`
+      : `g.${rt.name[0].toUpperCase()}${rt.name.slice(1)} !== undefined ? require("./${rt.module}.js").${rt.fn} :`
+  ).join("\n  ");
+  const cjs = await esbuild.transform(
+    `// The runtime's adapter only: the others are never required.\n` +
+      `const g = globalThis as { Deno?: unknown; Bun?: unknown };\n` +
+      `const select: () => unknown =\n  ${pick};\n` +
+      `export function autoPlatform(): unknown {\n  return select();\n}\n`,
+    { format: "cjs", target: "es2022", loader: "ts" },
+  );
+  write(CJS, "auto", cjs.code);
+}
+
+/** package.json's `imports`: `#levent/auto` to the runtime's module, by condition. */
+function autoImports(): Record<string, Record<string, string>> {
+  const target = (rt: string): string => `./esm/adapters/auto_${rt}.js`;
+  // deno and bun come first: both runtimes also match `node`.
+  return {
+    [AUTO_IMPORT]: { deno: target("deno"), bun: target("bun"), node: target("node"), default: target("node") },
+  };
+}
+
 interface DenoJson {
   version: string;
   license?: string;
@@ -202,6 +269,8 @@ function packageJson(deno: DenoJson, built: Set<string>): Record<string, unknown
     // Old resolvers that ignore `exports`.
     ...(root ? { main: root.require.default, module: root.import.default, types: root.import.types } : {}),
     exports,
+    // The adapter for the runtime at hand, for esm/ (see emitAutoModules).
+    imports: autoImports(),
     // The compiled tests live in esm/tests for the Node run; they are not shipped.
     files: ["esm/", "cjs/", "!esm/tests/", "!esm/examples/"],
   };
@@ -256,6 +325,65 @@ function smoke(node: string, subpaths: string[]): string | undefined {
   return result.status === 0 ? undefined : "the smoke check failed";
 }
 
+/** How to run a script with each runtime: the system Node, and the toolchain's Deno and Bun. */
+function runtimeCommands(node: string): Record<string, (script: string) => string[]> {
+  return {
+    node: (script) => [node, script],
+    // A package.json beside the script makes Deno resolve "levent" from node_modules.
+    deno: (script) => [path.join(BIN, "deno"), "run", "-A", "--no-lock", script],
+    bun: (script) => [path.join(BIN, "bun"), script],
+  };
+}
+
+/**
+ * For each runtime: install a copy of npm/ into a scratch project's
+ * node_modules, make the other runtimes' adapter modules throw when
+ * evaluated, and import and require "levent" there. Each must give the
+ * runtime's own platform, and no poisoned module may run.
+ */
+function adapterConditions(node: string): string | undefined {
+  const commands = runtimeCommands(node);
+  const failed: string[] = [];
+  const probe = (load: string): string =>
+    `${load}\nconst name = autoPlatform().name;\nnew EventBase().free();\nconsole.log(name);\n`;
+  for (const rt of RUNTIMES) {
+    const argv0 = commands[rt.name]("")[0];
+    if (!fs.existsSync(argv0)) {
+      console.log(`skip ${rt.name}: ${argv0} is not installed`);
+      continue;
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `levent-npm-${rt.name}-`));
+    try {
+      const pkgDir = path.join(dir, "node_modules", "levent");
+      fs.cpSync(OUT, pkgDir, {
+        recursive: true,
+        filter: (src) => !/[\\/]esm[\\/](tests|examples)$/.test(src),
+      });
+      for (const tree of ["esm", "cjs"]) {
+        for (const mod of FOREIGN[rt.name]) {
+          const file = path.join(pkgDir, tree, "adapters", `${mod}.js`);
+          if (!fs.existsSync(file)) continue;
+          fs.writeFileSync(file, `throw new Error("adapters/${mod}.js (${tree}) was loaded on ${rt.name}");\n`);
+        }
+      }
+      fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ type: "module", private: true }));
+      fs.writeFileSync(path.join(dir, "probe.mjs"), probe(`import { autoPlatform, EventBase } from "levent";`));
+      fs.writeFileSync(path.join(dir, "probe.cjs"), probe(`const { autoPlatform, EventBase } = require("levent");`));
+      for (const script of ["probe.mjs", "probe.cjs"]) {
+        const [cmd, ...args] = commands[rt.name](path.join(dir, script));
+        const result = spawnSync(cmd, args, { cwd: dir, encoding: "utf8", timeout: 60000 });
+        const said = result.stdout.trim().split("\n").pop() ?? "";
+        const ok = result.status === 0 && said === rt.name;
+        console.log(`${ok ? "ok  " : "FAIL"} ${rt.name} ${script}: ${ok ? said : result.stderr.trim() || said}`);
+        if (!ok) failed.push(`${rt.name} ${script}`);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return failed.length === 0 ? undefined : `adapter selection failed: ${failed.join(", ")}`;
+}
+
 async function main(): Promise<void> {
   const runTests = !process.argv.slice(2).includes("--no-test");
   const deno = JSON.parse(fs.readFileSync(path.join(ROOT, "deno.json"), "utf8")) as DenoJson;
@@ -275,8 +403,10 @@ async function main(): Promise<void> {
 
   step(`compiling ${library.length} files to esm/ and cjs/`);
   fs.rmSync(OUT, { recursive: true, force: true });
-  await compile(library, librarySet, ESM, "esm", false);
-  await compile(library, librarySet, CJS, "cjs", false);
+  const compiled = library.filter((rel) => rel !== AUTO);
+  await compile(compiled, librarySet, ESM, "esm", false);
+  await compile(compiled, librarySet, CJS, "cjs", false);
+  if (librarySet.has(AUTO)) await emitAutoModules();
   fs.writeFileSync(path.join(CJS, "package.json"), JSON.stringify({ type: "commonjs" }, null, 2) + "\n");
 
   step("declarations (tsc)");
@@ -299,7 +429,9 @@ async function main(): Promise<void> {
   const subpaths = Object.keys(pkg.exports as object).filter((s) => s !== "./package.json");
   step(`smoke check: require and import under ${node}`);
   const smokeProblem = smoke(node, subpaths);
-  const problems = [lintProblem, smokeProblem].filter((p) => p !== undefined);
+  step("smoke check: each runtime loads its own adapter only, by import and by require");
+  const conditionProblem = adapterConditions(node);
+  const problems = [lintProblem, smokeProblem, conditionProblem].filter((p) => p !== undefined);
 
   step(`compiling ${tests.length} test files to esm/tests/`);
   await compile(tests, testSet, ESM, "esm", true);
