@@ -4,10 +4,10 @@
  * files, signals, compression and system name lookup.
  *
  * Bun's `socket.write` is unbuffered: it returns how many bytes the kernel
- * took and drops the rest. This adapter keeps the unwritten tail in a queue
- * and sends it when Bun reports the socket writable again, so
- * {@linkcode TcpSocket.write} accepts every byte. It returns false once more
- * than 64 KiB wait in that queue (Node's default high-water mark), and the
+ * took and drops the rest. This adapter keeps the unwritten tail in the
+ * shared {@linkcode WriteQueue} and sends it when Bun reports the socket
+ * writable again, so {@linkcode TcpSocket.write} accepts every byte. It
+ * returns false from the contract's 64 KiB high-water mark on, and the
  * socket's `drain` handler fires once that queue has emptied.
  *
  * The module touches the `Bun` global only when {@linkcode bunPlatform} is
@@ -55,6 +55,7 @@ import {
   nodeLookup,
   unixAddress,
 } from "./node_shared.ts";
+import { WriteQueue, type WriteTarget } from "./write_queue.ts";
 import { nodeCompression } from "./zlib.ts";
 
 // ---------------------------------------------------------------------------
@@ -145,18 +146,11 @@ function localBind(options: LocalBind & { host: string }): { localAddress?: stri
   return { localAddress: options.localAddress ?? wildcard, localPort: options.localPort ?? 0 };
 }
 
-/** Above this many queued bytes write() asks the caller to wait for drain. */
-const HIGH_WATER_MARK = 64 * 1024;
-/** Queued chunks smaller than this are merged before sending, so a backlog of small writes costs few syscalls. */
-const COALESCE_BELOW = 16 * 1024;
-/** The largest merged chunk. */
-const COALESCE_UP_TO = 64 * 1024;
 /**
  * Bun 1.4.5 hands `data` a fresh buffer per call, but does not document that
  * it will keep doing so: lend the bytes, so consumers copy what they keep.
  */
 const DATA_OWNED = false;
-const EMPTY = new Uint8Array(0);
 
 /**
  * An exception from a user handler must not reach Bun, which would pass it to
@@ -205,22 +199,15 @@ class BunTcpSocket implements TcpSocket {
   #rawClosed = false;
   #closeErr: Error | undefined;
   #closeReported = false;
-  /** end() was called: FIN goes out once the queue is empty. */
-  #ending = false;
   /** Set while a TLS client waits for its handshake; connectTls settles through it. */
   #handshake: { resolve(s: BunTcpSocket): void; reject(err: Error): void } | undefined;
-
-  /** A write() returned false: the owner waits for `drain`. */
-  #drainWanted = false;
-  #queue: Uint8Array[] = [];
-  #head = 0;
-  #headOffset = 0;
-  #queued = 0;
+  readonly #out: WriteQueue;
 
   constructor(raw: RawSocket | undefined, path: string | undefined, accepted: boolean) {
     this.#raw = raw;
     this.#path = path;
     this.#accepted = accepted;
+    this.#out = new WriteQueue(this.#writeTarget(), { deferred: false });
   }
 
   // Addresses are read on first use rather than per connection: each read crosses
@@ -242,7 +229,7 @@ class BunTcpSocket implements TcpSocket {
   }
 
   get bufferedAmount(): number {
-    return this.#queued;
+    return this.#out.bufferedAmount;
   }
 
   start(handlers: SocketHandlers): void {
@@ -253,35 +240,20 @@ class BunTcpSocket implements TcpSocket {
   }
 
   write(bytes: Uint8Array): boolean {
-    if (this.#userClosed || this.#rawClosed || this.#ending) return false;
-    const len = bytes.length;
-    if (this.#queued === 0) {
-      const n = (this.#raw as RawSocket).write(bytes);
-      if (n === len) return true;
-      // -1: Bun is closing the socket; its close callback follows.
-      if (n < 0) return false;
-      this.#queue.push(n === 0 ? bytes : bytes.subarray(n));
-      this.#queued = len - n;
-    } else if (len > 0) {
-      this.#queue.push(bytes);
-      this.#queued += len;
-    }
-    if (this.#queued < HIGH_WATER_MARK) return true;
-    this.#drainWanted = true;
-    return false;
+    if (this.#rawClosed) return false;
+    return this.#out.write(bytes);
   }
 
   end(): void {
-    if (this.#userClosed || this.#rawClosed || this.#ending) return;
-    this.#ending = true;
-    if (this.#queued === 0) this.#shutdown();
+    if (this.#userClosed || this.#rawClosed) return;
+    this.#out.end();
   }
 
   close(): void {
     // Dropping queued bytes and then sending FIN would let the peer take a
     // truncated stream for a complete one: with bytes still queued, a TCP
     // close resets the connection instead.
-    this.#closeNow(this.#queued > 0 && this.#path === undefined);
+    this.#closeNow(this.#out.bufferedAmount > 0 && this.#path === undefined);
   }
 
   reset(): void {
@@ -295,7 +267,7 @@ class BunTcpSocket implements TcpSocket {
     this.#flowing = false;
     this.#held = undefined;
     this.#closeErr = undefined;
-    this.#dropQueue();
+    this.#out.close();
     const raw = this.#raw;
     // Bun runs the close callback inside close()/terminate(); it sees #userClosed and stays quiet.
     if (raw !== undefined && !this.#rawClosed) {
@@ -364,78 +336,40 @@ class BunTcpSocket implements TcpSocket {
     h.close();
   }
 
-  #dropQueue(): void {
-    this.#queue = [];
-    this.#head = 0;
-    this.#headOffset = 0;
-    this.#queued = 0;
-  }
-
-  /** Send what the queue holds; on emptying it, send a pending FIN and tell an owner that was told to wait. */
-  #flush(): void {
-    const raw = this.#raw as RawSocket;
-    const q = this.#queue;
-    while (this.#head < q.length) {
-      if (q[this.#head].length - this.#headOffset < COALESCE_BELOW && this.#head + 1 < q.length) this.#coalesce();
-      const chunk = q[this.#head];
-      const off = this.#headOffset;
-      const len = chunk.length - off;
-      const n = raw.write(chunk, off, len);
-      if (n < 0) return;
-      this.#queued -= n;
-      if (n < len) {
-        this.#headOffset = off + n;
-        return;
-      }
-      q[this.#head++] = EMPTY;
-      this.#headOffset = 0;
-    }
-    q.length = 0;
-    this.#head = 0;
-    if (this.#ending) this.#shutdown();
-    if (this.#drainWanted && this.#h !== undefined) {
-      this.#drainWanted = false;
-      this.#h.drain();
-    }
-  }
-
-  /**
-   * Send FIN: the queue is empty, so every byte is with the kernel. `finish`
-   * is told from a microtask queued first, so it comes before a `close` that
-   * Bun may report from inside shutdown().
-   */
-  #shutdown(): void {
-    queueMicrotask(() => {
-      const h = this.#h;
-      if (h === undefined || this.#userClosed || this.#closeReported || this.#closeErr !== undefined) return;
-      try {
-        h.finish?.();
-      } catch (err) {
-        throwLater(err);
-      }
-    });
-    (this.#raw as RawSocket).shutdown();
-  }
-
-  /** Merge the small head of the queue with the chunks after it, up to COALESCE_UP_TO bytes. */
-  #coalesce(): void {
-    const q = this.#queue;
-    const first = this.#head;
-    let total = q[first].length - this.#headOffset;
-    let last = first;
-    while (last + 1 < q.length && total + q[last + 1].length <= COALESCE_UP_TO) total += q[++last].length;
-    if (last === first) return;
-    const merged = new Uint8Array(total);
-    merged.set(q[first].subarray(this.#headOffset), 0);
-    let at = q[first].length - this.#headOffset;
-    for (let i = first + 1; i <= last; i++) {
-      merged.set(q[i], at);
-      at += q[i].length;
-      q[i - 1] = EMPTY;
-    }
-    q[last] = merged;
-    this.#head = last;
-    this.#headOffset = 0;
+  /** What the write queue sends through: Bun's write and shutdown, and the owner's drain and finish. */
+  #writeTarget(): WriteTarget {
+    return {
+      send: (chunk: Uint8Array, offset: number): number =>
+        (this.#raw as RawSocket).write(chunk, offset, chunk.length - offset),
+      shutdown: (done: () => void): void => {
+        // Bun may report the close from inside shutdown() (the peer had ended): `finish` is queued
+        // first so that it comes before that close.
+        queueMicrotask(done);
+        (this.#raw as RawSocket).shutdown();
+      },
+      drain: (): void => {
+        const h = this.#h;
+        if (h === undefined) return;
+        try {
+          h.drain();
+        } catch (err) {
+          throwLater(err);
+        }
+      },
+      finish: (): void => {
+        const h = this.#h;
+        if (h === undefined || this.#userClosed || this.#closeReported || this.#closeErr !== undefined) return;
+        try {
+          h.finish?.();
+        } catch (err) {
+          throwLater(err);
+        }
+      },
+      fail: (err: unknown): void => {
+        this.#closeErr ??= coded(err, "EPIPE");
+        if (this.#raw !== undefined && !this.#rawClosed) this.#raw.close();
+      },
+    };
   }
 
   // --- Bun's callbacks. They are shared by every socket of a listener (or of all
@@ -463,12 +397,8 @@ class BunTcpSocket implements TcpSocket {
 
   static onDrain(raw: RawSocket): void {
     const s = raw.data;
-    if (s === undefined || s.#queued === 0 || s.#userClosed || s.#rawClosed) return;
-    try {
-      s.#flush();
-    } catch (err) {
-      throwLater(err);
-    }
+    if (s === undefined || s.#userClosed || s.#rawClosed) return;
+    s.#out.writable();
   }
 
   static onEnd(raw: RawSocket): void {
@@ -487,9 +417,10 @@ class BunTcpSocket implements TcpSocket {
     if (s === undefined || s.#rawClosed) return;
     s.#rawClosed = true;
     s.#flowing = false;
-    // FIN went out only if end() was called and the queue had emptied.
-    const finSent = s.#ending && s.#queued === 0;
-    s.#dropQueue();
+    // FIN went out only if end() was called and the queue had emptied; then the queue keeps its
+    // state, so that `finish`, already on its way, is still told.
+    const finSent = s.#out.finSent;
+    if (!finSent) s.#out.close();
     const pending = s.#handshake;
     if (pending !== undefined) {
       s.#handshake = undefined;

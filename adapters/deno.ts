@@ -4,12 +4,12 @@
  * - Stream sockets use `Deno.listen` / `Deno.connect` (TCP and Unix) and
  *   `Deno.listenTls` / `Deno.startTls` (TLS), read with a `conn.read(buf)`
  *   loop into one reused buffer per connection, so `data` lends its bytes.
- * - Writes go through a queue and one writer loop per socket, because
- *   `conn.write` may take only part of a buffer. The loop starts on a
+ * - Writes go through the shared {@linkcode WriteQueue}, because
+ *   `conn.write` may take only part of a buffer. Sending starts on a
  *   microtask, so the writes of one task go out together (small chunks are
  *   copied into one buffer and sent with a single op). `write()` returns
- *   false once more than 256 KiB wait in that queue; `drain` fires when the
- *   queue has emptied after such a false.
+ *   false from the contract's 64 KiB high-water mark on; `drain` fires when
+ *   the queue has emptied after such a false.
  * - `close` is delivered on a microtask after `close()`, never inside it.
  * - `reset()` cannot send RST: `Deno.Conn` offers no abortive close, so it
  *   closes at once like `close()`.
@@ -69,30 +69,13 @@ import type {
   TlsListenOptions,
 } from "../src/platform.ts";
 import { coded, codedError, ipAddress, isSignalName, nodeBindUdp, nodeLookup, unixAddress } from "./node_shared.ts";
+import { WriteQueue, type WriteTarget } from "./write_queue.ts";
 import { nodeCompression } from "./zlib.ts";
 
-/**
- * Queued bytes above which `write()` asks the owner to wait for `drain`.
- * The queue only holds what `conn.write` has not taken yet, and the kernel
- * keeps the pipe busy while the owner refills, so a modest mark suffices.
- */
-const HIGH_WATER_MARK = 256 * 1024;
 /** First read buffer size: small, so that many idle connections stay cheap. */
 const READ_SIZE_SMALL = 4 * 1024;
 /** Read buffer size once a read filled the small one: bulk transfer. */
 const READ_SIZE_LARGE = 64 * 1024;
-/**
- * Small queued chunks are copied into one scratch buffer of this size and
- * sent with a single `conn.write`: an op per chunk costs more than the copy
- * (think of an HTTP head followed by its body).
- */
-const SCRATCH_SIZE = 64 * 1024;
-/** A queued chunk at least this large is sent as it is, never copied. */
-const COALESCE_BELOW = 16 * 1024;
-/** Spare scratch buffers kept for reuse across sockets. */
-const SCRATCH_POOL_MAX = 16;
-const scratchPool: Uint8Array[] = [];
-const EMPTY = new Uint8Array(0);
 
 const NO_HANDLERS: SocketHandlers = {
   data(): void {},
@@ -139,22 +122,12 @@ class DenoSocket implements TcpSocket {
   /** EOF was delivered. */
   #eof = false;
 
-  // Writing.
-  readonly #queue: Uint8Array[] = [];
-  #head = 0;
-  #queued = 0;
-  #writing = false;
-  #needDrain = false;
-  /** end() was called (by the owner or after an unanswered EOF): no more writes. */
-  #ending = false;
-  /** closeWrite() was called. */
-  #shutdownStarted = false;
-  /** The FIN went out. */
-  #writeDone = false;
+  readonly #out: WriteQueue;
 
   constructor(conn: StreamConn, localFallback?: NetAddress) {
     this.#conn = conn;
     this.#localFallback = localFallback;
+    this.#out = new WriteQueue(this.#writeTarget(), { deferred: true });
   }
 
   get remoteAddress(): NetAddress {
@@ -166,7 +139,7 @@ class DenoSocket implements TcpSocket {
   }
 
   get bufferedAmount(): number {
-    return this.#queued;
+    return this.#out.bufferedAmount;
   }
 
   #addr(remote: boolean): NetAddress {
@@ -191,22 +164,11 @@ class DenoSocket implements TcpSocket {
   }
 
   write(bytes: Uint8Array): boolean {
-    if (this.#closed || this.#ending) return false;
-    const n = bytes.length;
-    if (n !== 0) {
-      this.#queue.push(bytes);
-      this.#queued += n;
-      if (!this.#writing) void this.#writeLoop();
-    }
-    if (this.#queued <= HIGH_WATER_MARK) return true;
-    this.#needDrain = true;
-    return false;
+    return this.#out.write(bytes);
   }
 
   end(): void {
-    if (this.#closed || this.#ending) return;
-    this.#ending = true;
-    if (!this.#writing) void this.#shutdown();
+    this.#out.end();
   }
 
   close(): void {
@@ -250,9 +212,7 @@ class DenoSocket implements TcpSocket {
   /** Stop all I/O; pending reads and writes are cancelled by Deno when the resource closes. */
   #teardown(): void {
     this.#closed = true;
-    this.#queue.length = 0;
-    this.#head = 0;
-    this.#queued = 0;
+    this.#out.close();
     try {
       this.#conn.close();
     } catch {
@@ -374,89 +334,40 @@ class DenoSocket implements TcpSocket {
     }
     if (this.#closed) return;
     // Half-open: the owner may still write; the socket closes once it ends too.
-    if (this.#writeDone) this.#finish();
+    if (this.#out.finished) this.#finish();
   }
 
-  async #writeLoop(): Promise<void> {
-    this.#writing = true;
-    const conn = this.#conn;
-    const queue = this.#queue;
-    // Start on a microtask so that every write() of the current task can go
-    // out in one op (an HTTP head and body, pipelined replies).
-    await undefined;
-    while (!this.#closed && this.#head < queue.length) {
-      let chunk = queue[this.#head];
-      let scratch: Uint8Array | undefined;
-      if (chunk.length < COALESCE_BELOW && queue.length - this.#head > 1) {
-        scratch = scratchPool.pop() ?? new Uint8Array(SCRATCH_SIZE);
-        let len = 0;
-        while (this.#head < queue.length) {
-          const next = queue[this.#head];
-          if (len + next.length > SCRATCH_SIZE) break;
-          scratch.set(next, len);
-          len += next.length;
-          queue[this.#head++] = EMPTY;
-        }
-        chunk = scratch.subarray(0, len);
-      } else {
-        queue[this.#head++] = EMPTY;
-      }
-      if (this.#head === queue.length) {
-        queue.length = 0;
-        this.#head = 0;
-      }
-      let off = 0;
-      while (off < chunk.length) {
-        let n: number;
-        try {
-          n = await conn.write(off === 0 ? chunk : chunk.subarray(off));
-        } catch (err) {
-          this.#writing = false;
+  /** What the write queue sends through: conn.write and closeWrite, and the owner's drain and finish. */
+  #writeTarget(): WriteTarget {
+    return {
+      send: (chunk: Uint8Array, offset: number): Promise<number> =>
+        this.#conn.write(offset === 0 ? chunk : chunk.subarray(offset)),
+      shutdown: (done: () => void): void => {
+        this.#conn.closeWrite().then(done, (err) => {
           if (!this.#closed) this.#fail(coded(err, "EPIPE"));
-          return;
+        });
+      },
+      drain: (): void => {
+        try {
+          this.#h.drain();
+        } catch (e) {
+          reportError(e);
         }
-        if (this.#closed) {
-          this.#writing = false;
-          return;
+      },
+      finish: (): void => {
+        if (this.#closed) return;
+        try {
+          this.#h.finish?.();
+        } catch (e) {
+          reportError(e);
         }
-        off += n;
-        this.#queued -= n;
-      }
-      // The op has settled, so Deno no longer reads from the scratch buffer.
-      if (scratch && scratchPool.length < SCRATCH_POOL_MAX) scratchPool.push(scratch);
-    }
-    this.#writing = false;
-    if (this.#closed) return;
-    if (this.#needDrain) {
-      this.#needDrain = false;
-      try {
-        this.#h.drain();
-      } catch (e) {
-        reportError(e);
-      }
-    }
-    if (this.#ending && !this.#writing && !this.#closed) void this.#shutdown();
-  }
-
-  /** Send FIN; once EOF has also been seen the socket is done. */
-  async #shutdown(): Promise<void> {
-    // A drain handler that calls end() reaches here twice: from end() and from the writer loop.
-    if (this.#shutdownStarted) return;
-    this.#shutdownStarted = true;
-    try {
-      await this.#conn.closeWrite();
-    } catch (err) {
-      if (!this.#closed) this.#fail(coded(err, "EPIPE"));
-      return;
-    }
-    if (this.#closed) return;
-    this.#writeDone = true;
-    try {
-      this.#h.finish?.();
-    } catch (e) {
-      reportError(e);
-    }
-    if (this.#eof && !this.#closed) this.#finish();
+        // Both directions are done once the peer has ended too.
+        if (this.#eof && !this.#closed) this.#finish();
+      },
+      fail: (err: unknown): void => {
+        if (!this.#closed) this.#fail(coded(err, "EPIPE"));
+      },
+    };
   }
 }
 

@@ -4,6 +4,8 @@
  * Node adapter uses all of it; the Deno adapter loads it only for a client
  * that binds its local address or port, which `Deno.connect` cannot do.
  *
+ * Every socket gets the contract's 64 KiB write high-water mark.
+ *
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -23,6 +25,7 @@ import type {
   TlsListenOptions,
 } from "../src/platform.ts";
 import { coded, codedError, ipAddress, unixAddress } from "./node_shared.ts";
+import { WRITE_HIGH_WATER_MARK } from "./write_queue.ts";
 
 /** What carries a socket's bytes: it decides error mapping and whether an abortive close is possible. */
 type SocketKind = "tcp" | "unix" | "tls";
@@ -106,6 +109,8 @@ class NodeSocket implements TcpSocket {
   /** Bytes Node read into the shared buffer after pause(), kept for resume(). */
   #held: Uint8Array[] | undefined;
   #missed: MissedEvent[] | undefined;
+  /** write() returned false: `drain` is owed once Node's queue has emptied. */
+  #drainWanted = false;
 
   constructor(kind: SocketKind, lent: boolean) {
     this.#kind = kind;
@@ -153,7 +158,20 @@ class NodeSocket implements TcpSocket {
   write(bytes: Uint8Array): boolean {
     // Node would raise write-after-end or write-after-destroy errors; the contract wants a quiet false.
     if (this.#out !== "open") return false;
-    return this.#socket.write(bytes);
+    const socket = this.#socket;
+    const before = socket.writableLength;
+    const nodeRoom = socket.write(bytes);
+    // The contract's mark, counted as Node counts its own: the queue before this write plus this write.
+    if (before + bytes.length < WRITE_HIGH_WATER_MARK) return true;
+    if (!this.#drainWanted) {
+      this.#drainWanted = true;
+      // Node emits 'drain' only after a write of its own returned false. Sockets get the contract's
+      // mark as their highWaterMark, but an accepted TLS socket keeps Node's default (16 KiB on
+      // Node 20, and stream.setDefaultHighWaterMark() can raise it): if that is above the contract's,
+      // a zero-length write's callback, run once every write before it is done, stands in.
+      if (nodeRoom) socket.write(EMPTY, this.#onFlushed);
+    }
+    return false;
   }
 
   end(): void {
@@ -262,9 +280,16 @@ class NodeSocket implements TcpSocket {
   }
 
   #onDrain = (): void => {
+    // Node also drains after writes the contract did not refuse (an accepted TLS socket's lower mark).
+    if (!this.#drainWanted || this.#out !== "open") return;
+    this.#drainWanted = false;
     const h = this.#handlers;
     if (h !== undefined) h.drain();
     else this.#remember((late) => late.drain());
+  };
+
+  #onFlushed = (err?: Error | null): void => {
+    if (err === null || err === undefined) this.#onDrain();
   };
 
   /** Node emits 'finish' once end() has flushed every write and the shutdown (FIN) completed. */
@@ -336,16 +361,21 @@ function settleOnConnect(
 export function connectStream(options: ConnectOptions): Promise<TcpSocket> {
   const path = options.path;
   const owner = new NodeSocket(path === undefined ? "tcp" : "unix", true);
+  // highWaterMark reaches the socket's stream options; @types/node leaves it out of connect's.
+  const common: { allowHalfOpen: boolean; highWaterMark: number; onread: net.OnReadOpts } = {
+    allowHalfOpen: true,
+    highWaterMark: WRITE_HIGH_WATER_MARK,
+    onread: owner.readInto(),
+  };
   const socket = path === undefined
     ? net.connect({
       host: options.host,
       port: options.port,
       localAddress: options.localAddress,
       localPort: options.localPort,
-      allowHalfOpen: true,
-      onread: owner.readInto(),
+      ...common,
     })
-    : net.connect({ path, allowHalfOpen: true, onread: owner.readInto() });
+    : net.connect({ path, ...common });
   // Paused before the connection completes, or Node starts reading into the
   // shared buffer at once and the first bytes would reach no handler.
   socket.pause();
@@ -375,8 +405,9 @@ function trustedWith(extra: readonly string[]): string[] {
 export function connectTls(options: TlsConnectOptions): Promise<TcpSocket> {
   const name = options.serverName ?? options.host;
   // allowHalfOpen and the local bind are socket.connect() options tls.connect passes on; @types/node leaves them out.
-  const connectOptions: tls.ConnectionOptions & { allowHalfOpen: boolean; localAddress?: string; localPort?: number } =
-    {
+  const connectOptions:
+    & tls.ConnectionOptions
+    & { allowHalfOpen: boolean; localAddress?: string; localPort?: number; highWaterMark: number } = {
       host: options.host,
       port: options.port,
       localAddress: options.localAddress,
@@ -389,6 +420,7 @@ export function connectTls(options: TlsConnectOptions): Promise<TcpSocket> {
       ALPNProtocols: options.alpnProtocols === undefined ? undefined : [...options.alpnProtocols],
       rejectUnauthorized: true,
       allowHalfOpen: true,
+      highWaterMark: WRITE_HIGH_WATER_MARK,
     };
   const socket = tls.connect(connectOptions);
   return settleOnConnect(socket, "secureConnect", tlsCoded, () => {
@@ -476,7 +508,7 @@ export function listenStream(
   onError?: AcceptErrorHandler,
 ): Promise<TcpListener> {
   // pauseOnConnect: no read happens before the owner calls start().
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, highWaterMark: WRITE_HIGH_WATER_MARK });
   const path = options.path;
   if (path !== undefined) {
     const local = unixAddress(path);
@@ -504,6 +536,8 @@ export function listenTls(
     key: options.key,
     ALPNProtocols: options.alpnProtocols === undefined ? undefined : [...options.alpnProtocols],
     allowHalfOpen: true,
+    // Node 20 leaves it out of the TLS sockets it accepts; NodeSocket.write copes.
+    highWaterMark: WRITE_HIGH_WATER_MARK,
   });
   server.on("secureConnection", (socket: tls.TLSSocket) => onAccept(acceptedIp(socket, "tls")));
   // Failed handshakes are the client's problem; Node already drops the socket.

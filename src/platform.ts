@@ -92,7 +92,11 @@ export interface SocketHandlers {
    * stays open for writing until the owner calls `end()` or `close()`.
    */
   end(): void;
-  /** After a `write()` returned false: the queue has emptied, write again. */
+  /**
+   * After one or more `write()` calls returned false: the queue has
+   * emptied, write again. Called once for those falses together; never
+   * when no write() returned false, nor after `end()` or `close()`.
+   */
   drain(): void;
   /**
    * Optional. After {@linkcode TcpSocket.end}: every byte written before it
@@ -107,7 +111,12 @@ export interface SocketHandlers {
   close(): void;
 }
 
-/** A connected stream socket (TCP, Unix or TLS), push-style. */
+/**
+ * A connected stream socket (TCP, Unix or TLS), push-style.
+ *
+ * Every adapter keeps one write high-water mark: 64 KiB (65536 bytes), see
+ * {@linkcode TcpSocket.write}.
+ */
 export interface TcpSocket {
   /** The peer's address. */
   readonly remoteAddress: NetAddress;
@@ -123,13 +132,21 @@ export interface TcpSocket {
   /**
    * Queue bytes for sending. Every byte is accepted (the adapter keeps what
    * the kernel did not take yet); the socket takes ownership of `bytes`, so
-   * the caller must not change them afterwards. Returns false when the
-   * adapter's queue is over its high-water mark: wait for `drain`.
+   * the caller must not change them afterwards.
+   *
+   * The write high-water mark is 64 KiB (65536 bytes) on every adapter:
+   * write() returns true when `bufferedAmount` before the call plus
+   * `bytes.length` stays below it, and false once it reaches it (so a single
+   * write of 64 KiB or more returns false, even when the kernel takes it at
+   * once). After a false, `drain` follows once the queue has emptied; more
+   * writes before then are still accepted. After `end()` or `close()`
+   * write() sends nothing and returns false.
    */
   write(bytes: Uint8Array): boolean;
   /**
-   * Half-close: send FIN once everything queued is written. Once the peer
-   * has ended too, the socket closes (`close` handler).
+   * Half-close: send FIN once everything queued is written, then tell
+   * `finish`. Once the peer has ended too, the socket closes (`close`
+   * handler). A second call does nothing.
    */
   end(): void;
   /**

@@ -251,27 +251,84 @@ test("half-close: the server reads EOF, still replies, and both ends close", asy
   await listener.close();
 });
 
-test("write reports backpressure, then drain fires once the reader catches up", async () => {
+/** The contract's write high-water mark, the same on every adapter (TcpSocket.write). */
+const HIGH_WATER_MARK = 64 * 1024;
+
+/** Resolve once `ready()` holds, polling every 2 ms; reject after `ms`. */
+async function until(ready: () => boolean, ms: number, what: string): Promise<void> {
+  const start = Date.now();
+  while (!ready()) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+test("a single write below 64 KiB answers true; one of 64 KiB answers false, even when the kernel takes it, and drain follows", async () => {
+  const { listener, accepted } = await server((p) => {
+    p.keep = false;
+  });
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  const peer = await within(accepted, 5000, "accept");
+  assert.equal(client.socket.write(new Uint8Array(HIGH_WATER_MARK - 1)), true, "64 KiB - 1 is below the mark");
+  await within(until(() => client.socket.bufferedAmount === 0, 5000, "the queue to empty"), 6000, "empty queue");
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(client.drains, 0, "no drain without a false");
+  const drained = deferred();
+  let queuedAtDrain = -1;
+  client.onDrain = () => {
+    queuedAtDrain = client.socket.bufferedAmount;
+    drained.resolve();
+  };
+  assert.equal(client.socket.write(new Uint8Array(HIGH_WATER_MARK)), false, "64 KiB reaches the mark");
+  await within(drained.promise, 5000, "drain after the false");
+  assert.equal(queuedAtDrain, 0);
+  assert.equal(client.drains, 1);
+  assert.equal(client.socket.write(new Uint8Array(1)), true, "the queue is empty again");
+  await within(peer.waitFor(2 * HIGH_WATER_MARK), 6000, "every byte");
+  assert.equal(peer.received, 2 * HIGH_WATER_MARK);
+  client.socket.close();
+  peer.socket.close();
+  await listener.close();
+});
+
+test("while the reader stalls, each write answers whether bufferedAmount plus its bytes stays below 64 KiB; one drain once the queue empties", async () => {
   const { listener, accepted } = await server((p) => {
     p.keep = false;
     p.socket.pause();
   });
   const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
-  const chunk = new Uint8Array(1 << 20);
-  let writes = 0;
-  while (client.socket.write(chunk.slice())) {
-    writes++;
-    assert.ok(writes < 256, "write never reported backpressure within 256 MiB");
+  const peer = await within(accepted, 5000, "accept");
+  const sizes = [1, 100, 1000, 4096, 16384, 50000, HIGH_WATER_MARK - 1, HIGH_WATER_MARK, 200000];
+  let sent = 0;
+  let trues = 0;
+  let falses = 0;
+  // Batches with a turn of the loop between them, so that every adapter sends until the kernel's
+  // buffers are full and the adapter's own queue has to hold the rest.
+  for (let batch = 0; client.socket.bufferedAmount < (1 << 20); batch++) {
+    assert.ok(batch < 200, `the queue never filled (${sent} bytes written)`);
+    for (const size of sizes) {
+      const before = client.socket.bufferedAmount;
+      const ok = client.socket.write(new Uint8Array(size));
+      assert.equal(ok, before + size < HIGH_WATER_MARK, `write(${size}) with ${before} queued answered ${ok}`);
+      if (ok) trues++;
+      else falses++;
+      sent += size;
+    }
+    await new Promise((r) => setTimeout(r, 5));
   }
-  assert.ok(client.socket.bufferedAmount > 0, "bufferedAmount should count the queued bytes");
+  assert.ok(trues > 0 && falses > 0, `${trues} true, ${falses} false`);
+  const drainsWhileStalled = client.drains;
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(client.drains, drainsWhileStalled, "no drain while the queue cannot empty");
   const drained = deferred();
   client.onDrain = () => drained.resolve();
-  const peer = await within(accepted, 5000, "accept");
   peer.socket.resume();
-  await within(drained.promise, 10000, "drain");
+  await within(drained.promise, 20000, "drain after the reader resumed");
   assert.equal(client.socket.bufferedAmount, 0);
-  await within(peer.waitFor((writes + 1) << 20, 10000), 11000, "all bytes");
-  assert.equal(peer.received, (writes + 1) << 20);
+  await within(peer.waitFor(sent, 20000), 21000, "every byte");
+  assert.equal(peer.received, sent);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(client.drains, drainsWhileStalled + 1, "one drain for the falses together");
   client.socket.close();
   peer.socket.close();
   await listener.close();
