@@ -46,6 +46,7 @@ import type {
   UdpSocket,
 } from "../src/platform.ts";
 import {
+  alreadyStarted,
   coded,
   type CodedError,
   codedError,
@@ -233,7 +234,7 @@ class BunTcpSocket implements TcpSocket {
   }
 
   start(handlers: SocketHandlers): void {
-    if (this.#h !== undefined) throw codedError("the socket was already started", "EINVAL");
+    if (this.#h !== undefined) throw alreadyStarted();
     this.#h = handlers;
     if (this.#userClosed) this.#reportClose();
     else this.#deliver();

@@ -68,7 +68,16 @@ import type {
   TlsConnectOptions,
   TlsListenOptions,
 } from "../src/platform.ts";
-import { coded, codedError, ipAddress, isSignalName, nodeBindUdp, nodeLookup, unixAddress } from "./node_shared.ts";
+import {
+  alreadyStarted,
+  coded,
+  codedError,
+  ipAddress,
+  isSignalName,
+  nodeBindUdp,
+  nodeLookup,
+  unixAddress,
+} from "./node_shared.ts";
 import { WriteQueue, type WriteTarget } from "./write_queue.ts";
 import { nodeCompression } from "./zlib.ts";
 
@@ -152,9 +161,8 @@ class DenoSocket implements TcpSocket {
   }
 
   start(handlers: SocketHandlers): void {
+    if (this.#started) throw alreadyStarted();
     this.#h = handlers;
-    // A second call only swaps the handlers: the loops already run.
-    if (this.#started) return;
     this.#started = true;
     if (this.#closeDue) {
       queueMicrotask(() => this.#deliverClose());
@@ -474,9 +482,21 @@ function nodeNet(): Promise<typeof import("./node_net.ts")> {
   return import("./node_net.ts");
 }
 
+/**
+ * Deno's node:net reports a local address that is not this host's as
+ * `bind EINVAL` (Node and Bun say EADDRNOTAVAIL); the contract's code for
+ * it is EADDRNOTAVAIL.
+ */
+function bindError(err: Error & { code?: unknown; syscall?: unknown }): never {
+  if (err.code !== "EINVAL" || err.syscall !== "bind") throw err;
+  const e = codedError(err.message, "EADDRNOTAVAIL");
+  e.cause = err;
+  throw e;
+}
+
 async function connect(options: ConnectOptions): Promise<TcpSocket> {
   if (options.localAddress !== undefined || options.localPort !== undefined) {
-    return (await nodeNet()).connectStream(options);
+    return (await nodeNet()).connectStream(options).catch(bindError);
   }
   try {
     const conn: StreamConn = options.path !== undefined
@@ -490,7 +510,7 @@ async function connect(options: ConnectOptions): Promise<TcpSocket> {
 
 async function connectTls(options: TlsConnectOptions): Promise<TcpSocket> {
   if (options.localAddress !== undefined || options.localPort !== undefined) {
-    return (await nodeNet()).connectTls(options);
+    return (await nodeNet()).connectTls(options).catch(bindError);
   }
   let tcp: Deno.TcpConn;
   try {

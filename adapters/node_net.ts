@@ -24,7 +24,7 @@ import type {
   TlsConnectOptions,
   TlsListenOptions,
 } from "../src/platform.ts";
-import { coded, codedError, ipAddress, unixAddress } from "./node_shared.ts";
+import { alreadyStarted, coded, codedError, ipAddress, unixAddress } from "./node_shared.ts";
 import { WRITE_HIGH_WATER_MARK } from "./write_queue.ts";
 
 /** What carries a socket's bytes: it decides error mapping and whether an abortive close is possible. */
@@ -140,9 +140,8 @@ class NodeSocket implements TcpSocket {
   }
 
   start(handlers: SocketHandlers): void {
-    const first = this.#handlers === undefined;
+    if (this.#handlers !== undefined) throw alreadyStarted();
     this.#handlers = handlers;
-    if (!first) return;
     if (!this.#lent) this.#socket.on("data", this.#onOwnedData);
     if (!this.#paused) this.#socket.resume();
     const missed = this.#missed;
@@ -359,6 +358,15 @@ function settleOnConnect(
 
 /** Connect over TCP or a Unix socket (`net.connect`), reading into the shared buffer. */
 export function connectStream(options: ConnectOptions): Promise<TcpSocket> {
+  try {
+    return startConnect(options);
+  } catch (err) {
+    // Bad options (a port out of range...) throw at once.
+    return Promise.reject(coded(err, "EINVAL"));
+  }
+}
+
+function startConnect(options: ConnectOptions): Promise<TcpSocket> {
   const path = options.path;
   const owner = new NodeSocket(path === undefined ? "tcp" : "unix", true);
   // highWaterMark reaches the socket's stream options; @types/node leaves it out of connect's.
@@ -403,6 +411,14 @@ function trustedWith(extra: readonly string[]): string[] {
 
 /** Connect over TLS (`tls.connect`); resolves once the handshake succeeded. */
 export function connectTls(options: TlsConnectOptions): Promise<TcpSocket> {
+  try {
+    return startTls(options);
+  } catch (err) {
+    return Promise.reject(coded(err, "EINVAL"));
+  }
+}
+
+function startTls(options: TlsConnectOptions): Promise<TcpSocket> {
   const name = options.serverName ?? options.host;
   // allowHalfOpen and the local bind are socket.connect() options tls.connect passes on; @types/node leaves them out.
   const connectOptions:
@@ -473,13 +489,20 @@ function startListening(
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(coded(err, "EINVAL"));
     server.once("error", onError);
-    server.listen(options, () => {
+    const onListening = (): void => {
       server.off("error", onError);
       // Later server errors are accept failures (EMFILE...); unheard they
       // would crash the process.
       server.on("error", onAcceptError === undefined ? ignore : (err: Error) => onAcceptError(coded(err, "EINVAL")));
       resolve(new NodeListener(server, addressOf()));
-    });
+    };
+    try {
+      server.listen(options, onListening);
+    } catch (err) {
+      // Bad options (a port out of range...) throw at once.
+      server.off("error", onError);
+      reject(coded(err, "EINVAL"));
+    }
   });
 }
 

@@ -65,11 +65,20 @@ export function coded(err: unknown, fallback: string): CodedError {
   const withCode = e as Error & { code?: unknown };
   if (typeof withCode.code === "string" && /^E[A-Z0-9_]+$/.test(withCode.code)) {
     // Every getaddrinfo failure (EAI_NONAME, EAI_AGAIN, ...) is one condition: the name did not resolve.
-    if (!withCode.code.startsWith("EAI_")) return withCode as CodedError;
-    return recode(withCode, "ENOTFOUND");
+    if (withCode.code.startsWith("EAI_")) return recode(withCode, "ENOTFOUND");
+    // Node's own ERR_* codes are no errno: its argument checks (ERR_SOCKET_BAD_PORT...) are EINVAL.
+    if (withCode.code.startsWith("ERR_")) {
+      return recode(withCode, e instanceof TypeError || e instanceof RangeError ? "EINVAL" : fallback);
+    }
+    return withCode as CodedError;
   }
   const mapped = NAME_TO_CODE[e.name] ??
-    (LOOKUP_FAILED.test(e.message) ? "ENOTFOUND" : /refused/i.test(e.message) ? "ECONNREFUSED" : fallback);
+    (LOOKUP_FAILED.test(e.message) ? "ENOTFOUND" : /refused/i.test(e.message)
+      ? "ECONNREFUSED"
+      // A runtime's argument check (Deno's "Invalid port" RangeError...).
+      : e instanceof TypeError || e instanceof RangeError
+      ? "EINVAL"
+      : fallback);
   return recode(withCode, mapped);
 }
 
@@ -96,6 +105,15 @@ const SIGNAL_NAMES: ReadonlySet<string> = new Set<SignalName>(["SIGINT", "SIGTER
  */
 export function isSignalName(name: unknown): name is SignalName {
   return typeof name === "string" && SIGNAL_NAMES.has(name);
+}
+
+/** The TypeError a second `TcpSocket.start()` throws. */
+export function alreadyStarted(): CodedError {
+  const err = new TypeError("TcpSocket.start() was already called: a socket's handlers are set once") as
+    & TypeError
+    & CodedError;
+  err.code = "EINVAL";
+  return err;
 }
 
 /** A new Error with a code. */
@@ -135,6 +153,10 @@ export function nodeLookup(host: string, family: 0 | 4 | 6 = 0): Promise<LookupA
 
 /** Bind a UDP socket with node:dgram. */
 export function nodeBindUdp(options: UdpBindOptions, onMessage: DatagramHandler): Promise<UdpSocket> {
+  // node:dgram takes a port past 65535 without a word (Bun.udpSocket refuses it).
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+    return Promise.reject(codedError(`port must be an integer 0-65535, got ${options.port}`, "EINVAL"));
+  }
   return new Promise((resolve, reject) => {
     const sock = dgram.createSocket(familyOf(options.host) === 6 ? "udp6" : "udp4");
     const onError = (err: Error): void => reject(coded(err, "EINVAL"));

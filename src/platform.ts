@@ -47,13 +47,19 @@ export interface NetAddress {
  * - `EIO`: a read or close failed for another reason.
  *
  * Elsewhere:
- * - `EINVAL`: bad arguments, or an operation the runtime refused.
- * - `EBADF`: the socket was already closed.
- * - `ECANCELED`: the operation was cancelled by a close.
+ * - `EINVAL`: bad arguments (a port outside 0-65535...), or an operation
+ *   the runtime refused.
+ * - `EBADF`: a UDP send on a socket already closed.
+ * - `ECANCELED`: a UDP send still waiting for buffer space when its socket
+ *   was closed (only Bun holds sends back).
  * - `EZLIB`: corrupt compressed input, or a compression stream that was
  *   closed, finished, or failed before.
  * - `EMSGSIZE`: a compression stream's output passed the `maxOutput` its
  *   caller allowed ({@linkcode ZStream.process}).
+ *
+ * Runtime-specific codes that say the same thing as one of these (Deno's
+ * error class names, Node's `ERR_*` codes, getaddrinfo's `EAI_*`) are
+ * translated to it.
  *
  * An errno-style code a runtime reports that none of these covers (for
  * example `EMFILE`, `ENOTDIR`, `ELOOP`, `EHOSTUNREACH`) is passed on as it is.
@@ -126,7 +132,11 @@ export interface TcpSocket {
   readonly bufferedAmount: number;
   /**
    * Set the handlers and start delivering data. Nothing is delivered before
-   * this is called, so no byte is lost between accept and setup.
+   * this is called, so no byte is lost between accept and setup. Events that
+   * happened before (an early close) are told after it returns.
+   *
+   * @throws {TypeError} (code `"EINVAL"`) when called a second time: a
+   * socket has one owner, set once.
    */
   start(handlers: SocketHandlers): void;
   /**

@@ -334,6 +334,31 @@ test("while the reader stalls, each write answers whether bufferedAmount plus it
   await listener.close();
 });
 
+test("start() a second time throws a TypeError with code EINVAL and keeps the first handlers", async () => {
+  const { listener } = await server(echo);
+  const client = new Probe(await platform.connect({ host: "127.0.0.1", port: listener.address.port }));
+  let stolen = 0;
+  const other: SocketHandlers = {
+    data: () => stolen++,
+    end: () => stolen++,
+    drain: () => stolen++,
+    error: () => stolen++,
+    close: () => stolen++,
+  };
+  assert.throws(
+    () => client.socket.start(other),
+    (err: Error & { code?: string }) => err instanceof TypeError && err.code === "EINVAL",
+  );
+  client.socket.write(enc.encode("still mine"));
+  await within(client.waitFor(10), 5000, "echo to the first handlers");
+  assert.equal(client.text(), "still mine");
+  client.socket.close();
+  await within(client.closed.promise, 5000, "close");
+  assert.equal(stolen, 0);
+  assert.equal(client.closeCount, 1);
+  await listener.close();
+});
+
 test("64 MiB cross the socket byte-exact, with backpressure respected", async () => {
   const total = 64 << 20;
   let checked = 0;
@@ -406,6 +431,62 @@ test("listening on a port already in use rejects with EADDRINUSE, over TCP and T
     hasCode("EADDRINUSE"),
   );
   await listener.close();
+});
+
+test("an address this host does not have is EADDRNOTAVAIL: to listen on, over TCP and TLS, and to connect from", async () => {
+  // 192.0.2.1 is TEST-NET-1 (RFC 5737): never a local address.
+  await assert.rejects(
+    within(platform.listen({ host: "192.0.2.1", port: 0 }, () => {}), 5000, "listen"),
+    hasCode("EADDRNOTAVAIL"),
+  );
+  await assert.rejects(
+    within(platform.listenTls({ host: "192.0.2.1", port: 0, cert: CERT, key: KEY }, () => {}), 5000, "TLS listen"),
+    hasCode("EADDRNOTAVAIL"),
+  );
+  await assert.rejects(
+    within(platform.bindUdp({ host: "192.0.2.1", port: 0 }, () => {}), 5000, "UDP bind"),
+    hasCode("EADDRNOTAVAIL"),
+  );
+  const { listener } = await server();
+  const port = listener.address.port;
+  await assert.rejects(
+    within(platform.connect({ host: "127.0.0.1", port, localAddress: "192.0.2.1" }), 5000, "connect"),
+    hasCode("EADDRNOTAVAIL"),
+  );
+  await assert.rejects(
+    within(platform.connectTls({ host: "127.0.0.1", port, localAddress: "192.0.2.1" }), 5000, "TLS connect"),
+    hasCode("EADDRNOTAVAIL"),
+  );
+  await listener.close();
+});
+
+test("a port outside 0-65535 is EINVAL, rejected rather than thrown, for listen, connect and UDP", async () => {
+  for (const port of [65536, -1]) {
+    const calls: [string, () => Promise<unknown>][] = [
+      ["listen", () => platform.listen({ host: "127.0.0.1", port }, () => {})],
+      ["listenTls", () => platform.listenTls({ host: "127.0.0.1", port, cert: CERT, key: KEY }, () => {})],
+      ["connect", () => platform.connect({ host: "127.0.0.1", port })],
+      ["connectTls", () => platform.connectTls({ host: "127.0.0.1", port })],
+      ["bindUdp", () => platform.bindUdp({ host: "127.0.0.1", port }, () => {})],
+    ];
+    for (const [name, call] of calls) {
+      let pending: Promise<unknown> | undefined;
+      assert.doesNotThrow(() => {
+        pending = call();
+      }, `${name}(${port}) threw instead of rejecting`);
+      await assert.rejects(
+        within(pending as Promise<unknown>, 5000, `${name}(${port})`),
+        hasCode("EINVAL"),
+        `${name}(${port})`,
+      );
+    }
+  }
+});
+
+test("UDP: a send on a closed socket rejects with EBADF", async () => {
+  const udp = await platform.bindUdp({ host: "127.0.0.1", port: 0 }, () => {});
+  udp.close();
+  await assert.rejects(udp.send(enc.encode("late"), "127.0.0.1", udp.address.port), hasCode("EBADF"));
 });
 
 test("close while writing drops the queue and reports close exactly once", async () => {
@@ -643,7 +724,7 @@ test("TLS: a client trusting the test certificate round-trips bytes", async () =
   await listener.close();
 });
 
-test("TLS: a client that does not trust the certificate fails with a coded error", async () => {
+test("TLS: an untrusted certificate, or one for another name, fails the connect with ETLS", async () => {
   const listener = await platform.listenTls({ host: "127.0.0.1", port: 0, cert: CERT, key: KEY }, (s) => new Probe(s));
   await assert.rejects(
     within(
@@ -651,7 +732,20 @@ test("TLS: a client that does not trust the certificate fails with a coded error
       5000,
       "TLS connect",
     ),
-    (err: Error & { code?: string }) => err instanceof Error && typeof err.code === "string",
+    hasCode("ETLS"),
+  );
+  await assert.rejects(
+    within(
+      platform.connectTls({
+        host: "127.0.0.1",
+        port: listener.address.port,
+        serverName: "example.com",
+        caCerts: [CERT],
+      }),
+      5000,
+      "TLS connect",
+    ),
+    hasCode("ETLS"),
   );
   await listener.close();
 });
