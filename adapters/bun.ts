@@ -496,6 +496,32 @@ class BunTcpSocket implements TcpSocket {
   }
 }
 
+/** What a system error code means, for the messages Bun leaves bare. */
+const REASONS: Record<string, string> = {
+  EADDRINUSE: "address already in use",
+  EADDRNOTAVAIL: "address not available",
+  EACCES: "permission denied",
+  ECONNREFUSED: "connection refused",
+  ENOENT: "no such file or directory",
+  ETIMEDOUT: "timed out",
+};
+
+/**
+ * A failed listen or connect as a coded Error whose message says what
+ * failed, where and why, as Node's do (`listen EADDRINUSE: address already
+ * in use 127.0.0.1:8080`): Bun's own says `Failed to listen at 127.0.0.1`
+ * or `Failed to connect`, with no port and no reason. Bun's error is the
+ * cause. An error that is no system call's failure (a bad certificate) is
+ * only coded.
+ */
+function placed(err: unknown, syscall: "listen" | "connect", host: string, port: number | null): CodedError {
+  const e = coded(err, syscall === "listen" ? "EADDRINUSE" : "ECONNREFUSED");
+  if (typeof (err as { syscall?: unknown } | null)?.syscall !== "string") return e;
+  const where = port === null ? host : `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const out = new Error(`${syscall} ${e.code}: ${REASONS[e.code] ?? e.message} ${where}`, { cause: err });
+  return Object.assign(out, { code: e.code, syscall, address: host, port: port ?? undefined });
+}
+
 function baseHandlers(open: (raw: RawSocket) => void): RawHandlers {
   return {
     binaryType: "uint8array",
@@ -689,7 +715,7 @@ function createBunPlatform(bun: BunApi): Platform {
         const raw = bun.listen({ unix: options.path, tls, allowHalfOpen: true, socket });
         return new BunListener(raw, unixAddress(options.path));
       } catch (err) {
-        throw coded(err, "EADDRINUSE");
+        throw placed(err, "listen", options.path, null);
       }
     }
     const host = await bindHost(options.host);
@@ -705,7 +731,7 @@ function createBunPlatform(bun: BunApi): Platform {
       });
       return new BunListener(raw, ipAddress("tcp", host, raw.port));
     } catch (err) {
-      throw coded(err, "EADDRINUSE");
+      throw placed(err, "listen", host, options.port);
     }
   };
 
@@ -728,7 +754,9 @@ function createBunPlatform(bun: BunApi): Platform {
         const raw = await bun.connect({ ...target, allowHalfOpen: true, data: s, socket: clientHandlersFor(false) });
         BunTcpSocket.onOpen(raw);
       } catch (err) {
-        throw coded(err, "ECONNREFUSED");
+        throw options.path !== undefined
+          ? placed(err, "connect", options.path, null)
+          : placed(err, "connect", options.host, options.port);
       }
       return s;
     },

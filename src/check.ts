@@ -3,7 +3,7 @@
  * named as the caller wrote it (a parameter, `options.port`,
  * `target.host`), what it must be, and what was given:
  *
- *     port must be an integer in 0..65535, got "8080" (a string)
+ *     timeoutMs must be a finite number >= 0, got "100" (a string)
  *
  * A value of the wrong type is a TypeError; a number of the right type
  * but outside its range (NaN and fractions included) is a RangeError.
@@ -94,9 +94,19 @@ export function checkMs(value: unknown, name: string): number {
     : typeError(name, "a finite number >= 0", value);
 }
 
-/** A TCP or UDP port: an integer in 0..65535. */
+/** Decimal digits only: a port given as text, as `process.env.PORT` is. */
+const PORT_TEXT = /^[0-9]{1,5}$/;
+
+/**
+ * A TCP or UDP port: an integer in 0..65535, or a string of its decimal
+ * digits (`"8080"`, as `process.env.PORT` gives it), which node:net accepts
+ * too. Returns the number.
+ */
 export function checkPort(value: unknown, name: string): number {
-  return checkInteger(value, name, 0, 65535);
+  const port = typeof value === "string" && PORT_TEXT.test(value) ? Number(value) : value;
+  if (typeof port === "number" && Number.isInteger(port) && port >= 0 && port <= 65535) return port;
+  const rule = "an integer in 0..65535 or a string of its digits";
+  throw typeof value === "number" ? rangeError(name, rule, value) : typeError(name, rule, value);
 }
 
 /**

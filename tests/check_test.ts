@@ -27,14 +27,19 @@ function throwsExactly(fn: () => unknown, type: ErrorConstructor, message: strin
 
 test("a check names the argument, says what it must be and quotes what was given", () => {
   throwsExactly(
-    () => checkPort("8080", "port"),
+    () => checkPort("http", "port"),
     TypeError,
-    'port must be an integer in 0..65535, got "8080" (a string)',
+    'port must be an integer in 0..65535 or a string of its digits, got "http" (a string)',
   );
   throwsExactly(
     () => checkPort(70000, "target.port"),
     RangeError,
-    "target.port must be an integer in 0..65535, got 70000",
+    "target.port must be an integer in 0..65535 or a string of its digits, got 70000",
+  );
+  throwsExactly(
+    () => checkMs("100", "timeoutMs"),
+    TypeError,
+    'timeoutMs must be a finite number >= 0, got "100" (a string)',
   );
   throwsExactly(() => checkCount(-1, "n"), RangeError, "n must be an integer >= 0, got -1");
   throwsExactly(
@@ -43,6 +48,18 @@ test("a check names the argument, says what it must be and quotes what was given
     "timeoutMs must be a finite number >= 0, got Infinity",
   );
   throwsExactly(() => checkCallback(5 as unknown as null, "cb"), TypeError, "cb must be a function or null, got 5");
+});
+
+test("a port may be a string of digits, as node:net takes it (process.env.PORT), and comes back a number", () => {
+  assert.equal(checkPort("8080", "port"), 8080);
+  assert.equal(checkPort("0", "port"), 0);
+  assert.equal(checkPort("65535", "port"), 65535);
+  assert.equal(checkPort(443, "port"), 443);
+  for (const bad of ["", " 80", "80 ", "0x50", "1e3", "-1", "8080.0", "65536", "123456"]) {
+    assert.throws(() => checkPort(bad, "port"), TypeError, JSON.stringify(bad));
+  }
+  for (const bad of [-1, 1.5, NaN, 65536]) assert.throws(() => checkPort(bad, "port"), RangeError);
+  for (const bad of [null, undefined, 80n, {}]) assert.throws(() => checkPort(bad, "port"), TypeError);
 });
 
 test("a number of the right type out of its range is a RangeError, any other value a TypeError", () => {

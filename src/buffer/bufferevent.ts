@@ -237,22 +237,27 @@ function checkOptions(options: BufferEventOptions): CoreOptions {
   };
 }
 
-function checkTarget(target: ConnectOptions): void {
+function checkTarget(target: ConnectOptions): ConnectOptions {
   checkObject(target, "target");
   if (target.path !== undefined) {
     checkNonEmptyString(target.path, "target.path");
-    return;
+    return target;
   }
   checkNonEmptyString(target.host, "target.host");
-  checkPort(target.port, "target.port");
-  checkLocalBind(target, "target");
+  const port = checkPort(target.port, "target.port");
+  return checkLocalBind({ ...target, port }, "target");
 }
 
-/** A local address and port, when given, must be a non-empty string and a port. */
-function checkLocalBind(options: LocalBind, name: string): void {
+/**
+ * A local address and port, when given, must be a non-empty string and a
+ * port; returns the options with the ports as numbers (a port may be given
+ * as a string of digits).
+ */
+function checkLocalBind<T extends LocalBind>(options: T, name: string): T {
   const { localAddress, localPort } = options;
   if (localAddress !== undefined) checkNonEmptyString(localAddress, `${name}.localAddress`);
-  if (localPort !== undefined) checkPort(localPort, `${name}.localPort`);
+  if (localPort === undefined) return options;
+  return { ...options, localPort: checkPort(localPort, `${name}.localPort`) };
 }
 
 /** A token count for a decrement: any safe integer; negative gives tokens back. */
@@ -652,8 +657,8 @@ export class BufferEvent {
    * @throws {RangeError} if target.port is not in 0..65535
    */
   connect(target: ConnectOptions): void {
-    checkTarget(target);
-    this.#core.connect("connect", (platform) => platform.connect(target));
+    const checked = checkTarget(target);
+    this.#core.connect("connect", (platform) => platform.connect(checked));
   }
 
   /**
@@ -671,9 +676,9 @@ export class BufferEvent {
   connectTls(options: TlsConnectOptions): void {
     checkObject(options, "options");
     checkNonEmptyString(options.host, "options.host");
-    checkPort(options.port, "options.port");
-    checkLocalBind(options, "options");
-    this.#core.connect("connectTls", (platform) => platform.connectTls(options));
+    const port = checkPort(options.port, "options.port");
+    const checked = checkLocalBind({ ...options, port }, "options");
+    this.#core.connect("connectTls", (platform) => platform.connectTls(checked));
   }
 
   // ------------------------------------------------------------- freeing

@@ -39,8 +39,8 @@ export type ListenerTarget =
   | {
     /** The address to bind. */
     readonly host: string;
-    /** The port; 0 picks a free one (see {@linkcode Listener.address}). */
-    readonly port: number;
+    /** The port, a number or a string of digits; 0 picks a free one (see {@linkcode Listener.address}). */
+    readonly port: number | string;
     /** Accept queue length (libevent's `backlog` argument). */
     readonly backlog?: number;
     /** Share the port with other listeners (`LEV_OPT_REUSEABLE_PORT`). */
@@ -136,11 +136,12 @@ export class Listener<A = unknown> {
     checkObject(target, "target");
     checkObject(options, "options");
     if (target.backlog !== undefined) checkCount(target.backlog, "target.backlog");
+    let port = 0;
     if (target.path !== undefined) {
       checkNonEmptyString(target.path, "target.path");
     } else {
       checkString(target.host, "target.host");
-      checkPort(target.port, "target.port");
+      port = checkPort(target.port, "target.port");
     }
     const listener = new Listener(base, callback, options);
     const onAccept = (socket: TcpSocket): void => listener.#onAccept(socket);
@@ -153,11 +154,11 @@ export class Listener<A = unknown> {
       if (target.path !== undefined) {
         bound = await platform.listen({ path: target.path, backlog: target.backlog }, onAccept, onError);
       } else if (target.tls !== undefined) {
-        const tls: TlsListenOptions = { host: target.host, port: target.port, ...target.tls };
+        const tls: TlsListenOptions = { host: target.host, port, ...target.tls };
         bound = await platform.listenTls(tls, onAccept, onError);
       } else {
         bound = await platform.listen(
-          { host: target.host, port: target.port, backlog: target.backlog, reusePort: target.reusePort },
+          { host: target.host, port, backlog: target.backlog, reusePort: target.reusePort },
           onAccept,
           onError,
         );

@@ -69,8 +69,8 @@ export interface HostResolver {
 export interface HttpConnectionOptions {
   /** The server's host name or IP address (an IPv6 address with or without brackets). */
   readonly host: string;
-  /** The server's port; defaults to 80, or 443 with `tls`. */
-  readonly port?: number;
+  /** The server's port, a number or a string of digits; defaults to 80, or 443 with `tls`. */
+  readonly port?: number | string;
   /** Connect over TLS (`https`) with these settings. */
   readonly tls?: HttpConnectionTls;
   /**
@@ -448,7 +448,8 @@ export class HttpConnection {
    * @throws {RangeError} if port is not an integer in 0..65535
    */
   setLocalPort(port: number): void {
-    this.#localPort = checkPort(port, "port") === 0 ? undefined : port;
+    const checked = checkPort(port, "port");
+    this.#localPort = checked === 0 ? undefined : checked;
   }
 
   /**

@@ -118,6 +118,13 @@ export type HttpErrorLogger = (err: unknown, req: HttpServerRequest | null) => v
 let makeBound: (listener: Listener<unknown>) => BoundSocket;
 
 /**
+ * Report a failure to the server's error logger (stderr by default), for
+ * serve(), whose handlers fail outside the server's own callbacks.
+ * Internal: http/mod.ts does not export it.
+ */
+export let reportError!: (server: HttpServer, err: unknown, req: HttpServerRequest | null) => void;
+
+/**
  * A listening socket of an {@linkcode HttpServer}: libevent's `struct
  * evhttp_bound_socket`, from {@linkcode HttpServer.bind} and its kin; pass
  * it to {@linkcode HttpServer.delBoundSocket} to stop listening there.
@@ -168,7 +175,9 @@ function checkStreamOption(options: HttpCallbackOptions | undefined): boolean {
  *
  * Callbacks run on the EventBase's loop. A callback that throws (or an
  * async one that rejects) gets its request answered with 500 and its
- * connection closed; the server keeps serving.
+ * connection closed, and the error is printed on stderr with the request's
+ * method and target (see {@linkcode HttpServer.setErrorLogger}); the server
+ * keeps serving.
  *
  * Virtual hosts are HttpServers too, never bound, added with
  * {@linkcode HttpServer.addVirtualHost}: they bring their own callbacks,
@@ -188,6 +197,10 @@ function checkStreamOption(options: HttpCallbackOptions | undefined): boolean {
  * ```
  */
 export class HttpServer {
+  static {
+    reportError = (server, err, req) => server.#cfg.log(err, req);
+  }
+
   readonly #cfg: ServerConfig;
   readonly #bound: BoundSocket[] = [];
   #shutdown: Promise<void> | null = null;
@@ -248,11 +261,11 @@ export class HttpServer {
    * port 0 picks a free one, found in the handle's address. A server may be
    * bound to several addresses.
    *
-   * @throws {TypeError} (as a rejection) if host is not a string or port not a number, or the server was closed
+   * @throws {TypeError} (as a rejection) if host is not a string, port neither a number nor a string of digits, or the server was closed
    * @throws {RangeError} (as a rejection) if port is not an integer in 0..65535
    * @throws a coded platform Error (as a rejection), e.g. `EADDRINUSE`
    */
-  async bind(host: string, port: number): Promise<BoundSocket> {
+  async bind(host: string, port: number | string): Promise<BoundSocket> {
     return await this.#listen({ host: checkString(host, "host"), port: checkPort(port, "port") });
   }
 
@@ -276,12 +289,12 @@ export class HttpServer {
    * @throws {RangeError} (as a rejection) if port is not an integer in 0..65535
    * @throws a coded platform Error (as a rejection)
    */
-  async bindTls(host: string, port: number, tls: HttpTlsOptions): Promise<BoundSocket> {
+  async bindTls(host: string, port: number | string, tls: HttpTlsOptions): Promise<BoundSocket> {
     checkString(host, "host");
-    checkPort(port, "port");
+    const portNumber = checkPort(port, "port");
     checkObject(tls, "tls");
     const material = { cert: checkString(tls.cert, "tls.cert"), key: checkString(tls.key, "tls.key") };
-    return await this.#listen({ host, port, tls: material });
+    return await this.#listen({ host, port: portNumber, tls: material });
   }
 
   /**
@@ -616,8 +629,11 @@ export class HttpServer {
   }
 
   /**
-   * Receive the errors callbacks throw; by default nothing is logged. A
-   * throwing logger is ignored. Null removes it.
+   * Receive the errors callbacks throw or reject with, in place of the
+   * default, which prints each on stderr with the request's method and
+   * target (as Deno.serve and Bun.serve print a handler's error). Pass
+   * `() => {}` to log nothing; null restores the default. A throwing logger
+   * is ignored.
    *
    * @throws {TypeError} if logger is neither a function nor null
    */
@@ -768,6 +784,15 @@ const DEFAULT_TIMEOUTS: Readonly<ServerTimeouts> = Object.freeze({
  * `setMaxBodySize`.
  */
 const DEFAULT_MAX_BUFFERED_BODY = 8 * 1024 * 1024;
+
+/**
+ * The default error logger: a callback's failure on stderr, with the
+ * request it failed on, so a bare 500 never hides its cause.
+ */
+function printError(err: unknown, req: HttpServerRequest | null): void {
+  const where = req === null ? "an HttpServer callback" : `the callback for ${req.method} ${req.uri}`;
+  console.error(`levent: ${where} failed:`, err);
+}
 
 function lowerCode(c: number): number {
   return c >= 65 && c <= 90 ? c + 32 : c;
@@ -927,10 +952,9 @@ export class ServerConfig {
     this.upgraded.clear();
   }
 
-  /** Log an error from a callback, if a logger is set; a throwing logger is ignored. */
+  /** Report an error from a callback to the logger, or on stderr without one; a throwing logger is ignored. */
   log(err: unknown, req: HttpServerRequest | null): void {
-    const logger = this.errorLogger;
-    if (logger === null) return;
+    const logger = this.errorLogger ?? printError;
     try {
       logger(err, req);
     } catch {

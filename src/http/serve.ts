@@ -19,11 +19,11 @@
  *
  * @module
  */
-import { checkFunction, checkObject } from "../check.ts";
+import { checkFunction, checkObject, checkPort, checkString, typeError } from "../check.ts";
 import { EventBase } from "../event/event_base.ts";
 import type { NetAddress, Platform } from "../platform.ts";
 import type { BoundSocket } from "./http_server.ts";
-import { HttpServer } from "./http_server.ts";
+import { HttpServer, reportError } from "./http_server.ts";
 import type { HttpServerRequest } from "./http_server_request.ts";
 
 /** What the handler learns besides the Request. */
@@ -41,8 +41,8 @@ export type ServeHandler = (request: Request, info: ServeHandlerInfo) => Respons
 export interface ServeOptions {
   /** The address to bind (default `"127.0.0.1"`). */
   readonly hostname?: string;
-  /** The port (default 8000; 0 picks a free one). */
-  readonly port?: number;
+  /** The port, a number or a string of digits such as `process.env.PORT` (default 8000; 0 picks a free one). */
+  readonly port?: number | string;
   /** Serve TLS with this certificate and key (PEM). */
   readonly tls?: { readonly cert: string; readonly key: string };
   /** Run on this loop (its caller dispatches it); by default serve() makes one and runs it. */
@@ -57,8 +57,13 @@ export interface ServeOptions {
   /** Called once bound, with the real address. */
   readonly onListen?: (address: NetAddress) => void;
   /**
-   * Turn a handler failure into a response; by default a plain 500. What
-   * onError throws ends the connection.
+   * Turn a handler failure (a throw, a rejection, a return value that is
+   * not a Response) into a response. Without it the failure is printed on
+   * stderr with the request's method and target, as Deno.serve and
+   * Bun.serve print it, and answered with a plain 500. What onError throws
+   * ends the connection and is printed. Failures with no response left to
+   * give (a body stream that fails once sending began) are printed, or go
+   * to `server.setErrorLogger`'s logger when one is set.
    */
   readonly onError?: (error: unknown) => Response | Promise<Response>;
 }
@@ -108,12 +113,12 @@ type Chunk = ReadableStreamReadResult<Uint8Array>;
 export async function serve(handler: ServeHandler, options: ServeOptions = {}): Promise<WebServer> {
   checkFunction(handler, "handler");
   checkObject(options, "options");
+  const host = options.hostname === undefined ? "127.0.0.1" : checkString(options.hostname, "options.hostname");
+  const port = options.port === undefined ? 8000 : checkPort(options.port, "options.port");
   const base = options.base ?? new EventBase({ platform: options.platform });
   // A Response without a type must not get evhttp's text/html default: it gets what its body implies, or none.
   const server = new HttpServer(base, { defaultContentType: null });
   const scheme = options.tls === undefined ? "http" : "https";
-  const host = options.hostname ?? "127.0.0.1";
-  const port = options.port ?? 8000;
   let bound: BoundSocket;
   try {
     bound = options.tls === undefined ? await server.bind(host, port) : await server.bindTls(host, port, options.tls);
@@ -134,7 +139,7 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
       const request = toRequest(req, scheme, authority, abort.signal);
       serverRequests.set(request, req);
       response = await handler(request, { remoteAddr: req.peer, request: req });
-      if (!(response instanceof Response)) throw new TypeError("the handler did not return a Response");
+      if (!(response instanceof Response)) throw typeError("the handler's return value", "a Response", response);
       // A protocol switch (upgradeWebSocket's Response): its owner takes the connection over.
       const takeOver = takeOvers.get(response);
       if (takeOver !== undefined) {
@@ -143,19 +148,24 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
         return;
       }
     } catch (err) {
-      try {
-        response = options.onError !== undefined
-          ? await options.onError(err)
-          : new Response("Internal Server Error", { status: 500 });
-      } catch {
-        if (req.responseState === "none") req.sendError(500);
-        return;
+      if (options.onError === undefined) {
+        reportError(server, err, req);
+        response = new Response("Internal Server Error", { status: 500 });
+      } else {
+        try {
+          response = await options.onError(err);
+        } catch (failure) {
+          reportError(server, failure, req);
+          if (req.responseState === "none") req.sendError(500);
+          return;
+        }
       }
     }
     try {
       await send(req, response, abort.signal, base.platform);
-    } catch {
-      // A Response the HttpServer cannot send (Response.error() has status 0).
+    } catch (err) {
+      // A Response the HttpServer cannot send (Response.error() has status 0), or a body source that failed.
+      reportError(server, err, req);
       if (req.responseState === "none") req.sendError(500);
     }
   }
@@ -327,6 +337,7 @@ async function send(
     reader.cancel(err).catch(() => {});
     if (req.responseState === "none") req.sendError(500);
     else req.closeConnection();
+    throw err;
   }
 }
 

@@ -271,6 +271,7 @@ test("a throwing callback gets 500 and its connection closed, the error goes to 
 
 test("a callback that throws after starting a streamed reply has its connection closed", async () => {
   const s = await startServer((server) => {
+    server.setErrorLogger(() => {});
     server.setGenCb((req) => {
       req.sendReplyStart(200);
       req.sendReplyChunk("part");
@@ -418,6 +419,80 @@ test("sendError keeps the application's output headers (Allow, WWW-Authenticate)
     assert.equal(Number(r.headers["content-length"]), r.body.length);
     assert.equal(r.headers.connection, "close");
     assert.match(r.body, /<H1>Method Not Allowed<\/H1>/);
+  } finally {
+    await s.stop();
+  }
+});
+
+/** Run `fn` with console.error recorded instead of printed; resolves with the lines it was given. */
+async function printedBy(fn: () => Promise<void>): Promise<string[]> {
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => {
+    lines.push(args.map((a) => a instanceof Error ? `${a.name}: ${a.message}` : String(a)).join(" "));
+  };
+  try {
+    await fn();
+  } finally {
+    console.error = original;
+  }
+  return lines;
+}
+
+test("with no logger set, a callback's failure is printed on stderr with the request's method and target", async () => {
+  const s = await startServer((server) => {
+    server.setCb("/throw", () => {
+      throw new Error("boom");
+    });
+    server.setCb("/reject", async () => {
+      await sleep(5);
+      throw new Error("later boom");
+    });
+    server.setCb("/status", (req) => req.sendReply(700, "Nope"));
+    server.setCb("/inject", (req) => {
+      req.outputHeaders.set("X-Injected", "a\r\nSet-Cookie: b");
+      req.sendReply(200, "OK");
+    });
+  });
+  try {
+    const lines = await printedBy(async () => {
+      for (const path of ["/throw", "/reject", "/status", "/inject?q=1"]) {
+        assert.equal((await answerAndClose(s.port, get(path))).status, 500, path);
+      }
+      const c = await RawClient.connect(s.port);
+      c.send("POST /throw HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+      await c.waitEnd();
+    });
+    assert.equal(lines.length, 5, lines.join("\n"));
+    assert.match(lines[0], /^levent: the callback for GET \/throw failed: Error: boom$/);
+    assert.match(lines[1], /^levent: the callback for GET \/reject failed: Error: later boom$/);
+    assert.match(lines[2], /GET \/status failed: RangeError: code must be .*got 700/);
+    assert.match(lines[3], /GET \/inject\?q=1 failed: TypeError: value must be a string without control characters/);
+    assert.match(lines[4], /^levent: the callback for POST \/throw failed: Error: boom$/);
+  } finally {
+    await s.stop();
+  }
+});
+
+test("setErrorLogger replaces the printing, () => {} silences it, and null brings it back", async () => {
+  const logged: string[] = [];
+  const s = await startServer((server) => {
+    server.setCb("/throw", () => {
+      throw new Error("boom");
+    });
+  });
+  try {
+    const lines = await printedBy(async () => {
+      s.server.setErrorLogger((err, req) => logged.push(`${req?.method} ${req?.uri} ${(err as Error).message}`));
+      await answerAndClose(s.port, get("/throw"));
+      s.server.setErrorLogger(() => {});
+      await answerAndClose(s.port, get("/throw"));
+      s.server.setErrorLogger(null);
+      await answerAndClose(s.port, get("/throw"));
+    });
+    assert.deepEqual(logged, ["GET /throw boom"]);
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0], /GET \/throw failed: Error: boom/);
   } finally {
     await s.stop();
   }

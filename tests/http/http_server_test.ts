@@ -1088,3 +1088,24 @@ test("takeOver hands an Upgrade request's connection over with the bytes that fo
     await s.stop();
   }
 });
+
+test("bind takes the port as a string of digits, as node:net does, and names the argument otherwise", async () => {
+  const base = new EventBase({ platform });
+  const server = new HttpServer(base);
+  server.setGenCb((req) => req.sendReply(200, "OK", "from a string port"));
+  try {
+    const handle = await server.bind("127.0.0.1", "0");
+    assert.ok(handle.address.port > 0);
+    void base.dispatch();
+    const c = await RawClient.connect(handle.address.port);
+    c.send(get("/"));
+    assert.equal((await c.responses(1))[0].body, "from a string port");
+    c.close();
+    await assert.rejects(server.bind("127.0.0.1", "80a"), {
+      name: "TypeError",
+      message: 'port must be an integer in 0..65535 or a string of its digits, got "80a" (a string)',
+    });
+  } finally {
+    server.free();
+  }
+});

@@ -11,7 +11,8 @@ const platform = autoPlatform();
 
 /** Serve `handler` on a free port with its own loop. */
 function start(handler: Parameters<typeof serve>[0], options: Parameters<typeof serve>[1] = {}): Promise<WebServer> {
-  return serve(handler, { port: 0, base: new EventBase({ platform }), ...options }).then((s) => {
+  const quiet = { hostname: "127.0.0.1", port: 0, onListen: () => {} };
+  return serve(handler, { ...quiet, base: new EventBase({ platform }), ...options }).then((s) => {
     void s.server.base.dispatch();
     return s;
   });
@@ -201,6 +202,7 @@ test("serve with its own loop stops when its AbortSignal aborts, and finished re
   const controller = new AbortController();
   const listening = deferred<number>();
   const server = await serve(() => new Response("up"), {
+    hostname: "127.0.0.1",
     port: 0,
     platform,
     signal: controller.signal,
@@ -462,4 +464,114 @@ test("HEAD on a Hono app sends no Content-Length: 0, and GET still sends the rea
   } finally {
     await stop(server);
   }
+});
+
+/** Run `fn` with console.error recorded instead of printed; resolves with the lines it was given. */
+async function printedBy(fn: () => Promise<void>): Promise<string[]> {
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => {
+    lines.push(args.map((a) => a instanceof Error ? `${a.name}: ${a.message}` : String(a)).join(" "));
+  };
+  try {
+    await fn();
+  } finally {
+    console.error = original;
+  }
+  return lines;
+}
+
+test("a handler's failure is printed on stderr with the method and target, and answered 500", async () => {
+  const server = await start((req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/throw") throw new Error("boom");
+    if (path === "/reject") return Promise.reject(new Error("later boom"));
+    if (path === "/undefined") return undefined as unknown as Response;
+    if (path === "/stream") {
+      let sent = false;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (sent) {
+            await sleep(5);
+            controller.error(new Error("the source broke"));
+            return;
+          }
+          sent = true;
+          controller.enqueue(new TextEncoder().encode("part"));
+        },
+      });
+      return new Response(body);
+    }
+    return new Response("fine");
+  });
+  const base = `http://127.0.0.1:${server.address.port}`;
+  try {
+    const lines = await printedBy(async () => {
+      for (const path of ["/throw", "/reject?x=1", "/undefined"]) {
+        const res = await fetch(`${base}${path}`, { method: path === "/throw" ? "POST" : "GET", body: null });
+        assert.equal(res.status, 500, path);
+        await res.body?.cancel();
+      }
+      const cut = await raw(server.address.port, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n", /^$/);
+      assert.match(cut, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n4\r\npart\r\n$/, "the connection ends, no last chunk");
+      assert.equal(await (await fetch(`${base}/ok`)).text(), "fine");
+    });
+    assert.equal(lines.length, 4, lines.join("\n"));
+    assert.match(lines[0], /^levent: the callback for POST \/throw failed: Error: boom$/);
+    assert.match(lines[1], /^levent: the callback for GET \/reject\?x=1 failed: Error: later boom$/);
+    assert.match(
+      lines[2],
+      /^levent: the callback for GET \/undefined failed: TypeError: the handler's return value must be a Response, got undefined$/,
+    );
+    assert.match(lines[3], /^levent: the callback for GET \/stream failed: Error: the source broke$/);
+  } finally {
+    await stop(server);
+  }
+});
+
+test("onError replaces the printing for a handler's failure, and server.setErrorLogger for a body's", async () => {
+  const logged: string[] = [];
+  const server = await start((req) => {
+    if (new URL(req.url).pathname === "/throw") throw new Error("boom");
+    return new Response(
+      new ReadableStream({
+        pull: async (controller) => {
+          await sleep(5);
+          controller.error(new Error("broke"));
+        },
+      }),
+    );
+  }, { onError: (err) => new Response(`sorry: ${(err as Error).message}`, { status: 503 }) });
+  server.server.setErrorLogger((err, req) => logged.push(`${req?.uri}: ${(err as Error).message}`));
+  try {
+    const lines = await printedBy(async () => {
+      const res = await fetch(`http://127.0.0.1:${server.address.port}/throw`);
+      assert.equal(res.status, 503);
+      assert.equal(await res.text(), "sorry: boom");
+      const reply = await raw(server.address.port, "GET /body HTTP/1.1\r\nHost: x\r\n\r\n", /^$/);
+      assert.match(reply, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n$/, "the head, then the connection ends");
+    });
+    assert.deepEqual(lines, []);
+    assert.deepEqual(logged, ["/body: broke"]);
+  } finally {
+    await stop(server);
+  }
+});
+
+test("serve takes the port as a string of digits (process.env.PORT) and names options.port otherwise", async () => {
+  const server = await start(() => new Response("string port"), { port: "0" });
+  try {
+    assert.ok(server.address.port > 0);
+    assert.equal(await (await fetch(`http://127.0.0.1:${server.address.port}/`)).text(), "string port");
+  } finally {
+    await stop(server);
+  }
+  await assert.rejects(start(() => new Response(""), { port: "http" }), {
+    name: "TypeError",
+    message: 'options.port must be an integer in 0..65535 or a string of its digits, got "http" (a string)',
+  });
+  await assert.rejects(start(() => new Response(""), { port: 65536 }), {
+    name: "RangeError",
+    message: "options.port must be an integer in 0..65535 or a string of its digits, got 65536",
+  });
 });
