@@ -81,6 +81,14 @@ async function waitUntil(pred: () => boolean, ms: number, what: string): Promise
   }
 }
 
+/** A keep-alive client that made one request and got its answer: idle from now on. */
+async function keepAliveClient(port: number): Promise<Watched> {
+  const idle = await watch(port);
+  idle.socket.write("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  await waitUntil(() => idle.text().endsWith("Hello, World!"), 5000, "the idle client's answer");
+  return idle;
+}
+
 async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), "levent-shutdown-"));
   try {
@@ -120,9 +128,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
       await withRoot(async (root) => {
         const { ex, port } = await startServer(root);
         try {
-          const idle = await watch(port);
-          idle.socket.write("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
-          await waitUntil(() => idle.text().endsWith("Hello, World!"), 5000, "the idle client's answer");
+          const idle = await keepAliveClient(port);
           const head = await watch(port);
           head.socket.write("GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Partial: yes\r\n");
           const upload = await watch(port);
@@ -228,9 +234,7 @@ test(
     await withRoot(async (root) => {
       const { ex, port } = await startServer(root);
       try {
-        const idle = await watch(port);
-        idle.socket.write("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
-        await waitUntil(() => idle.text().endsWith("Hello, World!"), 5000, "the idle client's answer");
+        const idle = await keepAliveClient(port);
         const idleSince = Date.now();
         const idleClosed = idle.ended.then(() => Date.now() - idleSince);
         const c = await watch(port);
