@@ -29,7 +29,6 @@ import type {
   AcceptHandler,
   Clock,
   ConnectOptions,
-  DatagramHandler,
   ListenOptions,
   LocalBind,
   LookupAddress,
@@ -43,6 +42,7 @@ import type {
   TlsConnectOptions,
   TlsListenOptions,
   UdpBindOptions,
+  UdpHandlers,
   UdpSocket,
 } from "../src/platform.ts";
 import {
@@ -54,6 +54,10 @@ import {
   isSignalName,
   nodeFileSystem,
   nodeLookup,
+  reportUdpError,
+  UDP_HIGH_WATER_MARK,
+  udpDestinationError,
+  udpTarget,
   unixAddress,
 } from "./node_shared.ts";
 import { WriteQueue, type WriteTarget } from "./write_queue.ts";
@@ -586,59 +590,80 @@ class BunListener implements TcpListener {
   }
 }
 
+/** A datagram Bun refused for want of buffer space, waiting for drain. */
 interface PendingDatagram {
   bytes: Uint8Array;
   host: string;
   port: number;
-  resolve(): void;
-  reject(err: Error): void;
 }
 
+/**
+ * Bun.udpSocket behind the UdpSocket contract. Bun's send() is synchronous
+ * already; it answers false when the kernel's buffer is full, and those
+ * datagrams wait here, in order, until Bun's drain.
+ */
 class BunUdpSocket implements UdpSocket {
   readonly address: NetAddress;
   #raw: RawUdp;
+  #handlers: UdpHandlers;
   #closed = false;
-  /** Datagrams Bun refused for want of buffer space, sent again on drain in order. */
+  #owesDrain = false;
   #pending: PendingDatagram[] = [];
+  #pendingBytes = 0;
 
-  constructor(raw: RawUdp, address: NetAddress) {
+  constructor(raw: RawUdp, address: NetAddress, handlers: UdpHandlers) {
     this.#raw = raw;
     this.address = address;
+    this.#handlers = handlers;
   }
 
-  send(bytes: Uint8Array, host: string, port: number): Promise<void> {
-    if (this.#closed) return Promise.reject(codedError("the UDP socket is closed", "EBADF"));
-    // Bun.udpSocket takes IP addresses only; resolve names as node:dgram does.
-    if (isIP(host) === 0) {
-      return nodeLookup(host, this.address.family === 6 ? 6 : 4).then((addrs) => {
-        if (addrs.length === 0) throw codedError(`no address for ${host}`, "ENOTFOUND");
-        return this.send(bytes, addrs[0].address, port);
-      });
-    }
-    if (this.#pending.length === 0) {
-      try {
-        if (this.#raw.send(bytes, port, host)) return Promise.resolve();
-      } catch (err) {
-        return Promise.reject(coded(err, "EINVAL"));
-      }
-    }
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ bytes, host, port, resolve, reject });
-    });
+  get bufferedAmount(): number {
+    return this.#pendingBytes;
   }
 
+  send(bytes: Uint8Array, host: string, port: number): boolean {
+    if (this.#closed) {
+      reportUdpError(this.#handlers, codedError("the UDP socket is closed", "EBADF"), udpTarget(host, port));
+      return false;
+    }
+    const bad = udpDestinationError(this.address.family, host, port);
+    if (bad !== undefined) {
+      reportUdpError(this.#handlers, bad, udpTarget(host, port));
+    } else if (this.#pending.length === 0 && this.#trySend(bytes, host, port)) {
+      return true;
+    } else {
+      this.#pending.push({ bytes, host, port });
+      this.#pendingBytes += bytes.length;
+    }
+    if (this.#pendingBytes < UDP_HIGH_WATER_MARK) return true;
+    this.#owesDrain = true;
+    return false;
+  }
+
+  /** Hand one datagram to Bun: true when it took it or it failed (reported), false when the kernel's buffer is full. */
+  #trySend(bytes: Uint8Array, host: string, port: number): boolean {
+    try {
+      return this.#raw.send(bytes, port, host);
+    } catch (err) {
+      reportUdpError(this.#handlers, coded(err, "EINVAL"), udpTarget(host, port));
+      return true;
+    }
+  }
+
+  /** Bun's drain: send what waits, in order, until the kernel refuses again. */
   flush(): void {
     const pending = this.#pending;
-    while (pending.length > 0 && !this.#closed) {
-      const d = pending[0];
-      try {
-        if (!this.#raw.send(d.bytes, d.port, d.host)) return;
-        pending.shift();
-        d.resolve();
-      } catch (err) {
-        pending.shift();
-        d.reject(coded(err, "EINVAL"));
-      }
+    let sent = 0;
+    while (sent < pending.length && !this.#closed) {
+      const d = pending[sent];
+      if (!this.#trySend(d.bytes, d.host, d.port)) break;
+      this.#pendingBytes -= d.bytes.length;
+      sent++;
+    }
+    pending.splice(0, sent);
+    if (pending.length === 0 && this.#owesDrain && !this.#closed) {
+      this.#owesDrain = false;
+      this.#handlers.drain?.();
     }
   }
 
@@ -646,9 +671,8 @@ class BunUdpSocket implements UdpSocket {
     if (this.#closed) return;
     this.#closed = true;
     this.#raw.close();
-    const pending = this.#pending;
     this.#pending = [];
-    for (const d of pending) d.reject(codedError("the UDP socket was closed before sending", "ECANCELED"));
+    this.#pendingBytes = 0;
   }
 }
 
@@ -803,7 +827,7 @@ function createBunPlatform(bun: BunApi): Platform {
       });
     },
 
-    async bindUdp(options: UdpBindOptions, onMessage: DatagramHandler): Promise<UdpSocket> {
+    async bindUdp(options: UdpBindOptions, handlers: UdpHandlers): Promise<UdpSocket> {
       // The drain handler exists before the socket it serves.
       const bound: { udp?: BunUdpSocket } = {};
       const host = await bindHost(options.host);
@@ -817,7 +841,7 @@ function createBunPlatform(bun: BunApi): Platform {
             data(_raw: RawUdp, bytes: Uint8Array, port: number, address: string): void {
               try {
                 // Bun gives every datagram its own buffer, so the bytes are the receiver's.
-                onMessage(bytes, ipAddress("udp", address, port));
+                handlers.message(bytes, ipAddress("udp", address, port));
               } catch (err) {
                 throwLater(err);
               }
@@ -825,14 +849,16 @@ function createBunPlatform(bun: BunApi): Platform {
             drain(): void {
               bound.udp?.flush();
             },
-            // Asynchronous errors (ICMP unreachable...) concern no pending call; sends report their own.
-            error(): void {},
+            // Asynchronous errors (ICMP unreachable on a connected socket) name no datagram.
+            error(_raw: RawUdp, err: Error): void {
+              if (bound.udp !== undefined) reportUdpError(handlers, coded(err, "EINVAL"), null);
+            },
           },
         });
       } catch (err) {
         throw coded(err, "EINVAL");
       }
-      bound.udp = new BunUdpSocket(raw, ipAddress("udp", host, raw.port));
+      bound.udp = new BunUdpSocket(raw, ipAddress("udp", host, raw.port), handlers);
       return bound.udp;
     },
 

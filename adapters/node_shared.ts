@@ -15,10 +15,10 @@
 import dgram from "node:dgram";
 import { Buffer } from "node:buffer";
 import dns from "node:dns";
+import { isIP } from "node:net";
 import type { Stats } from "node:fs";
 import { type FileHandle as NodeFileHandle, open, readdir, realpath, stat } from "node:fs/promises";
 import type {
-  DatagramHandler,
   DirEntry,
   FileHandle,
   FileInfo,
@@ -27,6 +27,7 @@ import type {
   NetAddress,
   SignalName,
   UdpBindOptions,
+  UdpHandlers,
   UdpSocket,
 } from "../src/platform.ts";
 
@@ -151,8 +152,104 @@ export function nodeLookup(host: string, family: 0 | 4 | 6 = 0): Promise<LookupA
   });
 }
 
+/** Every adapter's UDP send high-water mark: bytes of datagrams waiting for the kernel (see UdpSocket.send). */
+export const UDP_HIGH_WATER_MARK = 65536;
+
+/**
+ * Why a datagram from a socket of `family` cannot go to `host`:`port`, or
+ * undefined when it can: the contract takes IP addresses of the socket's
+ * family only (node:dgram would look a name up, Bun.udpSocket refuses one;
+ * the other family is EINVAL on Node, EAFNOSUPPORT on Bun) and ports 1-65535.
+ */
+export function udpDestinationError(family: 0 | 4 | 6, host: string, port: number): CodedError | undefined {
+  if (typeof host !== "string" || isIP(host) !== family) {
+    return codedError(`a UDP destination must be an IPv${family} address, got ${JSON.stringify(host)}`, "EINVAL");
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    return codedError(`a UDP destination port must be an integer 1-65535, got ${port}`, "EINVAL");
+  }
+  return undefined;
+}
+
+/** Tell `handlers.error` about a datagram that was not sent, on a later turn, as the contract asks. */
+export function reportUdpError(handlers: UdpHandlers, err: Error, to: NetAddress | null): void {
+  const onError = handlers.error;
+  if (onError !== undefined) queueMicrotask(() => onError.call(handlers, err, to));
+}
+
+/**
+ * A node:dgram socket behind the UdpSocket contract. Each send passes one
+ * shared completion callback (no closure or Promise per datagram): Node
+ * drops the errors of sends made without one, and its errors carry the
+ * destination (`address`, `port`). What waits for the kernel is libuv's
+ * send queue, which node:dgram reports as getSendQueueSize() (Node >= 18.8;
+ * Deno's node:dgram hands every datagram to its runtime at once and has none).
+ */
+class NodeUdpSocket implements UdpSocket {
+  readonly address: NetAddress;
+  readonly #sock: dgram.Socket;
+  readonly #handlers: UdpHandlers;
+  readonly #queueSize: (() => number) | undefined;
+  #closed = false;
+  #owesDrain = false;
+  readonly #onSent: (err: Error | null) => void;
+
+  constructor(sock: dgram.Socket, address: NetAddress, handlers: UdpHandlers) {
+    this.#sock = sock;
+    this.address = address;
+    this.#handlers = handlers;
+    const queueSize = (sock as { getSendQueueSize?: () => number }).getSendQueueSize;
+    this.#queueSize = typeof queueSize === "function" ? () => queueSize.call(sock) : undefined;
+    this.#onSent = (err) => {
+      if (this.#closed) return;
+      if (err) {
+        const at = err as Error & { address?: unknown; port?: unknown };
+        const to = typeof at.address === "string" && typeof at.port === "number"
+          ? ipAddress("udp", at.address, at.port)
+          : null;
+        this.#handlers.error?.(coded(err, "EINVAL"), to);
+      }
+      if (this.#owesDrain && this.bufferedAmount === 0) {
+        this.#owesDrain = false;
+        this.#handlers.drain?.();
+      }
+    };
+  }
+
+  get bufferedAmount(): number {
+    return this.#closed || this.#queueSize === undefined ? 0 : this.#queueSize();
+  }
+
+  send(bytes: Uint8Array, host: string, port: number): boolean {
+    if (this.#closed) {
+      reportUdpError(this.#handlers, codedError("the UDP socket is closed", "EBADF"), udpTarget(host, port));
+      return false;
+    }
+    const bad = udpDestinationError(this.address.family, host, port);
+    if (bad !== undefined) {
+      reportUdpError(this.#handlers, bad, udpTarget(host, port));
+      return this.bufferedAmount < UDP_HIGH_WATER_MARK;
+    }
+    this.#sock.send(bytes, port, host, this.#onSent);
+    if (this.bufferedAmount < UDP_HIGH_WATER_MARK) return true;
+    this.#owesDrain = true;
+    return false;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sock.close();
+  }
+}
+
+/** A NetAddress for a UDP destination as given (which may be no IP address at all). */
+export function udpTarget(host: string, port: number): NetAddress {
+  return { transport: "udp", host: String(host), port: Number(port), family: familyOf(String(host)) };
+}
+
 /** Bind a UDP socket with node:dgram. */
-export function nodeBindUdp(options: UdpBindOptions, onMessage: DatagramHandler): Promise<UdpSocket> {
+export function nodeBindUdp(options: UdpBindOptions, handlers: UdpHandlers): Promise<UdpSocket> {
   // node:dgram takes a port past 65535 without a word (Bun.udpSocket refuses it).
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
     return Promise.reject(codedError(`port must be an integer 0-65535, got ${options.port}`, "EINVAL"));
@@ -161,35 +258,23 @@ export function nodeBindUdp(options: UdpBindOptions, onMessage: DatagramHandler)
     const sock = dgram.createSocket(familyOf(options.host) === 6 ? "udp6" : "udp4");
     const onError = (err: Error): void => reject(coded(err, "EINVAL"));
     sock.once("error", onError);
+    let udp: NodeUdpSocket | undefined;
     sock.on("message", (msg, rinfo) => {
-      onMessage(
+      handlers.message(
         new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength),
         ipAddress("udp", rinfo.address, rinfo.port),
       );
     });
     sock.bind(options.port, options.host, () => {
       sock.off("error", onError);
-      // Errors after bind (ICMP unreachable on send...) are reported through send().
-      sock.on("error", () => {});
-      const bound = sock.address();
-      let closed = false;
-      resolve({
-        address: ipAddress("udp", bound.address, bound.port),
-        send(bytes: Uint8Array, host: string, port: number): Promise<void> {
-          return new Promise((res, rej) => {
-            if (closed) {
-              rej(codedError("the UDP socket is closed", "EBADF"));
-              return;
-            }
-            sock.send(bytes, port, host, (err) => (err ? rej(coded(err, "EINVAL")) : res()));
-          });
-        },
-        close(): void {
-          if (closed) return;
-          closed = true;
-          sock.close();
-        },
+      // Errors of sends come through their callback; others (ICMP on a
+      // connected socket...) name no datagram.
+      sock.on("error", (err) => {
+        if (udp !== undefined) reportUdpError(handlers, coded(err, "EINVAL"), null);
       });
+      const bound = sock.address();
+      udp = new NodeUdpSocket(sock, ipAddress("udp", bound.address, bound.port), handlers);
+      resolve(udp);
     });
   });
 }

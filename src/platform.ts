@@ -49,13 +49,12 @@ export interface NetAddress {
  * Elsewhere:
  * - `EINVAL`: bad arguments (a port outside 0-65535...), or an operation
  *   the runtime refused.
- * - `EBADF`: a UDP send on a socket already closed.
- * - `ECANCELED`: a UDP send still waiting for buffer space when its socket
- *   was closed (only Bun holds sends back).
+ * - `EBADF`: a UDP send on a socket already closed (told to its `error` handler).
  * - `EZLIB`: corrupt compressed input, or a compression stream that was
  *   closed, finished, or failed before.
  * - `EMSGSIZE`: a compression stream's output passed the `maxOutput` its
- *   caller allowed ({@linkcode ZStream.process}).
+ *   caller allowed ({@linkcode ZStream.process}), or a UDP datagram is
+ *   too large to send.
  *
  * Runtime-specific codes that say the same thing as one of these (Deno's
  * error class names, Node's `ERR_*` codes, getaddrinfo's `EAI_*`) are
@@ -78,7 +77,6 @@ export type NetErrorCode =
   | "EIO"
   | "EINVAL"
   | "EBADF"
-  | "ECANCELED"
   | "EZLIB"
   | "EMSGSIZE";
 
@@ -274,24 +272,71 @@ export interface TlsListenOptions {
   readonly alpnProtocols?: readonly string[];
 }
 
-/** Called with each datagram and the sender's address. The bytes are the receiver's to keep. */
-export type DatagramHandler = (bytes: Uint8Array, from: NetAddress) => void;
+/**
+ * What a UDP socket tells its owner: set once, when it is bound
+ * ({@linkcode Platform.bindUdp}). The adapter calls these, never from
+ * inside {@linkcode UdpSocket.send}; after `close()` only `error`, for a
+ * send made after it (`EBADF`).
+ */
+export interface UdpHandlers {
+  /** A datagram arrived from `from`. The bytes are the receiver's to keep. */
+  message(bytes: Uint8Array, from: NetAddress): void;
+  /**
+   * Optional. A datagram given to {@linkcode UdpSocket.send} was not sent:
+   * `to` is where it was going, and the error's `code` says why (`EINVAL`
+   * for a host that is no IP address or a port out of range, `EBADF` for a
+   * send after `close()`, `EMSGSIZE` for a datagram too large, or what the
+   * system said: `ENETUNREACH`, `EHOSTUNREACH`, `ECONNREFUSED`...).
+   * `to` is null for an error the system reports without saying which
+   * datagram caused it.
+   */
+  error?(err: Error, to: NetAddress | null): void;
+  /**
+   * Optional. After one or more `send()` calls returned false: the
+   * datagrams waiting for buffer space have all been handed to the kernel.
+   */
+  drain?(): void;
+}
 
 /** Where to bind a UDP socket. */
 export interface UdpBindOptions {
   /** The address to bind; its family picks IPv4 or IPv6. */
   readonly host: string;
-  /** The port; 0 picks a free one. */
+  /** The port; 0 picks a free one (the system picks it at random, from its ephemeral range). */
   readonly port: number;
 }
 
-/** A bound UDP socket. */
+/**
+ * A bound UDP socket.
+ *
+ * Sending is synchronous and costs no Promise and no callback per datagram:
+ * a resolver or a DNS server sends tens of thousands a second. Every
+ * adapter keeps one send high-water mark, 64 KiB (65536 bytes) of
+ * datagrams waiting in user space for the kernel to take them (see
+ * {@linkcode UdpSocket.send}).
+ */
 export interface UdpSocket {
   /** The bound address, with the real port. */
   readonly address: NetAddress;
-  /** Send one datagram. Resolves once handed to the kernel. */
-  send(bytes: Uint8Array, host: string, port: number): Promise<void>;
-  /** Close the socket. */
+  /** Bytes of datagrams accepted by {@linkcode UdpSocket.send} and not yet handed to the kernel. */
+  readonly bufferedAmount: number;
+  /**
+   * Send one datagram to `host` (an IP address of the socket's family:
+   * names are not looked up) and `port`. Every datagram is accepted: it
+   * goes to the kernel at once, or, when the kernel's buffer is full, waits
+   * behind the others. As UDP promises no order, neither does send(): Deno's
+   * node:dgram sends the datagrams of one turn in reverse.
+   * The socket takes ownership of `bytes`, so the caller must not change
+   * them afterwards.
+   *
+   * Returns true while `bufferedAmount` stays below the 64 KiB mark, false
+   * once it reaches it; after a false, the `drain` handler follows when the
+   * queue has emptied. A datagram that cannot be sent is reported to the
+   * `error` handler, on a later turn, never thrown. After `close()` send()
+   * sends nothing, reports `EBADF` and returns false.
+   */
+  send(bytes: Uint8Array, host: string, port: number): boolean;
+  /** Close the socket. Datagrams still waiting for buffer space are dropped. */
   close(): void;
 }
 
@@ -471,8 +516,12 @@ export interface Platform {
   connectTls(options: TlsConnectOptions): Promise<TcpSocket>;
   /** Listen for TLS connections; accepted sockets carry plaintext. */
   listenTls(options: TlsListenOptions, onAccept: AcceptHandler, onError?: AcceptErrorHandler): Promise<TcpListener>;
-  /** Bind a UDP socket; datagrams arrive through `onMessage`. */
-  bindUdp(options: UdpBindOptions, onMessage: DatagramHandler): Promise<UdpSocket>;
+  /**
+   * Bind a UDP socket; datagrams arrive through `handlers.message`. Rejects
+   * with a coded Error (`EADDRINUSE`, `EADDRNOTAVAIL`, `EINVAL` for a port
+   * out of range).
+   */
+  bindUdp(options: UdpBindOptions, handlers: UdpHandlers): Promise<UdpSocket>;
   /**
    * Watch a signal. Returns false (and does nothing) when the runtime or OS
    * cannot deliver that signal, including any name that is not a
