@@ -21,11 +21,25 @@
  * one when a feature test, run once on first use, shows that the private
  * API still does everything this module relies on; else the one-shot one.
  *
+ * The HTTP content codings (gzip, zlib's deflate, Brotli: the
+ * {@linkcode Compression.createEncoder} side of the contract) run on the
+ * same private path only. Each format has its own feature test, run once
+ * when {@linkcode Compression.formats} is first read; a format that fails
+ * it is left out of the list, so HTTP neither asks for nor sends it, rather
+ * than running on a slow public-API copy.
+ *
  * @module
  */
 import { constants as bufferConstants } from "node:buffer";
 import zlib from "node:zlib";
-import type { Compression, FlushMode, ZStream, ZStreamOptions } from "../src/platform.ts";
+import type {
+  Compression,
+  CompressionEncoderOptions,
+  CompressionFormat,
+  FlushMode,
+  ZStream,
+  ZStreamOptions,
+} from "../src/platform.ts";
 import { type CodedError, codedError } from "./node_shared.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -38,6 +52,13 @@ const FLUSH: Record<FlushMode, number> = {
   none: zlib.constants.Z_NO_FLUSH,
   sync: zlib.constants.Z_SYNC_FLUSH,
   finish: zlib.constants.Z_FINISH,
+};
+
+/** Brotli's operations for the same three flushes. */
+const BROTLI_FLUSH: Record<FlushMode, number> = {
+  none: zlib.constants.BROTLI_OPERATION_PROCESS,
+  sync: zlib.constants.BROTLI_OPERATION_FLUSH,
+  finish: zlib.constants.BROTLI_OPERATION_FINISH,
 };
 
 /** Where a stream is: usable, ended by a `"finish"` flush, broken by an error, or released. */
@@ -128,16 +149,31 @@ function noop(): void {}
  */
 const EMPTY_SYNC_FLUSH = [0x00, 0x00, 0x00, 0xff, 0xff] as const;
 
+/** How a {@linkcode StreamingZStream} drives its kind of zlib stream. */
+interface StreamingKind {
+  /** The flush flags of the library behind it (zlib's or Brotli's). */
+  readonly flush: Record<FlushMode, number>;
+  /** A raw-deflate compressor: every sync flush ends in `00 00 ff ff`, an empty one too. */
+  readonly syncMarker: boolean;
+  /** reset() makes a new stream: node:zlib's reset() does not restart Brotli (and Deno's not its decoder). */
+  readonly reopen: boolean;
+}
+
+const RAW_DEFLATE: StreamingKind = { flush: FLUSH, syncMarker: true, reopen: false };
+const RAW_INFLATE: StreamingKind = { flush: FLUSH, syncMarker: false, reopen: false };
+const ZLIB_CODING: StreamingKind = { flush: FLUSH, syncMarker: false, reopen: false };
+const BROTLI_CODING: StreamingKind = { flush: BROTLI_FLUSH, syncMarker: false, reopen: true };
+
 class StreamingZStream implements ZStream {
   readonly #create: () => InternalZlib;
-  readonly #deflate: boolean;
+  readonly #kind: StreamingKind;
   #z: InternalZlib;
   #defaultMax: number;
   #state: StreamState = "open";
 
-  constructor(create: () => InternalZlib, deflate: boolean) {
+  constructor(create: () => InternalZlib, kind: StreamingKind) {
     this.#create = create;
-    this.#deflate = deflate;
+    this.#kind = kind;
     this.#z = this.#open();
     this.#defaultMax = this.#z._maxOutputLength;
   }
@@ -163,7 +199,7 @@ class StreamingZStream implements ZStream {
     z._maxOutputLength = limit === Infinity ? this.#defaultMax : limit;
     let out: Uint8Array;
     try {
-      out = z._processChunk(bytes, FLUSH[flush]);
+      out = z._processChunk(bytes, this.#kind.flush[flush]);
     } catch (err) {
       this.#state = "failed";
       throw zlibError(err, limit);
@@ -176,7 +212,7 @@ class StreamingZStream implements ZStream {
     }
     if (flush === "finish") this.#state = "finished";
     if (out.length === 0) {
-      if (!this.#deflate || flush !== "sync") return EMPTY;
+      if (!this.#kind.syncMarker || flush !== "sync") return EMPTY;
       if (limit < EMPTY_SYNC_FLUSH.length) {
         this.#state = "failed";
         throw tooLarge(limit);
@@ -189,7 +225,7 @@ class StreamingZStream implements ZStream {
 
   reset(): void {
     if (this.#state === "closed") return;
-    if (this.#state === "failed") {
+    if (this.#state === "failed" || this.#kind.reopen) {
       // node:zlib keeps the error of a failed chunk and throws it again on every later one: start afresh.
       this.#z.close();
       this.#z = this.#open();
@@ -207,22 +243,34 @@ class StreamingZStream implements ZStream {
 }
 
 function streamingFrom(module: ZlibModule): Compression {
+  const codings = codingsFrom(zlib as unknown as CodingModule, () => CODING_FORMATS);
   return {
     createDeflateRaw(options: ZStreamOptions = {}): ZStream {
       const { level, windowBits } = checkOptions(options, true);
-      return new StreamingZStream(() => module.createDeflateRaw({ level, windowBits }) as InternalZlib, true);
+      return new StreamingZStream(() => module.createDeflateRaw({ level, windowBits }) as InternalZlib, RAW_DEFLATE);
     },
     createInflateRaw(options: ZStreamOptions = {}): ZStream {
       const { windowBits } = checkOptions(options, false);
-      return new StreamingZStream(() => module.createInflateRaw({ windowBits }) as InternalZlib, false);
+      return new StreamingZStream(() => module.createInflateRaw({ windowBits }) as InternalZlib, RAW_INFLATE);
+    },
+    get formats(): readonly CompressionFormat[] {
+      return ALL_FORMATS;
+    },
+    createEncoder(format: CompressionFormat, options?: CompressionEncoderOptions): ZStream {
+      if (format !== "deflate-raw") return codings.createEncoder(format, options);
+      return this.createDeflateRaw({ level: checkEncoderOptions(format, options) });
+    },
+    createDecoder(format: CompressionFormat): ZStream {
+      return format === "deflate-raw" ? this.createInflateRaw() : codings.createDecoder(format);
     },
   };
 }
 
 /**
- * Raw-deflate streams over node:zlib's internal synchronous chunk
- * processing (`_processChunk`, `_handle`, `_maxOutputLength`). Use
- * {@linkcode nodeCompression}, which checks first that this works.
+ * Compression streams over node:zlib's internal synchronous chunk
+ * processing (`_processChunk`, `_handle`, `_maxOutputLength`), every format
+ * listed whether or not it works here. Use {@linkcode nodeCompression},
+ * which checks first that this works.
  */
 export const streamingCompression: Compression = streamingFrom(zlib as unknown as ZlibModule);
 
@@ -523,6 +571,16 @@ export function oneShotCompression(options: OneShotOptions = {}): Compression {
       const { windowBits } = checkOptions(opts, false);
       return new OneShotInflate(windowBits, dictionary);
     },
+    // Public API has no synchronous streaming gzip or Brotli: raw deflate only.
+    formats: ["deflate-raw"],
+    createEncoder(format: CompressionFormat, options?: CompressionEncoderOptions): ZStream {
+      checkFormat(format, ["deflate-raw"]);
+      return new OneShotDeflate(checkEncoderOptions(format, options), DEFAULT_WINDOW_BITS, dictionary);
+    },
+    createDecoder(format: CompressionFormat): ZStream {
+      checkFormat(format, ["deflate-raw"]);
+      return new OneShotInflate(DEFAULT_WINDOW_BITS, dictionary);
+    },
   };
 }
 
@@ -610,9 +668,197 @@ export const nodeCompression: Compression = {
   createInflateRaw(options?: ZStreamOptions): ZStream {
     return choose().createInflateRaw(options);
   },
+  get formats(): readonly CompressionFormat[] {
+    return usableFormats();
+  },
+  createEncoder(format: CompressionFormat, options?: CompressionEncoderOptions): ZStream {
+    if (format === "deflate-raw") return choose().createDeflateRaw({ level: checkEncoderOptions(format, options) });
+    return nodeCodings.createEncoder(checkFormat(format, usableFormats()), options);
+  },
+  createDecoder(format: CompressionFormat): ZStream {
+    if (format === "deflate-raw") return choose().createInflateRaw();
+    return nodeCodings.createDecoder(checkFormat(format, usableFormats()));
+  },
 };
 
 /** Which implementation {@linkcode nodeCompression} uses: `"streaming"` (private API) or `"one-shot"` (public). */
 export function compressionKind(): "streaming" | "one-shot" {
   return choose() === streamingCompression ? "streaming" : "one-shot";
+}
+
+// ---------------------------------------------------------------------------
+// The HTTP content codings: gzip, zlib's deflate, Brotli.
+
+/** Every format of the contract, in the order {@linkcode Compression.formats} lists them. */
+const ALL_FORMATS: readonly CompressionFormat[] = Object.freeze(["gzip", "deflate", "deflate-raw", "br"]);
+const CODING_FORMATS: readonly CompressionFormat[] = Object.freeze(["gzip", "deflate", "br"]);
+
+/** The node:zlib functions the content codings use; a test passes a doctored one to their feature test. */
+export interface CodingModule {
+  /** `zlib.createGzip`. */
+  createGzip(options: { level: number }): unknown;
+  /** `zlib.createGunzip`. */
+  createGunzip(): unknown;
+  /** `zlib.createDeflate`. */
+  createDeflate(options: { level: number }): unknown;
+  /** `zlib.createInflate`. */
+  createInflate(): unknown;
+  /** `zlib.createBrotliCompress`; absent where the runtime has no Brotli. */
+  createBrotliCompress?(options: { params: Record<number, number> }): unknown;
+  /** `zlib.createBrotliDecompress`; absent where the runtime has no Brotli. */
+  createBrotliDecompress?(): unknown;
+}
+
+/** The content codings, without raw deflate (which has its own implementations above). */
+type CodingFormat = Exclude<CompressionFormat, "deflate-raw">;
+
+function checkFormat<F extends CompressionFormat>(format: CompressionFormat, allowed: readonly F[]): F {
+  if (!(allowed as readonly string[]).includes(format)) {
+    throw invalid(`format must be one of ${allowed.map((f) => `"${f}"`).join(", ")} here, got ${JSON.stringify(format)}`);
+  }
+  return format as F;
+}
+
+/** The level for `format`, checked: 0-9 for the deflate formats, 0-11 for Brotli. */
+function checkEncoderOptions(format: CompressionFormat, options: CompressionEncoderOptions = {}): number {
+  const max = format === "br" ? 11 : 9;
+  const level = options.level ?? (format === "br" ? 11 : DEFAULT_LEVEL);
+  if (!Number.isInteger(level) || level < 0 || level > max) {
+    throw invalid(`level for "${format}" must be an integer 0-${max}, got ${level}`);
+  }
+  return level;
+}
+
+/** createEncoder and createDecoder for the codings on node:zlib's internals, limited to `formats()`. */
+function codingsFrom(
+  module: CodingModule,
+  formats: () => readonly CompressionFormat[],
+): Pick<Compression, "createEncoder" | "createDecoder"> {
+  const make = (create: (() => unknown) | undefined, kind: StreamingKind): ZStream => {
+    if (create === undefined) throw invalid("this runtime's node:zlib has no Brotli");
+    return new StreamingZStream(create as () => InternalZlib, kind);
+  };
+  return {
+    createEncoder(format: CompressionFormat, options?: CompressionEncoderOptions): ZStream {
+      const f = checkFormat(format, formats().filter((x): x is CodingFormat => x !== "deflate-raw"));
+      const level = checkEncoderOptions(f, options);
+      switch (f) {
+        case "gzip":
+          return make(() => module.createGzip({ level }), ZLIB_CODING);
+        case "deflate":
+          return make(() => module.createDeflate({ level }), ZLIB_CODING);
+        case "br": {
+          const params = { [zlib.constants.BROTLI_PARAM_QUALITY]: level };
+          const create = module.createBrotliCompress;
+          return make(create && (() => create.call(module, { params })), BROTLI_CODING);
+        }
+      }
+    },
+    createDecoder(format: CompressionFormat): ZStream {
+      const f = checkFormat(format, formats().filter((x): x is CodingFormat => x !== "deflate-raw"));
+      switch (f) {
+        case "gzip":
+          return make(() => module.createGunzip(), ZLIB_CODING);
+        case "deflate":
+          return make(() => module.createInflate(), ZLIB_CODING);
+        case "br": {
+          const create = module.createBrotliDecompress;
+          return make(create && (() => create.call(module)), BROTLI_CODING);
+        }
+      }
+    },
+  };
+}
+
+/** The codings over the runtime's own node:zlib, for the formats that pass their feature test. */
+const nodeCodings = codingsFrom(zlib as unknown as CodingModule, () => usableFormats());
+
+/** The one-shot public functions that check a coder's output against the real format. */
+const ONE_SHOT_DECODE: Record<CodingFormat, (bytes: Uint8Array) => Uint8Array> = {
+  gzip: (b) => zlib.gunzipSync(b),
+  deflate: (b) => zlib.inflateSync(b),
+  br: (b) => zlib.brotliDecompressSync(b),
+};
+
+const ONE_SHOT_ENCODE: Record<CodingFormat, (bytes: Uint8Array) => Uint8Array> = {
+  gzip: (b) => zlib.gzipSync(b),
+  deflate: (b) => zlib.deflateSync(b),
+  br: (b) => zlib.brotliCompressSync(b),
+};
+
+/**
+ * Whether a coding keeps the contract on node:zlib's internals: a sync
+ * flush decodes at once, the finished stream is the real format (node:zlib's
+ * public one-shot functions read it, and the decoder reads theirs), reset()
+ * starts a new stream, and the output bound, corrupt input and input that
+ * ends inside the stream throw.
+ */
+function codingKeepsContract(codings: Pick<Compression, "createEncoder" | "createDecoder">, f: CodingFormat): boolean {
+  const sample = new TextEncoder().encode("levent coding probe, levent coding probe, levent coding probe. ".repeat(8));
+  const half = sample.length >> 1;
+  const encoder = codings.createEncoder(f, { level: f === "br" ? 4 : DEFAULT_LEVEL });
+  const decoder = codings.createDecoder(f);
+  const bounded = codings.createDecoder(f);
+  const corrupt = codings.createDecoder(f);
+  const truncated = codings.createDecoder(f);
+  try {
+    const first = encoder.process(sample.subarray(0, half), "sync");
+    const head = decoder.process(first, "sync");
+    const rest = encoder.process(sample.subarray(half), "finish");
+    const tail = decoder.process(rest, "finish");
+    const whole = new Uint8Array(first.length + rest.length);
+    whole.set(first);
+    whole.set(rest, first.length);
+    encoder.reset();
+    const again = encoder.process(sample, "finish");
+    const theirs = ONE_SHOT_ENCODE[f](sample);
+    return sameBytes(head, sample.subarray(0, half)) && sameBytes(tail, sample.subarray(half)) &&
+      sameBytes(ONE_SHOT_DECODE[f](whole), sample) && sameBytes(ONE_SHOT_DECODE[f](again), sample) &&
+      sameBytes(codings.createDecoder(f).process(theirs, "finish"), sample) &&
+      failsWith(() => bounded.process(whole, "finish", 8), "EMSGSIZE") &&
+      failsWith(() => corrupt.process(CORRUPT[f], "sync"), "EZLIB") &&
+      failsWith(() => truncated.process(first, "finish"), "EZLIB");
+  } finally {
+    encoder.close();
+    decoder.close();
+    bounded.close();
+    corrupt.close();
+    truncated.close();
+  }
+}
+
+/** Input each decoder refuses at once. */
+const CORRUPT: Record<CodingFormat, Uint8Array> = {
+  gzip: new Uint8Array([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff]),
+  deflate: new Uint8Array([0x78, 0x9c, 0xff, 0xff, 0xff, 0xff]),
+  // WBITS 1 in a Brotli header is an invalid window: the decoder stops at the first byte.
+  br: new Uint8Array([0x11, 0xff, 0xff, 0xff, 0xff, 0xff]),
+};
+
+/**
+ * The feature test of one content coding: whether node:zlib's internals
+ * (see {@linkcode streamingCompression}) keep the contract for `format`
+ * here. Run once per format for the runtime's node:zlib; a test passes a
+ * doctored module.
+ */
+export function privateFormatUsable(format: CompressionFormat, module?: CodingModule): boolean {
+  if (format === "deflate-raw") return true;
+  const f = checkFormat(format, ["gzip", "deflate", "br"]);
+  if (module === undefined && formatUsable.has(f)) return formatUsable.get(f) as boolean;
+  let usable: boolean;
+  try {
+    const m = module ?? (zlib as unknown as CodingModule);
+    usable = codingKeepsContract(codingsFrom(m, () => CODING_FORMATS), f);
+  } catch {
+    usable = false;
+  }
+  if (module === undefined) formatUsable.set(f, usable);
+  return usable;
+}
+
+const formatUsable = new Map<CodingFormat, boolean>();
+let usable: readonly CompressionFormat[] | undefined;
+
+function usableFormats(): readonly CompressionFormat[] {
+  return usable ??= Object.freeze(ALL_FORMATS.filter((f) => privateFormatUsable(f)));
 }

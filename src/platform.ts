@@ -418,7 +418,8 @@ export interface FileSystem {
 export type FlushMode = "none" | "sync" | "finish";
 
 /**
- * A synchronous raw-deflate (RFC 1951) compressor or decompressor stream.
+ * A synchronous raw-deflate (RFC 1951) compressor or decompressor stream,
+ * or one of another {@linkcode CompressionFormat}.
  * The stream keeps its context (the last window of data) from one call to
  * the next, so a message can refer back into the messages before it, as
  * permessage-deflate's context takeover (RFC 7692) needs.
@@ -465,7 +466,28 @@ export interface ZStreamOptions {
   readonly windowBits?: number;
 }
 
-/** Raw-deflate streaming compression. */
+/**
+ * A compressed format for {@linkcode Compression.createEncoder} and
+ * {@linkcode Compression.createDecoder}, named as HTTP's content codings
+ * (RFC 9110 §8.4.1) and the `CompressionStream` formats name them:
+ * - `"gzip"`: a gzip file (RFC 1952): a header, raw deflate, CRC-32 and length;
+ * - `"deflate"`: the zlib format (RFC 1950): a two-byte header, raw deflate, Adler-32;
+ * - `"deflate-raw"`: raw deflate (RFC 1951), as {@linkcode Compression.createDeflateRaw};
+ * - `"br"`: Brotli (RFC 7932).
+ */
+export type CompressionFormat = "gzip" | "deflate" | "deflate-raw" | "br";
+
+/** Options of {@linkcode Compression.createEncoder}. */
+export interface CompressionEncoderOptions {
+  /**
+   * How hard to compress, an integer: 0-9 for the deflate formats (default
+   * 6), Brotli's quality 0-11 for `"br"` (default 11, the library's; 4 or
+   * 5 is what on-the-fly HTTP compression uses).
+   */
+  readonly level?: number;
+}
+
+/** Streaming compression: raw deflate with context takeover, and the HTTP content codings. */
 export interface Compression {
   /**
    * A new raw-deflate compressor.
@@ -479,6 +501,40 @@ export interface Compression {
    * @throws {RangeError} (code `"EINVAL"`) for a windowBits out of range.
    */
   createInflateRaw(options?: ZStreamOptions): ZStream;
+  /**
+   * The formats {@linkcode Compression.createEncoder} and
+   * {@linkcode Compression.createDecoder} take on this runtime, in no
+   * particular order. An adapter lists a format only where the runtime
+   * streams it synchronously as {@linkcode ZStream} promises. Node and
+   * Bun list all four. Deno lists no `"br"`: its node:zlib Brotli decoder
+   * reports no error for corrupt or truncated input (it returns nothing),
+   * so a broken body would pass for an empty one. Where a format is left
+   * out, HTTP neither asks for it nor sends it.
+   */
+  readonly formats: readonly CompressionFormat[];
+  /**
+   * A new compressor for `format`, as a {@linkcode ZStream}: give each
+   * piece with `"none"` or `"sync"` (a sync flush returns everything so
+   * far, ending on a byte boundary, so the receiver can decode it at once),
+   * and the last with `"finish"`, which writes the format's trailer. A
+   * finished stream is made ready for the next body by `reset()`.
+   *
+   * @throws {RangeError} (code `"EINVAL"`) for a format not in
+   *   {@linkcode Compression.formats} or a level out of range.
+   */
+  createEncoder(format: CompressionFormat, options?: CompressionEncoderOptions): ZStream;
+  /**
+   * A new decompressor for `format`, as a {@linkcode ZStream}: `"sync"`
+   * returns everything the input so far decodes to, `"finish"` says the
+   * input has ended. Corrupt input throws `"EZLIB"`, and so does input
+   * that ends inside the stream at `"finish"`. `maxOutput` bounds what one call
+   * may return (`"EMSGSIZE"` past it), so a small input cannot expand
+   * without limit. A gzip decoder takes several members one after another
+   * (RFC 1952 §2.2).
+   *
+   * @throws {RangeError} (code `"EINVAL"`) for a format not in {@linkcode Compression.formats}.
+   */
+  createDecoder(format: CompressionFormat): ZStream;
 }
 
 /** One address from a system name lookup. */
@@ -501,7 +557,7 @@ export interface Platform {
   readonly clock: Clock;
   /** File access. */
   readonly fs: FileSystem;
-  /** Raw-deflate streams. */
+  /** Compression streams: raw deflate, gzip, zlib's deflate, Brotli. */
   readonly compression: Compression;
   /**
    * Run `fn` soon, after pending I/O callbacks get a turn (a macrotask, like

@@ -331,3 +331,173 @@ test("the feature test fails, and the one-shot fallback would be used, when node
     "an output bound that is not honoured",
   );
 });
+
+// ---------------------------------------------------------------------------
+// The HTTP content codings: createEncoder / createDecoder and the formats list.
+
+import zlibModule from "node:zlib";
+import { type CodingModule, privateFormatUsable } from "../../adapters/zlib.ts";
+import type { CompressionFormat } from "../../src/platform.ts";
+
+/** node:zlib's own one-shot functions: what every other gzip, zlib or Brotli implementation agrees with. */
+const THEIRS: Record<string, { encode(b: Uint8Array): Uint8Array; decode(b: Uint8Array): Uint8Array }> = {
+  gzip: { encode: (b) => plain(zlibModule.gzipSync(b)), decode: (b) => plain(zlibModule.gunzipSync(b)) },
+  deflate: { encode: (b) => plain(zlibModule.deflateSync(b)), decode: (b) => plain(zlibModule.inflateSync(b)) },
+  "deflate-raw": {
+    encode: (b) => plain(zlibModule.deflateRawSync(b)),
+    decode: (b) => plain(zlibModule.inflateRawSync(b)),
+  },
+  br: {
+    encode: (b) => plain(zlibModule.brotliCompressSync(b)),
+    decode: (b) => plain(zlibModule.brotliDecompressSync(b)),
+  },
+};
+
+/** A Buffer's bytes as a plain Uint8Array, so deepEqual compares bytes only. */
+function plain(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+const formats = nodeCompression.formats;
+const runtimeName = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
+  ? "deno"
+  : typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
+  ? "bun"
+  : "node";
+
+test("the formats list: gzip, deflate and deflate-raw everywhere; br on Node and Bun, not on Deno (its Brotli decoder misses corrupt input)", () => {
+  for (const f of ["gzip", "deflate", "deflate-raw"] as const) assert.ok(formats.includes(f), f);
+  assert.equal(formats.includes("br"), runtimeName !== "deno");
+  assert.deepEqual(oneShotCompression().formats, ["deflate-raw"], "the public-API fallback has raw deflate only");
+  assert.ok(Object.isFrozen(formats));
+});
+
+for (const format of formats) {
+  test(`${format}: a stream in pieces, each sync-flushed, decodes piece by piece and is the real format at its end`, () => {
+    const parts = [text(5000, 1), random(2000, 2), text(70000, 3), new Uint8Array(0), text(10, 4)];
+    const encoder = nodeCompression.createEncoder(format, { level: format === "br" ? 4 : 6 });
+    const decoder = nodeCompression.createDecoder(format);
+    const coded: Uint8Array[] = [];
+    for (const part of parts) {
+      const out = encoder.process(part, "sync");
+      coded.push(out);
+      // A sync flush lets the other side decode everything so far at once.
+      assert.deepEqual(decoder.process(out, "sync"), part, `${part.length} bytes, decoded at once`);
+    }
+    const tail = encoder.process(new Uint8Array(0), "finish");
+    coded.push(tail);
+    assert.equal(decoder.process(tail, "finish").length, 0);
+    assert.deepEqual(THEIRS[format].decode(concat(coded)), concat(parts), "node:zlib's one-shot decoder reads it");
+    closeAll(encoder, decoder);
+  });
+
+  test(`${format}: the decoder reads node:zlib's one-shot output in any split, and "none" holds nothing back at "finish"`, () => {
+    const message = concat([text(40000, 5), random(3000, 6)]);
+    const coded = THEIRS[format].encode(message);
+    for (const piece of [1, 7, 1000, Infinity]) {
+      const decoder = nodeCompression.createDecoder(format);
+      const out: Uint8Array[] = [];
+      for (let at = 0; at < coded.length; at += piece) {
+        const last = at + piece >= coded.length;
+        out.push(decoder.process(coded.subarray(at, at + piece), last ? "finish" : "sync"));
+      }
+      assert.deepEqual(concat(out), message, `pieces of ${piece}`);
+      decoder.close();
+    }
+    const encoder = nodeCompression.createEncoder(format);
+    const held = [encoder.process(message.subarray(0, 10000), "none"), encoder.process(message.subarray(10000), "finish")];
+    assert.deepEqual(THEIRS[format].decode(concat(held)), message);
+    encoder.close();
+  });
+
+  test(`${format}: corrupt input, and input that ends inside the stream at "finish", throw EZLIB`, () => {
+    const coded = THEIRS[format].encode(text(3000, 7));
+    const corrupt = coded.slice();
+    // Past the header, so that the decoder meets it inside the data.
+    for (let i = Math.min(12, coded.length - 8); i < coded.length; i++) corrupt[i] ^= 0x5a;
+    const a = nodeCompression.createDecoder(format);
+    assert.throws(() => a.process(corrupt, "finish"), (err) => codeOf(err) === "EZLIB");
+    const b = nodeCompression.createDecoder(format);
+    assert.throws(() => b.process(coded.subarray(0, coded.length >> 1), "finish"), (err) => codeOf(err) === "EZLIB");
+    closeAll(a, b);
+  });
+
+  test(`${format}: maxOutput bounds what a small input expands to (EMSGSIZE); reset() starts a new stream after "finish"`, () => {
+    const bomb = THEIRS[format].encode(new Uint8Array(4 << 20));
+    assert.ok(bomb.length < 8192, `4 MiB of zeros packs into ${bomb.length} bytes`);
+    const decoder = nodeCompression.createDecoder(format);
+    assert.throws(() => decoder.process(bomb, "finish", 1 << 20), (err) => codeOf(err) === "EMSGSIZE");
+    decoder.reset();
+    assert.equal(decoder.process(bomb, "finish", 4 << 20).length, 4 << 20);
+    const encoder = nodeCompression.createEncoder(format);
+    const message = text(2000, 8);
+    const first = encoder.process(message, "finish");
+    assert.throws(() => encoder.process(message, "sync"), (err) => codeOf(err) === "EZLIB", "finished until reset()");
+    encoder.reset();
+    const second = encoder.process(message, "finish");
+    assert.deepEqual(THEIRS[format].decode(second), message);
+    assert.deepEqual(THEIRS[format].decode(first), message);
+    decoder.reset();
+    assert.deepEqual(decoder.process(second, "finish"), message, "a reset decoder reads a new stream");
+    closeAll(encoder, decoder);
+  });
+}
+
+test("createEncoder's level: 0-9 for the deflate formats, 0-11 for br; bad levels and unknown formats are RangeErrors (EINVAL)", () => {
+  const bad = (fn: () => unknown, what: string): void =>
+    assert.throws(fn, (err) => err instanceof RangeError && codeOf(err) === "EINVAL", what);
+  for (const format of formats) {
+    const max = format === "br" ? 11 : 9;
+    nodeCompression.createEncoder(format, { level: 0 }).close();
+    nodeCompression.createEncoder(format, { level: max }).close();
+    bad(() => nodeCompression.createEncoder(format, { level: max + 1 }), `${format} level ${max + 1}`);
+    bad(() => nodeCompression.createEncoder(format, { level: 2.5 }), `${format} level 2.5`);
+  }
+  bad(() => nodeCompression.createEncoder("zstd" as CompressionFormat), "zstd");
+  bad(() => nodeCompression.createDecoder("compress" as CompressionFormat), "compress");
+  if (!formats.includes("br")) {
+    bad(() => nodeCompression.createDecoder("br"), "br where it is not listed");
+  }
+  bad(() => oneShotCompression().createEncoder("gzip"), "gzip on the one-shot fallback");
+  const raw = oneShotCompression().createEncoder("deflate-raw", { level: 9 });
+  assert.deepEqual(plain(zlibModule.inflateRawSync(raw.process(text(500, 9), "finish"))), text(500, 9));
+  raw.close();
+});
+
+test("a coding's feature test fails, and the format leaves the list, when node:zlib's internals change for it", () => {
+  const doctored = (patch: (z: Record<string, unknown>) => void): CodingModule => {
+    const wrap = <A extends unknown[]>(make: (...args: A) => unknown) => (...args: A): unknown => {
+      const z = make(...args) as Record<string, unknown>;
+      patch(z);
+      return z;
+    };
+    return {
+      createGzip: wrap((o: { level: number }) => zlibModule.createGzip(o)),
+      createGunzip: wrap(() => zlibModule.createGunzip()),
+      createDeflate: wrap((o: { level: number }) => zlibModule.createDeflate(o)),
+      createInflate: wrap(() => zlibModule.createInflate()),
+      createBrotliCompress: wrap((o: { params: Record<number, number> }) => zlibModule.createBrotliCompress(o)),
+      createBrotliDecompress: wrap(() => zlibModule.createBrotliDecompress()),
+    };
+  };
+  for (const format of ["gzip", "deflate"] as const) {
+    assert.equal(privateFormatUsable(format, doctored(() => {})), true, `${format}: unchanged internals pass`);
+    assert.equal(
+      privateFormatUsable(format, doctored((z) => {
+        z._processChunk = undefined;
+      })),
+      false,
+      `${format}: no _processChunk`,
+    );
+    assert.equal(
+      privateFormatUsable(format, doctored((z) => {
+        z._handle = null;
+      })),
+      false,
+      `${format}: no native handle`,
+    );
+  }
+  const { createBrotliCompress: _, createBrotliDecompress: __, ...noBrotli } = doctored(() => {});
+  assert.equal(privateFormatUsable("br", noBrotli), false, "a node:zlib without Brotli");
+  assert.equal(privateFormatUsable("deflate-raw"), true, "raw deflate has its own fallback");
+});
