@@ -14,11 +14,21 @@ import { HttpHeaders } from "./headers.ts";
 import { HttpError } from "./http_error.ts";
 import { decodeUri, HttpUri } from "./uri.ts";
 import { HttpConnection, type HttpConnectionTimeouts, type HttpConnectionTls } from "./http_connection.ts";
-import { basicAuth, type HttpClientBodySource, HttpClientRequest } from "./http_client_request.ts";
+import {
+  basicAuth,
+  type HttpClientBodySource,
+  HttpClientRequest,
+  type HttpDecompressionOptions,
+} from "./http_client_request.ts";
 
 /** Options of {@linkcode request}. */
 export interface HttpClientFetchOptions {
-  /** The method; default `GET`. */
+  /**
+   * The method; default `GET`. As in fetch(), the standard methods are
+   * sent upper-case whatever case they are given in (`"get"` goes out as
+   * `GET`; DELETE, GET, HEAD, OPTIONS, POST and PUT), and other tokens as
+   * they are.
+   */
   readonly method?: string;
   /** Header fields to send. A Host field is added unless given. */
   readonly headers?: HttpHeaders | Iterable<readonly [string, string]> | Readonly<Record<string, string>>;
@@ -26,9 +36,19 @@ export interface HttpClientFetchOptions {
    * The body: a string (UTF-8), bytes (kept by reference: do not change them
    * until the response settles), an EvBuffer (moved), or an async or sync
    * iterable of chunks (a Web ReadableStream is one) streamed as it is
-   * produced: chunked, or with the Content-Length given in `headers`.
+   * produced: chunked, or with the Content-Length given in `headers`. A
+   * GET or HEAD request takes none (a TypeError, as in fetch()).
    */
   readonly body?: string | Uint8Array | EvBuffer | HttpClientBodySource | null;
+  /**
+   * Ask for a compressed response and decode it (see
+   * {@linkcode HttpClientRequest.setDecompression}): `Accept-Encoding:
+   * gzip, deflate, br` is sent unless `headers` has one, and a gzip,
+   * deflate or br body arrives decoded, its fields as they came. Default
+   * true; false takes the body as it comes; an object bounds the decoded
+   * size (default 1 GiB).
+   */
+  readonly decompress?: boolean | HttpDecompressionOptions;
   /** Cancels the request, or the reading of its body, when aborted: the promise or the body then rejects with the signal's reason. */
   readonly signal?: AbortSignal;
   /**
@@ -64,6 +84,8 @@ export interface HttpClientResponse {
   readonly reason: string;
   /** The HTTP version, `"1.1"` or `"1.0"`. */
   readonly version: string;
+  /** Whether the status is 2xx, as a fetch Response says. */
+  readonly ok: boolean;
   /** The header fields, names lowercased. */
   readonly headers: HttpHeaders;
   /** The trailer fields of a chunked response, once the body has been read to its end; else null. */
@@ -86,6 +108,10 @@ export interface HttpClientResponse {
   text(): Promise<string>;
   /** The whole body in one array; rejects as `body` throws when the body does not arrive whole. */
   bytes(): Promise<Uint8Array>;
+  /** The whole body as an ArrayBuffer, as a fetch Response gives it; rejects as bytes() does. */
+  arrayBuffer(): Promise<ArrayBuffer>;
+  /** The whole body parsed as JSON; rejects as bytes() does, or with a SyntaxError. */
+  json(): Promise<unknown>;
   /** Stop reading and cancel the request; the body ends early. Nothing happens once it is complete. */
   cancel(): void;
 }
@@ -112,8 +138,12 @@ interface LoopRun {
 /** Loops request() runs, per base, shared by the requests on that base. */
 const loops = new WeakMap<EventBase, LoopRun>();
 
-/** Keep the base's loop running while a request needs it; returns the release, or null when someone else runs it. */
-function holdLoop(base: EventBase, onFailure: (err: unknown) => void): (() => void) | null {
+/**
+ * Keep the base's loop running while a request needs it; returns the
+ * release, or null when someone else runs it. Internal, shared with
+ * fetch().
+ */
+export function holdLoop(base: EventBase, onFailure: (err: unknown) => void): (() => void) | null {
   let run = loops.get(base);
   if (run === undefined) {
     if (base.running) return null;
@@ -157,8 +187,8 @@ function startLoop(base: EventBase, run: LoopRun): void {
   );
 }
 
-/** The body chunks between the connection and the reader, with the flow control between them. */
-class BodyQueue {
+/** The body chunks between the connection and the reader, with the flow control between them. Internal, shared with fetch(). */
+export class BodyQueue {
   #state: BodyQueueState = "open";
   #use: BodyUse = "unused";
   #chunks: Uint8Array[] = [];
@@ -268,7 +298,7 @@ class BodyQueue {
 const EMPTY = new Uint8Array(0);
 
 /** A body's chunks as one array: a single chunk as it is, several chained by reference and copied once. */
-function joinChunks(chunks: Uint8Array[]): Uint8Array {
+export function joinChunks(chunks: Uint8Array[]): Uint8Array {
   if (chunks.length === 0) return new Uint8Array(0);
   if (chunks.length === 1) return chunks[0];
   const all = new EvBuffer();
@@ -282,6 +312,7 @@ class ClientResponse implements HttpClientResponse {
   readonly reason: string;
   readonly version: string;
   readonly headers: HttpHeaders;
+  readonly ok: boolean;
   readonly #req: HttpClientRequest;
   readonly #queue: BodyQueue;
 
@@ -290,6 +321,7 @@ class ClientResponse implements HttpClientResponse {
     this.reason = req.responseReason;
     this.version = req.responseVersion;
     this.headers = req.inputHeaders;
+    this.ok = this.status >= 200 && this.status <= 299;
     this.#req = req;
     this.#queue = queue;
   }
@@ -332,6 +364,17 @@ class ClientResponse implements HttpClientResponse {
 
   async text(): Promise<string> {
     return new TextDecoder().decode(await this.bytes());
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const bytes = await this.bytes();
+    return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
+      ? bytes.buffer
+      : bytes.slice().buffer;
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
   }
 
   cancel(): void {
@@ -381,6 +424,22 @@ function parseUrl(text: string): Target {
     target: uri.query === null ? path : `${path}?${uri.query}`,
     userinfo: uri.userinfo,
   };
+}
+
+/** The methods the Fetch standard sends upper-case whatever their case (normalize a method). */
+const NORMALIZED = new Map(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"].map((m) => [m.toLowerCase(), m]));
+
+/**
+ * A method as fetch sends it: DELETE, GET, HEAD, OPTIONS, POST and PUT
+ * upper-case in any case, other tokens as they are. Internal, shared with
+ * fetch().
+ *
+ * @throws {TypeError} if method is not a string
+ */
+export function normalizeMethod(method: unknown, name: string): string {
+  if (typeof method !== "string") throw typeError(name, "a string", method);
+  if (method === "GET" || method === "POST") return method;
+  return NORMALIZED.get(method.toLowerCase()) ?? method;
 }
 
 function sameHost(a: string, b: string): boolean {
@@ -438,7 +497,12 @@ function start(url: string | URL, options: HttpClientFetchOptions): Promise<Http
   const base = conn?.base ?? options.base ?? new EventBase();
 
   const req = new HttpClientRequest();
-  const method = options.method ?? "GET";
+  const method = normalizeMethod(options.method ?? "GET", "options.method");
+  const body = options.body;
+  if (body !== undefined && body !== null && (method === "GET" || method === "HEAD")) {
+    throw new TypeError(`options.body: a ${method} request has no body (as in fetch())`);
+  }
+  if (options.decompress !== false) req.setDecompression(options.decompress ?? true);
   if (options.headers !== undefined) {
     for (const [name, value] of new HttpHeaders(options.headers)) req.outputHeaders.add(name, value);
   }
@@ -448,7 +512,6 @@ function start(url: string | URL, options: HttpClientFetchOptions): Promise<Http
     const pass = colon < 0 ? "" : decodeUri(target.userinfo.slice(colon + 1));
     req.outputHeaders.set("Authorization", basicAuth(user, pass));
   }
-  const body = options.body;
   if (typeof body === "string") {
     req.outputBuffer.addString(body);
   } else if (body instanceof Uint8Array) {

@@ -8,11 +8,13 @@
  * @module
  */
 import { EvBuffer } from "../buffer/evbuffer.ts";
-import { checkCallback, checkCount, checkObject, checkString, typeError } from "../check.ts";
+import { checkCallback, checkCount, checkLimit, checkObject, checkString, typeError } from "../check.ts";
 import { HttpHeaders } from "./headers.ts";
 import { HttpError } from "./http_error.ts";
 import type { HttpFraming } from "./http_parser.ts";
 import { type HttpConnection, queuedBodyBytes, sendMoreBody, stopRequest, syncBodyFlow } from "./http_connection.ts";
+import { BodyDecoder, DEFAULT_MAX_DECODED_SIZE } from "./content_encoding.ts";
+import type { Compression } from "../platform.ts";
 
 /**
  * Where a client request stands:
@@ -84,6 +86,16 @@ export type HttpClientBodySource = AsyncIterable<Uint8Array | string> | Iterable
 export interface HttpClientBodyOptions {
   /** The body's length, sent as Content-Length; without it the body is sent chunked. */
   readonly length?: number;
+}
+
+/** Options of {@linkcode HttpClientRequest.setDecompression}. */
+export interface HttpDecompressionOptions {
+  /**
+   * The most bytes the decoded body may have; past it the request fails
+   * with `"data_too_long"` (`ERR_BODY_TOO_LARGE`). The connection's
+   * maxBodySize bounds the coded body. Default 1 GiB (1073741824).
+   */
+  readonly maxDecodedSize?: number;
 }
 
 const encoder = new TextEncoder();
@@ -231,9 +243,76 @@ export class ClientRequestCore {
   error: HttpError | null = null;
   errorKind: HttpClientErrorKind | null = null;
 
+  /** setDecompression: the most decoded body bytes, or -1 when the body is taken as it comes. */
+  decodeLimit = -1;
+  /** The decoder of a coded response body, while it is read. */
+  decoder: BodyDecoder | null = null;
+  /** The coded body bytes the decoder has yet to take: the parser's output while a decoder runs. */
+  coded: EvBuffer | null = null;
+  /** Coded body bytes the decoder took. */
+  codedTaken = 0;
+  /** The Promise forms of the body (bytes(), text(), json()) waiting for the request to end. */
+  bodyWaiters: (() => void)[] | null = null;
+
   constructor(req: HttpClientRequest, cb: HttpClientRequestCallback | null) {
     this.req = req;
     this.cb = cb;
+  }
+
+  /** Where the parser puts response body bytes: the decoder's input, or inputBuffer. */
+  get bodySink(): EvBuffer {
+    return this.coded ?? this.inputBuffer;
+  }
+
+  /** Body bytes received as they came on the wire (coded, when decoding). */
+  get bodyReceived(): number {
+    return this.decoder !== null || this.coded !== null
+      ? this.codedTaken + (this.coded?.length ?? 0)
+      : this.bodyDelivered + this.inputBuffer.length;
+  }
+
+  /** The response head arrived: decode its body if asked to and it is coded in a way the platform undoes. */
+  startDecoding(compression: Compression): void {
+    if (this.decodeLimit < 0) return;
+    const codings = this.inputHeaders.getAll("content-encoding");
+    if (codings.length === 0) return;
+    this.decoder = BodyDecoder.for(compression, codings, this.decodeLimit);
+    if (this.decoder !== null) this.coded = new EvBuffer();
+  }
+
+  /** Decode the coded bytes that came into inputBuffer; `final` at the body's end. Returns the failure, or null. */
+  decodeBody(final: boolean): HttpError | null {
+    const decoder = this.decoder;
+    const coded = this.coded;
+    if (decoder === null || coded === null) return null;
+    const n = coded.length;
+    if (n === 0 && !final) return null;
+    try {
+      decoder.decode(coded, final, this.inputBuffer);
+    } catch (err) {
+      this.decoder = null;
+      return err instanceof HttpError ? err : new HttpError("ERR_CONTENT_ENCODING", String(err), 502, { cause: err });
+    } finally {
+      this.codedTaken += n;
+    }
+    if (final) this.decoder = null;
+    return null;
+  }
+
+  /** The request is over (complete, failed or cancelled): release the decoder, settle the body's Promise forms. */
+  settled(): void {
+    this.decoder?.close();
+    this.decoder = null;
+    const waiters = this.bodyWaiters;
+    this.bodyWaiters = null;
+    if (waiters === null) return;
+    for (const w of waiters) w();
+  }
+
+  /** Run `fn` once the request is over: now if it is. */
+  whenSettled(fn: () => void): void {
+    if (isFinished(this.state)) fn();
+    else (this.bodyWaiters ??= []).push(fn);
   }
 
   /** Forget what a failed attempt received, so a retry starts clean. */
@@ -250,6 +329,10 @@ export class ClientRequestCore {
     this.responseFraming = "none";
     this.responseLength = -1;
     this.bodyDelivered = 0;
+    this.decoder?.close();
+    this.decoder = null;
+    this.coded = null;
+    this.codedTaken = 0;
   }
 
   /** Let a body source go (its `return()`), unless it is mid-pull: the pump then sees the finished state and does it. */
@@ -538,6 +621,111 @@ export class HttpClientRequest {
     if (core.flow === "flowing") return;
     core.flow = "flowing";
     if (core.conn !== null && !isFinished(core.state)) syncBodyFlow(core.conn, core);
+  }
+
+  /**
+   * Ask for a compressed response and undo its coding: makeRequest adds
+   * `Accept-Encoding` (`gzip, deflate, br`, less what the platform lacks;
+   * see `Compression.formats`) unless the request has one, and a response
+   * whose Content-Encoding is gzip, deflate or br reaches
+   * {@linkcode HttpClientRequest.inputBuffer} and the chunked callback
+   * decoded, with its fields as they came (Content-Encoding and
+   * Content-Length still name the coded body). A coding the platform
+   * cannot undo leaves the body as it came. A corrupt coded body fails the
+   * request with `"invalid_header"` (`ERR_CONTENT_ENCODING`). No libevent
+   * counterpart (evhttp leaves content codings to the application). Call
+   * before makeRequest; false turns it off.
+   *
+   * @example
+   * ```ts
+   * import { EventBase, HttpClientRequest, HttpConnection } from "@levent/levent";
+   * const base = new EventBase();
+   * const conn = new HttpConnection(base, { host: "127.0.0.1", port: 8080 });
+   * const req = new HttpClientRequest((r) => {
+   *   console.log(r.inputHeaders.get("content-encoding"), r.inputBuffer.length); // e.g. "gzip", the decoded length
+   *   conn.free();
+   * });
+   * req.setDecompression({ maxDecodedSize: 64 * 1024 * 1024 });
+   * conn.makeRequest(req, "GET", "/");
+   * await base.dispatch();
+   * ```
+   *
+   * @throws {TypeError} if makeRequest was called, or options is neither a boolean nor an object
+   * @throws {RangeError} if options.maxDecodedSize is not an integer >= 0 or Infinity
+   */
+  setDecompression(options: boolean | HttpDecompressionOptions = true): void {
+    const core = this.#core;
+    if (core.state !== "new") throw new TypeError("setDecompression: call it before makeRequest");
+    if (options === false) {
+      core.decodeLimit = -1;
+      return;
+    }
+    if (options === true) {
+      core.decodeLimit = DEFAULT_MAX_DECODED_SIZE;
+      return;
+    }
+    if (typeof options !== "object" || options === null) {
+      throw typeError("options", "a boolean or an object", options);
+    }
+    core.decodeLimit = options.maxDecodedSize === undefined
+      ? DEFAULT_MAX_DECODED_SIZE
+      : checkLimit(options.maxDecodedSize, "options.maxDecodedSize");
+  }
+
+  /** Whether the response body is decoded (see {@linkcode HttpClientRequest.setDecompression}). */
+  get decompression(): boolean {
+    return this.#core.decodeLimit >= 0;
+  }
+
+  /**
+   * The whole response body, once the response is complete: a Promise form
+   * of {@linkcode HttpClientRequest.inputBuffer} (its bytes, left in it).
+   * Callable any time after the request is made; it settles when the
+   * request ends, bounded by the connection's maxBodySize (and the decoded
+   * size, when decoding). No libevent counterpart.
+   *
+   * @example
+   * ```ts
+   * import { EventBase, HttpClientRequest, HttpConnection } from "@levent/levent";
+   * const base = new EventBase();
+   * const conn = new HttpConnection(base, { host: "127.0.0.1", port: 8080 });
+   * const req = new HttpClientRequest();
+   * conn.makeRequest(req, "GET", "/data.json");
+   * conn.freeOnCompletion();
+   * const [data] = await Promise.all([req.json(), base.dispatch()]);
+   * console.log(req.responseCode, data);
+   * ```
+   *
+   * @throws {HttpError} (as a rejection) the request's error when it fails or is cancelled
+   * @throws {TypeError} (as a rejection) when a chunked callback takes the body instead
+   */
+  bytes(): Promise<Uint8Array> {
+    const core = this.#core;
+    return new Promise((resolve, reject) => {
+      core.whenSettled(() => {
+        if (core.chunkCb !== null) {
+          reject(new TypeError("bytes: the body went to the chunked callback (setChunkedCb), which drains it"));
+        } else if (core.state === "complete") {
+          resolve(core.inputBuffer.length === 0 ? new Uint8Array(0) : core.inputBuffer.pullup());
+        } else {
+          reject(core.error ?? new HttpError("ERR_CANCELLED", "the request was cancelled"));
+        }
+      });
+    });
+  }
+
+  /** The whole response body decoded as UTF-8; settles as {@linkcode HttpClientRequest.bytes}. */
+  async text(): Promise<string> {
+    return new TextDecoder().decode(await this.bytes());
+  }
+
+  /**
+   * The whole response body parsed as JSON; settles as
+   * {@linkcode HttpClientRequest.bytes}, and rejects with a SyntaxError for
+   * a body that is not JSON.
+   */
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
   }
 
   // ------------------------------------------------------- streamed bodies

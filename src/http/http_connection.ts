@@ -38,6 +38,7 @@ import { headerList, wrapHeaders } from "./headers.ts";
 import { HttpError, type HttpErrorCode } from "./http_error.ts";
 import { DEFAULT_HTTP_PARSER_LIMITS, HttpParser, type HttpParserState, type ResponseHead } from "./http_parser.ts";
 import { fieldsSize, headWriter } from "./head_writer.ts";
+import { acceptEncoding } from "./content_encoding.ts";
 import {
   BODY_HIGH_WATER,
   type ClientRequestCore,
@@ -547,6 +548,9 @@ export class HttpConnection {
     }
     core.method = method;
     core.uri = uri;
+    if (core.decodeLimit >= 0 && !core.outputHeaders.has("accept-encoding")) {
+      core.outputHeaders.set("Accept-Encoding", acceptEncoding(this.#base.platform.compression));
+    }
     this.#planHead(core);
     if (core.bodyMode === "buffer" && core.outputLength > 0) core.sentBody.addBuffer(core.outputBuffer);
     core.conn = this;
@@ -1049,7 +1053,7 @@ export class HttpConnection {
       const core = this.#inflight[0];
       if (core.flow === "paused") return;
       if (input.length > 0) core.received = true;
-      const ev = (this.#parser as HttpParser<"response">).parseBodyInto(input, core.inputBuffer);
+      const ev = (this.#parser as HttpParser<"response">).parseBodyInto(input, core.bodySink);
       switch (ev.type) {
         case "head":
           if (!this.#gotHead(core, ev.head)) return;
@@ -1063,7 +1067,7 @@ export class HttpConnection {
         case "end":
           // The end of an interim (1xx) response: the final one is still to come.
           if (core.state !== "reading") break;
-          if (!this.#deliverBody(core)) return;
+          if (!this.#deliverBody(core, true)) return;
           this.#finishResponse(core);
           break;
         case "error":
@@ -1090,6 +1094,7 @@ export class HttpConnection {
     core.responseFraming = head.framing;
     core.responseLength = head.contentLength;
     core.state = "reading";
+    core.startDecoding(this.#base.platform.compression);
     this.#syncTimeouts();
     const cb = core.headerCb;
     if (cb === null) return true;
@@ -1107,8 +1112,17 @@ export class HttpConnection {
     return true;
   }
 
-  /** Hand new body bytes to the chunked callback, then drain them (libevent `evhttp_read_body`). False once the request is gone. */
-  #deliverBody(core: ClientRequestCore): boolean {
+  /**
+   * Hand new body bytes to the chunked callback, then drain them (libevent
+   * `evhttp_read_body`); a coded body is decoded first (`final` at its end).
+   * False once the request is gone.
+   */
+  #deliverBody(core: ClientRequestCore, final = false): boolean {
+    const failed = core.decodeBody(final);
+    if (failed !== null) {
+      this.#socketFailed(failed.code === "ERR_BODY_TOO_LARGE" ? "data_too_long" : "invalid_header", failed);
+      return false;
+    }
     const cb = core.chunkCb;
     if (cb === null || core.inputBuffer.length === 0) return true;
     cb(core.req);
@@ -1142,6 +1156,7 @@ export class HttpConnection {
     this.#pump();
     core.cb?.(core.req);
     core.completeCb?.(core.req);
+    core.settled();
     for (const f of failures) this.#settleFailure(f.core, f.kind, f.error);
     this.#maybeAutoFree();
   }
@@ -1197,7 +1212,7 @@ export class HttpConnection {
       const at = parser.state;
       const ev = parser.eof(bev.input);
       if (ev !== null && ev.type === "end") {
-        if (this.#deliverBody(head)) this.#finishResponse(head);
+        if (this.#deliverBody(head, true)) this.#finishResponse(head);
         return;
       }
       if (ev !== null) {
@@ -1252,7 +1267,7 @@ export class HttpConnection {
 
   /** `ERR_INCOMPLETE` for a response body that ended early: `how` it ended and how many bytes came (`at`: the parser's state then). */
   #cutShort(core: ClientRequestCore, how: string, at: HttpParserState, cause: unknown): HttpError {
-    const got = core.bodyDelivered + core.inputBuffer.length;
+    const got = core.bodyReceived;
     let where: string;
     if (core.responseFraming === "length") where = `after ${got} of ${core.responseLength} body bytes`;
     else if (at === "trailers") where = `in the trailer section, after ${got} body bytes`;
@@ -1348,6 +1363,7 @@ export class HttpConnection {
     core.errorCb?.(kind, core.req);
     core.cb?.(core.req);
     core.completeCb?.(core.req);
+    core.settled();
   }
 
   /** As libevent's `evhttp_cancel_request`: the error callback hears of it, the request callback does not. */
@@ -1358,6 +1374,7 @@ export class HttpConnection {
     core.closeSource();
     core.errorCb?.("request_cancel", core.req);
     core.completeCb?.(core.req);
+    core.settled();
   }
 
   #maybeAutoFree(): void {

@@ -61,6 +61,9 @@ import { LeventError, type LeventErrorOptions } from "../errors.ts";
  *   callback, the connection freed).
  * - `ERR_REQUEST_BODY`: a streamed request body did not match its declared
  *   Content-Length, or its source failed (`cause`).
+ * - `ERR_CONTENT_ENCODING` (502): a response body that was to be decoded
+ *   (its Content-Encoding gzip, deflate or br) is corrupt or cut short
+ *   inside its coding; `cause` holds the platform's `EZLIB` error.
  *
  * Errors found in a response carry status 502 (Bad Gateway): what a proxy
  * would answer its own client with.
@@ -90,7 +93,8 @@ export type HttpErrorCode =
   | "ERR_TIMEOUT"
   | "ERR_CONNECTION_CLOSED"
   | "ERR_CANCELLED"
-  | "ERR_REQUEST_BODY";
+  | "ERR_REQUEST_BODY"
+  | "ERR_CONTENT_ENCODING";
 
 /** The status a server answers each code with, when the constructor is not told otherwise. */
 function defaultStatus(code: HttpErrorCode): number {

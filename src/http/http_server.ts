@@ -33,6 +33,7 @@ import type { NetAddress, TcpSocket } from "../platform.ts";
 import { latin1Bytes } from "./head_writer.ts";
 import type { HttpParserLimits } from "./http_parser.ts";
 import { HttpServerConnection } from "./http_server_connection.ts";
+import { type HttpCompressOption, ServerCompression } from "./content_encoding.ts";
 import type { HttpRequestCallback, HttpRequestNotify, HttpServerRequest } from "./http_server_request.ts";
 
 /** The timeouts of {@linkcode HttpServer.setTimeout}, in milliseconds; 0 turns one off. */
@@ -69,6 +70,8 @@ export interface HttpServerOptions extends HttpServerTimeouts {
   readonly allowedMethods?: readonly string[];
   /** Answer an HTTP/1.1 request without Host with 400; see {@linkcode HttpServer.setRequireHost}. Default true. */
   readonly requireHost?: boolean;
+  /** Compress responses the client accepts compressed; see {@linkcode HttpServer.setCompression}. Default false. */
+  readonly compress?: HttpCompressOption;
 }
 
 /** Options of {@linkcode HttpServer.setCb} and {@linkcode HttpServer.setGenCb}. */
@@ -231,6 +234,7 @@ export class HttpServer {
     if (o.defaultContentType !== undefined) this.setDefaultContentType(o.defaultContentType);
     if (o.allowedMethods !== undefined) this.setAllowedMethods(o.allowedMethods);
     if (o.requireHost !== undefined) this.setRequireHost(o.requireHost);
+    if (o.compress !== undefined) this.setCompression(o.compress);
     this.setTimeout(o);
   }
 
@@ -602,6 +606,36 @@ export class HttpServer {
   }
 
   /**
+   * Compress responses (HTTP content coding, RFC 9110 §8.4): a response
+   * is sent gzip, br or deflate coded when the client's Accept-Encoding
+   * takes it (by q-value; the server's order of preference breaks ties),
+   * its body has at least `minSize` bytes (1024), its type is textual (or
+   * the filter says so), and it is not coded already (Content-Encoding),
+   * a range (206, Content-Range), `Cache-Control: no-transform`, nor
+   * bodiless (HEAD, 204, 304). Such a response gets `Vary:
+   * Accept-Encoding` whether or not this client takes a coding; a coded
+   * one gets Content-Encoding, a weak ETag and the coded length (a whole
+   * reply), or is streamed chunk by chunk, each chunk flushed so the client
+   * can decode it as it comes, with the same flow control. A body of file
+   * segments (EvBuffer.addFile) is sent as it is. Applies to responses
+   * started afterwards; false turns it off. No libevent counterpart.
+   *
+   * @example
+   * ```ts
+   * import { EventBase, HttpServer } from "@levent/levent";
+   * const server = new HttpServer(new EventBase());
+   * server.setCompression({ minSize: 256, encodings: ["gzip"] });
+   * server.setCompression((_req, type) => type === "application/octet-stream"); // or a filter alone
+   * ```
+   *
+   * @throws {TypeError} if option is not a boolean, a function or an object, or an encoding is not "br", "gzip" or "deflate"
+   * @throws {RangeError} if minSize, level or brotliQuality is out of range
+   */
+  setCompression(option: HttpCompressOption): void {
+    this.#cfg.compression = ServerCompression.from(option, this.#cfg.base.platform.compression, "compress");
+  }
+
+  /**
    * Run `cb(req)` as each request's head is read, before its body and
    * before routing hands it to a callback (libevent `evhttp_set_newreqcb`,
    * with the header callback it would set). Here a request may be refused
@@ -858,6 +892,8 @@ export class ServerConfig {
   bodyHighWatermark = 65536;
   /** The most bytes of a body read whole before its callback runs (a streamed body has only the parser's limit). */
   bufferedBodyLimit: number = DEFAULT_MAX_BUFFERED_BODY;
+  /** Response compression (the compress option), or null when off. */
+  compression: ServerCompression | null = null;
 
   newRequestCb: HttpRequestNotify | null = null;
   expectCb: ((req: HttpServerRequest) => number | void) | null = null;

@@ -22,6 +22,8 @@ import type { HttpServer, Route, ServerConfig } from "./http_server.ts";
 import type { HttpServerConnection } from "./http_server_connection.ts";
 import { reasonPhrase, standardStatusBytes, statusLine } from "./status.ts";
 import { decodeUri, htmlEscape, HttpUri } from "./uri.ts";
+import type { ResponseEncoder, ServerCompression } from "./content_encoding.ts";
+import { HttpError } from "./http_error.ts";
 
 /**
  * A request callback: libevent's `void (*cb)(struct evhttp_request *, void *)`
@@ -232,6 +234,18 @@ export function errorPage(
   return headOnly ? h : h + body;
 }
 
+/** A buffer's bytes as one array, left in it (a view: EvBuffer never writes over bytes it handed out). */
+function whole(buf: EvBuffer): Uint8Array {
+  return buf.length === 0 ? new Uint8Array(0) : buf.pullup();
+}
+
+function bodyCutShort(): HttpError {
+  return new HttpError(
+    "ERR_INCOMPLETE",
+    "the request body was cut short (the connection closed or the body was malformed)",
+  );
+}
+
 // ------------------------------------------------------------ the request's state
 
 /** The body: being read, read, being skipped after an early answer, skipped, or cut short. */
@@ -292,6 +306,8 @@ export class RequestCore {
   completeCb: HttpRequestNotify | null = null;
   /** Watches a streamed inputBuffer for room while reading waits on it. */
   drainWatch: EvBufferCbEntry | null = null;
+  /** A streamed response's content coding (the server's compress option), or null. */
+  encoder: ResponseEncoder | null = null;
   #path: string | null = null;
   #uri: HttpUri | null = null;
 
@@ -388,6 +404,11 @@ export class RequestCore {
 
   // ---------------------------------------------------------- sending
 
+  /** The server's response compression, or null. */
+  compression(): ServerCompression | null {
+    return this.server.compression ?? this.conn.cfg.compression;
+  }
+
   /** evhttp_send_reply. */
   reply(code: number, reason: string | undefined, body: HttpBody | undefined): void {
     const conn = this.conn;
@@ -395,6 +416,9 @@ export class RequestCore {
       this.resp = "aborted";
       return;
     }
+    // Content coding: the body compressed (output buffer included), the fields adjusted.
+    const compression = this.compression();
+    if (compression !== null) body = compression.encodeReply(this, code, body);
     const head = this.head;
     const headOnly = head.method === "HEAD";
     const bodyless = code === 204 || code === 304;
@@ -534,6 +558,8 @@ export class RequestCore {
       this.resp = "aborted";
       return;
     }
+    // Content coding: the fields adjusted now, each chunk compressed as it comes.
+    this.encoder = this.compression()?.startStream(this, code) ?? null;
     const head = this.head;
     const cfg = conn.cfg;
     const bodyless = code === 204 || code === 304;
@@ -599,6 +625,7 @@ export class RequestCore {
       this.resp = "aborted";
       return;
     }
+    if (this.encoder !== null) data = this.encoder.chunk(data);
     let text: string | null = null;
     let bytes: Uint8Array | null = null;
     let buf: EvBuffer | null = null;
@@ -656,6 +683,13 @@ export class RequestCore {
     if (conn.closed) {
       this.resp = "aborted";
       return;
+    }
+    const encoder = this.encoder;
+    if (encoder !== null) {
+      // The coding's trailer is the body's last chunk.
+      this.encoder = null;
+      const tail = encoder.finish();
+      if (tail.length > 0) this.replyChunk(tail, null);
     }
     if (this.framing === "chunked") conn.sinkFor(this).addString("0\r\n\r\n");
     // A body shorter than its Content-Length: only closing tells the client it was cut short.
@@ -969,6 +1003,87 @@ export class HttpServerRequest {
   /** Read the body again after {@linkcode HttpServerRequest.pauseBody}. */
   resumeBody(): void {
     this.#core.conn.resumeBody(this.#core);
+  }
+
+  /**
+   * The whole request body as one array: at once when it was read whole
+   * before the callback ran (the default), else once a streamed body
+   * (`streamBody`) has all arrived, taking it out of
+   * {@linkcode HttpServerRequest.inputBuffer} as it comes so reading never
+   * stalls on `bodyHighWatermark`. A streamed body is held to the server's
+   * maxBodySize for bodies read whole (8 MiB by default). No libevent
+   * counterpart: evhttp hands the input buffer over as it is.
+   *
+   * @example
+   * ```ts
+   * import { EventBase, HttpServer } from "@levent/levent";
+   * const server = new HttpServer(new EventBase());
+   * server.setCb("/echo", async (req) => {
+   *   const data = await req.json() as { name?: string };
+   *   req.sendReply(200, "OK", `hello ${data.name ?? "nobody"}`);
+   * });
+   * ```
+   *
+   * @throws {HttpError} (as a rejection) `ERR_INCOMPLETE` when the body is cut short, `ERR_BODY_TOO_LARGE` (413) when a streamed one passes the limit
+   * @throws {TypeError} (as a rejection) when the request was answered before its body was read (the rest is skipped), or a body callback (setBodyCb) takes it
+   */
+  bytes(): Promise<Uint8Array> {
+    const core = this.#core;
+    switch (core.body) {
+      case "complete":
+        return Promise.resolve(whole(core.inputBuffer()));
+      case "aborted":
+        return Promise.reject(bodyCutShort());
+      case "discarding":
+      case "discarded":
+        return Promise.reject(
+          new TypeError("bytes: the request was answered before its body was read: it was skipped"),
+        );
+    }
+    if (core.bodyCb !== null) {
+      return Promise.reject(new TypeError("bytes: a body callback (setBodyCb) takes this body"));
+    }
+    const limit = core.conn.cfg.bufferedBodyLimit;
+    const kept = new EvBuffer();
+    return new Promise((resolve, reject) => {
+      const take = (): void => {
+        const input = core.inputBuffer();
+        if (input.length > 0) kept.addBuffer(input);
+        if (kept.length > limit) {
+          this.setBodyCb(null);
+          reject(new HttpError("ERR_BODY_TOO_LARGE", `the request body is over ${limit} bytes`, 413));
+          return;
+        }
+        switch (core.body) {
+          case "complete":
+            this.setBodyCb(null);
+            resolve(whole(kept));
+            return;
+          case "reading":
+            return;
+          default:
+            this.setBodyCb(null);
+            reject(bodyCutShort());
+        }
+      };
+      this.setBodyCb(take);
+      this.resumeBody();
+      take();
+    });
+  }
+
+  /** The whole request body decoded as UTF-8; settles as {@linkcode HttpServerRequest.bytes}. */
+  async text(): Promise<string> {
+    return new TextDecoder().decode(await this.bytes());
+  }
+
+  /**
+   * The whole request body parsed as JSON; settles as
+   * {@linkcode HttpServerRequest.bytes}, and rejects with a SyntaxError for
+   * a body that is not JSON.
+   */
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
   }
 
   /**

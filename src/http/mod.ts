@@ -100,8 +100,16 @@ export {
   HttpClientRequest,
   type HttpClientRequestCallback,
   type HttpClientRequestState,
+  type HttpDecompressionOptions,
 } from "./http_client_request.ts";
 export { type HttpClientFetchOptions, type HttpClientResponse, request } from "./client_fetch.ts";
+export { fetch, HttpClientPool, type HttpClientPoolOptions, type HttpFetchInit } from "./fetch.ts";
+export type {
+  HttpCompressionOptions,
+  HttpCompressOption,
+  HttpCompressPredicate,
+  HttpContentCoding,
+} from "./content_encoding.ts";
 export { serve, type ServeHandler, type ServeHandlerInfo, type ServeOptions, type WebServer } from "./serve.ts";
 // The parser reads from an EvBuffer; its types are re-exported so this entry point documents every type it exposes.
 export type {

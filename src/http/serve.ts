@@ -25,6 +25,7 @@ import type { NetAddress, Platform } from "../platform.ts";
 import type { BoundSocket } from "./http_server.ts";
 import { HttpServer, reportError } from "./http_server.ts";
 import type { HttpServerRequest } from "./http_server_request.ts";
+import type { HttpCompressOption } from "./content_encoding.ts";
 
 /** What the handler learns besides the Request. */
 export interface ServeHandlerInfo {
@@ -66,6 +67,12 @@ export interface ServeOptions {
    * to `server.setErrorLogger`'s logger when one is set.
    */
   readonly onError?: (error: unknown) => Response | Promise<Response>;
+  /**
+   * Compress responses the client accepts compressed (gzip, br, deflate),
+   * as Deno.serve does: true, a filter, or options; see
+   * {@linkcode HttpServer.setCompression}. Default false.
+   */
+  readonly compress?: HttpCompressOption;
 }
 
 /** A running {@linkcode serve}. */
@@ -117,7 +124,7 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
   const port = options.port === undefined ? 8000 : checkPort(options.port, "options.port");
   const base = options.base ?? new EventBase({ platform: options.platform });
   // A Response without a type must not get evhttp's text/html default: it gets what its body implies, or none.
-  const server = new HttpServer(base, { defaultContentType: null });
+  const server = new HttpServer(base, { defaultContentType: null, compress: options.compress });
   const scheme = options.tls === undefined ? "http" : "https";
   let bound: BoundSocket;
   try {
