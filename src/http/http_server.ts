@@ -545,6 +545,36 @@ export class HttpServer {
   }
 
   /**
+   * Compress responses (HTTP content coding, RFC 9110 §8.4): a response
+   * is sent gzip, br or deflate coded when the client's Accept-Encoding
+   * takes it (by q-value; the server's order of preference breaks ties),
+   * its body has at least `minSize` bytes (1024), its type is textual (or
+   * the filter says so), and it is not coded already (Content-Encoding),
+   * a range (206, Content-Range), `Cache-Control: no-transform`, nor
+   * bodiless (HEAD, 204, 304). Such a response gets `Vary:
+   * Accept-Encoding` whether or not this client takes a coding; a coded
+   * one gets Content-Encoding, a weak ETag and the coded length (a whole
+   * reply), or is streamed chunk by chunk, each chunk flushed so the client
+   * can decode it as it comes, with the same flow control. A body of file
+   * segments (EvBuffer.addFile) is sent as it is. Applies to responses
+   * started afterwards; false turns it off. No libevent counterpart.
+   *
+   * @example
+   * ```ts
+   * import { EventBase, HttpServer } from "@levent/levent";
+   * const server = new HttpServer(new EventBase());
+   * server.setCompression({ minSize: 256, encodings: ["gzip"] });
+   * server.setCompression((_req, type) => type === "application/octet-stream"); // or a filter alone
+   * ```
+   *
+   * @throws {TypeError} if option is not a boolean, a function or an object, or an encoding is not "br", "gzip" or "deflate"
+   * @throws {RangeError} if minSize, level or brotliQuality is out of range
+   */
+  setCompression(option: HttpCompressOption): void {
+    this.#cfg.compression = ServerCompression.from(option, this.#cfg.base.platform.compression, "compress");
+  }
+
+  /**
    * Serve at most `n` connections at once; connections beyond are closed as
    * soon as accepted (libevent `evhttp_set_max_connections`).
    *
@@ -603,36 +633,6 @@ export class HttpServer {
     if (timeouts.writeTimeoutMs !== undefined) next.write = checkMs(timeouts.writeTimeoutMs, "writeTimeoutMs");
     if (timeouts.idleTimeoutMs !== undefined) next.idle = checkMs(timeouts.idleTimeoutMs, "idleTimeoutMs");
     this.#cfg.timeouts = next;
-  }
-
-  /**
-   * Compress responses (HTTP content coding, RFC 9110 §8.4): a response
-   * is sent gzip, br or deflate coded when the client's Accept-Encoding
-   * takes it (by q-value; the server's order of preference breaks ties),
-   * its body has at least `minSize` bytes (1024), its type is textual (or
-   * the filter says so), and it is not coded already (Content-Encoding),
-   * a range (206, Content-Range), `Cache-Control: no-transform`, nor
-   * bodiless (HEAD, 204, 304). Such a response gets `Vary:
-   * Accept-Encoding` whether or not this client takes a coding; a coded
-   * one gets Content-Encoding, a weak ETag and the coded length (a whole
-   * reply), or is streamed chunk by chunk, each chunk flushed so the client
-   * can decode it as it comes, with the same flow control. A body of file
-   * segments (EvBuffer.addFile) is sent as it is. Applies to responses
-   * started afterwards; false turns it off. No libevent counterpart.
-   *
-   * @example
-   * ```ts
-   * import { EventBase, HttpServer } from "@levent/levent";
-   * const server = new HttpServer(new EventBase());
-   * server.setCompression({ minSize: 256, encodings: ["gzip"] });
-   * server.setCompression((_req, type) => type === "application/octet-stream"); // or a filter alone
-   * ```
-   *
-   * @throws {TypeError} if option is not a boolean, a function or an object, or an encoding is not "br", "gzip" or "deflate"
-   * @throws {RangeError} if minSize, level or brotliQuality is out of range
-   */
-  setCompression(option: HttpCompressOption): void {
-    this.#cfg.compression = ServerCompression.from(option, this.#cfg.base.platform.compression, "compress");
   }
 
   /**
