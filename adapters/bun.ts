@@ -10,6 +10,10 @@
  * returns false from the contract's 64 KiB high-water mark on, and the
  * socket's `drain` handler fires once that queue has emptied.
  *
+ * `startTls` upgrades with Bun's `socket.upgradeTLS` where it can, and
+ * otherwise runs `node:tls` over the socket's bytes (see
+ * {@linkcode Platform.startTls}).
+ *
  * The module touches the `Bun` global only when {@linkcode bunPlatform} is
  * called, so it can be imported (and type-checked) on any runtime.
  *
@@ -41,6 +45,7 @@ import type {
   TimerHandle,
   TlsConnectOptions,
   TlsListenOptions,
+  TlsUpgradeOptions,
   UdpBindOptions,
   UdpHandlers,
   UdpSocket,
@@ -77,6 +82,7 @@ interface RawSocket {
   pause(): void;
   resume(): void;
   setNoDelay(noDelay?: boolean): boolean;
+  upgradeTLS(options: RawUpgradeOptions): [raw: RawSocket, tls: RawSocket];
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
   readonly localAddress: string | undefined;
@@ -101,6 +107,12 @@ interface RawTlsOptions {
   serverName?: string;
   rejectUnauthorized?: boolean;
   ALPNProtocols?: Uint8Array;
+}
+
+interface RawUpgradeOptions {
+  data: BunTcpSocket;
+  tls: RawTlsOptions;
+  socket: RawHandlers;
 }
 
 interface RawSocketOptions {
@@ -198,6 +210,8 @@ class BunTcpSocket implements TcpSocket {
   #held: Uint8Array[] | undefined;
   #peerEnded = false;
   #endReported = false;
+  /** The owner called end(): no TLS can start over this connection any more. */
+  #ended = false;
   /** close() was called: nothing more is reported but the close itself. */
   #userClosed = false;
   /** Bun reported the socket closed. */
@@ -251,6 +265,7 @@ class BunTcpSocket implements TcpSocket {
 
   end(): void {
     if (this.#userClosed || this.#rawClosed) return;
+    this.#ended = true;
     this.#out.end();
   }
 
@@ -484,11 +499,68 @@ class BunTcpSocket implements TcpSocket {
     if (!s.#rawClosed) raw.close();
   }
 
-  /** A TLS client connection whose `connectTls` promise waits for the handshake. */
-  static forHandshake(resolve: (s: BunTcpSocket) => void, reject: (err: Error) => void): BunTcpSocket {
+  /**
+   * A TLS connection whose `connectTls` or `startTls` promise waits for the
+   * handshake; one started over `plain` reports its addresses.
+   */
+  static forHandshake(
+    resolve: (s: BunTcpSocket) => void,
+    reject: (err: Error) => void,
+    plain?: BunTcpSocket,
+  ): BunTcpSocket {
     const s = new BunTcpSocket(undefined, undefined, false);
     s.#handshake = { resolve, reject };
+    if (plain !== undefined) {
+      s.#remote = plain.remoteAddress;
+      s.#local = plain.localAddress;
+    }
     return s;
+  }
+
+  /** For startTls: why this connection can no longer carry TLS, or undefined when it can. */
+  upgradeRefusal(): CodedError | undefined {
+    if (this.#userClosed || this.#rawClosed || this.#ended || this.#raw === undefined) {
+      return codedError("startTls: the socket was closed or ended by its owner", "EINVAL");
+    }
+    if (this.#peerEnded) return codedError("startTls: the peer had already ended the connection", "ECONNRESET");
+    return undefined;
+  }
+
+  /**
+   * For `upgradeTLS`: take the Bun socket out of this wrapper, paused, when
+   * Bun can upgrade it: in the role it was made for (Bun takes the role
+   * from the socket), with no bytes held (it takes none read ahead) and
+   * none queued (they must go out before the handshake). The wrapper is
+   * closed without closing the connection and ignores the socket's events
+   * from then on (Bun still reports the encrypted bytes to it).
+   */
+  takeForUpgrade(role: "client" | "server"): RawSocket | undefined {
+    const raw = this.#raw;
+    if (raw === undefined || (role === "server") !== this.#accepted) return undefined;
+    if ((this.#held !== undefined && this.#held.length > 0) || this.#out.bufferedAmount > 0) return undefined;
+    this.#userClosed = true;
+    this.#flowing = false;
+    this.#out.close();
+    raw.pause();
+    return raw;
+  }
+
+  /**
+   * For `node:tls` over this socket: forget the owner, so that the TLS
+   * layer can start the socket again. It stays paused, holding what
+   * arrives for the new owner.
+   */
+  handOver(): void {
+    this.pause();
+    this.#h = undefined;
+  }
+
+  /** Settle a waiting handshake when Bun refused to upgrade. */
+  static upgradeFailed(s: BunTcpSocket, err: unknown): void {
+    const pending = s.#handshake;
+    if (pending === undefined) return;
+    s.#handshake = undefined;
+    pending.reject(tlsError(err));
   }
 
   /** Settle a waiting handshake when Bun could not even connect. */
@@ -815,6 +887,43 @@ function createBunPlatform(bun: BunApi): Platform {
         } catch (err) {
           // Bad options throw before any promise exists.
           BunTcpSocket.connectFailed(s, err);
+        }
+      });
+    },
+
+    async startTls(socket: TcpSocket, options: TlsUpgradeOptions): Promise<TcpSocket> {
+      if (!(socket instanceof BunTcpSocket)) {
+        throw codedError("startTls: the socket was not made by this platform", "EINVAL");
+      }
+      const refusal = socket.upgradeRefusal();
+      if (refusal !== undefined) throw refusal;
+      const head = options.head;
+      // Synchronously, so that from this call on the owner hears nothing more.
+      const raw = head === undefined || head.length === 0 ? socket.takeForUpgrade(options.role) : undefined;
+      if (raw === undefined) {
+        socket.handOver();
+        return (await import("./node_net.ts")).tlsOverSocket(socket, options);
+      }
+      const alpn = alpnWire(options.alpnProtocols);
+      const tls: RawTlsOptions = options.role === "server"
+        ? { cert: options.cert, key: options.key, ALPNProtocols: alpn }
+        : {
+          ca: options.caCerts !== undefined && options.caCerts.length > 0
+            ? await trustedRoots(options.caCerts)
+            : undefined,
+          serverName: options.serverName ?? socket.remoteAddress.host,
+          rejectUnauthorized: true,
+          ALPNProtocols: alpn,
+        };
+      return new Promise<TcpSocket>((resolve, reject) => {
+        const s = BunTcpSocket.forHandshake(resolve, reject, socket);
+        try {
+          const [, upgraded] = raw.upgradeTLS({ data: s, tls, socket: clientHandlersFor(true) });
+          BunTcpSocket.onOpen(upgraded);
+          upgraded.resume();
+        } catch (err) {
+          raw.close();
+          BunTcpSocket.upgradeFailed(s, err);
         }
       });
     },

@@ -17,6 +17,9 @@
  *   calls `end()` or `close()`; both directions finished means it closes.
  * - `setNoDelay` applies to plain TCP only: Deno's TLS connections expose no
  *   such switch.
+ * - `startTls` upgrades with `Deno.startTls` a client TCP socket never
+ *   started, and otherwise runs `node:tls` over the socket's bytes (see
+ *   {@linkcode Platform.startTls}).
  * - Clock: `performance.now()` and `setTimeout`; `yieldToIo` uses
  *   `setImmediate`. Signals: `Deno.addSignalListener`. Files: `Deno.open`,
  *   `Deno.stat`, `Deno.readDir`, `Deno.realPath`.
@@ -67,10 +70,12 @@ import type {
   TimerHandle,
   TlsConnectOptions,
   TlsListenOptions,
+  TlsUpgradeOptions,
 } from "../src/platform.ts";
 import {
   alreadyStarted,
   coded,
+  type CodedError,
   codedError,
   ipAddress,
   isSignalName,
@@ -130,6 +135,8 @@ class DenoSocket implements TcpSocket {
   #held = 0;
   /** EOF was delivered. */
   #eof = false;
+  /** The owner called end(): no TLS can start over this connection any more. */
+  #ended = false;
 
   readonly #out: WriteQueue;
 
@@ -168,7 +175,8 @@ class DenoSocket implements TcpSocket {
       queueMicrotask(() => this.#deliverClose());
       return;
     }
-    if (!this.#closed && !this.#paused) void this.#readLoop();
+    // A socket handed over for TLS may have its first owner's read still under way.
+    if (!this.#closed && !this.#paused && !this.#reading) void this.#readLoop();
   }
 
   write(bytes: Uint8Array): boolean {
@@ -176,6 +184,7 @@ class DenoSocket implements TcpSocket {
   }
 
   end(): void {
+    this.#ended = true;
     this.#out.end();
   }
 
@@ -215,6 +224,45 @@ class DenoSocket implements TcpSocket {
     } catch {
       // Unix sockets and closed resources have no Nagle to switch.
     }
+  }
+
+  /** For startTls: why this connection can no longer carry TLS, or undefined when it can. */
+  upgradeRefusal(): CodedError | undefined {
+    if (this.#closed || this.#ended) {
+      return codedError("startTls: the socket was closed or ended by its owner", "EINVAL");
+    }
+    if (this.#eof || this.#held < 0) {
+      return codedError("startTls: the peer had already ended the connection", "ECONNRESET");
+    }
+    return undefined;
+  }
+
+  /**
+   * For `Deno.startTls`: take the TCP connection out of this socket, which
+   * is then closed without closing the connection. Only a socket never
+   * started has no read under way (Deno refuses to upgrade a connection
+   * with one), and only one with nothing queued sends its bytes before the
+   * TLS handshake; undefined otherwise.
+   */
+  takeTcpConn(): Deno.TcpConn | undefined {
+    const conn = this.#conn;
+    if (this.#started || this.#out.bufferedAmount > 0 || this.upgradeRefusal() !== undefined) return undefined;
+    // A TLS connection (TLS inside TLS) or a Unix socket cannot be upgraded by Deno.startTls.
+    if ("handshake" in conn || this.localAddress.transport !== "tcp") return undefined;
+    this.#closed = true;
+    this.#out.close();
+    return conn as Deno.TcpConn;
+  }
+
+  /**
+   * For `node:tls` over this socket: forget the owner, so that the TLS
+   * layer can start the socket again. It stays paused; a read under way
+   * keeps its bytes for the new owner.
+   */
+  handOver(): void {
+    this.#h = NO_HANDLERS;
+    this.#started = false;
+    this.#paused = true;
   }
 
   /** Stop all I/O; pending reads and writes are cancelled by Deno when the resource closes. */
@@ -541,6 +589,54 @@ async function connectTls(options: TlsConnectOptions): Promise<TcpSocket> {
   }
 }
 
+/**
+ * Platform.startTls: `Deno.startTls` for a client TCP socket never started
+ * (see {@linkcode DenoSocket.takeTcpConn}); otherwise `node:tls` over the
+ * socket's bytes, since Deno has no server-side upgrade and cannot upgrade
+ * a connection with a read under way. A client that bound its local end
+ * is a node:net socket, upgraded by node:tls itself.
+ */
+async function startTls(socket: TcpSocket, options: TlsUpgradeOptions): Promise<TcpSocket> {
+  if (!(socket instanceof DenoSocket)) return (await nodeNet()).upgradeTls(socket, options);
+  const refusal = socket.upgradeRefusal();
+  if (refusal !== undefined) throw refusal;
+  const head = options.head;
+  if (options.role === "client" && (head === undefined || head.length === 0)) {
+    const name = options.serverName ?? socket.remoteAddress.host;
+    const tcp = socket.takeTcpConn();
+    if (tcp !== undefined) return await denoStartTls(tcp, name, options.caCerts, options.alpnProtocols);
+  }
+  // Synchronously, so that from this call on the owner hears nothing more.
+  socket.handOver();
+  return (await nodeNet()).tlsOverSocket(socket, options);
+}
+
+async function denoStartTls(
+  tcp: Deno.TcpConn,
+  hostname: string,
+  caCerts: readonly string[] | undefined,
+  alpnProtocols: readonly string[] | undefined,
+): Promise<TcpSocket> {
+  let tls: Deno.TlsConn | undefined;
+  try {
+    tls = await Deno.startTls(tcp, {
+      hostname,
+      caCerts: caCerts ? [...caCerts] : undefined,
+      alpnProtocols: alpnProtocols ? [...alpnProtocols] : undefined,
+    });
+    // Run the handshake now (it would run on first I/O), so that a failure rejects here.
+    await tls.handshake();
+    return new DenoSocket(tls);
+  } catch (err) {
+    try {
+      (tls ?? tcp).close();
+    } catch {
+      // Already closed.
+    }
+    throw coded(err, "ETLS");
+  }
+}
+
 function listenTls(
   options: TlsListenOptions,
   onAccept: AcceptHandler,
@@ -683,6 +779,7 @@ function createPlatform(): Platform {
     listen,
     connectTls,
     listenTls,
+    startTls,
     bindUdp: nodeBindUdp,
     addSignalListener(signal: SignalName, fn: () => void): boolean {
       if (!isSignalName(signal)) return false;

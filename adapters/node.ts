@@ -24,7 +24,7 @@ import { setImmediate } from "node:timers";
 import { isMainThread } from "node:worker_threads";
 import type { Platform, SignalName, TimerHandle } from "../src/platform.ts";
 import { isSignalName, nodeBindUdp, nodeFileSystem, nodeLookup } from "./node_shared.ts";
-import { connectStream, connectTls, listenStream, listenTls } from "./node_net.ts";
+import { connectStream, connectTls, listenStream, listenTls, upgradeTls } from "./node_net.ts";
 import { nodeCompression } from "./zlib.ts";
 
 /** Node's timers turn any delay above 2^31-1 ms into 1 ms; longer ones are re-armed in steps. */
@@ -103,6 +103,7 @@ export function nodePlatform(): Platform {
     listen: listenStream,
     connectTls,
     listenTls,
+    startTls: upgradeTls,
     bindUdp: nodeBindUdp,
     addSignalListener(signal: SignalName, fn: () => void): boolean {
       if (!canDeliver(signal)) return false;

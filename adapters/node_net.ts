@@ -3,6 +3,8 @@
  * and listeners) behind the push-style {@linkcode TcpSocket} contract. The
  * Node adapter uses all of it; the Deno adapter loads it only for a client
  * that binds its local address or port, which `Deno.connect` cannot do.
+ * Deno and Bun also load it to start TLS over a connection where their own
+ * upgrade cannot ({@linkcode tlsOverSocket}).
  *
  * Every socket gets the contract's 64 KiB write high-water mark.
  *
@@ -11,6 +13,7 @@
 import { Buffer } from "node:buffer";
 import net from "node:net";
 import process from "node:process";
+import { Duplex } from "node:stream";
 import tls from "node:tls";
 import type {
   AcceptErrorHandler,
@@ -23,8 +26,9 @@ import type {
   TcpSocket,
   TlsConnectOptions,
   TlsListenOptions,
+  TlsUpgradeOptions,
 } from "../src/platform.ts";
-import { alreadyStarted, coded, codedError, ipAddress, unixAddress } from "./node_shared.ts";
+import { alreadyStarted, coded, type CodedError, codedError, ipAddress, unixAddress } from "./node_shared.ts";
 import { WRITE_HIGH_WATER_MARK } from "./write_queue.ts";
 
 /** What carries a socket's bytes: it decides error mapping and whether an abortive close is possible. */
@@ -111,6 +115,10 @@ class NodeSocket implements TcpSocket {
   #missed: MissedEvent[] | undefined;
   /** write() returned false: `drain` is owed once Node's queue has emptied. */
   #drainWanted = false;
+  /** The peer's end arrived: no TLS can start over this connection any more. */
+  #peerEnded = false;
+  /** For TLS run over another adapter's socket: the stream over it, where pause, resume and setNoDelay go. */
+  #stream: PlainStream | undefined;
 
   constructor(kind: SocketKind, lent: boolean) {
     this.#kind = kind;
@@ -143,7 +151,12 @@ class NodeSocket implements TcpSocket {
     if (this.#handlers !== undefined) throw alreadyStarted();
     this.#handlers = handlers;
     if (!this.#lent) this.#socket.on("data", this.#onOwnedData);
-    if (!this.#paused) this.#socket.resume();
+    if (this.#stream !== undefined) {
+      this.#socket.resume();
+      this.#stream.hold(this.#paused);
+    } else if (!this.#paused) {
+      this.#socket.resume();
+    }
     const missed = this.#missed;
     if (missed !== undefined) {
       this.#missed = undefined;
@@ -181,6 +194,7 @@ class NodeSocket implements TcpSocket {
 
   close(): void {
     if (this.#out === "closing" || this.#out === "closed") return;
+    this.#stream?.plain.close();
     const socket = this.#socket;
     // Dropping queued bytes and then sending FIN would let the peer take a
     // truncated stream for a complete one, so a TCP close with bytes still
@@ -194,6 +208,7 @@ class NodeSocket implements TcpSocket {
 
   reset(): void {
     if (this.#out === "closing" || this.#out === "closed") return;
+    this.#stream?.plain.reset();
     const socket = this.#socket;
     const ended = this.#out === "ended";
     this.#out = "closing";
@@ -212,7 +227,10 @@ class NodeSocket implements TcpSocket {
 
   pause(): void {
     this.#paused = true;
-    if (this.#handlers !== undefined) this.#socket.pause();
+    if (this.#handlers === undefined) return;
+    // Deno's node:tls, paused over a stream, can lose the stream's end: the bytes wait below it.
+    if (this.#stream !== undefined) this.#stream.hold(true);
+    else this.#socket.pause();
   }
 
   resume(): void {
@@ -220,7 +238,7 @@ class NodeSocket implements TcpSocket {
     if (this.#handlers === undefined) return;
     const held = this.#held;
     if (held === undefined) {
-      this.#socket.resume();
+      this.#flow();
       return;
     }
     // Bytes read while paused go first, on the next microtask (never inside the caller's resume()),
@@ -230,12 +248,52 @@ class NodeSocket implements TcpSocket {
       this.#held = undefined;
       const h = this.#handlers as SocketHandlers;
       for (const bytes of held) h.data(bytes, true);
-      if (!this.#paused) this.#socket.resume();
+      if (!this.#paused) this.#flow();
     });
   }
 
+  /** Let bytes come again. */
+  #flow(): void {
+    if (this.#stream !== undefined) this.#stream.hold(false);
+    else this.#socket.resume();
+  }
+
   setNoDelay(noDelay: boolean): void {
-    if (this.#kind !== "unix") this.#socket.setNoDelay(noDelay);
+    if (this.#stream !== undefined) this.#stream.plain.setNoDelay(noDelay);
+    else if (this.#kind !== "unix") this.#socket.setNoDelay(noDelay);
+  }
+
+  /** TLS running over `stream`, a plain socket of another adapter. */
+  runsOver(stream: PlainStream): void {
+    this.#stream = stream;
+  }
+
+  /**
+   * For startTls: give the node:net socket up, paused, with the bytes read
+   * while it was paused. The owner hears nothing more and its calls do
+   * nothing. A coded error instead when the connection can carry no TLS.
+   */
+  handOver(): { socket: net.Socket; held: readonly Uint8Array[] } | CodedError {
+    const socket = this.#socket;
+    if (this.#out !== "open" || socket.destroyed) {
+      return codedError("startTls: the socket was closed or ended by its owner", "EINVAL");
+    }
+    if (this.#peerEnded) return codedError("startTls: the peer had already ended the connection", "ECONNRESET");
+    this.#out = "closed";
+    this.#paused = true;
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    this.#missed = undefined;
+    socket.pause();
+    socket.off("data", this.#onOwnedData);
+    socket.off("end", this.#onEnd);
+    socket.off("drain", this.#onDrain);
+    socket.off("finish", this.#onFinish);
+    socket.off("error", this.#onError);
+    socket.off("close", this.#onClose);
+    // The TLS socket reports the connection's errors; one raised here unheard would crash the process.
+    socket.on("error", ignore);
+    return { socket, held };
   }
 
   #onLentData = (bytesRead: number): boolean => {
@@ -251,7 +309,10 @@ class NodeSocket implements TcpSocket {
 
   #onOwnedData = (chunk: Buffer): void => {
     // A plain view: consumers get one array shape, and slice() copies as they expect.
-    (this.#handlers as SocketHandlers).data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), true);
+    const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    // Over a stream a paused socket still flows: what TLS had decrypted waits here.
+    if (this.#paused) (this.#held ??= []).push(bytes);
+    else (this.#handlers as SocketHandlers).data(bytes, true);
   };
 
   #onEnd = (): void => {
@@ -272,6 +333,7 @@ class NodeSocket implements TcpSocket {
   };
 
   #deliverEnd(): void {
+    this.#peerEnded = true;
     if (this.#out === "closing" || this.#out === "closed") return;
     const h = this.#handlers;
     if (h !== undefined) h.end();
@@ -327,7 +389,7 @@ class NodeSocket implements TcpSocket {
  */
 function settleOnConnect(
   socket: net.Socket,
-  ready: "connect" | "secureConnect",
+  ready: "connect" | "secureConnect" | "secure",
   toError: (err: Error) => Error,
   adopt: () => TcpSocket,
 ): Promise<TcpSocket> {
@@ -335,6 +397,7 @@ function settleOnConnect(
     const cleanup = (): void => {
       socket.off(ready, onReady);
       socket.off("error", onError);
+      socket.off("end", onClose);
       socket.off("close", onClose);
     };
     // adopt() installs the socket's own error listener, so no error goes unheard.
@@ -352,6 +415,8 @@ function settleOnConnect(
     };
     socket.once(ready, onReady);
     socket.once("error", onError);
+    // A half-open socket stays open after the peer's end: one before the handshake is done fails it.
+    socket.once("end", onClose);
     socket.once("close", onClose);
   });
 }
@@ -448,6 +513,183 @@ function startTls(options: TlsConnectOptions): Promise<TcpSocket> {
     );
     return owner;
   });
+}
+
+// ------------------------------------------------------- starting TLS later
+
+/** `head`, then the chunks after it, as one array. */
+function joined(head: Uint8Array | undefined, rest: readonly Uint8Array[]): Uint8Array {
+  if (rest.length === 0) return head ?? EMPTY;
+  const parts = head === undefined || head.length === 0 ? rest : [head, ...rest];
+  if (parts.length === 1) return parts[0];
+  return Buffer.concat(parts);
+}
+
+/**
+ * Run node:tls over `transport` (the node:net socket itself, or a stream
+ * over another adapter's socket) in the role `options` give, and settle
+ * once the handshake is done: with a NodeSocket over the TLS socket that
+ * reports the plain connection's addresses, or with the coded failure and
+ * the connection closed.
+ */
+function secureOver(
+  transport: Duplex,
+  options: TlsUpgradeOptions,
+  remote: NetAddress,
+  local: NetAddress,
+  stream: PlainStream | undefined,
+): Promise<TcpSocket> {
+  const alpn = options.alpnProtocols === undefined ? undefined : [...options.alpnProtocols];
+  let socket: tls.TLSSocket;
+  try {
+    if (options.role === "client") {
+      const name = options.serverName ?? remote.host;
+      // highWaterMark reaches the TLS socket's stream options; @types/node leaves it out of connect's.
+      const connectOptions: tls.ConnectionOptions & { highWaterMark: number } = {
+        socket: transport,
+        // SNI must not carry an IP address (RFC 6066); the certificate is still checked against it.
+        servername: net.isIP(name) === 0 ? name : undefined,
+        checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
+        ca: options.caCerts !== undefined && options.caCerts.length > 0 ? trustedWith(options.caCerts) : undefined,
+        ALPNProtocols: alpn,
+        rejectUnauthorized: true,
+        highWaterMark: WRITE_HIGH_WATER_MARK,
+      };
+      socket = tls.connect(connectOptions);
+    } else {
+      socket = new tls.TLSSocket(transport, {
+        isServer: true,
+        secureContext: tls.createSecureContext({ cert: options.cert, key: options.key }),
+        ALPNProtocols: alpn,
+      });
+    }
+  } catch (err) {
+    // A malformed certificate or key.
+    transport.destroy();
+    return Promise.reject(tlsCoded(err instanceof Error ? err : new Error(String(err))));
+  }
+  const ready = options.role === "client" ? "secureConnect" : "secure";
+  return settleOnConnect(socket, ready, tlsCoded, () => {
+    const owner = new NodeSocket("tls", false);
+    owner.attach(socket, remote, local);
+    if (stream !== undefined) owner.runsOver(stream);
+    return owner;
+  }).catch((err: Error) => {
+    // Errors of a connection already given up on go nowhere.
+    socket.on("error", ignore);
+    socket.destroy();
+    transport.destroy();
+    throw err;
+  });
+}
+
+/**
+ * Platform.startTls for a socket of this module: node:tls wraps the
+ * node:net socket itself (`tls.connect({ socket })`, or `new
+ * tls.TLSSocket(socket, { isServer: true })`). Bytes read ahead are put
+ * back into the socket's buffer, which node:tls reads before anything new.
+ */
+export function upgradeTls(socket: TcpSocket, options: TlsUpgradeOptions): Promise<TcpSocket> {
+  if (!(socket instanceof NodeSocket)) {
+    return Promise.reject(codedError("startTls: the socket was not made by this platform", "EINVAL"));
+  }
+  const given = socket.handOver();
+  if (given instanceof Error) return Promise.reject(given);
+  const ahead = joined(options.head, given.held);
+  if (ahead.length > 0) given.socket.unshift(Buffer.from(ahead.buffer, ahead.byteOffset, ahead.byteLength));
+  return secureOver(given.socket, options, socket.remoteAddress, socket.localAddress, undefined);
+}
+
+/**
+ * A plain socket of another adapter as a node:stream Duplex, for node:tls
+ * to run over: what the socket receives is pushed (after the bytes read
+ * ahead), what TLS writes is written to it, with backpressure both ways.
+ */
+class PlainStream extends Duplex {
+  /** The plain socket. */
+  readonly plain: TcpSocket;
+  /** The callback of a write the plain socket asked to wait with: called on its drain. */
+  #writeDone: (() => void) | undefined;
+  /** node:tls asked for bytes since it last refused some. */
+  #wanted = false;
+  /** The TLS socket's owner paused it: bytes wait in the plain socket. */
+  #held = false;
+
+  constructor(plain: TcpSocket, head: Uint8Array) {
+    super({ allowHalfOpen: true });
+    this.plain = plain;
+    if (head.length > 0) this.push(head);
+    plain.start({
+      data: (bytes, owned) => {
+        if (!this.push(owned ? bytes : bytes.slice())) {
+          this.#wanted = false;
+          this.#flow();
+        }
+      },
+      end: () => {
+        this.push(null);
+      },
+      drain: () => {
+        const done = this.#writeDone;
+        this.#writeDone = undefined;
+        done?.();
+      },
+      error: (err) => {
+        this.destroy(err);
+      },
+      close: () => {
+        this.destroy();
+      },
+    });
+  }
+
+  /** Hold the plain socket's bytes back (true), or let them come when node:tls wants them. */
+  hold(paused: boolean): void {
+    this.#held = paused;
+    this.#flow();
+  }
+
+  #flow(): void {
+    if (this.#wanted && !this.#held) this.plain.resume();
+    else this.plain.pause();
+  }
+
+  override _read(): void {
+    this.#wanted = true;
+    this.#flow();
+  }
+
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    // A copy: node:tls may reuse the chunk's memory once told it was written, and the socket keeps what it queues.
+    if (this.plain.write(new Uint8Array(chunk))) done();
+    else this.#writeDone = done;
+  }
+
+  override _final(done: () => void): void {
+    this.plain.end();
+    done();
+  }
+
+  override _destroy(err: Error | null, done: (err: Error | null) => void): void {
+    this.#writeDone = undefined;
+    // Destroyed without an error once both directions are done: what TLS wrote last (its
+    // close_notify) may still be queued, so end rather than close, and the socket closes once
+    // FIN is out (the peer has ended already). The owner's close() closes the socket itself.
+    if (err === null) this.plain.end();
+    else this.plain.close();
+    done(err);
+  }
+}
+
+/**
+ * Start TLS with node:tls over the bytes of `plain`, a socket another
+ * adapter made and handed over (not started, paused), where that
+ * runtime's own upgrade cannot (see `startTls` in the Deno and Bun
+ * adapters). `options.head` is read first, then what `plain` delivers.
+ */
+export function tlsOverSocket(plain: TcpSocket, options: TlsUpgradeOptions): Promise<TcpSocket> {
+  const stream = new PlainStream(plain, options.head ?? EMPTY);
+  return secureOver(stream, options, plain.remoteAddress, plain.localAddress, stream);
 }
 
 /** SO_REUSEPORT reached node:net's listen() in 22.12 and 23.1, and only on systems that have it. */

@@ -273,6 +273,53 @@ export interface TlsListenOptions {
 }
 
 /**
+ * {@linkcode Platform.startTls} as the client: send the ClientHello and
+ * check the server's certificate (libevent's `BUFFEREVENT_SSL_CONNECTING`).
+ */
+export interface TlsUpgradeClientOptions {
+  /** The TLS role. */
+  readonly role: "client";
+  /**
+   * The name to send in SNI and check the certificate against; defaults to
+   * the peer's address (`socket.remoteAddress.host`).
+   */
+  readonly serverName?: string;
+  /** Extra trusted CA certificates, PEM. */
+  readonly caCerts?: readonly string[];
+  /** ALPN protocols to offer. */
+  readonly alpnProtocols?: readonly string[];
+  /**
+   * Bytes of the TLS stream the socket's owner already received and did
+   * not consume; the TLS layer reads them first. Empty when absent.
+   */
+  readonly head?: Uint8Array;
+}
+
+/**
+ * {@linkcode Platform.startTls} as the server: wait for the ClientHello and
+ * present a certificate (libevent's `BUFFEREVENT_SSL_ACCEPTING`).
+ */
+export interface TlsUpgradeServerOptions {
+  /** The TLS role. */
+  readonly role: "server";
+  /** The certificate chain, PEM. */
+  readonly cert: string;
+  /** The private key, PEM. */
+  readonly key: string;
+  /** ALPN protocols to accept. */
+  readonly alpnProtocols?: readonly string[];
+  /**
+   * Bytes of the TLS stream the socket's owner already received and did
+   * not consume (a ClientHello that came in the same read as a STARTTLS
+   * command); the TLS layer reads them first. Empty when absent.
+   */
+  readonly head?: Uint8Array;
+}
+
+/** How {@linkcode Platform.startTls} starts TLS: as the client or as the server. */
+export type TlsUpgradeOptions = TlsUpgradeClientOptions | TlsUpgradeServerOptions;
+
+/**
  * What a UDP socket tells its owner: set once, when it is bound
  * ({@linkcode Platform.bindUdp}). The adapter calls these, never from
  * inside {@linkcode UdpSocket.send}; after `close()` only `error`, for a
@@ -572,6 +619,41 @@ export interface Platform {
   connectTls(options: TlsConnectOptions): Promise<TcpSocket>;
   /** Listen for TLS connections; accepted sockets carry plaintext. */
   listenTls(options: TlsListenOptions, onAccept: AcceptHandler, onError?: AcceptErrorHandler): Promise<TcpListener>;
+  /**
+   * Start TLS over an open plain connection: a STARTTLS command (SMTP,
+   * IMAP), a tunnel through a proxy's CONNECT, a listener that looked at
+   * the first bytes before choosing. `socket` is a TcpSocket this platform
+   * made (connected or accepted), either not started yet or started and
+   * then paused by its owner. From this call on the connection belongs to
+   * the TLS layer: the old handlers hear nothing more, and the owner must
+   * not use `socket` again. What the owner wrote before the call goes out
+   * first, as it was; bytes the owner received and did not consume go in
+   * `options.head`, and bytes the socket received while paused follow them.
+   *
+   * Resolves, once the handshake succeeded, with a new TcpSocket that
+   * carries plaintext: not started (nothing is lost before `start()`), with
+   * the same addresses and the same 64 KiB write high-water mark; closing
+   * it closes the connection. Rejects, leaving the connection closed, with
+   * code `ETLS` when the handshake fails (an untrusted or misnamed
+   * certificate, a peer that does not speak TLS), `ECONNRESET` when the
+   * connection closes or the peer had already ended it, and `EINVAL` when
+   * `socket` is not one of this platform's or its owner closed or ended it.
+   *
+   * Every adapter does both roles, on TCP and Unix sockets, with the
+   * runtime's own upgrade where it can:
+   * - Node wraps the `node:net` socket: `tls.connect({ socket })`, or
+   *   `new tls.TLSSocket(socket, { isServer: true })`.
+   * - Deno upgrades with `Deno.startTls` a client TCP socket that was never
+   *   started: Deno refuses to upgrade a connection with a read under way
+   *   and cannot cancel one, and has no server-side upgrade. Otherwise it
+   *   runs `node:tls` over the socket's bytes.
+   * - Bun upgrades with `socket.upgradeTLS` when the role is the one the
+   *   socket was made for (client for `connect`, server for `listen`: Bun
+   *   takes the role from the socket) and nothing was read ahead or is
+   *   still queued (it takes no bytes already read). Otherwise it runs
+   *   `node:tls` over the socket's bytes.
+   */
+  startTls(socket: TcpSocket, options: TlsUpgradeOptions): Promise<TcpSocket>;
   /**
    * Bind a UDP socket; datagrams arrive through `handlers.message`. Rejects
    * with a coded Error (`EADDRINUSE`, `EADDRNOTAVAIL`, `EINVAL` for a port

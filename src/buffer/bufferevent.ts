@@ -8,9 +8,11 @@
  * The transport is a kind, each in its own file behind one internal
  * interface, {@linkcode BufferEventOps} (libevent's `struct
  * bufferevent_ops`): a platform socket (bufferevent_sock.ts), two linked
- * in-memory ends (bufferevent_pair.ts), or another BufferEvent seen
- * through filters (bufferevent_filter.ts). Token-bucket rate limits are in
- * bufferevent_ratelim.ts.
+ * in-memory ends (bufferevent_pair.ts), another BufferEvent seen
+ * through filters (bufferevent_filter.ts), or TLS started over a
+ * connection that began in plain text (bufferevent_tls.ts). Token-bucket
+ * rate limits are in bufferevent_ratelim.ts.
+
  *
  * @module
  */
@@ -35,6 +37,7 @@ import { RateLimit, RateLimitGroup, TokenBucketConfig } from "./bufferevent_rate
 import { SocketOps } from "./bufferevent_sock.ts";
 import { linkPair } from "./bufferevent_pair.ts";
 import { FilterOps } from "./bufferevent_filter.ts";
+import { TlsOps } from "./bufferevent_tls.ts";
 
 /** The event happened while reading (libevent `BEV_EVENT_READING`). */
 export const BEV_EVENT_READING = 0x01;
@@ -89,6 +92,41 @@ export interface BufferEventOptions {
   /** Run the callbacks from a deferred event, never inside another callback (`BEV_OPT_DEFER_CALLBACKS`). Default false. */
   readonly deferCallbacks?: boolean;
 }
+
+/**
+ * TLS as the client, for {@linkcode BufferEvent.tls} and
+ * {@linkcode BufferEvent.tlsSocket}: libevent's `BUFFEREVENT_SSL_CONNECTING`,
+ * with the SSL object's settings.
+ */
+export interface BufferEventTlsClientOptions {
+  /** The TLS role: send the ClientHello and check the server's certificate. */
+  readonly role: "client";
+  /** The name to send in SNI and check the certificate against; defaults to the peer's address. */
+  readonly serverName?: string;
+  /** Extra trusted CA certificates, PEM. */
+  readonly caCerts?: readonly string[];
+  /** ALPN protocols to offer. */
+  readonly alpnProtocols?: readonly string[];
+}
+
+/**
+ * TLS as the server, for {@linkcode BufferEvent.tls} and
+ * {@linkcode BufferEvent.tlsSocket}: libevent's `BUFFEREVENT_SSL_ACCEPTING`,
+ * with the SSL object's certificate and key.
+ */
+export interface BufferEventTlsServerOptions {
+  /** The TLS role: wait for the ClientHello and present the certificate. */
+  readonly role: "server";
+  /** The certificate chain, PEM. */
+  readonly cert: string;
+  /** The private key, PEM. */
+  readonly key: string;
+  /** ALPN protocols to accept. */
+  readonly alpnProtocols?: readonly string[];
+}
+
+/** Which end of TLS a BufferEvent is, and its settings. */
+export type BufferEventTlsOptions = BufferEventTlsClientOptions | BufferEventTlsServerOptions;
 
 /**
  * Where a BufferEvent is in its life:
@@ -190,12 +228,33 @@ export interface BufferEventOps {
    */
   connect?(op: string, open: (platform: Platform) => Promise<TcpSocket>): void;
   /**
+   * Give the platform socket away, for TLS to start over it
+   * (bufferevent_tls.ts): what output holds is written to the socket first,
+   * the socket is paused, and what was received and not read (input, then
+   * anything held back) comes with it, in order. The BufferEvent is left
+   * `"closed"` without a socket and reports nothing more. Kinds without a
+   * socket of their own leave it out; the TLS kind has it too, for TLS
+   * inside TLS.
+   *
+   * @throws {TypeError} naming `op` when the connection is not open both
+   * ways, or output holds file segments not yet sent
+   */
+  detachSocket?(op: string): DetachedSocket;
+  /**
    * free() or abort(): the core has stopped the callbacks, events and rate
    * limits and taken its callbacks off the buffers; `was` is the state
    * before. Let the transport go and release output (libevent `unlink`
    * and `destruct`).
    */
   release(abort: boolean, was: BufferEventState): void;
+}
+
+/** A socket given away by {@linkcode BufferEventOps.detachSocket}, with the bytes that arrived on it and were not read. */
+export interface DetachedSocket {
+  /** The socket, started by its old owner and paused. */
+  readonly socket: TcpSocket;
+  /** What was received and not read, in order; empty when nothing was. */
+  readonly head: Uint8Array;
 }
 
 /** The options the core keeps, checked. */
@@ -260,6 +319,32 @@ function checkLocalBind<T extends LocalBind>(options: T, name: string): T {
   return { ...options, localPort: checkPort(localPort, `${name}.localPort`) };
 }
 
+/** Undefined, or an array of non-empty strings. */
+function checkStringList(value: unknown, name: string): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  if (Array.isArray(value) && value.every((v) => typeof v === "string" && v !== "")) return value;
+  throw typeError(name, "an array of non-empty strings", value);
+}
+
+/** TLS settings for the TLS kind: a role and what that role needs, each of the right type. */
+function checkTls(tls: BufferEventTlsOptions): BufferEventTlsOptions {
+  checkObject(tls, "tls");
+  const role = checkOneOf(tls.role, "tls.role", ["client", "server"]);
+  const alpnProtocols = checkStringList(tls.alpnProtocols, "tls.alpnProtocols");
+  if (role === "server") {
+    const { cert, key } = tls as BufferEventTlsServerOptions;
+    return {
+      role,
+      cert: checkNonEmptyString(cert, "tls.cert"),
+      key: checkNonEmptyString(key, "tls.key"),
+      alpnProtocols,
+    };
+  }
+  const { serverName, caCerts } = tls as BufferEventTlsClientOptions;
+  if (serverName !== undefined) checkNonEmptyString(serverName, "tls.serverName");
+  return { role, serverName, caCerts: checkStringList(caCerts, "tls.caCerts"), alpnProtocols };
+}
+
 /** A token count for a decrement: any safe integer; negative gives tokens back. */
 export function checkTokens(n: unknown): void {
   if (typeof n === "number" && Number.isSafeInteger(n)) return;
@@ -276,10 +361,12 @@ export function checkTokens(n: unknown): void {
  * when output has drained to the write low watermark, and the event
  * callback on CONNECTED, EOF, ERROR and TIMEOUT.
  *
- * Three kinds, made by static factories: {@linkcode BufferEvent.socket}
+ * Four kinds, made by static factories: {@linkcode BufferEvent.socket}
  * over a platform socket (plain or TLS), {@linkcode BufferEvent.pair} for
- * two linked in-memory ends, and {@linkcode BufferEvent.filter} over
- * another BufferEvent. As in libevent, a new BufferEvent has writing
+ * two linked in-memory ends, {@linkcode BufferEvent.filter} over
+ * another BufferEvent, and {@linkcode BufferEvent.tls} /
+ * {@linkcode BufferEvent.tlsSocket} for TLS started over a connection
+ * that began in plain text. As in libevent, a new BufferEvent has writing
  * enabled and reading disabled.
  *
  * Memory stays bounded: at the read high watermark, a socket BufferEvent
@@ -383,6 +470,88 @@ export class BufferEvent {
     checkCallback(outputFilter, "outputFilter");
     const core = new BufferEvent(lower.base, checkOptions(options)).#core;
     new FilterOps(core, lower, inputFilter, outputFilter);
+    return core.bev;
+  }
+
+  /**
+   * Start TLS over the connection of `underlying`, an open socket
+   * BufferEvent (libevent `bufferevent_openssl_filter_new(base,
+   * underlying, ssl, BUFFEREVENT_SSL_CONNECTING` or
+   * `BUFFEREVENT_SSL_ACCEPTING, options)`): for STARTTLS in protocols that
+   * begin in plain text (SMTP, IMAP), TLS through a proxy's CONNECT
+   * tunnel, or a server that looked at a connection's first bytes before
+   * choosing TLS. `tls.role` says which end this is.
+   *
+   * The new BufferEvent reads and writes plaintext. It takes the
+   * connection from `underlying`: what underlying's output holds is sent
+   * first, as it is, and what its input holds unread (a ClientHello that
+   * came with the STARTTLS command) goes to TLS first. The handshake runs
+   * at once (state `"connecting"`; bytes written meanwhile are sent after
+   * it); the event callback then gets `BEV_EVENT_CONNECTED`, or
+   * `BEV_EVENT_ERROR` with {@linkcode BufferEvent.socketError}'s code
+   * `"ETLS"` (an untrusted or misnamed certificate, a peer that does not
+   * speak TLS) or `"ECONNRESET"`. `underlying` is left `"closed"`, without
+   * a socket, and reports nothing more; {@linkcode BufferEvent.getUnderlying}
+   * returns it, and with closeOnFree, free() frees it too, as libevent's
+   * filters do. Otherwise the new BufferEvent behaves as a socket
+   * BufferEvent: watermarks, timeouts, rate limits, flush("finished"),
+   * free() and abort(). See `Platform.startTls` for how each runtime does it.
+   *
+   * @example
+   * ```ts ignore
+   * // A STARTTLS server: after "STARTTLS\r\n" and the reply, TLS.
+   * plain.write("220 Ready to start TLS\r\n");
+   * const secure = BufferEvent.tls(plain, { role: "server", cert, key }, { closeOnFree: true });
+   * secure.setCallbacks(onRead, null, (bev, what) => {
+   *   if (what & BEV_EVENT_CONNECTED) return; // the handshake is done
+   *   bev.free(); // ERROR (socketError.code "ETLS"), EOF or TIMEOUT
+   * });
+   * secure.enable(EV_READ);
+   * ```
+   *
+   * @throws {TypeError} if underlying is not a socket BufferEvent whose connection is open both ways (or its output holds file segments not yet sent), tls is malformed (naming the field: `tls.role`, `tls.cert`...), or options are malformed; underlying freed throws as any of its methods would
+   */
+  static tls(underlying: BufferEvent, tls: BufferEventTlsOptions, options: BufferEventOptions = {}): BufferEvent {
+    if (!(underlying instanceof BufferEvent)) throw typeError("underlying", "a BufferEvent", underlying);
+    const lower = underlying.#core;
+    lower.checkLive("tls");
+    const checked = checkTls(tls);
+    const opts = checkOptions(options);
+    const ops = lower.ops;
+    if (ops.detachSocket === undefined) throw new TypeError("tls: underlying must be a socket BufferEvent");
+    const { socket, head } = ops.detachSocket("tls");
+    const core = new BufferEvent(lower.base, opts).#core;
+    new TlsOps(core, lower).start("tls", (platform) => platform.startTls(socket, { ...checked, head }));
+    return core.bev;
+  }
+
+  /**
+   * A BufferEvent that starts TLS over `socket`, a plain platform socket
+   * not yet started, connected or accepted by the caller (libevent
+   * `bufferevent_openssl_socket_new(base, fd, ssl,
+   * BUFFEREVENT_SSL_CONNECTING` or `BUFFEREVENT_SSL_ACCEPTING, options)`):
+   * for example a server that accepts TLS on a plain listener. As
+   * {@linkcode BufferEvent.tls}: the handshake runs at once, then
+   * `BEV_EVENT_CONNECTED`, or `BEV_EVENT_ERROR` with socketError's code
+   * `"ETLS"`; with closeOnFree, free() closes the connection. (For a TLS
+   * client connection, {@linkcode BufferEvent.connectTls} dials and
+   * handshakes in one; for a TLS listener, `platform.listenTls`.)
+   *
+   * @throws {TypeError} if base is not an EventBase, socket is not a TcpSocket, tls is malformed (naming the field), or options are malformed
+   */
+  static tlsSocket(
+    base: EventBase,
+    socket: TcpSocket,
+    tls: BufferEventTlsOptions,
+    options: BufferEventOptions = {},
+  ): BufferEvent {
+    checkEventBase(base, "base");
+    if (socket === null || typeof socket !== "object" || typeof socket.start !== "function") {
+      throw typeError("socket", "a TcpSocket", socket);
+    }
+    const checked = checkTls(tls);
+    const core = new BufferEvent(base, checkOptions(options)).#core;
+    new TlsOps(core, null).start("tlsSocket", (platform) => platform.startTls(socket, checked));
     return core.bev;
   }
 

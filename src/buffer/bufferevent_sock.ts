@@ -3,8 +3,9 @@
  * platform socket pushes enter input as far as the read watermark and
  * rate limits allow, the rest wait in a staging buffer with the socket
  * paused; output is handed to the socket until it asks to wait for
- * `drain`. Also connect(), flush("finished") as a half-close, and the
- * lingering free() that sends what output holds before closing.
+ * `drain`. Also connect(), flush("finished") as a half-close, the
+ * lingering free() that sends what output holds before closing, and
+ * giving the socket away for TLS (detachSocket).
  *
  * @module
  */
@@ -23,6 +24,7 @@ import {
   type BufferEventFlushMode,
   type BufferEventOps,
   type BufferEventState,
+  type DetachedSocket,
   SUSPEND_BW,
   SUSPEND_BW_GROUP,
 } from "./bufferevent.ts";
@@ -49,6 +51,8 @@ function asError(err: unknown): Error {
 }
 
 function noop(): void {}
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * A socket BufferEvent's kind. It is also the socket's handlers: the
@@ -210,6 +214,39 @@ export class SocketOps implements BufferEventOps, SocketHandlers {
     }
     // Unsent output goes nowhere now: let its file handles go at once, not when collected.
     core.output.free();
+  }
+
+  detachSocket(op: string): DetachedSocket {
+    const core = this.#core;
+    const socket = this.#socket;
+    if (core.state !== "open" || socket === null) {
+      throw new TypeError(`${op}: the underlying BufferEvent is ${core.state}; TLS starts over an open connection`);
+    }
+    if (this.#readEnd !== "open") throw new TypeError(`${op}: the peer has already ended the underlying connection`);
+    if (this.#shutdown !== "open") throw new TypeError(`${op}: the underlying connection was shut for writing`);
+    const out = core.output;
+    if (out.hasFileSegments) {
+      throw new TypeError(`${op}: the underlying BufferEvent's output holds file segments not yet sent`);
+    }
+    // Closed first, so that nothing the buffers' callbacks do below reaches the socket through us.
+    this.#socket = null;
+    this.#flowing = false;
+    this.#writeState = "ready";
+    core.state = "closed";
+    socket.pause();
+    // The socket takes every byte; EvBuffer never writes over bytes once added.
+    for (const view of out.peek()) socket.write(view);
+    out.drain(out.length);
+    const unread = new EvBuffer();
+    unread.addBuffer(core.input);
+    const staging = this.#staging;
+    if (staging !== null) {
+      unread.addBuffer(staging);
+      staging.releaseSpare();
+    }
+    core.syncRead();
+    core.syncWrite();
+    return { socket, head: unread.length > 0 ? unread.pullup(unread.length) : EMPTY };
   }
 
   /** Take `socket` as the transport, in state "open" (libevent `bufferevent_setfd`). */

@@ -44,6 +44,9 @@ export {
   type BufferEventFlushMode,
   type BufferEventOptions,
   type BufferEventState,
+  type BufferEventTlsClientOptions,
+  type BufferEventTlsOptions,
+  type BufferEventTlsServerOptions,
   type BufferEventWatermark,
 } from "./bufferevent.ts";
 export {

@@ -18,7 +18,7 @@ import type {
   UdpHandlers,
   UdpSocket,
 } from "../../src/platform.ts";
-import { concat, deferred, fillPattern, patternByte, within } from "../util.ts";
+import { concat, deferred, fillPattern, patternByte, sleep, within } from "../util.ts";
 
 const platform: Platform = autoPlatform();
 const fixtures = new URL("../fixtures/", import.meta.url);
@@ -850,6 +850,195 @@ test("TLS: an untrusted certificate, or one for another name, fails the connect 
     ),
     hasCode("ETLS"),
   );
+  await listener.close();
+});
+
+// ------------------------------------------------------------- startTls
+
+const CLIENT_TLS = { role: "client", serverName: "localhost", caCerts: [CERT] } as const;
+const SERVER_TLS = { role: "server", cert: CERT, key: KEY } as const;
+
+/** A plain listener and one connection to it, neither end started. */
+async function plainPair(): Promise<{ listener: TcpListener; client: TcpSocket; peer: TcpSocket }> {
+  const first = deferred<TcpSocket>();
+  const listener = await platform.listen({ host: "127.0.0.1", port: 0 }, (socket) => first.resolve(socket));
+  const client = await within(platform.connect({ host: "127.0.0.1", port: listener.address.port }), 5000, "connect");
+  const peer = await within(first.promise, 5000, "accept");
+  return { listener, client, peer };
+}
+
+/** Send `total` bytes of the test pattern, as fast as drain allows, then end. */
+function sendPattern(p: Probe, total: number): Promise<void> {
+  const done = deferred();
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < total) {
+      const n = Math.min(total - sent, 128 * 1024);
+      const ok = p.socket.write(fillPattern(new Uint8Array(n), sent));
+      sent += n;
+      if (!ok) return;
+    }
+    p.socket.end();
+    done.resolve();
+  };
+  p.onDrain = pump;
+  pump();
+  return done.promise;
+}
+
+/** Check what `p` receives against the test pattern; returns the first mismatch's offset, or -1. */
+function checkPattern(p: Probe): () => number {
+  p.keep = false;
+  let checked = 0;
+  let mismatch = -1;
+  p.onData = (bytes) => {
+    for (let i = 0; i < bytes.length; i++) {
+      if (mismatch < 0 && bytes[i] !== patternByte(checked + i)) mismatch = checked + i;
+    }
+    checked += bytes.length;
+  };
+  return () => mismatch;
+}
+
+test("startTls: after plaintext lines both ends upgrade, the connecting end as client and the accepting end as server; the old handlers hear nothing more", async () => {
+  const { listener, client, peer } = await plainPair();
+  const c = new Probe(client);
+  const s = new Probe(peer);
+  c.socket.write(enc.encode("EHLO levent\r\nSTARTTLS\r\n"));
+  await within(s.waitFor(23), 5000, "plaintext lines");
+  assert.equal(s.text(), "EHLO levent\r\nSTARTTLS\r\n");
+  s.socket.write(enc.encode("220 go ahead\r\n"));
+  await within(c.waitFor(14), 5000, "plaintext reply");
+  assert.equal(c.text(), "220 go ahead\r\n");
+  c.socket.pause();
+  s.socket.pause();
+  const [tc, ts] = await within(
+    Promise.all([platform.startTls(c.socket, CLIENT_TLS), platform.startTls(s.socket, SERVER_TLS)]),
+    5000,
+    "handshakes",
+  );
+  assert.equal(tc.remoteAddress.port, listener.address.port);
+  assert.equal(ts.localAddress.port, listener.address.port);
+  const tlsClient = new Probe(tc);
+  const tlsServer = new Probe(ts);
+  tlsClient.socket.write(enc.encode("MAIL FROM:<a@example.com>\r\n"));
+  await within(tlsServer.waitFor(27), 5000, "bytes over TLS");
+  assert.equal(tlsServer.text(), "MAIL FROM:<a@example.com>\r\n");
+  // 8 MiB back, byte-exact, with the writer waiting for drain.
+  const mismatch = checkPattern(tlsClient);
+  await within(sendPattern(tlsServer, 8 << 20), 30000, "writing 8 MiB over TLS");
+  await within(tlsClient.ended.promise, 30000, "EOF after 8 MiB");
+  assert.equal(tlsClient.received, 8 << 20);
+  assert.equal(mismatch(), -1, `first mismatch at byte ${mismatch()}`);
+  tlsClient.socket.end();
+  await within(Promise.all([tlsClient.closed.promise, tlsServer.closed.promise]), 5000, "TLS close");
+  assert.deepEqual(c.log, []);
+  assert.deepEqual(s.log, []);
+  assert.equal(c.received, 14);
+  assert.equal(s.received, 23);
+  await listener.close();
+});
+
+test("startTls on sockets never started: a fresh connection becomes TLS before any byte is read", async () => {
+  const { listener, client, peer } = await plainPair();
+  const [tc, ts] = await within(
+    Promise.all([platform.startTls(client, CLIENT_TLS), platform.startTls(peer, SERVER_TLS)]),
+    5000,
+    "handshakes",
+  );
+  const tlsClient = new Probe(tc);
+  const tlsServer = new Probe(ts);
+  echo(tlsServer);
+  const big = fillPattern(new Uint8Array(300_000), 0);
+  tlsClient.socket.write(big);
+  await within(tlsClient.waitFor(big.length), 5000, "TLS echo");
+  assert.deepEqual(concat(tlsClient.chunks), big);
+  tlsClient.socket.end();
+  await within(tlsClient.closed.promise, 5000, "TLS close");
+  await listener.close();
+});
+
+test("startTls: bytes read ahead go in options.head and reach TLS first: a ClientHello that came in the same read as STARTTLS", async () => {
+  const first = deferred<TcpSocket>();
+  const listener = await platform.listen({ host: "127.0.0.1", port: 0 }, (socket) => first.resolve(socket));
+  const client = await within(platform.connect({ host: "127.0.0.1", port: listener.address.port }), 5000, "connect");
+  // The client sends its command and its ClientHello together, without waiting for a reply.
+  client.write(enc.encode("STARTTLS\r\n"));
+  const clientTls = platform.startTls(client, CLIENT_TLS);
+  const peer = await within(first.promise, 5000, "accept");
+  // Read late, so that the command and the ClientHello are in the kernel together.
+  await sleep(100);
+  const s = new Probe(peer);
+  await within(s.waitFor(11), 5000, "STARTTLS and more");
+  s.socket.pause();
+  const got = concat(s.chunks);
+  assert.equal(dec.decode(got.subarray(0, 10)), "STARTTLS\r\n");
+  assert.equal(got[10], 0x16, "a TLS handshake record follows the line");
+  const [tc, ts] = await within(
+    Promise.all([clientTls, platform.startTls(s.socket, { ...SERVER_TLS, head: got.subarray(10) })]),
+    5000,
+    "handshakes",
+  );
+  const tlsClient = new Probe(tc);
+  const tlsServer = new Probe(ts);
+  echo(tlsServer);
+  tlsClient.socket.write(enc.encode("hello over TLS"));
+  await within(tlsClient.waitFor(14), 5000, "TLS echo");
+  assert.equal(tlsClient.text(), "hello over TLS");
+  tlsClient.socket.end();
+  await within(tlsClient.closed.promise, 5000, "TLS close");
+  await listener.close();
+});
+
+test("startTls with the roles the other way round: the accepting end as client, the connecting end as server", async () => {
+  const { listener, client, peer } = await plainPair();
+  const c = new Probe(client);
+  const s = new Probe(peer);
+  s.socket.write(enc.encode("+OK proxy ready\r\n"));
+  await within(c.waitFor(17), 5000, "plaintext");
+  c.socket.pause();
+  s.socket.pause();
+  const [tc, ts] = await within(
+    Promise.all([platform.startTls(c.socket, SERVER_TLS), platform.startTls(s.socket, CLIENT_TLS)]),
+    5000,
+    "handshakes",
+  );
+  const tlsServer = new Probe(tc);
+  const tlsClient = new Probe(ts);
+  echo(tlsServer);
+  const big = fillPattern(new Uint8Array(200_000), 7);
+  tlsClient.socket.write(big);
+  await within(tlsClient.waitFor(big.length), 5000, "TLS echo");
+  assert.deepEqual(concat(tlsClient.chunks), big);
+  tlsClient.socket.end();
+  await within(tlsClient.closed.promise, 5000, "TLS close");
+  await listener.close();
+});
+
+test("startTls: a client that does not trust the certificate, or checks another name, rejects with ETLS; the connection is closed", async () => {
+  for (const clientOptions of [{ role: "client" } as const, { ...CLIENT_TLS, serverName: "example.com" }]) {
+    const { listener, client, peer } = await plainPair();
+    const serverSide = platform.startTls(peer, SERVER_TLS);
+    serverSide.catch(() => {});
+    await assert.rejects(within(platform.startTls(client, clientOptions), 5000, "client handshake"), hasCode("ETLS"));
+    // The server's handshake fails too: the client gave up.
+    await assert.rejects(within(serverSide, 5000, "server handshake"), (err: Error & { code?: string }) => {
+      assert.ok(err.code === "ETLS" || err.code === "ECONNRESET", `code ${err.code} (${err.message})`);
+      return true;
+    });
+    await listener.close();
+  }
+});
+
+test("startTls refuses, with EINVAL, a socket that is not the platform's or one its owner closed", async () => {
+  const { listener, client, peer } = await plainPair();
+  const fake = { ...client } as TcpSocket;
+  await assert.rejects(within(platform.startTls(fake, CLIENT_TLS), 5000, "startTls"), hasCode("EINVAL"));
+  const c = new Probe(client);
+  c.socket.close();
+  await within(c.closed.promise, 5000, "close");
+  await assert.rejects(within(platform.startTls(client, CLIENT_TLS), 5000, "startTls"), hasCode("EINVAL"));
+  peer.close();
   await listener.close();
 });
 
