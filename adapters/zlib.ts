@@ -714,7 +714,9 @@ type CodingFormat = Exclude<CompressionFormat, "deflate-raw">;
 
 function checkFormat<F extends CompressionFormat>(format: CompressionFormat, allowed: readonly F[]): F {
   if (!(allowed as readonly string[]).includes(format)) {
-    throw invalid(`format must be one of ${allowed.map((f) => `"${f}"`).join(", ")} here, got ${JSON.stringify(format)}`);
+    throw invalid(
+      `format must be one of ${allowed.map((f) => `"${f}"`).join(", ")} here, got ${JSON.stringify(format)}`,
+    );
   }
   return format as F;
 }

@@ -405,7 +405,10 @@ for (const format of formats) {
       decoder.close();
     }
     const encoder = nodeCompression.createEncoder(format);
-    const held = [encoder.process(message.subarray(0, 10000), "none"), encoder.process(message.subarray(10000), "finish")];
+    const held = [
+      encoder.process(message.subarray(0, 10000), "none"),
+      encoder.process(message.subarray(10000), "finish"),
+    ];
     assert.deepEqual(THEIRS[format].decode(concat(held)), message);
     encoder.close();
   });
@@ -483,16 +486,22 @@ test("a coding's feature test fails, and the format leaves the list, when node:z
   for (const format of ["gzip", "deflate"] as const) {
     assert.equal(privateFormatUsable(format, doctored(() => {})), true, `${format}: unchanged internals pass`);
     assert.equal(
-      privateFormatUsable(format, doctored((z) => {
-        z._processChunk = undefined;
-      })),
+      privateFormatUsable(
+        format,
+        doctored((z) => {
+          z._processChunk = undefined;
+        }),
+      ),
       false,
       `${format}: no _processChunk`,
     );
     assert.equal(
-      privateFormatUsable(format, doctored((z) => {
-        z._handle = null;
-      })),
+      privateFormatUsable(
+        format,
+        doctored((z) => {
+          z._handle = null;
+        }),
+      ),
       false,
       `${format}: no native handle`,
     );
