@@ -40,7 +40,12 @@ export type ServeHandler = (request: Request, info: ServeHandlerInfo) => Respons
 
 /** Options for {@linkcode serve}. */
 export interface ServeOptions {
-  /** The address to bind (default `"127.0.0.1"`). */
+  /**
+   * The address to bind. Default `"0.0.0.0"`: every IPv4 interface, as
+   * Deno.serve binds (Bun.serve and Node's `listen(port)` bind `"::"`), so a
+   * server in a container or VM is reachable from outside it. Pass
+   * `"127.0.0.1"` to serve this machine only.
+   */
   readonly hostname?: string;
   /** The port, a number or a string of digits such as `process.env.PORT` (default 8000; 0 picks a free one). */
   readonly port?: number | string;
@@ -55,7 +60,12 @@ export interface ServeOptions {
   readonly platform?: Platform;
   /** Stop serving when this signal aborts (as in Deno's serve()). */
   readonly signal?: AbortSignal;
-  /** Called once bound, with the real address. */
+  /**
+   * Called once bound, with the real address. Without it serve() prints
+   * `Listening on http://HOST:PORT/` on stderr, as Deno.serve does (with
+   * a `localhost` URL beside a wildcard address); pass `() => {}` for
+   * silence.
+   */
   readonly onListen?: (address: NetAddress) => void;
   /**
    * Turn a handler failure (a throw, a rejection, a return value that is
@@ -85,6 +95,8 @@ export interface WebServer {
   readonly finished: Promise<void>;
   /** Stop accepting, finish in-flight requests, close idle connections. */
   shutdown(): Promise<void>;
+  /** {@linkcode WebServer.shutdown}, then the end of serve()'s own loop: for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Methods whose requests carry no body a handler may read. */
@@ -120,7 +132,7 @@ type Chunk = ReadableStreamReadResult<Uint8Array>;
 export async function serve(handler: ServeHandler, options: ServeOptions = {}): Promise<WebServer> {
   checkFunction(handler, "handler");
   checkObject(options, "options");
-  const host = options.hostname === undefined ? "127.0.0.1" : checkString(options.hostname, "options.hostname");
+  const host = options.hostname === undefined ? "0.0.0.0" : checkString(options.hostname, "options.hostname");
   const port = options.port === undefined ? 8000 : checkPort(options.port, "options.port");
   const base = options.base ?? new EventBase({ platform: options.platform });
   // A Response without a type must not get evhttp's text/html default: it gets what its body implies, or none.
@@ -188,8 +200,16 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
       resolveFinished();
     });
   options.signal?.addEventListener("abort", () => void shutdown(), { once: true });
-  options.onListen?.(bound.address);
-  return { address: bound.address, server, finished, shutdown };
+  if (options.onListen !== undefined) options.onListen(bound.address);
+  else console.error(`Listening on ${listeningUrls(scheme, bound.address)}`);
+  return { address: bound.address, server, finished, shutdown, [Symbol.asyncDispose]: shutdown };
+}
+
+/** What serve() prints once bound: the URL, and a `localhost` one beside a wildcard address, as Deno.serve prints. */
+function listeningUrls(scheme: string, address: NetAddress): string {
+  const url = (host: string): string => `${scheme}://${address.family === 6 ? `[${host}]` : host}:${address.port}/`;
+  const wildcard = address.host === "0.0.0.0" || address.host === "::";
+  return wildcard ? `${url(address.host)} (${scheme}://localhost:${address.port}/)` : url(address.host);
 }
 
 /** The HttpServer request behind each Request serve() made. */

@@ -558,6 +558,34 @@ test("onError replaces the printing for a handler's failure, and server.setError
   }
 });
 
+test("serve binds every interface by default, as Deno.serve does, and prints where it listens", async () => {
+  const ports: number[] = [];
+  const lines = await printedBy(async () => {
+    const server = await serve(() => new Response("everywhere"), { port: 0, base: new EventBase({ platform }) });
+    void server.server.base.dispatch();
+    try {
+      assert.equal(server.address.host, "0.0.0.0");
+      const res = await fetch(`http://127.0.0.1:${server.address.port}/`);
+      assert.equal(await res.text(), "everywhere");
+    } finally {
+      await stop(server);
+    }
+    const local = await serve(() => new Response("here"), {
+      hostname: "127.0.0.1",
+      port: 0,
+      base: new EventBase({ platform }),
+    });
+    void local.server.base.dispatch();
+    await stop(local);
+    ports.push(server.address.port, local.address.port);
+  });
+  const [a, b] = ports;
+  assert.deepEqual(lines, [
+    `Listening on http://0.0.0.0:${a}/ (http://localhost:${a}/)`,
+    `Listening on http://127.0.0.1:${b}/`,
+  ]);
+});
+
 test("serve takes the port as a string of digits (process.env.PORT) and names options.port otherwise", async () => {
   const server = await start(() => new Response("string port"), { port: "0" });
   try {

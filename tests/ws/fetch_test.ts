@@ -54,7 +54,13 @@ test("serve() with upgradeWebSocket: the socket opens once the handler returns, 
       closed.resolve([c.code, c.reason, c.wasClean]);
     };
     return response;
-  }, { port: 0, platform, onError: (err) => (errors.push(err), new Response("error", { status: 500 })) });
+  }, {
+    hostname: "127.0.0.1",
+    port: 0,
+    platform,
+    onListen: () => {},
+    onError: (err) => (errors.push(err), new Response("error", { status: 500 })),
+  });
   try {
     const url = `ws://127.0.0.1:${server.address.port}/socket`;
     const client = await wsClient(url, ["echo.v1"]);
@@ -80,7 +86,7 @@ test("upgradeWebSocket throws TypeError for a request that is not a WebSocket ha
       seen.push((err as Error).message);
       return new Response("no", { status: 400 });
     }
-  }, { port: 0, platform });
+  }, { hostname: "127.0.0.1", port: 0, platform, onListen: () => {} });
   try {
     const res = await fetch(`http://127.0.0.1:${server.address.port}/`);
     assert.equal(res.status, 400);
@@ -108,7 +114,7 @@ test("a Hono app's WebSocket route runs on levent's serve() through honoWebSocke
       onClose: (ev) => events.push(`close ${ev.code}`),
     })),
   );
-  const server = await serve(app.fetch, { port: 0, platform });
+  const server = await serve(app.fetch, { hostname: "127.0.0.1", port: 0, platform, onListen: () => {} });
   try {
     assert.equal(await (await fetch(`http://127.0.0.1:${server.address.port}/`)).text(), "hello from hono");
     const client = await wsClient(`ws://127.0.0.1:${server.address.port}/ws`);
