@@ -555,18 +555,25 @@ function fetchThrough(
 // ------------------------------------------------------------ the request
 
 /** The URL of a fetch: parsed, http(s), without credentials, no bad port. */
-function parseUrl(input: string | URL): URL {
+function parseUrl(input: string): URL {
+  // A loop of fetches to one URL parses it once; the URL is never changed (a redirect makes a new one).
+  if (input === lastInput && lastUrl !== null) return lastUrl;
   let url: URL;
   try {
     url = new URL(input);
   } catch (err) {
-    throw new TypeError(`fetch: ${JSON.stringify(String(input))} is not a URL`, { cause: err });
+    throw new TypeError(`fetch: ${JSON.stringify(input)} is not a URL`, { cause: err });
   }
   if (url.username !== "" || url.password !== "") {
     throw new TypeError(`fetch: a request cannot be made from a URL with credentials: ${url.href}`);
   }
+  lastInput = input;
+  lastUrl = url;
   return url;
 }
+
+let lastInput = "";
+let lastUrl: URL | null = null;
 
 /** The checks a URL meets before anything is sent to it (each redirect target too). */
 function checkTarget(url: URL): void {
@@ -582,7 +589,7 @@ function checkTarget(url: URL): void {
 function prepare(input: string | URL | Request, init: HttpFetchInit): FetchRequest | Promise<FetchRequest> {
   if (typeof init !== "object" || init === null) throw typeError("init", "an object", init);
   const from = input instanceof Request ? input : null;
-  const url = from !== null ? parseUrl(from.url) : parseUrl(typeof input === "string" ? input : String(input));
+  const url = parseUrl(from !== null ? from.url : typeof input === "string" ? input : String(input));
 
   let method = "GET";
   if (init.method !== undefined) {
@@ -872,9 +879,10 @@ function respond(request: FetchRequest, arrival: Arrival): Response {
     }
   }
   const res = new Response(body, init);
-  const finalUrl = new URL(request.url.href);
-  finalUrl.hash = "";
-  Object.defineProperty(res, "url", { value: finalUrl.href, enumerable: true });
+  // The URL without its fragment; an empty one ("#") has url.hash "" too. No other part of an href holds a "#".
+  const href = request.url.href;
+  const cut = href.indexOf("#");
+  Object.defineProperty(res, "url", { value: cut < 0 ? href : href.slice(0, cut), enumerable: true });
   if (request.redirects > 0) Object.defineProperty(res, "redirected", { value: true, enumerable: true });
   return res;
 }

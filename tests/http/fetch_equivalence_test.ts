@@ -528,6 +528,28 @@ const CASES: Case[] = [
     },
   },
   {
+    name: "res.url leaves out the fragment, an empty one too; a URL fetched again after its redirect starts over",
+    run: async (f, o) => ({
+      hash: await observe(await f(`${o}/text#part`), o),
+      empty: await observe(await f(`${o}/text#`), o),
+      first: await observe(await f(`${o}/redirect/302?to=/echo%23x`), o),
+      again: await observe(await f(`${o}/redirect/302?to=/echo%23x`), o),
+      other: await observe(await f(`${o}/text`), o),
+    }),
+    departs: { bun: "Bun's fetch keeps the fragment in res.url" },
+    expect: (ours) => {
+      const url = (key: string): unknown => (ours[key] as { url: string }).url;
+      assert.deepEqual(["hash", "empty", "first", "again", "other"].map(url), [
+        "ORIGIN/text",
+        "ORIGIN/text",
+        "ORIGIN/echo",
+        "ORIGIN/echo",
+        "ORIGIN/text",
+      ]);
+      assert.equal((ours.again as { redirected: boolean }).redirected, true);
+    },
+  },
+  {
     name: "a relative Location resolves against the URL",
     run: async (f, o) => observe(await f(`${o}/redirect/302?to=../text`), o),
   },
