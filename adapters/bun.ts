@@ -67,6 +67,7 @@ import {
 } from "./node_shared.ts";
 import { WriteQueue, type WriteTarget } from "./write_queue.ts";
 import { nodeCompression } from "./zlib.ts";
+import { webThreads } from "./web_threads.ts";
 
 // ---------------------------------------------------------------------------
 // The slice of Bun's API this adapter uses, written out by hand: Deno type-checks
@@ -151,6 +152,8 @@ interface BunApi {
   udpSocket(
     options: { hostname: string; port: number; binaryType: "uint8array"; socket: RawUdpHandlers },
   ): Promise<RawUdp>;
+  /** False in a Web Worker. */
+  readonly isMainThread: boolean;
 }
 
 // ---------------------------------------------------------------------------
@@ -991,6 +994,12 @@ function createBunPlatform(bun: BunApi): Platform {
     lookup(host: string, family?: 0 | 4 | 6): Promise<LookupAddress[]> {
       return nodeLookup(host, family);
     },
+
+    threads: webThreads({
+      isMainThread: bun.isMainThread,
+      // In a worker, process.exit() ends the thread, and its parent's close event gets the code.
+      exitSelf: (code: number) => process.exit(code),
+    }),
   };
 }
 

@@ -85,6 +85,7 @@ import {
 } from "./node_shared.ts";
 import { WriteQueue, type WriteTarget } from "./write_queue.ts";
 import { nodeCompression } from "./zlib.ts";
+import { webThreads } from "./web_threads.ts";
 
 /** First read buffer size: small, so that many idle connections stay cheap. */
 const READ_SIZE_SMALL = 4 * 1024;
@@ -800,6 +801,12 @@ function createPlatform(): Platform {
       }
     },
     lookup: nodeLookup,
+    threads: webThreads({
+      // Only a worker's global scope is a WorkerGlobalScope; Deno's main thread has none.
+      isMainThread: typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "function",
+      // A Deno worker that calls Deno.exit() ends silently: close() after the EXIT message instead.
+      exitSelf: () => (globalThis as unknown as { close(): void }).close(),
+    }),
   };
 }
 

@@ -26,6 +26,7 @@ import type { Platform, SignalName, TimerHandle } from "../src/platform.ts";
 import { isSignalName, nodeBindUdp, nodeFileSystem, nodeLookup } from "./node_shared.ts";
 import { connectStream, connectTls, listenStream, listenTls, upgradeTls } from "./node_net.ts";
 import { nodeCompression } from "./zlib.ts";
+import { nodeThreads } from "./node_threads.ts";
 
 /** Node's timers turn any delay above 2^31-1 ms into 1 ms; longer ones are re-armed in steps. */
 const MAX_TIMER_DELAY = 0x7fffffff;
@@ -118,6 +119,7 @@ export function nodePlatform(): Platform {
       if (isSignalName(signal)) process.off(signal, fn);
     },
     lookup: nodeLookup,
+    threads: nodeThreads,
   };
   return platform;
 }

@@ -593,6 +593,136 @@ export interface LookupAddress {
 }
 
 /**
+ * A runtime `MessagePort`, opaque to levent's core: made by
+ * {@linkcode Threads.createPorts}, sent to another thread in a message
+ * (listed in its transfer list), and listened to there with
+ * {@linkcode Threads.openPort}.
+ */
+export type PortHandle = object;
+
+/**
+ * What a message's transfer list may hold: an `ArrayBuffer` moves to the
+ * receiving thread (the sender's copy is left detached, with byteLength 0)
+ * instead of being copied; a {@linkcode PortHandle} moves with it.
+ */
+export type Transferable = ArrayBuffer | PortHandle;
+
+/** One end of a message link between threads. */
+export interface MessageLink {
+  /**
+   * Send `value` to the other end, structured-cloned; what `transfer` lists
+   * moves instead of being copied. Messages arrive in the order they were
+   * posted. After `close()` nothing is sent.
+   *
+   * @throws {Error} (a DataCloneError) for a value that cannot be cloned (a function...)
+   */
+  post(value: unknown, transfer?: readonly Transferable[]): void;
+  /** Stop sending and receiving; the link no longer keeps the thread alive. A second call does nothing. */
+  close(): void;
+}
+
+/** What a worker thread tells its parent: set once, by {@linkcode Threads.start}. */
+export interface WorkerHandlers {
+  /** The worker posted `value` (see {@linkcode WorkerSelf.post}). */
+  message(value: unknown): void;
+  /** The worker threw and did not catch it: its thread ends, and `exit` follows. */
+  error(err: Error): void;
+  /**
+   * The worker's thread ended: called exactly once, last. `code` is what it
+   * gave {@linkcode WorkerSelf.exit}, 1 after an uncaught error, and 1
+   * after {@linkcode WorkerThread.terminate}.
+   */
+  exit(code: number): void;
+}
+
+/** Options of {@linkcode Threads.start}. */
+export interface WorkerStartOptions {
+  /** The initial data, structured-cloned: the worker reads it as {@linkcode WorkerSelf.data}. */
+  readonly data?: unknown;
+  /** What in `data` moves instead of being copied. */
+  readonly transfer?: readonly Transferable[];
+  /** A name for the thread, for debuggers and error messages. */
+  readonly name?: string;
+}
+
+/** A worker thread, seen from the thread that started it. */
+export interface WorkerThread extends MessageLink {
+  /** The thread's id, unique in the process (Node's `threadId`; a counter on Deno and Bun). */
+  readonly threadId: number;
+  /**
+   * Send `value` to the worker, where {@linkcode WorkerSelf.setHandler}'s
+   * handler receives it. Messages posted before the worker listens wait for it.
+   */
+  post(value: unknown, transfer?: readonly Transferable[]): void;
+  /**
+   * Stop the thread at once, wherever it is (no cleanup runs in it). The
+   * `exit` handler follows, with code 1, unless the thread had ended
+   * already. Resolves once it is gone.
+   */
+  terminate(): Promise<void>;
+  /** Stop listening to the worker: no handler is called any more. Does not stop it. */
+  close(): void;
+}
+
+/** Inside a worker thread: the link to the thread that started it. */
+export interface WorkerSelf extends MessageLink {
+  /** The initial data ({@linkcode WorkerStartOptions.data}). */
+  readonly data: unknown;
+  /** This thread's id, the parent's {@linkcode WorkerThread.threadId}. */
+  readonly threadId: number;
+  /**
+   * Set the handler of the parent's messages; messages that arrived before
+   * wait for it, in order. Set it once.
+   */
+  setHandler(fn: (value: unknown) => void): void;
+  /** Send `value` to the parent's {@linkcode WorkerHandlers.message}. */
+  post(value: unknown, transfer?: readonly Transferable[]): void;
+  /**
+   * End this thread with `code`: the parent's `exit` handler gets it. What
+   * was posted before goes out first. Nothing runs in this thread after.
+   */
+  exit(code: number): void;
+}
+
+/**
+ * Threads: workers that run a module, and message ports between them.
+ * Node uses `node:worker_threads`; Deno and Bun use Web Workers (a module
+ * worker), with a handshake so that no message is lost while the worker's
+ * module graph is still loading.
+ */
+export interface Threads {
+  /** True on the process's main thread, false in a worker. */
+  readonly isMainThread: boolean;
+  /**
+   * Start a worker thread running the module at `moduleUrl` (a `file:` URL
+   * on every runtime; a `.ts` module runs where the runtime runs
+   * TypeScript). The module reaches its parent through
+   * {@linkcode Threads.workerSelf}. A module that cannot be loaded is
+   * reported to the `error` handler, then `exit`.
+   *
+   * @throws {TypeError} (code `"EINVAL"`) for a URL the runtime refuses
+   */
+  start(moduleUrl: string | URL, options: WorkerStartOptions, handlers: WorkerHandlers): WorkerThread;
+  /**
+   * In a worker started by {@linkcode Threads.start}: the link to its
+   * parent, once the initial data has arrived (Web Workers get it by
+   * message). The same link on every call. Null on the main thread.
+   */
+  workerSelf(): Promise<WorkerSelf | null>;
+  /** Two entangled message ports: what one end posts, the other receives. */
+  createPorts(): [PortHandle, PortHandle];
+  /**
+   * Listen to a port made by {@linkcode Threads.createPorts} here or
+   * received from another thread. `onMessage` gets each message in order.
+   * While open the link keeps the thread alive; `close()` closes the port
+   * (and so the link for both ends).
+   *
+   * @throws {TypeError} (code `"EINVAL"`) when `port` is no message port of this runtime
+   */
+  openPort(port: PortHandle, onMessage: (value: unknown) => void): MessageLink;
+}
+
+/**
  * Everything runtime-specific levent needs. One object per runtime, from
  * `adapters/node.ts`, `adapters/deno.ts`, `adapters/bun.ts`, or
  * `adapters/auto.ts` which picks one.
@@ -670,4 +800,6 @@ export interface Platform {
   removeSignalListener(signal: SignalName, fn: () => void): void;
   /** Resolve a host name with the system resolver (hosts file, then DNS). */
   lookup(host: string, family?: 0 | 4 | 6): Promise<LookupAddress[]>;
+  /** Worker threads and message ports between them. */
+  readonly threads: Threads;
 }
