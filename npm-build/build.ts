@@ -2,25 +2,32 @@
  * Builds the npm package into `npm/`, doing what dnt would (dnt lives on JSR,
  * which these machines cannot reach):
  *
- * 1. `npm/esm` and `npm/cjs`: one `.js` file per source file of `mod.ts`,
- *    `src/` and `adapters/`, compiled by esbuild, but for
- *    `adapters/auto.ts`, whose top-level await CommonJS cannot have: each
- *    runtime must load its own adapter only, so in esm/ auto.js imports
- *    `#levent/auto`, which the package's `deno`, `bun` and `node` conditions
- *    point at a one-line module per runtime (`auto_deno.js`...), and in
- *    cjs/ it requires the runtime's adapter on demand (Deno resolves
- *    `require()` without its `deno` condition);
- * 2. `.d.ts` files from `tsc --emitDeclarationOnly`, in both trees;
+ * 1. `npm/esm`: one ES module per source file of `mod.ts`, `src/` and
+ *    `adapters/`, compiled by esbuild, but for `adapters/auto.ts`, whose
+ *    top-level await `require()` of an ES module cannot load: each runtime
+ *    must load its own adapter only, so auto.js imports `#levent/auto`, which
+ *    the package's `deno`, `bun` and `node` conditions point at a one-line
+ *    module per runtime (`auto_deno.js`...);
+ * 2. `.d.ts` files from `tsc --emitDeclarationOnly` beside them;
  * 3. `npm/package.json`, with `exports` derived from deno.json's and the
  *    `imports` above;
  * 4. publint over `npm/`; a smoke check that Node 20 can `require` and
- *    `import` every entry point; and, on Node, Deno and Bun, that importing
- *    and requiring the package gives that runtime's adapter without
- *    evaluating another runtime's (their modules are made to throw in a
- *    copy of the package);
+ *    `import` every entry point and gets the same objects both ways; on Node,
+ *    Deno and Bun, that importing and requiring the package gives that
+ *    runtime's adapter without evaluating another runtime's (their modules
+ *    are made to throw in a copy of the package); and the packed tarball,
+ *    installed by npm, running a program that mixes `require` and `import`
+ *    under the system Node, the toolchain's Node, Deno and Bun;
  * 5. the test files compiled into `npm/esm/tests` and, unless `--no-test` is
  *    given, run there under the system Node (the oldest Node we support)
  *    with `node --test`.
+ *
+ * The package is ES modules only, and `require("levent")` loads them too
+ * (require(esm): Node 20.19+ and 22.12+ unflagged, Deno, Bun). A CommonJS
+ * build beside them would be a second copy of every class and of the
+ * default platform, so an `EventBase` made by `require("levent")` would not
+ * be an `EventBase` to an `HttpServer` made by `import("levent")` (the
+ * dual-package hazard).
  *
  * Run it with `node_modules/.bin/node npm-build/build.ts` (Node >= 23.6 runs
  * TypeScript as it is) or `deno run -A npm-build/build.ts`.
@@ -40,7 +47,6 @@ import { formatMessage } from "publint/utils";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT = path.join(ROOT, "npm");
 const ESM = path.join(OUT, "esm");
-const CJS = path.join(OUT, "cjs");
 const BIN = path.join(ROOT, "node_modules", ".bin");
 const DESCRIPTION = "libevent's design in TypeScript: event loop, buffers, buffered sockets, HTTP/1.1 server " +
   "and client, for Deno, Bun and Node";
@@ -110,7 +116,6 @@ async function compile(
   files: string[],
   sources: Set<string>,
   outdir: string,
-  format: "esm" | "cjs",
   allowPackages: boolean,
 ): Promise<void> {
   try {
@@ -119,7 +124,7 @@ async function compile(
       entryPoints: files,
       outbase: ".",
       outdir,
-      format,
+      format: "esm",
       bundle: true,
       platform: "node",
       target: "es2022",
@@ -127,7 +132,7 @@ async function compile(
       logLevel: "warning",
     });
   } catch {
-    fail(`esbuild could not build ${format} (errors above)`); // logLevel has printed them
+    fail(`esbuild could not build ${outdir} (errors above)`); // logLevel has printed them
   }
 }
 
@@ -165,10 +170,8 @@ function declarations(files: string[]): void {
   ]);
   for (const rel of walk(tmp, "", (f) => f.endsWith(".d.ts"))) {
     const text = rewriteDeclarationImports(fs.readFileSync(path.join(tmp, rel), "utf8"));
-    for (const tree of [ESM, CJS]) {
-      fs.mkdirSync(path.dirname(path.join(tree, rel)), { recursive: true });
-      fs.writeFileSync(path.join(tree, rel), text);
-    }
+    fs.mkdirSync(path.dirname(path.join(ESM, rel)), { recursive: true });
+    fs.writeFileSync(path.join(ESM, rel), text);
   }
   fs.rmSync(tmp, { recursive: true, force: true });
 }
@@ -192,32 +195,18 @@ const FOREIGN: Record<string, string[]> = {
 };
 
 /**
- * `adapters/auto.js` in esm/ and cjs/. The source's auto.ts picks the
- * adapter with a top-level await; here esm/ reaches the runtime's adapter
- * through `#levent/auto` (its conditions, in package.json's `imports`, pick
- * one of the `auto_<runtime>.js` modules written here), and cjs/ requires
- * it on demand, which CommonJS can do synchronously.
+ * `adapters/auto.js`. The source's auto.ts picks the adapter with a
+ * top-level await, which `require()` of an ES module refuses; here it
+ * reaches the runtime's adapter through `#levent/auto` (its conditions, in
+ * package.json's `imports`, pick one of the `auto_<runtime>.js` modules
+ * written here).
  */
-async function emitAutoModules(): Promise<void> {
-  const write = (tree: string, name: string, code: string): void =>
-    fs.writeFileSync(path.join(tree, "adapters", `${name}.js`), code);
-  write(ESM, "auto", `export { autoPlatform } from "${AUTO_IMPORT}";\n`);
+function emitAutoModules(): void {
+  const write = (name: string, code: string): void => fs.writeFileSync(path.join(ESM, "adapters", `${name}.js`), code);
+  write("auto", `export { autoPlatform } from "${AUTO_IMPORT}";\n`);
   for (const rt of RUNTIMES) {
-    write(ESM, `auto_${rt.name}`, `export { ${rt.fn} as autoPlatform } from "./${rt.module}.js";\n`);
+    write(`auto_${rt.name}`, `export { ${rt.fn} as autoPlatform } from "./${rt.module}.js";\n`);
   }
-  const pick = RUNTIMES.map((rt) =>
-    rt.name === "node"
-      ? `require("./${rt.module}.js").${rt.fn}`
-      : `g.${rt.name[0].toUpperCase()}${rt.name.slice(1)} !== undefined ? require("./${rt.module}.js").${rt.fn} :`
-  ).join("\n  ");
-  const cjs = await esbuild.transform(
-    `// The runtime's adapter only: the others are never required.\n` +
-      `const g = globalThis as { Deno?: unknown; Bun?: unknown };\n` +
-      `const select: () => unknown =\n  ${pick};\n` +
-      `export function autoPlatform(): unknown {\n  return select();\n}\n`,
-    { format: "cjs", target: "es2022", loader: "ts" },
-  );
-  write(CJS, "auto", cjs.code);
 }
 
 /** package.json's `imports`: `#levent/auto` to the runtime's module, by condition. */
@@ -238,7 +227,11 @@ interface DenoJson {
 
 type Conditions = { types: string; default: string };
 
-/** package.json for npm/: deno.json's exports, each for `import` (esm/) and `require` (cjs/). */
+/**
+ * package.json for npm/: deno.json's exports, each one ES module for both
+ * `import` and `require` (require(esm)), so a program that does both gets
+ * one copy of the library.
+ */
 function packageJson(deno: DenoJson, built: Set<string>): Record<string, unknown> {
   const map = typeof deno.exports === "string" ? { ".": deno.exports } : deno.exports;
   const exports: Record<string, unknown> = {};
@@ -250,29 +243,29 @@ function packageJson(deno: DenoJson, built: Set<string>): Record<string, unknown
       continue;
     }
     const stem = rel.replace(/\.ts$/, "");
-    const entry = (tree: string): Conditions => ({ types: `./${tree}/${stem}.d.ts`, default: `./${tree}/${stem}.js` });
-    exports[subpath] = { import: entry("esm"), require: entry("cjs") };
+    exports[subpath] = { types: `./esm/${stem}.d.ts`, default: `./esm/${stem}.js` } satisfies Conditions;
   }
   exports["./package.json"] = "./package.json";
-  const root = exports["."] as { import: Conditions; require: Conditions } | undefined;
+  const root = exports["."] as Conditions | undefined;
   return {
     name: "levent",
     version: deno.version,
     description: deno.description ?? DESCRIPTION,
     license: deno.license ?? "MIT",
     type: "module",
-    engines: { node: ">=20" },
+    // require("levent") needs require(esm), unflagged from these releases on.
+    engines: { node: "^20.19.0 || >=22.12.0" },
     // mod.ts registers the runtime's adapter as the default platform when
     // imported; with a plain `false`, a bundler could skip it and keep only
     // the modules it re-exports.
-    sideEffects: root ? [root.import.default, root.require.default] : false,
+    sideEffects: root ? [root.default] : false,
     // Old resolvers that ignore `exports`.
-    ...(root ? { main: root.require.default, module: root.import.default, types: root.import.types } : {}),
+    ...(root ? { main: root.default, module: root.default, types: root.types } : {}),
     exports,
     // The adapter for the runtime at hand, for esm/ (see emitAutoModules).
     imports: autoImports(),
     // The compiled tests live in esm/tests for the Node run; they are not shipped.
-    files: ["esm/", "cjs/", "!esm/tests/", "!esm/examples/"],
+    files: ["esm/", "!esm/tests/", "!esm/examples/"],
   };
 }
 
@@ -302,25 +295,41 @@ function systemNode(): string {
 }
 
 /**
+ * Script text: `check(subpaths, loadRequired, loadImported)` loads every
+ * entry point by its package name both ways and prints one line each; it
+ * throws unless both give the same export names and the very same objects
+ * (one copy of the package, not an ESM and a CommonJS one).
+ */
+const SAME_EXPORTS = `
+async function check(subpaths, required, imported) {
+  let bad = 0;
+  for (const sub of subpaths) {
+    const spec = sub === "." ? "levent" : "levent/" + sub.slice(2);
+    const r = required(spec);
+    const i = await imported(spec);
+    const names = (m) => Object.keys(m).filter((k) => k !== "default").sort();
+    const rn = names(r).join(", ");
+    const iNames = names(i);
+    const other = iNames.filter((k) => r[k] !== i[k]);
+    const ok = rn === iNames.join(", ") && other.length === 0;
+    if (!ok) bad++;
+    console.log((ok ? "ok   " : "DIFF ") + spec + ": " + (ok
+      ? iNames.join(", ") || "(types only)"
+      : "require [" + rn + "] import [" + iNames.join(", ") + "], other objects: " + other.join(", ")));
+  }
+  if (bad > 0) throw new Error(bad + " entry point(s) differ between require and import");
+}
+`;
+
+/**
  * Loads every entry point by its package name (a package may import itself
  * through its own `exports`), once with `require` and once with `import`, and
- * compares the export names the two formats give.
+ * requires the same export names and the same objects.
  */
 function smoke(node: string, subpaths: string[]): string | undefined {
-  const script = `
-    const names = (m) => Object.keys(m).filter((k) => k !== "default").sort().join(", ");
-    (async () => {
-      let bad = 0;
-      for (const sub of JSON.parse(process.argv[1])) {
-        const spec = sub === "." ? "levent" : "levent/" + sub.slice(2);
-        const cjs = names(require(spec));
-        const esm = names(await import(spec));
-        const same = cjs === esm;
-        if (!same) bad++;
-        console.log((same ? "ok   " : "DIFF ") + spec + ": " + (same ? esm || "(types only)" : "cjs [" + cjs + "] esm [" + esm + "]"));
-      }
-      process.exitCode = bad ? 1 : 0;
-    })().catch((err) => { console.error(err); process.exitCode = 1; });`;
+  const script = `${SAME_EXPORTS}
+    check(JSON.parse(process.argv[1]), require, (spec) => import(spec))
+      .catch((err) => { console.error(err); process.exitCode = 1; });`;
   const result = spawnSync(node, ["-e", script, JSON.stringify(subpaths)], { cwd: OUT, stdio: "inherit" });
   return result.status === 0 ? undefined : "the smoke check failed";
 }
@@ -359,12 +368,10 @@ function adapterConditions(node: string): string | undefined {
         recursive: true,
         filter: (src) => !/[\\/]esm[\\/](tests|examples)$/.test(src),
       });
-      for (const tree of ["esm", "cjs"]) {
-        for (const mod of FOREIGN[rt.name]) {
-          const file = path.join(pkgDir, tree, "adapters", `${mod}.js`);
-          if (!fs.existsSync(file)) continue;
-          fs.writeFileSync(file, `throw new Error("adapters/${mod}.js (${tree}) was loaded on ${rt.name}");\n`);
-        }
+      for (const mod of FOREIGN[rt.name]) {
+        const file = path.join(pkgDir, "esm", "adapters", `${mod}.js`);
+        if (!fs.existsSync(file)) continue;
+        fs.writeFileSync(file, `throw new Error("adapters/${mod}.js was loaded on ${rt.name}");\n`);
       }
       fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ type: "module", private: true }));
       fs.writeFileSync(path.join(dir, "probe.mjs"), probe(`import { autoPlatform, EventBase } from "levent";`));
@@ -384,6 +391,106 @@ function adapterConditions(node: string): string | undefined {
   return failed.length === 0 ? undefined : `adapter selection failed: ${failed.join(", ")}`;
 }
 
+/**
+ * Script text: `serveAcross(baseFrom, serverFrom)` makes an EventBase with
+ * one copy of the package as loaded and an HttpServer on it with the other,
+ * and fetches one reply from it with the runtime's own fetch.
+ */
+const SERVE_ACROSS = `
+async function serveAcross(label, baseFrom, serverFrom) {
+  const base = new baseFrom.EventBase();
+  const server = new serverFrom.HttpServer(base);
+  server.setGenCb((req) => req.sendReply(200, "OK", "one copy"));
+  const { address } = await server.bind("127.0.0.1", 0);
+  const loop = base.dispatch();
+  const res = await fetch("http://127.0.0.1:" + address.port + "/");
+  const text = await res.text();
+  server.free();
+  await loop;
+  if (text !== "one copy") throw new Error("the server answered " + JSON.stringify(text));
+  console.log("ok   " + label + ": served " + JSON.stringify(text));
+}
+`;
+
+/**
+ * The dual-package case from what users install: `npm pack` of npm/,
+ * installed by npm into a scratch project, where a CommonJS program and an
+ * ES module program each load the package both by `require` and by
+ * `import`. Every entry point must give the same objects both ways, and an
+ * EventBase from one way must serve through an HttpServer from the other.
+ * Run under the system Node, the toolchain's Node, Deno and Bun.
+ */
+function packedTarball(node: string, subpaths: string[]): string | undefined {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "levent-pack-"));
+  try {
+    const packed = spawnSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd: OUT, encoding: "utf8" });
+    if (packed.status !== 0) return `npm pack failed: ${packed.stderr.trim()}`;
+    const [{ filename, files }] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
+    const shipped = files.map((f) => f.path);
+    const stray = shipped.filter((f) =>
+      !/^(esm\/|package\.json$|README\.md$|LICENSE$)/.test(f) || /^esm\/tests\//.test(f)
+    );
+    console.log(`${filename}: ${shipped.length} files`);
+    if (stray.length > 0) return `the tarball holds files it should not: ${stray.slice(0, 5).join(", ")}`;
+    const project = path.join(dir, "project");
+    fs.mkdirSync(project);
+    fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ private: true }));
+    const installed = spawnSync(
+      "npm",
+      ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", path.join(dir, filename)],
+      { cwd: project, encoding: "utf8" },
+    );
+    if (installed.status !== 0) return `npm install of the tarball failed: ${installed.stderr.trim()}`;
+    const list = JSON.stringify(subpaths);
+    fs.writeFileSync(
+      path.join(project, "mixed.cjs"),
+      `${SAME_EXPORTS}${SERVE_ACROSS}
+(async () => {
+  await check(${list}, require, (spec) => import(spec));
+  await serveAcross("EventBase from require, HttpServer from import", require("levent"), await import("levent"));
+})().catch((err) => { console.error(err); process.exitCode = 1; });
+`,
+    );
+    fs.writeFileSync(
+      path.join(project, "mixed.mjs"),
+      `import { createRequire } from "node:module";
+import * as imported from "levent";
+const require = createRequire(import.meta.url);
+${SAME_EXPORTS}${SERVE_ACROSS}
+await check(${list}, require, (spec) => import(spec));
+await serveAcross("EventBase from import, HttpServer from require", imported, require("levent"));
+`,
+    );
+    const commands = runtimeCommands(node);
+    const runs: [string, (script: string) => string[]][] = [
+      [`node ${spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim()}`, commands.node],
+      [`node ${process.version}`, (script) => [path.join(BIN, "node"), script]],
+      ["deno", commands.deno],
+      ["bun", commands.bun],
+    ];
+    const failed: string[] = [];
+    for (const [name, command] of runs) {
+      for (const script of ["mixed.cjs", "mixed.mjs"]) {
+        const [cmd, ...args] = command(path.join(project, script));
+        if (!fs.existsSync(cmd)) {
+          console.log(`skip ${name}: ${cmd} is not installed`);
+          break;
+        }
+        const result = spawnSync(cmd, args, { cwd: project, encoding: "utf8", timeout: 60000 });
+        const served = result.status === 0 && /^ok {3}.*: served/m.test(result.stdout);
+        console.log(`${served ? "ok  " : "FAIL"} ${name} ${script}`);
+        if (!served) {
+          console.log(result.stdout.trim(), result.stderr.trim());
+          failed.push(`${name} ${script}`);
+        }
+      }
+    }
+    return failed.length === 0 ? undefined : `one copy of the package failed: ${failed.join(", ")}`;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const runTests = !process.argv.slice(2).includes("--no-test");
   const deno = JSON.parse(fs.readFileSync(path.join(ROOT, "deno.json"), "utf8")) as DenoJson;
@@ -401,13 +508,11 @@ async function main(): Promise<void> {
   const librarySet = new Set(library);
   const testSet = new Set([...library, ...tests, ...fixtures]);
 
-  step(`compiling ${library.length} files to esm/ and cjs/`);
+  step(`compiling ${library.length} files to esm/`);
   fs.rmSync(OUT, { recursive: true, force: true });
   const compiled = library.filter((rel) => rel !== AUTO);
-  await compile(compiled, librarySet, ESM, "esm", false);
-  await compile(compiled, librarySet, CJS, "cjs", false);
-  if (librarySet.has(AUTO)) await emitAutoModules();
-  fs.writeFileSync(path.join(CJS, "package.json"), JSON.stringify({ type: "commonjs" }, null, 2) + "\n");
+  await compile(compiled, librarySet, ESM, false);
+  if (librarySet.has(AUTO)) emitAutoModules();
 
   step("declarations (tsc)");
   declarations(library);
@@ -431,10 +536,12 @@ async function main(): Promise<void> {
   const smokeProblem = smoke(node, subpaths);
   step("smoke check: each runtime loads its own adapter only, by import and by require");
   const conditionProblem = adapterConditions(node);
-  const problems = [lintProblem, smokeProblem, conditionProblem].filter((p) => p !== undefined);
+  step("the packed tarball: one copy under require and import, on each runtime");
+  const tarballProblem = packedTarball(node, subpaths);
+  const problems = [lintProblem, smokeProblem, conditionProblem, tarballProblem].filter((p) => p !== undefined);
 
   step(`compiling ${tests.length} test files to esm/tests/`);
-  await compile(tests, testSet, ESM, "esm", true);
+  await compile(tests, testSet, ESM, true);
   for (const rel of fixtures) {
     fs.mkdirSync(path.dirname(path.join(ESM, rel)), { recursive: true });
     fs.copyFileSync(path.join(ROOT, rel), path.join(ESM, rel));
