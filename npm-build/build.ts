@@ -136,13 +136,55 @@ async function compile(
   }
 }
 
+/** The package's name on JSR, which the JSDoc examples import. */
+const JSR_NAME = "@levent/levent";
+/** The package's name on npm. */
+const NPM_NAME = "levent";
+/**
+ * An import of the JSR package or one of its subpaths, as the JSDoc
+ * `@example`s write it (`from "@levent/levent/http"`, `import("...")`):
+ * import positions only, so prose that quotes the name (rpcToTypeScript's
+ * default `importFrom`, a runtime string) is left as the code has it.
+ */
+const EXAMPLE_IMPORT = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(["'])@levent\/levent((?:\/[^"'\n]*)?)\2/g;
+
 /**
  * tsc keeps `./x.ts` in the declarations it emits even with
  * rewriteRelativeImportExtensions (microsoft/TypeScript#61037); the
- * published tree has only `.js` and `.d.ts`, so point them at `.js`.
+ * published tree has only `.js` and `.d.ts`, so point them at `.js`. And
+ * the JSDoc examples import the package by its JSR name, which an npm user
+ * reads in their editor: they import the npm name there.
  */
 function rewriteDeclarationImports(text: string): string {
-  return text.replace(/(["'])(\.{1,2}\/[^"'\n]*)\.ts\1/g, "$1$2.js$1");
+  return text.replace(/(["'])(\.{1,2}\/[^"'\n]*)\.ts\1/g, "$1$2.js$1").replace(
+    EXAMPLE_IMPORT,
+    (_, head: string, quote: string, rest: string) => `${head}${quote}${NPM_NAME}${rest}${quote}`,
+  );
+}
+
+/**
+ * The `.d.ts` files' examples must import the npm name: none may import
+ * the JSR name still, at least one must import `levent` (or the rewrite
+ * matched nothing), and each subpath they import must be one the package
+ * exports.
+ */
+function exampleImports(subpaths: string[]): string | undefined {
+  const exported = new Set(subpaths.map((s) => (s === "." ? NPM_NAME : `${NPM_NAME}/${s.slice(2)}`)));
+  const npmImport = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["'](levent(?:\/[^"'\n]*)?)["']/g;
+  const problems: string[] = [];
+  let rewritten = 0;
+  for (const rel of walk(ESM, "", (f) => f.endsWith(".d.ts") && !f.startsWith("tests/"))) {
+    const text = fs.readFileSync(path.join(ESM, rel), "utf8");
+    if (text.search(EXAMPLE_IMPORT) >= 0) problems.push(`${rel} imports ${JSR_NAME}`);
+    for (const [, spec] of text.matchAll(npmImport)) {
+      rewritten++;
+      if (!exported.has(spec)) problems.push(`${rel} imports "${spec}", which the package does not export`);
+    }
+  }
+  console.log(`${rewritten} example import(s) of ${NPM_NAME} in the declarations`);
+  if (rewritten === 0) problems.push(`no declaration imports ${NPM_NAME}: the examples were not rewritten`);
+  for (const p of problems) console.log(`FAIL ${p}`);
+  return problems.length === 0 ? undefined : `JSDoc examples: ${problems.length} problem(s)`;
 }
 
 function declarations(files: string[]): void {
@@ -248,7 +290,7 @@ function packageJson(deno: DenoJson, built: Set<string>): Record<string, unknown
   exports["./package.json"] = "./package.json";
   const root = exports["."] as Conditions | undefined;
   return {
-    name: "levent",
+    name: NPM_NAME,
     version: deno.version,
     description: deno.description ?? DESCRIPTION,
     license: deno.license ?? "MIT",
@@ -529,16 +571,20 @@ async function main(): Promise<void> {
   // about what is wrong than a build that stops here.
   step("publint");
   const lintProblem = await lint();
+  const subpaths = Object.keys(pkg.exports as object).filter((s) => s !== "./package.json");
+  step(`JSDoc examples in the declarations import ${NPM_NAME}`);
+  const exampleProblem = exampleImports(subpaths);
 
   const node = systemNode();
-  const subpaths = Object.keys(pkg.exports as object).filter((s) => s !== "./package.json");
   step(`smoke check: require and import under ${node}`);
   const smokeProblem = smoke(node, subpaths);
   step("smoke check: each runtime loads its own adapter only, by import and by require");
   const conditionProblem = adapterConditions(node);
   step("the packed tarball: one copy under require and import, on each runtime");
   const tarballProblem = packedTarball(node, subpaths);
-  const problems = [lintProblem, smokeProblem, conditionProblem, tarballProblem].filter((p) => p !== undefined);
+  const problems = [lintProblem, exampleProblem, smokeProblem, conditionProblem, tarballProblem].filter((p) =>
+    p !== undefined
+  );
 
   step(`compiling ${tests.length} test files to esm/tests/`);
   await compile(tests, testSet, ESM, true);
