@@ -60,6 +60,7 @@ import {
   nodeFileSystem,
   nodeLookup,
   reportUdpError,
+  reusePortUnsupported,
   UDP_HIGH_WATER_MARK,
   udpDestinationError,
   udpTarget,
@@ -816,6 +817,10 @@ function createBunPlatform(bun: BunApi): Platform {
       } catch (err) {
         throw placed(err, "listen", options.path, null);
       }
+    }
+    // Bun.listen sets SO_REUSEPORT on Linux only and ignores the option elsewhere.
+    if (options.reusePort === true && process.platform !== "linux") {
+      throw reusePortUnsupported(`Bun shares a port on Linux only, not on ${process.platform}`);
     }
     const host = await bindHost(options.host);
     const socket = acceptHandlers(undefined, onAccept, tls !== undefined);

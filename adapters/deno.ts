@@ -81,6 +81,7 @@ import {
   isSignalName,
   nodeBindUdp,
   nodeLookup,
+  reusePortUnsupported,
   unixAddress,
 } from "./node_shared.ts";
 import { WriteQueue, type WriteTarget } from "./write_queue.ts";
@@ -498,7 +499,12 @@ class DenoListener implements TcpListener {
   }
 }
 
-/** `reusePort` is an unstable Deno option: passing it without `--unstable-net` exits the process. */
+/**
+ * `reusePort` is an unstable option of Deno.listen: passing it without
+ * `--unstable-net` exits the process. Without the flag, a listener that
+ * shares its port goes through Deno's node:net, which sets SO_REUSEPORT
+ * without asking for it.
+ */
 function unstableNet(): boolean {
   return typeof (Deno as unknown as { listenDatagram?: unknown }).listenDatagram === "function";
 }
@@ -515,7 +521,13 @@ function listen(options: ListenOptions, onAccept: AcceptHandler, onError?: Accep
       port: options.port,
     };
     if (options.backlog !== undefined) opts.tcpBacklog = options.backlog;
-    if (options.reusePort && unstableNet()) opts.reusePort = true;
+    if (options.reusePort === true) {
+      if (Deno.build.os !== "linux") {
+        return Promise.reject(reusePortUnsupported(`Deno shares a port on Linux only, not on ${Deno.build.os}`));
+      }
+      if (!unstableNet()) return nodeNet().then((net) => net.listenStream(options, onAccept, onError));
+      opts.reusePort = true;
+    }
     return Promise.resolve(new DenoListener(Deno.listen(opts), onAccept, undefined, onError));
   } catch (err) {
     return Promise.reject(coded(err, "EINVAL"));

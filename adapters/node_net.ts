@@ -28,7 +28,15 @@ import type {
   TlsListenOptions,
   TlsUpgradeOptions,
 } from "../src/platform.ts";
-import { alreadyStarted, coded, type CodedError, codedError, ipAddress, unixAddress } from "./node_shared.ts";
+import {
+  alreadyStarted,
+  coded,
+  type CodedError,
+  codedError,
+  ipAddress,
+  reusePortUnsupported,
+  unixAddress,
+} from "./node_shared.ts";
 import { WRITE_HIGH_WATER_MARK } from "./write_queue.ts";
 
 /** What carries a socket's bytes: it decides error mapping and whether an abortive close is possible. */
@@ -692,11 +700,19 @@ export function tlsOverSocket(plain: TcpSocket, options: TlsUpgradeOptions): Pro
   return secureOver(stream, options, plain.remoteAddress, plain.localAddress, stream);
 }
 
-/** SO_REUSEPORT reached node:net's listen() in 22.12 and 23.1, and only on systems that have it. */
-function reusePortSupported(): boolean {
-  if (!["linux", "freebsd", "sunos", "aix"].includes(process.platform)) return false;
-  const [major, minor] = process.versions.node.split(".").map(Number);
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+/**
+ * Why node:net cannot share a port here, or undefined when it can:
+ * SO_REUSEPORT reached its listen() in Node 22.12 and 23.1, and only on
+ * systems that have it.
+ */
+function reusePortMissing(): string | undefined {
+  if (!["linux", "freebsd", "sunos", "aix"].includes(process.platform)) {
+    return `the system (${process.platform}) has no SO_REUSEPORT that node:net uses`;
+  }
+  const version = process.versions.node;
+  const [major, minor] = version.split(".").map(Number);
+  if (major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)) return undefined;
+  return `node:net's listen() takes reusePort from Node 22.12 and 23.1 on; this is Node ${version}`;
 }
 
 class NodeListener implements TcpListener {
@@ -786,7 +802,11 @@ export function listenStream(
   }
   server.on("connection", (socket: net.Socket) => onAccept(acceptedIp(socket, "tcp")));
   const listenOptions: net.ListenOptions = { host: options.host, port: options.port, backlog: options.backlog };
-  if (options.reusePort === true && reusePortSupported()) listenOptions.reusePort = true;
+  if (options.reusePort === true) {
+    const missing = reusePortMissing();
+    if (missing !== undefined) return Promise.reject(reusePortUnsupported(missing));
+    listenOptions.reusePort = true;
+  }
   return startListening(server, listenOptions, () => boundAddress(server), onError);
 }
 

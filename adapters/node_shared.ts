@@ -30,6 +30,7 @@ import type {
   UdpHandlers,
   UdpSocket,
 } from "../src/platform.ts";
+import { LeventError } from "../src/errors.ts";
 
 /** An Error carrying an errno-style `code`, as every adapter error does. */
 export interface CodedError extends Error {
@@ -115,6 +116,15 @@ export function alreadyStarted(): CodedError {
     & CodedError;
   err.code = "EINVAL";
   return err;
+}
+
+/**
+ * The error for a listen with `reusePort` where the runtime or the system
+ * cannot share the port: a LeventError with code `ERR_NOT_SUPPORTED`
+ * naming what is missing, so no caller mistakes one listener for several.
+ */
+export function reusePortUnsupported(missing: string): LeventError {
+  return new LeventError("ERR_NOT_SUPPORTED", `reusePort (SO_REUSEPORT) is not supported: ${missing}`);
 }
 
 /** A new Error with a code. */

@@ -214,7 +214,16 @@ export type ListenOptions =
     readonly port: number;
     /** The accept queue length hint. */
     readonly backlog?: number;
-    /** Let several listeners share the port (SO_REUSEPORT) where supported. */
+    /**
+     * Let several listeners, in this process or others, bind the same
+     * address and port (SO_REUSEPORT): the kernel spreads the incoming
+     * connections among them. Bun uses Bun.listen's option, Deno
+     * Deno.listen's with `--unstable-net` and its node:net otherwise, Node
+     * node:net's (from 22.12 and 23.1). Where the runtime or the system
+     * cannot (Node 20, a system other than Linux...) the listen rejects with
+     * a LeventError, code `ERR_NOT_SUPPORTED`, naming what is missing:
+     * never a listener that does not share.
+     */
     readonly reusePort?: boolean;
     readonly path?: undefined;
   }

@@ -9,11 +9,13 @@ import {
   checkCallback,
   checkCount,
   checkEventBase,
+  checkFlag,
   checkNonEmptyString,
   checkObject,
   checkPort,
   checkString,
 } from "../check.ts";
+import { LeventError } from "../errors.ts";
 import type { EventBase } from "../event/event_base.ts";
 import { Event } from "../event/event_base.ts";
 import { EV_PERSIST, EV_TIMEOUT } from "../event/flags.ts";
@@ -43,7 +45,11 @@ export type ListenerTarget =
     readonly port: number | string;
     /** Accept queue length (libevent's `backlog` argument). */
     readonly backlog?: number;
-    /** Share the port with other listeners (`LEV_OPT_REUSEABLE_PORT`). */
+    /**
+     * Share the port with other listeners (SO_REUSEPORT, `LEV_OPT_REUSEABLE_PORT`),
+     * plain TCP only. Where the runtime or system cannot, or with `tls`, bind()
+     * rejects with a LeventError `ERR_NOT_SUPPORTED` naming what is missing.
+     */
     readonly reusePort?: boolean;
     /** Serve TLS with this certificate and key (PEM): accepted sockets carry plaintext. */
     readonly tls?: { readonly cert: string; readonly key: string; readonly alpnProtocols?: readonly string[] };
@@ -142,6 +148,12 @@ export class Listener<A = unknown> {
     } else {
       checkString(target.host, "target.host");
       port = checkPort(target.port, "target.port");
+      if (checkFlag(target.reusePort, "target.reusePort") && target.tls !== undefined) {
+        throw new LeventError(
+          "ERR_NOT_SUPPORTED",
+          "reusePort is not supported with tls: the platform's TLS listen does not share ports",
+        );
+      }
     }
     const listener = new Listener(base, callback, options);
     const onAccept = (socket: TcpSocket): void => listener.#onAccept(socket);

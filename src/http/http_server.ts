@@ -92,6 +92,18 @@ export interface HttpShutdownOptions {
   readonly graceMs?: number;
 }
 
+/** Options of {@linkcode HttpServer.bind}. */
+export interface HttpBindOptions {
+  /**
+   * Share the port with other listeners (SO_REUSEPORT, libevent's
+   * `LEV_OPT_REUSEABLE_PORT`): one server per thread, each bound to the
+   * same port, and the kernel spreads the connections among them. Where the
+   * runtime or the system cannot, bind() rejects with a LeventError, code
+   * `ERR_NOT_SUPPORTED`, naming what is missing (Node before 22.12).
+   */
+  readonly reusePort?: boolean;
+}
+
 /** TLS material for {@linkcode HttpServer.bindTls}, PEM encoded. */
 export interface HttpTlsOptions {
   /** The certificate chain. */
@@ -267,10 +279,15 @@ export class HttpServer {
    *
    * @throws {TypeError} (as a rejection) if host is not a string, port neither a number nor a string of digits, or the server was closed
    * @throws {RangeError} (as a rejection) if port is not an integer in 0..65535
+   * @throws {LeventError} `ERR_NOT_SUPPORTED` (as a rejection) for `options.reusePort` where the runtime cannot share a port
    * @throws a coded platform Error (as a rejection), e.g. `EADDRINUSE`
    */
-  async bind(host: string, port: number | string): Promise<BoundSocket> {
-    return await this.#listen({ host: checkString(host, "host"), port: checkPort(port, "port") });
+  async bind(host: string, port: number | string, options: HttpBindOptions = {}): Promise<BoundSocket> {
+    checkString(host, "host");
+    const portNumber = checkPort(port, "port");
+    checkObject(options, "options");
+    const reusePort = checkFlag(options.reusePort, "options.reusePort");
+    return await this.#listen({ host, port: portNumber, reusePort });
   }
 
   /**

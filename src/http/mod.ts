@@ -58,6 +58,7 @@ export {
 export { HttpHeaders } from "./headers.ts";
 export {
   BoundSocket,
+  type HttpBindOptions,
   type HttpCallbackOptions,
   type HttpErrorLogger,
   type HttpExpectContinueCallback,
