@@ -1,10 +1,11 @@
 /**
  * http-server: libevent's sample/http-server.c in levent. Serves the files
- * under --root (GET and HEAD, Content-Type by extension, Range requests, an
- * HTML listing for directories, a 301 to add a directory's trailing slash,
- * 403 for paths that would leave the root, through `..` or through a
- * symlink pointing outside it, 404 for missing ones, 405 with Allow for
- * other methods), plus:
+ * under --root (GET and HEAD, Content-Type by extension, Range requests, one
+ * range or several as multipart/byteranges, conditional requests on ETag and
+ * Last-Modified, an HTML listing for directories, a 301 to add a
+ * directory's trailing slash, 403 for paths that would leave the root,
+ * through `..` or through a symlink pointing outside it, 404 for missing
+ * ones, 405 with Allow for other methods), plus:
  *
  * - `POST /echo`: answers with the request body;
  * - `GET /chunked?n=N`: N chunks, each its own chunk on the wire;
@@ -22,16 +23,31 @@
 import process from "node:process";
 import { decodeUri, EventBase, htmlEscape, HttpServer, type HttpServerRequest, parseQuery } from "../mod.ts";
 import { announce, exitWhenDone, log, onStopSignal, parseCli, portFlag, usageError } from "./lib/cli.ts";
-import { contentTypeFor, directoryListingHtml, parseRange, resolveUnderRoot } from "./lib/static_files.ts";
+import {
+  type ByteRange,
+  byteRangesBody,
+  contentTypeFor,
+  directoryListingHtml,
+  fileValidators,
+  ifRangeHolds,
+  parseRanges,
+  preconditionStatus,
+  resolveUnderRoot,
+} from "./lib/static_files.ts";
 
 const USAGE = `usage: http-server.ts [--host H] [--port P] [--root DIR]
 
 Serves the files under DIR (default: the current directory) on H:P
 (default 127.0.0.1:8080; port 0 picks one): GET and HEAD, Content-Type by
-extension, Range requests, an HTML listing for directories (a directory
-asked for without its trailing slash gets a 301 to it), 404 for missing
-files, 405 for other methods. A path that would leave DIR gets 403, through
-".." or through a symlink inside DIR that points outside it.
+extension, an HTML listing for directories (a directory asked for without
+its trailing slash gets a 301 to it), 404 for missing files, 405 for other
+methods. Files carry ETag and Last-Modified: If-None-Match and
+If-Modified-Since answer 304, If-Match and If-Unmodified-Since 412. Range
+requests: one range is a 206, several a multipart/byteranges 206, none
+satisfiable a 416; If-Range sends the whole file unless the validator holds,
+and so do more than 64 ranges or ranges adding up to more than the file. A
+path that would leave DIR gets 403, through ".." or through a symlink
+inside DIR that points outside it.
   POST /echo         answers with the request body, streamed back
   GET /chunked?n=N   answers N chunks, each its own chunk on the wire
   GET /hello         answers "Hello, World!" as text/plain
@@ -188,34 +204,80 @@ async function serveFile(req: HttpServerRequest): Promise<void> {
     return;
   }
   const out = req.outputHeaders;
-  out.set("Content-Type", contentTypeFor(file));
+  const validators = fileValidators(info.size, info.mtimeMs);
   out.set("Accept-Ranges", "bytes");
-  out.set("Last-Modified", new Date(info.mtimeMs).toUTCString());
-  const rangeHeader = req.inputHeaders.get("Range");
-  const range = rangeHeader === null ? null : parseRange(rangeHeader, info.size);
-  if (range === "unsatisfiable") {
+  out.set("ETag", validators.etag);
+  out.set("Last-Modified", validators.lastModified);
+  const header = (name: string): string | null => req.inputHeaders.get(name);
+  const condition = preconditionStatus(header, validators);
+  if (condition === 304) {
+    // The validators go out again, the entity's other fields do not (RFC 9110 §15.4.5).
+    req.sendReply(304, "Not Modified");
+    return;
+  }
+  if (condition === 412) {
+    req.sendError(412, "Precondition Failed");
+    return;
+  }
+  const type = contentTypeFor(file);
+  out.set("Content-Type", type);
+  const rangeHeader = header("Range");
+  const ranges = rangeHeader === null || !ifRangeHolds(header("If-Range"), validators)
+    ? null
+    : parseRanges(rangeHeader, info.size);
+  if (ranges === "unsatisfiable") {
     out.set("Content-Range", `bytes */${info.size}`);
     req.sendReply(416, "Range Not Satisfiable");
     return;
   }
+  if (ranges !== null && ranges.length > 1) {
+    await sendByteRanges(req, file, ranges, info.size, type);
+    return;
+  }
+  const range = ranges === null ? null : ranges[0];
   const start = range === null ? 0 : range.start;
   const length = range === null ? info.size : range.end - range.start + 1;
+  if (range !== null) out.set("Content-Range", `bytes ${range.start}-${range.end}/${info.size}`);
   if (req.method === "HEAD" || length === 0) {
     // A HEAD reply carries the Content-Length of the body it does not send.
-    if (range !== null) out.set("Content-Range", `bytes ${range.start}-${range.end}/${info.size}`);
     out.set("Content-Length", String(length));
     req.sendReply(range === null ? 200 : 206);
     return;
   }
-  const handle = await platform.fs.open(file);
   // evbuffer_add_file(): the file is read lazily, in pieces, as the socket takes it.
-  req.outputBuffer.addFile(handle, start, length);
-  if (range === null) {
-    req.sendReply(200, "OK");
-  } else {
-    out.set("Content-Range", `bytes ${range.start}-${range.end}/${info.size}`);
-    req.sendReply(206, "Partial Content");
+  req.outputBuffer.addFile(await platform.fs.open(file), start, length);
+  req.sendReply(range === null ? 200 : 206);
+}
+
+/**
+ * Several ranges: one multipart/byteranges body, each part with its
+ * Content-Type and Content-Range, the file's bytes read lazily from one
+ * handle (each addFile shares it; it is closed once every part has gone).
+ */
+async function sendByteRanges(
+  req: HttpServerRequest,
+  file: string,
+  ranges: ByteRange[],
+  size: number,
+  type: string,
+): Promise<void> {
+  const boundary = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+  const body = byteRangesBody(ranges, size, type, boundary);
+  req.outputHeaders.set("Content-Type", `multipart/byteranges; boundary=${boundary}`);
+  req.outputHeaders.set("Content-Length", String(body.length));
+  if (req.method === "HEAD") {
+    req.sendReply(206);
+    return;
   }
+  const handle = await platform.fs.open(file);
+  const out = req.outputBuffer;
+  ranges.forEach((r, i) => {
+    out.addString(body.heads[i]);
+    out.addFile(handle, r.start, r.end - r.start + 1);
+  });
+  out.addString(body.tail);
+  req.sendReply(206, "Partial Content");
 }
 
 /** Answer 405 with Allow unless the method is one of `methods`. */

@@ -1,8 +1,9 @@
 /**
  * The static-file pieces of examples/http-server.ts (libevent's
  * sample/http-server.c): content types by extension, resolving a request
- * path under the root without escaping it, Range headers, and the HTML
- * listing of a directory.
+ * path under the root without escaping it, Range headers and
+ * multipart/byteranges bodies, validators and conditional requests, and the
+ * HTML listing of a directory.
  *
  * @module
  */
@@ -67,29 +68,147 @@ export interface ByteRange {
   end: number;
 }
 
+/** The most ranges one Range header may ask for; with more, the whole file is sent (nginx's max_ranges). */
+export const MAX_RANGES = 64;
+
 /**
- * Parse a Range header for a file of `size` bytes (RFC 9110 §14.2): one
- * `bytes=` range (first-last, first-, or -suffix). Returns the range,
- * "unsatisfiable" (answer 416), or null to ignore the header and send the
- * whole file (not bytes, or several ranges, which this server does not
- * combine into multipart replies).
+ * Parse a Range header for a file of `size` bytes (RFC 9110 §14.2): `bytes=`
+ * and a list of ranges (first-last, first-, or -suffix). Returns the
+ * satisfiable ranges in the order asked (those starting past the end are
+ * left out), "unsatisfiable" when none is (answer 416), or null to ignore
+ * the header and send the whole file: another unit, a malformed range, more
+ * than `maxRanges` ranges, or ranges that add up to more bytes than the
+ * file holds (overlapping or repeated ones, as nginx refuses them).
  */
-export function parseRange(header: string, size: number): ByteRange | "unsatisfiable" | null {
-  const m = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*$/.exec(header.trim());
+export function parseRanges(
+  header: string,
+  size: number,
+  maxRanges: number = MAX_RANGES,
+): ByteRange[] | "unsatisfiable" | null {
+  const m = /^bytes\s*=(.*)$/i.exec(header.trim());
   if (m === null) return null;
-  const [, first, last] = m;
-  if (first === "" && last === "") return null;
-  if (first === "") {
-    const suffix = Number(last);
-    if (suffix === 0 || size === 0) return "unsatisfiable";
-    return { start: Math.max(0, size - suffix), end: size - 1 };
+  const specs = m[1].split(",").map((spec) => spec.trim()).filter((spec) => spec !== "");
+  if (specs.length === 0 || specs.length > maxRanges) return null;
+  const ranges: ByteRange[] = [];
+  let total = 0;
+  for (const spec of specs) {
+    const r = /^(\d*)\s*-\s*(\d*)$/.exec(spec);
+    if (r === null) return null;
+    const [, first, last] = r;
+    if (first === "" && last === "") return null;
+    if (first !== "" && last !== "" && Number(last) < Number(first)) return null;
+    let range: ByteRange | null = null;
+    if (first === "") {
+      const suffix = Number(last);
+      if (suffix > 0 && size > 0) range = { start: Math.max(0, size - suffix), end: size - 1 };
+    } else if (Number(first) < size) {
+      range = { start: Number(first), end: last === "" ? size - 1 : Math.min(Number(last), size - 1) };
+    }
+    if (range === null) continue;
+    ranges.push(range);
+    total += range.end - range.start + 1;
   }
-  const start = Number(first);
-  let end = last === "" ? size - 1 : Number(last);
-  if (last !== "" && end < start) return null;
-  if (start >= size) return "unsatisfiable";
-  if (end >= size) end = size - 1;
-  return { start, end };
+  if (ranges.length === 0) return "unsatisfiable";
+  return total > size ? null : ranges;
+}
+
+/**
+ * A multipart/byteranges body (RFC 9110 §14.6) for `ranges` of a file of
+ * `size` bytes of type `type`: the text before each range's bytes and after
+ * the last, and the body's whole length. The caller puts each range's bytes
+ * between `heads[i]` and `heads[i + 1]`, then `tail`.
+ */
+export function byteRangesBody(
+  ranges: readonly ByteRange[],
+  size: number,
+  type: string,
+  boundary: string,
+): { heads: string[]; tail: string; length: number } {
+  const heads = ranges.map((r, i) =>
+    `${
+      i === 0 ? "" : "\r\n"
+    }--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: bytes ${r.start}-${r.end}/${size}\r\n\r\n`
+  );
+  const tail = `\r\n--${boundary}--\r\n`;
+  let length = tail.length;
+  for (let i = 0; i < ranges.length; i++) length += heads[i].length + ranges[i].end - ranges[i].start + 1;
+  return { heads, tail, length };
+}
+
+/** A file's validators: a strong entity tag from its modification time and size, and its Last-Modified date. */
+export interface Validators {
+  etag: string;
+  lastModified: string;
+  /** The modification time in whole seconds, as Last-Modified says it. */
+  modifiedSeconds: number;
+}
+
+/** The validators of a file of `size` bytes last modified at `mtimeMs` (the ETag in nginx's form, in ms). */
+export function fileValidators(size: number, mtimeMs: number): Validators {
+  const modifiedSeconds = Math.floor(mtimeMs / 1000);
+  return {
+    etag: `"${Math.floor(mtimeMs).toString(16)}-${size.toString(16)}"`,
+    lastModified: new Date(modifiedSeconds * 1000).toUTCString(),
+    modifiedSeconds,
+  };
+}
+
+/** The entity tags of an If-Match / If-None-Match list, or "*". */
+function entityTags(header: string): string[] | "*" {
+  if (header.trim() === "*") return "*";
+  return [...header.matchAll(/(?:W\/)?"[^"]*"/g)].map((m) => m[0]);
+}
+
+/** RFC 9110 §8.8.3.2: a strong comparison needs both tags strong and equal; a weak one ignores W/. */
+function sameTag(a: string, b: string, weak: boolean): boolean {
+  if (weak) return a.replace(/^W\//, "") === b.replace(/^W\//, "");
+  return !a.startsWith("W/") && a === b;
+}
+
+/** An HTTP-date in whole seconds, or null when the value is not a date (the header is then ignored). */
+function httpDateSeconds(value: string): number | null {
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
+}
+
+/**
+ * The preconditions of a GET or HEAD of a file (RFC 9110 §13.2.2, in its
+ * order): 412 when If-Match lists no current tag (or, without If-Match,
+ * If-Unmodified-Since is before the file's date), 304 when If-None-Match
+ * lists the current tag (weak comparison) or, without If-None-Match,
+ * If-Modified-Since is not before the file's date; 200 otherwise (send it).
+ */
+export function preconditionStatus(header: (name: string) => string | null, v: Validators): 200 | 304 | 412 {
+  const ifMatch = header("If-Match");
+  if (ifMatch !== null) {
+    const tags = entityTags(ifMatch);
+    if (tags !== "*" && !tags.some((t) => sameTag(t, v.etag, false))) return 412;
+  } else {
+    const since = header("If-Unmodified-Since");
+    const date = since === null ? null : httpDateSeconds(since);
+    if (date !== null && v.modifiedSeconds > date) return 412;
+  }
+  const ifNoneMatch = header("If-None-Match");
+  if (ifNoneMatch !== null) {
+    const tags = entityTags(ifNoneMatch);
+    return tags === "*" || tags.some((t) => sameTag(t, v.etag, true)) ? 304 : 200;
+  }
+  const since = header("If-Modified-Since");
+  const date = since === null ? null : httpDateSeconds(since);
+  return date !== null && v.modifiedSeconds <= date ? 304 : 200;
+}
+
+/**
+ * Whether a Range applies under `ifRange` (RFC 9110 §13.1.5): always without
+ * If-Range; with an entity tag, when it is the current one (strong
+ * comparison); with a date, when it is the file's Last-Modified exactly.
+ * Otherwise the whole file is sent.
+ */
+export function ifRangeHolds(ifRange: string | null, v: Validators): boolean {
+  if (ifRange === null) return true;
+  const value = ifRange.trim();
+  if (value.startsWith('"') || value.startsWith("W/")) return sameTag(value, v.etag, false);
+  return httpDateSeconds(value) === v.modifiedSeconds;
 }
 
 /** An entry of a directory listing. */
