@@ -504,9 +504,11 @@ await serveAcross("EventBase from import, HttpServer from require", imported, re
 `,
     );
     const commands = runtimeCommands(node);
+    const toolchainNode = path.join(BIN, "node");
+    const version = (cmd: string): string => spawnSync(cmd, ["--version"], { encoding: "utf8" }).stdout?.trim() ?? "";
     const runs: [string, (script: string) => string[]][] = [
-      [`node ${spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim()}`, commands.node],
-      [`node ${process.version}`, (script) => [path.join(BIN, "node"), script]],
+      [`node ${version(node)}`, commands.node],
+      [`node ${version(toolchainNode)}`, (script) => [toolchainNode, script]],
       ["deno", commands.deno],
       ["bun", commands.bun],
     ];
