@@ -434,12 +434,23 @@ function negativeTtl(msg: DnsMessage): number {
   return 0;
 }
 
-/** `name` with a final `sent` (the question in its 0x20 case, copied by compression) spelled as `asked` instead. */
+/**
+ * `name` with its longest ending that is a whole-label ending of `sent`
+ * (the question in its 0x20 case, which compression copies into later
+ * names) spelled as in `asked` instead. The two differ in letter case
+ * only, so this changes no name, only how it is written.
+ */
 function respell(name: string, sent: string, asked: string): string {
-  if (name === sent) return asked;
-  return name.endsWith(sent) && name.charCodeAt(name.length - sent.length - 1) === 46
-    ? name.slice(0, name.length - sent.length) + asked
-    : name;
+  if (sent.length !== asked.length) return name;
+  for (let i = 0; i < sent.length; i++) {
+    if (i > 0 && (sent.charCodeAt(i - 1) !== 46 || sent.charCodeAt(i - 2) === 92)) continue;
+    const suffix = sent.slice(i);
+    if (name === suffix) return asked.slice(i);
+    if (name.endsWith(suffix) && name.charCodeAt(name.length - suffix.length - 1) === 46) {
+      return name.slice(0, name.length - suffix.length) + asked.slice(i);
+    }
+  }
+  return name;
 }
 
 /** The names of a record's data respelled as {@linkcode respell} does. */
