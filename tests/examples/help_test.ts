@@ -16,6 +16,7 @@ for (
     "ws-client",
     "rpc-server",
     "rpc-client",
+    "dns-example",
   ]
 ) {
   test(`${name} answers --help and -h with its usage and exit 0`, { skip }, async () => {
