@@ -3,16 +3,20 @@
 // the server answers, like wrk -c64 but with no syscalls. Prints requests/s
 // of JavaScript work, and on V8 (Node, Deno) the bytes the JavaScript heap allocated
 // per request (garbage the collector must later sweep, on the same core);
-// run under --cpu-prof to see where the time goes.
+// run under --cpu-prof to see where the time goes. The server is the
+// HttpServer with a callback (`http`), serve() with a fetch-style handler
+// (`serve`), or a Hono app on serve() (`hono`).
 //
-//   node bench/http/inproc.ts [REQUESTS]
+//   node bench/http/inproc.ts [REQUESTS] [http|serve|hono]
 import process from "node:process";
 import v8 from "node:v8";
 import { autoPlatform } from "../../adapters/auto.ts";
-import { EventBase, HttpServer, Listener } from "../../mod.ts";
+import { Hono } from "hono";
+import { EventBase, HttpServer, Listener, serve } from "../../mod.ts";
 import type { AcceptHandler, NetAddress, Platform, SocketHandlers, TcpSocket } from "../../src/platform.ts";
 
 const TOTAL = Number(process.argv[2] ?? "300000");
+const MODE = process.argv[3] ?? "http";
 const CONNECTIONS = 64;
 const REQUEST = new TextEncoder().encode("GET /hello HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
 const ADDR: NetAddress = { transport: "tcp", host: "127.0.0.1", port: 1, family: 4 };
@@ -62,14 +66,24 @@ class FakeSocket implements TcpSocket {
 }
 
 const base = new EventBase({ platform });
-const http = new HttpServer(base);
 const BODY = new TextEncoder().encode("Hello, World!");
-http.setGenCb((req) => {
-  req.outputHeaders.set("Content-Type", "text/plain");
-  req.sendReply(200, "OK", BODY);
-});
-const listener = await Listener.bind(base, { host: "127.0.0.1", port: 0 }, null);
-http.acceptListener(listener);
+let http: HttpServer;
+let listener: Listener<unknown> | null = null;
+if (MODE === "serve" || MODE === "hono") {
+  const app = new Hono().get("/hello", (c) => c.text("Hello, World!"));
+  const handler = MODE === "hono"
+    ? app.fetch
+    : () => new Response("Hello, World!", { headers: { "content-type": "text/plain" } });
+  http = (await serve(handler, { base, hostname: "127.0.0.1", port: 0, onListen: () => {} })).server;
+} else {
+  http = new HttpServer(base);
+  http.setGenCb((req) => {
+    req.outputHeaders.set("Content-Type", "text/plain");
+    req.sendReply(200, "OK", BODY);
+  });
+  listener = await Listener.bind(base, { host: "127.0.0.1", port: 0 }, null);
+  http.acceptListener(listener);
+}
 const loop = base.dispatch();
 /** Bytes allocated on the JavaScript heap so far, where the engine reports it (Node). */
 const allocated = (): number =>
@@ -85,6 +99,7 @@ const heapBytes = allocated() - a0;
 console.log(
   JSON.stringify({
     runtime: real.name,
+    mode: MODE,
     requests: TOTAL,
     ms: Math.round(ms),
     rps: Math.round(TOTAL / ms * 1000),
@@ -93,7 +108,7 @@ console.log(
   }),
 );
 http.free();
-await listener.free();
+await listener?.free();
 base.loopBreak();
 await loop;
 process.exit(0);

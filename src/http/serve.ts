@@ -26,6 +26,7 @@ import type { BoundSocket } from "./http_server.ts";
 import { HttpServer, reportError } from "./http_server.ts";
 import type { HttpServerRequest } from "./http_server_request.ts";
 import type { HttpCompressOption } from "./content_encoding.ts";
+import { ServeRequest } from "./serve_request.ts";
 
 /** What the handler learns besides the Request. */
 export interface ServeHandlerInfo {
@@ -99,8 +100,6 @@ export interface WebServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Methods whose requests carry no body a handler may read. */
-const NO_BODY = new Set(["GET", "HEAD"]);
 /** Response headers the HttpServer writes itself (a valid Content-Length is passed on apart). */
 const MANAGED = new Set(["content-length", "transfer-encoding", "connection", "date"]);
 /** A Content-Length the HttpServer accepts: decimal digits only. */
@@ -145,18 +144,15 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
     server.free();
     throw err;
   }
-  const authority = `${
+  const origin = `${scheme}://${
     bound.address.family === 6 ? `[${bound.address.host}]` : bound.address.host
   }:${bound.address.port}`;
   server.setGenCb((req) => void handle(req), { streamBody: true });
 
   async function handle(req: HttpServerRequest): Promise<void> {
-    const abort = new AbortController();
-    req.setCloseCb(() => abort.abort());
     let response: Response;
+    const request = new ServeRequest(req, origin) as unknown as Request;
     try {
-      const request = toRequest(req, scheme, authority, abort.signal);
-      serverRequests.set(request, req);
       response = await handler(request, { remoteAddr: req.peer, request: req });
       if (!(response instanceof Response)) throw typeError("the handler's return value", "a Response", response);
       // A protocol switch (upgradeWebSocket's Response): its owner takes the connection over.
@@ -181,7 +177,7 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
       }
     }
     try {
-      await send(req, response, abort.signal, base.platform);
+      await send(req, response, request, base.platform);
     } catch (err) {
       // A Response the HttpServer cannot send (Response.error() has status 0), or a body source that failed.
       reportError(server, err, req);
@@ -212,19 +208,10 @@ function listeningUrls(scheme: string, address: NetAddress): string {
   return wildcard ? `${url(address.host)} (${scheme}://localhost:${address.port}/)` : url(address.host);
 }
 
-/** The HttpServer request behind each Request serve() made. */
-const serverRequests = new WeakMap<Request, HttpServerRequest>();
+export { serverRequestOf } from "./serve_request.ts";
+
 /** Responses that stand for a protocol switch, with what takes the connection over instead of sending them. */
 const takeOvers = new WeakMap<Response, (req: HttpServerRequest) => void>();
-
-/**
- * The HttpServer request behind a `Request` that serve() handed a handler,
- * or undefined for any other Request. For protocol upgrades
- * (`upgradeWebSocket`): not part of the public API.
- */
-export function serverRequestOf(request: Request): HttpServerRequest | undefined {
-  return serverRequests.get(request);
-}
 
 /**
  * Mark `response` as a protocol switch: when a handler returns it, serve()
@@ -234,49 +221,6 @@ export function serverRequestOf(request: Request): HttpServerRequest | undefined
  */
 export function onReturnTakeOver(response: Response, takeOver: (req: HttpServerRequest) => void): void {
   takeOvers.set(response, takeOver);
-}
-
-/** The Web Request for a levent request; its body streams from the connection. */
-function toRequest(req: HttpServerRequest, scheme: string, authority: string, signal: AbortSignal): Request {
-  const target = req.uri;
-  const url = target.startsWith("/") ? `${scheme}://${req.getHost() ?? authority}${target}` : target;
-  const headers = new Headers();
-  req.inputHeaders.forEach((value, name) => headers.append(name, value));
-  const init: RequestInit & { duplex?: "half" } = { method: req.method, headers, signal };
-  if (!NO_BODY.has(req.method)) {
-    init.body = bodyStream(req);
-    init.duplex = "half";
-  }
-  return new Request(url, init);
-}
-
-/** The request body as a byte stream: reading from the client pauses while the stream is full. */
-function bodyStream(req: HttpServerRequest): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      const pump = (): void => {
-        const input = req.inputBuffer;
-        const n = input.length;
-        if (n > 0) {
-          // EvBuffer never writes over bytes it handed out, so its segments can be enqueued as they are.
-          for (const view of input.peek(n)) controller.enqueue(view);
-          input.drain(n);
-        }
-        const state = req.bodyState;
-        if (state === "complete") controller.close();
-        else if (state === "aborted") controller.error(new Error("the request body was cut short"));
-        else if ((controller.desiredSize ?? 1) <= 0) req.pauseBody();
-      };
-      req.setBodyCb(pump);
-      pump();
-    },
-    pull() {
-      if (req.bodyState === "paused") req.resumeBody();
-    },
-    cancel() {
-      req.setBodyCb(null);
-    },
-  }, { highWaterMark: 4 });
 }
 
 /**
@@ -289,6 +233,22 @@ function stringsUntyped(): boolean {
   return untypedText ??= new Response("").headers.get("content-type") === null;
 }
 
+/** The loop's next turn for I/O, per platform: one timer per turn, shared by the responses of that turn. */
+const turns = new WeakMap<Platform, Promise<typeof LATE>>();
+function nextTurn(platform: Platform): Promise<typeof LATE> {
+  let turn = turns.get(platform);
+  if (turn === undefined) {
+    turn = new Promise<typeof LATE>((resolve) =>
+      platform.yieldToIo(() => {
+        turns.delete(platform);
+        resolve(LATE);
+      })
+    );
+    turns.set(platform, turn);
+  }
+  return turn;
+}
+
 /**
  * Write a Web Response. A body complete by the loop's next turn for I/O goes
  * out as one reply with its length; anything else goes out as a streamed
@@ -297,7 +257,7 @@ function stringsUntyped(): boolean {
 async function send(
   req: HttpServerRequest,
   response: Response,
-  signal: AbortSignal,
+  request: Request,
   platform: Platform,
 ): Promise<void> {
   const out = req.outputHeaders;
@@ -326,9 +286,7 @@ async function send(
     return;
   }
   const reader = body.getReader();
-  let turn: Promise<typeof LATE> | null = null;
-  const soon = (read: Promise<Chunk>): Promise<Chunk | typeof LATE> =>
-    Promise.race([read, turn ??= new Promise<typeof LATE>((resolve) => platform.yieldToIo(() => resolve(LATE)))]);
+  const soon = (read: Promise<Chunk>): Promise<Chunk | typeof LATE> => Promise.race([read, nextTurn(platform)]);
   try {
     // Look one chunk ahead to find a body that is already whole; wait no longer than the next turn for I/O.
     const held: Uint8Array[] = [];
@@ -358,7 +316,7 @@ async function send(
       reader.cancel().catch(() => {});
       return;
     }
-    await stream(req, reader, held, pending, signal);
+    await stream(req, reader, held, pending, request.signal);
   } catch (err) {
     // The body's source failed: end the connection rather than let a truncated body pass for whole.
     reader.cancel(err).catch(() => {});
