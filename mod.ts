@@ -24,5 +24,6 @@ export * from "./src/buffer/mod.ts";
 export * from "./src/http/mod.ts";
 export * from "./src/ws/mod.ts";
 export * from "./src/rpc/mod.ts";
+export * from "./src/thread/mod.ts";
 export type * from "./src/platform.ts";
 export { autoPlatform } from "./adapters/auto.ts";

@@ -70,6 +70,19 @@ const g = globalThis as unknown as {
   addEventListener(type: string, fn: (event: { data?: unknown }) => void): void;
 };
 
+/**
+ * A message that must wait for the worker's READY still moves its
+ * transferables at once, as the contract says: structuredClone moves them
+ * into a copy (the sender's are left detached), and the copy's own
+ * transferables, found by cloning the list along with the value, move again
+ * when it is posted.
+ */
+function moveNow(value: unknown, transfer: readonly Transferable[] | undefined): [unknown, Transferable[] | undefined] {
+  if (transfer === undefined || transfer.length === 0) return [value, undefined];
+  const [moved, list] = structuredClone([value, [...transfer]], { transfer: [...transfer] as never[] });
+  return [moved, list as Transferable[]];
+}
+
 /** Thread ids handed out by this thread: unique among the workers one thread starts. */
 let nextThreadId = 1;
 
@@ -85,7 +98,8 @@ class WebWorkerThread implements WorkerThread {
     this.#worker = worker;
     this.threadId = threadId;
     this.#handlers = handlers;
-    this.#waiting!.push([[INIT, options.data, threadId], options.transfer && [...options.transfer]]);
+    const [data, transfer] = moveNow(options.data, options.transfer);
+    this.#waiting!.push([[INIT, data, threadId], transfer]);
     worker.addEventListener("message", (event) => this.#onMessage(event.data as Envelope));
     worker.addEventListener("error", (event) => this.#onError(event as ErrorLike));
     // Bun's own event: the worker's thread ended, with its exit code.
@@ -94,9 +108,12 @@ class WebWorkerThread implements WorkerThread {
 
   post(value: unknown, transfer?: readonly Transferable[]): void {
     if (this.#state !== "running") return;
-    const list = transfer && [...transfer];
-    if (this.#waiting !== null) this.#waiting.push([[MSG, value], list]);
-    else this.#worker.postMessage([MSG, value], list);
+    if (this.#waiting !== null) {
+      const [moved, list] = moveNow(value, transfer);
+      this.#waiting.push([[MSG, moved], list]);
+    } else {
+      this.#worker.postMessage([MSG, value], transfer && [...transfer]);
+    }
   }
 
   terminate(): Promise<void> {

@@ -82,6 +82,20 @@ test("ArrayBuffers in the transfer list move both ways instead of being copied",
   }
 });
 
+test("an ArrayBuffer posted before the worker listens moves at once too", async () => {
+  const r = new Recorder();
+  const worker = startEcho(null, r);
+  try {
+    const buffer = new Uint8Array([1, 2]).buffer;
+    worker.post({ bytes: buffer }, [buffer]);
+    assert.equal(buffer.byteLength, 0, "the sender's buffer is detached at once");
+    await r.next("the greeting");
+    assert.equal((await r.next("the sum") as { sum: number }).sum, 3);
+  } finally {
+    await worker.terminate();
+  }
+});
+
 test("a worker's exit(code) reaches the exit handler once, after what it posted before", async () => {
   const r = new Recorder();
   const worker = startEcho(null, r);
