@@ -25,5 +25,6 @@ export * from "./src/http/mod.ts";
 export * from "./src/ws/mod.ts";
 export * from "./src/rpc/mod.ts";
 export * from "./src/thread/mod.ts";
+export * from "./src/dns/mod.ts";
 export type * from "./src/platform.ts";
 export { autoPlatform } from "./adapters/auto.ts";

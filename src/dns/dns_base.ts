@@ -1088,22 +1088,22 @@ export class DnsBase implements HostResolver {
 
   /** {@linkcode DnsBase.resolveIpv4} as a Promise: the answers, or a rejection with a {@linkcode DnsError}. */
   queryIpv4(name: string, options: DnsQueryOptions = {}): Promise<DnsAnswer<string>> {
-    return this.#promise(options, (flags, cb) => this.resolveIpv4(name, flags, cb));
+    return this.#promise(options, name, (flags, cb) => this.resolveIpv4(name, flags, cb));
   }
 
   /** {@linkcode DnsBase.resolveIpv6} as a Promise. */
   queryIpv6(name: string, options: DnsQueryOptions = {}): Promise<DnsAnswer<string>> {
-    return this.#promise(options, (flags, cb) => this.resolveIpv6(name, flags, cb));
+    return this.#promise(options, name, (flags, cb) => this.resolveIpv6(name, flags, cb));
   }
 
   /** {@linkcode DnsBase.resolveReverse} as a Promise. */
   queryReverse(address: string, options: DnsQueryOptions = {}): Promise<DnsAnswer<string>> {
-    return this.#promise(options, (flags, cb) => this.resolveReverse(address, flags, cb));
+    return this.#promise(options, address, (flags, cb) => this.resolveReverse(address, flags, cb));
   }
 
   /** {@linkcode DnsBase.resolve} as a Promise. */
   query(name: string, type: number, options: DnsQueryOptions = {}): Promise<DnsAnswer<DnsRecord>> {
-    return this.#promise(options, (flags, cb) => this.resolve(name, type, flags, cb));
+    return this.#promise(options, name, (flags, cb) => this.resolve(name, type, flags, cb));
   }
 
   /** {@linkcode DnsBase.getAddrInfo} as a Promise: the results, or a rejection with a {@linkcode DnsError}. */
@@ -1143,17 +1143,19 @@ export class DnsBase implements HostResolver {
 
   #promise<T>(
     options: DnsQueryOptions,
+    what: string,
     start: (flags: number, cb: DnsCallback<T, undefined>) => DnsRequest,
   ): Promise<DnsAnswer<T>> {
     checkObject(options, "options");
+    const label = typeof what === "string" ? what : "";
     return new Promise((resolve, reject) => {
       const signal = options.signal;
-      if (signal?.aborted) return reject(DnsError.fromResult(DNS_ERR_CANCEL, ""));
+      if (signal?.aborted) return reject(DnsError.fromResult(DNS_ERR_CANCEL, label));
       const onAbort = (): void => req.cancel();
       const req = start(options.flags ?? 0, (result, type, _count, ttl, answers) => {
         signal?.removeEventListener("abort", onAbort);
         if (result === DNS_ERR_NONE) resolve({ type, ttl, answers });
-        else reject(Object.assign(DnsError.fromResult(result, ""), {}));
+        else reject(DnsError.fromResult(result, label));
       });
       signal?.addEventListener("abort", onAbort, { once: true });
     });

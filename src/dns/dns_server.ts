@@ -118,7 +118,7 @@ let newServerRequest: (query: DnsMessage, path: ReplyPath, maxSize: number, edns
  * import { DNS_RCODE_NXDOMAIN, DNS_TYPE_A, DnsServer } from "@levent/levent/dns";
  * await DnsServer.bind(base, { host: "127.0.0.1", port: 10053 }, (req) => {
  *   const q = req.questions[0];
- *   if (q.type === DNS_TYPE_A && q.name === "web.test") req.addAReply(q.name, ["192.0.2.1"], 60);
+ *   if (q.type === DNS_TYPE_A && q.name.toLowerCase() === "web.test") req.addAReply(q.name, ["192.0.2.1"], 60);
  *   req.respond(req.answerCount > 0 ? 0 : DNS_RCODE_NXDOMAIN);
  * });
  * ```
@@ -154,7 +154,12 @@ export class DnsServerRequest {
     return this.#query.flags;
   }
 
-  /** The questions (libevent `req->questions`); a query has one. */
+  /**
+   * The questions (libevent `req->questions`); a query has one. Names are
+   * as the client wrote them, letter case included (a resolver using 0x20
+   * randomizes it): compare them without case, and answer with them as
+   * they are.
+   */
   get questions(): readonly DnsQuestion[] {
     return this.#query.questions;
   }

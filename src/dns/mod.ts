@@ -124,3 +124,7 @@ export {
 export { type HostsEntry, HostsFile } from "./hosts_file.ts";
 export { parseResolvConf, type ResolvConf } from "./resolv_conf.ts";
 export { addressOfReverseName, reverseName } from "./ip_address.ts";
+// Types the API names from other modules, re-exported so this entry point documents every type it exposes.
+export type { EventBase } from "../event/event_base.ts";
+export type { HostResolver } from "../http/http_connection.ts";
+export type { LookupAddress, NetAddress } from "../platform.ts";

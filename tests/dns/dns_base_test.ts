@@ -7,6 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EventBase, ManualClock } from "../../src/event/mod.ts";
+import { HttpClientRequest, HttpConnection, HttpServer } from "../../src/http/mod.ts";
 import { DnsBase, type DnsBaseOptions } from "../../src/dns/dns_base.ts";
 import {
   DNS_ERR_CANCEL,
@@ -578,6 +579,36 @@ test("free() fails pending requests with DNS_ERR_SHUTDOWN and later ones too; ba
     assert.throws(() => d.resolve("a.test", 41, 0, () => {}), /type/);
     assert.throws(() => d.setOption("no-such-option", "1"), /option/);
     d.free();
+  } finally {
+    await h.close();
+  }
+});
+
+test("the HTTP client looks its host up through a DnsBase (HttpConnection's dns option)", async () => {
+  const h = new Harness();
+  try {
+    const s = await h.server((q) =>
+      q.questions[0].name.toLowerCase() === "web.test" && q.questions[0].type === DNS_TYPE_A
+        ? reply(q, { answers: [answer(q, DNS_TYPE_A, "127.0.0.1")] })
+        : reply(q, { rcode: q.questions[0].type === DNS_TYPE_AAAA ? 0 : 3 })
+    );
+    const dns = h.resolver({ nameservers: [s.address] });
+    const http = new HttpServer(h.base);
+    http.setCb("/hello", (req) => req.sendReply(200, "OK", "hello through levent's DNS"));
+    const { address } = await http.bind("127.0.0.1", 0);
+    const conn = new HttpConnection(h.base, { host: "web.test", port: address.port, dns });
+    const done = deferred<{ code: number; body: string }>();
+    const req = new HttpClientRequest((r) =>
+      done.resolve({ code: r.responseCode, body: new TextDecoder().decode(r.inputBuffer.pullup()) })
+    );
+    conn.makeRequest(req, "GET", "/hello");
+    assert.deepEqual(await within(done.promise, 10000, "the HTTP reply"), {
+      code: 200,
+      body: "hello through levent's DNS",
+    });
+    assert.ok(s.queries.some((q) => q.message.questions[0].name.toLowerCase() === "web.test"));
+    conn.free();
+    http.free();
   } finally {
     await h.close();
   }
