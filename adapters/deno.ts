@@ -87,6 +87,7 @@ import {
 import { WriteQueue, type WriteTarget } from "./write_queue.ts";
 import { nodeCompression } from "./zlib.ts";
 import { webThreads } from "./web_threads.ts";
+import { wholeBodyOf } from "./deno_response.ts";
 
 /** First read buffer size: small, so that many idle connections stay cheap. */
 const READ_SIZE_SMALL = 4 * 1024;
@@ -780,7 +781,7 @@ const clock: Clock = {
 };
 
 function createPlatform(): Platform {
-  return {
+  const platform: Platform = {
     name: "deno",
     clock,
     fs,
@@ -820,6 +821,8 @@ function createPlatform(): Platform {
       exitSelf: () => (globalThis as unknown as { close(): void }).close(),
     }),
   };
+  if (wholeBodyOf !== null) platform.wholeBody = wholeBodyOf;
+  return platform;
 }
 
 let cached: Platform | undefined;

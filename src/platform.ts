@@ -750,6 +750,14 @@ export interface Platform {
    * `setImmediate`). Used by EventBase to yield between loop iterations.
    */
   yieldToIo(fn: () => void): void;
+  /**
+   * The body of a `Response` that the runtime holds whole (the string or
+   * bytes it was made with), taken without starting its stream; undefined
+   * for a streamed body, one already read, or when the runtime does not
+   * tell. serve() sends such a body at once with its length, and reads the
+   * stream otherwise. Optional: Deno's adapter has it.
+   */
+  wholeBody?(response: Response): string | Uint8Array | undefined;
   /** Open a TCP or Unix stream connection. Rejects with a coded Error (`ECONNREFUSED`...). */
   connect(options: ConnectOptions): Promise<TcpSocket>;
   /** Listen for TCP or Unix stream connections. */

@@ -262,17 +262,26 @@ async function send(
 ): Promise<void> {
   const out = req.outputHeaders;
   let typed = false;
+  let declared: string | null = null;
   response.headers.forEach((value, name) => {
-    if (MANAGED.has(name)) return;
+    if (MANAGED.has(name)) {
+      if (name === "content-length") declared = value;
+      return;
+    }
     if (name === "content-type") typed = true;
     out.add(name, value);
   });
   const status = response.status;
   const reason = response.statusText || undefined;
-  const declared = response.headers.get("content-length");
   // The declared length frames a streamed body and is what a HEAD answer tells; a one-piece GET body states its own.
   const known = declared !== null && DECIMAL.test(declared) && status !== 204;
-  if (known) out.set("Content-Length", declared);
+  if (known) out.set("Content-Length", declared!);
+  // A body the runtime holds whole goes out at once, without a stream around it.
+  const ready = platform.wholeBody?.(response);
+  if (ready !== undefined) {
+    whole(req, status, reason, ready, typed);
+    return;
+  }
   const headOnly = req.method === "HEAD";
   const body = response.body;
   if (body === null) {
@@ -331,7 +340,7 @@ function whole(
   req: HttpServerRequest,
   status: number,
   reason: string | undefined,
-  data: Uint8Array | undefined,
+  data: string | Uint8Array | undefined,
   typed: boolean,
 ): void {
   if (!typed && stringsUntyped()) req.outputHeaders.set("Content-Type", TEXT_TYPE);

@@ -1,24 +1,8 @@
 import net from "node:net";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { autoPlatform } from "../../adapters/auto.ts";
-import { EventBase } from "../../src/event/mod.ts";
-import { serve, type ServeHandler, type WebServer } from "../../src/http/mod.ts";
+import { platform, startServe as start } from "./serve_helpers.ts";
 import { deferred, exchange, sleep, within } from "../util.ts";
-
-const platform = autoPlatform();
-
-/** Serve `handler` on a free port with its own loop. */
-async function start(handler: ServeHandler): Promise<WebServer> {
-  const server = await serve(handler, {
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: () => {},
-    base: new EventBase({ platform }),
-  });
-  void server.server.base.dispatch();
-  return server;
-}
 
 /** Run `check` on the Request of one request the client sends as `raw`; resolves with what check returned. */
 async function onRequest<T>(raw: string, check: (req: Request) => T | Promise<T>): Promise<T> {
