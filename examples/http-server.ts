@@ -11,17 +11,31 @@
  * - `GET /chunked?n=N`: N chunks, each its own chunk on the wire;
  * - `GET /hello`: `Hello, World!` as text/plain.
  *
- *   deno run -A examples/http-server.ts [--host 127.0.0.1] [--port 8080] [--root DIR]
- *   bun examples/http-server.ts [--port 8080] [--root DIR]
- *   node examples/http-server.ts [--port 8080] [--root DIR]
+ *   deno run -A examples/http-server.ts [--host 127.0.0.1] [--port 8080] [--root DIR] [--workers N]
+ *   bun examples/http-server.ts [--port 8080] [--root DIR] [--workers N]
+ *   node examples/http-server.ts [--port 8080] [--root DIR] [--workers N]
  *
  * Prints `listening on http://HOST:PORT` once bound; SIGINT or SIGTERM stops
  * accepting, finishes the requests in flight and exits 0.
  *
+ * `--workers N` serves the port from N threads, libevent's way (one
+ * event_base and one evhttp per thread, each listening with SO_REUSEPORT):
+ * the main thread serves too, and N - 1 worker threads run this same file
+ * with its settings (a WorkerGroup); the kernel spreads the connections.
+ *
  * @module
  */
 import process from "node:process";
-import { decodeUri, EventBase, htmlEscape, HttpServer, type HttpServerRequest, parseQuery } from "../mod.ts";
+import {
+  decodeUri,
+  EventBase,
+  htmlEscape,
+  HttpServer,
+  type HttpServerRequest,
+  parseQuery,
+  WorkerContext,
+  WorkerGroup,
+} from "../mod.ts";
 import { announce, exitWhenDone, log, onStopSignal, parseCli, portFlag, usageError } from "./lib/cli.ts";
 import {
   type ByteRange,
@@ -35,7 +49,7 @@ import {
   resolveUnderRoot,
 } from "./lib/static_files.ts";
 
-const USAGE = `usage: http-server.ts [--host H] [--port P] [--root DIR]
+const USAGE = `usage: http-server.ts [--host H] [--port P] [--root DIR] [--workers N]
 
 Serves the files under DIR (default: the current directory) on H:P
 (default 127.0.0.1:8080; port 0 picks one): GET and HEAD, Content-Type by
@@ -51,23 +65,41 @@ inside DIR that points outside it.
   POST /echo         answers with the request body, streamed back
   GET /chunked?n=N   answers N chunks, each its own chunk on the wire
   GET /hello         answers "Hello, World!" as text/plain
+--workers N serves the port from N threads (default 1; 2 and more need
+SO_REUSEPORT: Linux, and Node 22.12 or later on Node).
 A head must arrive whole within 30 s of its first byte. Prints
 "listening on http://HOST:PORT" once bound; SIGINT or SIGTERM stops
 accepting, finishes the responses being sent (within 5 s) and exits 0.`;
 
-const { values } = parseCli(
-  { host: { type: "string" }, port: { type: "string" }, root: { type: "string" } },
+/** The command line's settings, which the main thread passes on to its worker threads. */
+interface Settings {
+  host?: string;
+  port?: string;
+  root?: string;
+  workers?: string;
+}
+
+const base = new EventBase();
+// A worker thread of --workers takes its settings from the main thread, not from argv.
+const worker = base.platform.threads.isMainThread
+  ? null
+  : await WorkerContext.attach(base, { onStop: () => http.shutdown({ graceMs: 4500 }) });
+const values: Settings = worker !== null ? worker.data as Settings : parseCli(
+  { host: { type: "string" }, port: { type: "string" }, root: { type: "string" }, workers: { type: "string" } },
   false,
   USAGE,
-);
+).values;
 const host = values.host ?? "127.0.0.1";
 const port = portFlag(values.port, 8080);
 const root = values.root ?? process.cwd();
+const workers = values.workers === undefined ? 1 : Number(values.workers);
+if (!/^\d+$/.test(values.workers ?? "1") || workers < 1 || workers > 256) {
+  usageError(`--workers must be an integer 1-256, got ${JSON.stringify(values.workers)}`);
+}
 const HELLO = new TextEncoder().encode("Hello, World!");
 /** The most chunks /chunked answers with. */
 const MAX_CHUNKS = 100_000;
 
-const base = new EventBase();
 // evhttp_new(), with the timeouts EXAMPLES.md promises: a head must be
 // whole within 30 s of its first byte; a keep-alive connection idles 5 s.
 const http = new HttpServer(base, { headerTimeoutMs: 30000, idleTimeoutMs: 5000 });
@@ -290,17 +322,43 @@ function onlyMethods(req: HttpServerRequest, methods: string[]): boolean {
 
 let handle;
 try {
-  handle = await http.bind(host, port); // evhttp_bind_socket_with_handle()
+  // evhttp_bind_socket_with_handle(); with --workers, every thread binds the port with SO_REUSEPORT.
+  handle = await http.bind(host, port, { reusePort: workers > 1 || worker !== null });
 } catch (err) {
+  if (worker !== null) throw err; // its group reports it
   log(`could not listen on ${host}:${port}: ${(err as Error).message}`);
   process.exit(1);
 }
-announce("http", handle.address.host, handle.address.port);
 
-// Stop accepting, finish the responses being sent, close every other
-// connection at once; what is still sending after 4.5 s is dropped, so the
-// process exits within the 5 s EXAMPLES.md promises.
-onStopSignal(base, () => void http.shutdown({ graceMs: 4500 }));
+if (worker !== null) {
+  // The group stops this thread gracefully (the onStop above): its own loop runs until then.
+  worker.ready();
+  await base.dispatch();
+} else {
+  // The other threads bind the port this one got (port 0 picks it here).
+  const group = workers === 1 ? null : WorkerGroup.start(new URL(import.meta.url), {
+    count: workers - 1,
+    base,
+    data: { ...values, port: String(handle.address.port) } satisfies Settings,
+    onCrash: (index, err) => log(`worker ${index + 1}: ${err.message}`),
+  });
+  try {
+    await group?.ready();
+  } catch (err) {
+    log(`could not start ${workers - 1} worker threads: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  announce("http", handle.address.host, handle.address.port);
 
-await base.dispatch(); // event_base_dispatch()
-exitWhenDone(0);
+  // Stop accepting, finish the responses being sent, close every other
+  // connection at once; what is still sending after 4.5 s is dropped, so the
+  // process exits within the 5 s EXAMPLES.md promises. Every worker thread
+  // does the same.
+  onStopSignal(base, () => {
+    void http.shutdown({ graceMs: 4500 });
+    void group?.stop({ graceMs: 4500 });
+  });
+
+  await base.dispatch(); // event_base_dispatch()
+  exitWhenDone(0);
+}
