@@ -19,6 +19,11 @@ export interface LeventErrorOptions {
  * subclass whose `code` lists that module's codes: `EventError`,
  * `BufferError`, `HttpError`. `cause`, when set, holds the error behind it.
  *
+ * Using an object after its `free()` throws a LeventError with code
+ * `ERR_FREED` whose message names the call and the object (`addString:
+ * the EvBuffer was freed`), whatever the object: an EventBase, Event,
+ * EvBuffer, BufferEvent, Listener, HttpServer or HttpConnection.
+ *
  * @example
  * ```ts
  * import { EventBase, LeventError } from "@levent/levent";
@@ -27,7 +32,7 @@ export interface LeventErrorOptions {
  * try {
  *   await base.dispatch();
  * } catch (err) {
- *   if (err instanceof LeventError) console.log(err.name, err.code); // EventError ERR_BASE_FREED
+ *   if (err instanceof LeventError) console.log(err.code, err.message); // ERR_FREED dispatch: the EventBase was freed
  * }
  * ```
  */
@@ -41,4 +46,17 @@ export class LeventError extends Error {
     this.name = "LeventError";
     this.code = code;
   }
+}
+
+/**
+ * The error for a call on an object that was freed: code `ERR_FREED`, and
+ * a message naming the call and the object, `op: the What was freed` (or
+ * `how` it went: `shut down`). The
+ * one rule for every levent object: once freed, its free() (and the calls
+ * that only let go of something: del, remove, close) do nothing, its
+ * getters still answer, and any other call throws this. Not part of the
+ * public API.
+ */
+export function freedError(op: string, what: string, how: string = "freed"): LeventError {
+  return new LeventError("ERR_FREED", `${op}: the ${what} was ${how}`);
 }

@@ -12,7 +12,6 @@
  * through filters (bufferevent_filter.ts), or TLS started over a
  * connection that began in plain text (bufferevent_tls.ts). Token-bucket
  * rate limits are in bufferevent_ratelim.ts.
-
  *
  * @module
  */
@@ -30,7 +29,8 @@ import {
   rangeError,
   typeError,
 } from "../check.ts";
-import { Event, type EventBase } from "../event/event_base.ts";
+import { freedError } from "../errors.ts";
+import { adopt, baseFreed, disown, Event, type EventBase } from "../event/event_base.ts";
 import { EV_READ, EV_TIMEOUT, EV_WRITE } from "../event/flags.ts";
 import { EvBuffer, type EvBufferCbEntry, type EvBufferCbInfo } from "./evbuffer.ts";
 import { RateLimit, RateLimitGroup, TokenBucketConfig } from "./bufferevent_ratelim.ts";
@@ -398,7 +398,8 @@ export class BufferEvent {
   // BufferEvents are linked to each other.
   readonly #core: BufferEventCore;
 
-  private constructor(base: EventBase, options: CoreOptions) {
+  private constructor(base: EventBase, options: CoreOptions, op: string) {
+    if (baseFreed(base)) throw freedError(`BufferEvent.${op}`, "EventBase");
     this.#core = new BufferEventCore(this, base, options);
   }
 
@@ -413,13 +414,14 @@ export class BufferEvent {
    * paused until `enable(EV_READ)`.
    *
    * @throws {TypeError} if base is not an EventBase, socket is not a TcpSocket or null, or options are malformed
+   * @throws {LeventError} `ERR_FREED` if the base was freed
    */
   static socket(base: EventBase, socket: TcpSocket | null, options: BufferEventOptions = {}): BufferEvent {
     checkEventBase(base, "base");
     if (socket !== null && (typeof socket !== "object" || typeof socket.start !== "function")) {
       throw typeError("socket", "a TcpSocket or null", socket);
     }
-    const core = new BufferEvent(base, checkOptions(options)).#core;
+    const core = new BufferEvent(base, checkOptions(options), "socket").#core;
     const ops = new SocketOps(core);
     if (socket !== null) ops.attach(socket);
     return core.bev;
@@ -434,12 +436,13 @@ export class BufferEvent {
    * bytes and then an event callback with `READING|EOF`.
    *
    * @throws {TypeError} if base is not an EventBase or options are malformed
+   * @throws {LeventError} `ERR_FREED` if the base was freed
    */
   static pair(base: EventBase, options: BufferEventOptions = {}): [BufferEvent, BufferEvent] {
     checkEventBase(base, "base");
     const opts = { ...checkOptions(options), deferCallbacks: true };
-    const a = new BufferEvent(base, opts).#core;
-    const b = new BufferEvent(base, opts).#core;
+    const a = new BufferEvent(base, opts, "pair").#core;
+    const b = new BufferEvent(base, opts, "pair").#core;
     linkPair(a, b);
     return [a.bev, b.bev];
   }
@@ -455,7 +458,8 @@ export class BufferEvent {
    * `READING|ERROR` or `WRITING|ERROR`. With closeOnFree, free() frees the
    * underlying too.
    *
-   * @throws {TypeError} if underlying is not a live BufferEvent, a filter is neither a function nor null, or options are malformed
+   * @throws {TypeError} if underlying is not a BufferEvent, a filter is neither a function nor null, or options are malformed
+   * @throws {LeventError} `ERR_FREED` if underlying was freed
    */
   static filter(
     underlying: BufferEvent,
@@ -468,7 +472,7 @@ export class BufferEvent {
     lower.checkLive("filter");
     checkCallback(inputFilter, "inputFilter");
     checkCallback(outputFilter, "outputFilter");
-    const core = new BufferEvent(lower.base, checkOptions(options)).#core;
+    const core = new BufferEvent(lower.base, checkOptions(options), "filter").#core;
     new FilterOps(core, lower, inputFilter, outputFilter);
     return core.bev;
   }
@@ -520,7 +524,7 @@ export class BufferEvent {
     const ops = lower.ops;
     if (ops.detachSocket === undefined) throw new TypeError("tls: underlying must be a socket BufferEvent");
     const { socket, head } = ops.detachSocket("tls");
-    const core = new BufferEvent(lower.base, opts).#core;
+    const core = new BufferEvent(lower.base, opts, "tls").#core;
     new TlsOps(core, lower).start("tls", (platform) => platform.startTls(socket, { ...checked, head }));
     return core.bev;
   }
@@ -538,6 +542,7 @@ export class BufferEvent {
    * handshakes in one; for a TLS listener, `platform.listenTls`.)
    *
    * @throws {TypeError} if base is not an EventBase, socket is not a TcpSocket, tls is malformed (naming the field), or options are malformed
+   * @throws {LeventError} `ERR_FREED` if the base was freed
    */
   static tlsSocket(
     base: EventBase,
@@ -550,7 +555,7 @@ export class BufferEvent {
       throw typeError("socket", "a TcpSocket", socket);
     }
     const checked = checkTls(tls);
-    const core = new BufferEvent(base, checkOptions(options)).#core;
+    const core = new BufferEvent(base, checkOptions(options), "tlsSocket").#core;
     new TlsOps(core, null).start("tlsSocket", (platform) => platform.startTls(socket, checked));
     return core.bev;
   }
@@ -638,7 +643,8 @@ export class BufferEvent {
    * output drained to the write low watermark, `eventcb(bev, what, arg)` on
    * the `BEV_EVENT_*` events. All run on the loop.
    *
-   * @throws {TypeError} if a callback is neither a function nor null, or the BufferEvent was freed
+   * @throws {TypeError} if a callback is neither a function nor null
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   setCallbacks<A = unknown>(
     readcb: BufferEventDataCallback<A> | null,
@@ -660,7 +666,8 @@ export class BufferEvent {
    * restarts that direction's timeout.
    *
    * @throws {RangeError} if events is not a mix of EV_READ and EV_WRITE
-   * @throws {TypeError} if events is not a number, or the BufferEvent was freed
+   * @throws {TypeError} if events is not a number
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   enable(events: number): void {
     checkEvents(events, "events");
@@ -673,7 +680,8 @@ export class BufferEvent {
    * BufferEvent with reading disabled pauses its socket.
    *
    * @throws {RangeError} if events is not a mix of EV_READ and EV_WRITE
-   * @throws {TypeError} if events is not a number, or the BufferEvent was freed
+   * @throws {TypeError} if events is not a number
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   disable(events: number): void {
     checkEvents(events, "events");
@@ -690,7 +698,8 @@ export class BufferEvent {
    * BufferEvent stops filling its output at this size.
    *
    * @throws {RangeError} if events is not a mix of EV_READ and EV_WRITE, a mark is not an integer >= 0, or low > high with high set
-   * @throws {TypeError} if events or a mark is not a number, or the BufferEvent was freed
+   * @throws {TypeError} if events or a mark is not a number
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   setWatermark(events: number, low: number, high: number): void {
     checkEvents(events, "events");
@@ -712,7 +721,8 @@ export class BufferEvent {
    * restarts it.
    *
    * @throws {RangeError} if a timeout is negative or not a finite number
-   * @throws {TypeError} if a timeout is neither a number nor undefined, or the BufferEvent was freed
+   * @throws {TypeError} if a timeout is neither a number nor undefined
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   setTimeouts(readMs?: number, writeMs?: number): void {
     const r = checkTimeout(readMs, "readMs");
@@ -729,7 +739,8 @@ export class BufferEvent {
    * arrived, so it costs no copy when they are in one piece.
    *
    * @throws {RangeError} if max is not an integer >= 0
-   * @throws {TypeError} if max is neither a number nor undefined, or the BufferEvent was freed
+   * @throws {TypeError} if max is neither a number nor undefined
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   read(max?: number): Uint8Array {
     if (max !== undefined) checkCount(max, "max");
@@ -748,7 +759,8 @@ export class BufferEvent {
    * `bufferevent_read_buffer`).
    *
    * @returns the number of bytes moved
-   * @throws {TypeError} if dst is not an EvBuffer or the BufferEvent was freed
+   * @throws {TypeError} if dst is not an EvBuffer
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   readBuffer(dst: EvBuffer): number {
     if (!(dst instanceof EvBuffer)) throw typeError("dst", "an EvBuffer", dst);
@@ -767,7 +779,8 @@ export class BufferEvent {
    * do not change them afterwards. Writes made in one loop pass go out
    * together.
    *
-   * @throws {TypeError} if data is neither a Uint8Array nor a string, or the BufferEvent was freed
+   * @throws {TypeError} if data is neither a Uint8Array nor a string
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   write(data: Uint8Array | string): void {
     const core = this.#core;
@@ -781,7 +794,8 @@ export class BufferEvent {
    * Move all bytes of `src` to the end of output without copying (libevent
    * `bufferevent_write_buffer`).
    *
-   * @throws {TypeError} if src is not an EvBuffer or the BufferEvent was freed
+   * @throws {TypeError} if src is not an EvBuffer
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   writeBuffer(src: EvBuffer): void {
     if (!(src instanceof EvBuffer)) throw typeError("src", "an EvBuffer", src);
@@ -803,7 +817,8 @@ export class BufferEvent {
    *   it holds, or end its stream), then flushes the underlying BufferEvent.
    *
    * @throws {RangeError} if events is not a mix of EV_READ and EV_WRITE
-   * @throws {TypeError} if events is not a number, mode is not one of the three, or the BufferEvent was freed
+   * @throws {TypeError} if events is not a number or mode is not one of the three
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   flush(events: number, mode: BufferEventFlushMode = "flush"): void {
     checkEvents(events, "events");
@@ -822,7 +837,8 @@ export class BufferEvent {
    * {@linkcode BufferEvent.socketError} set (`ECONNREFUSED`, `ENOTFOUND`...).
    * Bytes written meanwhile are sent once connected.
    *
-   * @throws {TypeError} if target is malformed, this is not a socket BufferEvent, it has a socket already, or it was freed
+   * @throws {TypeError} if target is malformed, this is not a socket BufferEvent, or it has a socket already
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    * @throws {RangeError} if target.port is not in 0..65535
    */
   connect(target: ConnectOptions): void {
@@ -839,7 +855,8 @@ export class BufferEvent {
    * pass a socket accepted by `platform.listenTls` to
    * {@linkcode BufferEvent.socket}.
    *
-   * @throws {TypeError} if options are malformed, this is not a socket BufferEvent, it has a socket already, or it was freed
+   * @throws {TypeError} if options are malformed, this is not a socket BufferEvent, or it has a socket already
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    * @throws {RangeError} if options.port is not in 0..65535
    */
   connectTls(options: TlsConnectOptions): void {
@@ -859,8 +876,9 @@ export class BufferEvent {
    * peer closes; a filter frees its underlying BufferEvent. Without it, the
    * socket is paused and left open to its owner, and unsent output is
    * dropped. A pair end hands its remaining output to the partner, which
-   * then sees `READING|EOF`. Calling free() again does nothing; any other
-   * method then throws TypeError.
+   * then sees `READING|EOF`. Calling free() or abort() again does nothing;
+   * the getters still answer, and any other method throws a LeventError
+   * with code `ERR_FREED`. Freeing the base frees the BufferEvent too.
    *
    * While a socket BufferEvent lingers to send its output, the base's loop
    * keeps running, as for a pending event: `dispatch()` returns (and a
@@ -905,6 +923,11 @@ export class BufferEvent {
     this.#core.release(true);
   }
 
+  /** {@linkcode BufferEvent.free}, for `using`. */
+  [Symbol.dispose](): void {
+    this.free();
+  }
+
   // ---------------------------------------------------------- rate limits
 
   /**
@@ -915,7 +938,8 @@ export class BufferEvent {
    * the write budget per tick. Refills run on a timer of the base at tick
    * boundaries. Socket BufferEvents only.
    *
-   * @throws {TypeError} if cfg is neither a TokenBucketConfig nor null, this is not a socket BufferEvent, or it was freed
+   * @throws {TypeError} if cfg is neither a TokenBucketConfig nor null, or this is not a socket BufferEvent
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   setRateLimit(cfg: TokenBucketConfig | null): void {
     if (cfg !== null && !(cfg instanceof TokenBucketConfig)) throw typeError("cfg", "a TokenBucketConfig or null", cfg);
@@ -928,7 +952,8 @@ export class BufferEvent {
    * was in (libevent `bufferevent_add_to_rate_limit_group`). Socket
    * BufferEvents only.
    *
-   * @throws {TypeError} if group is not a live RateLimitGroup of this base, this is not a socket BufferEvent, or it was freed
+   * @throws {TypeError} if group is not a live RateLimitGroup of this base, or this is not a socket BufferEvent
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   addToRateLimitGroup(group: RateLimitGroup): void {
     if (!(group instanceof RateLimitGroup)) throw typeError("group", "a RateLimitGroup", group);
@@ -940,7 +965,7 @@ export class BufferEvent {
    * Leave the rate-limit group, if any (libevent
    * `bufferevent_remove_from_rate_limit_group`).
    *
-   * @throws {TypeError} if the BufferEvent was freed
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   removeFromRateLimitGroup(): void {
     this.#core.checkLive("removeFromRateLimitGroup");
@@ -986,7 +1011,8 @@ export class BufferEvent {
    * `bufferevent_decrement_read_limit`).
    *
    * @throws {RangeError} if n is not a safe integer
-   * @throws {TypeError} if n is not a number, no rate limit is set, or the BufferEvent was freed
+   * @throws {TypeError} if n is not a number, or no rate limit is set
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   decrementReadLimit(n: number): void {
     checkTokens(n);
@@ -998,7 +1024,8 @@ export class BufferEvent {
    * some back) (libevent `bufferevent_decrement_write_limit`).
    *
    * @throws {RangeError} if n is not a safe integer
-   * @throws {TypeError} if n is not a number, no rate limit is set, or the BufferEvent was freed
+   * @throws {TypeError} if n is not a number, or no rate limit is set
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
    */
   decrementWriteLimit(n: number): void {
     checkTokens(n);
@@ -1096,6 +1123,7 @@ export class BufferEventCore {
     this.#writeEv = new Event<BufferEventCore>(base, null, 0, BufferEventCore.#writeEventCb, this);
     this.#readTimer = new Event<BufferEventCore>(base, null, 0, BufferEventCore.#readTimerCb, this);
     this.#outputCb = this.output.addCb(this.#onOutputChange);
+    adopt(base, this.#releaseByBase);
   }
 
   // ------------------------------------------------------------- for kinds
@@ -1135,9 +1163,9 @@ export class BufferEventCore {
     return this.#rl;
   }
 
-  /** @throws {TypeError} naming `op` if the BufferEvent was freed */
+  /** @throws {LeventError} `ERR_FREED`, naming `op`, if the BufferEvent was freed */
   checkLive(op: string): void {
-    if (this.state === "freed") throw new TypeError(`${op}: the BufferEvent was freed`);
+    if (this.state === "freed") throw freedError(op, "BufferEvent");
   }
 
   /** A method, not a field test, so TypeScript does not narrow the state away across user callbacks. */
@@ -1391,11 +1419,15 @@ export class BufferEventCore {
     ops.connect(op, open);
   }
 
+  /** The base's free() frees the BufferEvent as free() does. */
+  readonly #releaseByBase = (): void => this.release(false);
+
   /** free() and abort(). */
   release(abort: boolean): void {
     if (this.state === "freed") return;
     const was = this.state;
     this.state = "freed";
+    disown(this.base, this.#releaseByBase);
     this.#readcb = this.#writecb = this.#eventcb = null;
     this.#cbArg = undefined;
     if (this.#rl !== null) {

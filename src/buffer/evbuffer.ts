@@ -17,6 +17,7 @@ import {
   typeError,
 } from "../check.ts";
 import type { FileHandle } from "../platform.ts";
+import { freedError } from "../errors.ts";
 import { BufferError } from "./buffer_error.ts";
 
 /**
@@ -387,6 +388,7 @@ export class EvBuffer {
   #resEnd = 0;
   #frozenStart = false;
   #frozenEnd = false;
+  #freed = false;
   #cbs: CbEntry[] = [];
   // Where a failed readLine stopped, so the next one resumes there instead of
   // rescanning a long partial line (valid while #scanEpoch === #epoch).
@@ -535,6 +537,7 @@ export class EvBuffer {
    * @throws {BufferError} `ERR_FROZEN` if the end is frozen
    */
   addPrintf(format: string, ...args: unknown[]): number {
+    this.#live("addPrintf");
     const text = formatPrintf(format, args);
     const before = this.#length;
     this.addString(text);
@@ -585,6 +588,7 @@ export class EvBuffer {
    * @throws {BufferError} `ERR_FROZEN` if this start or dst's end is frozen
    */
   removeBuffer(dst: EvBuffer, n: number): number {
+    this.#live("removeBuffer");
     if (!(dst instanceof EvBuffer)) throw typeError("dst", "an EvBuffer", dst);
     if (dst === this) throw typeError("dst", "another EvBuffer than this one", dst);
     checkLimit(n, "n");
@@ -694,6 +698,7 @@ export class EvBuffer {
    * @throws {BufferError} `ERR_FROZEN` if the end is frozen
    */
   addFile(handle: FileHandle, offset: number, length: number): void {
+    this.#live("addFile");
     if (handle === null || typeof handle !== "object" || typeof handle.read !== "function") {
       throw typeError("handle", "a FileHandle", handle);
     }
@@ -732,6 +737,7 @@ export class EvBuffer {
    * @throws {BufferError} `ERR_FILE_TRUNCATED` if a file ends early; read errors from the platform pass through
    */
   async loadFileSegments(maxBytes: number): Promise<number> {
+    this.#live("loadFileSegments");
     checkLimit(maxBytes, "maxBytes");
     for (;;) {
       const segs = this.#segs;
@@ -777,6 +783,7 @@ export class EvBuffer {
    * no counterpart: its allocator recycles freed chains itself.
    */
   releaseSpare(): void {
+    this.#live("releaseSpare");
     if (this.#spare !== null && this.#spare !== this.#resSeg) this.#spare = null;
     this.#segSize = FIRST_SEGMENT;
   }
@@ -829,6 +836,7 @@ export class EvBuffer {
    * @throws {BufferError} `ERR_FILE_NOT_LOADED` if the bytes include an unloaded file segment
    */
   copyout(dst: Uint8Array): number {
+    this.#live("copyout");
     checkBytes(dst, "dst");
     const n = Math.min(dst.length, this.#length);
     if (n === 0) return 0;
@@ -846,6 +854,7 @@ export class EvBuffer {
    * @throws {BufferError} `ERR_FILE_NOT_LOADED` if the bytes include an unloaded file segment
    */
   copyoutFrom(ptr: EvBufferPtr, dst: Uint8Array): number {
+    this.#live("copyoutFrom");
     const from = this.#ptrPos(ptr, "ptr");
     checkBytes(dst, "dst");
     if (from > this.#length) throw rangeError("ptr.pos", `at most the buffer's length, ${this.#length}`, from);
@@ -868,6 +877,7 @@ export class EvBuffer {
    * @throws {BufferError} `ERR_FILE_NOT_LOADED` if the bytes include an unloaded file segment
    */
   pullup(n = -1): Uint8Array {
+    this.#live("pullup");
     if (n === -1) n = this.#length;
     checkCount(n, "n");
     if (n > this.#length) throw rangeError("n", `at most the buffer's length, ${this.#length}`, n);
@@ -924,6 +934,7 @@ export class EvBuffer {
    * @throws {BufferError} `ERR_FILE_NOT_LOADED` if the range includes an unloaded file segment
    */
   peek(n = -1, start?: EvBufferPtr | null): Uint8Array[] {
+    this.#live("peek");
     if (n !== -1) checkCount(n, "n");
     const from = start == null ? 0 : this.#ptrPos(start, "start");
     if (from > this.#length) throw rangeError("start.pos", `at most the buffer's length, ${this.#length}`, from);
@@ -951,6 +962,7 @@ export class EvBuffer {
    * `evbuffer_get_contiguous_space`).
    */
   contiguousSpace(): number {
+    this.#live("contiguousSpace");
     if (this.#head === this.#segs.length) return 0;
     const seg = this.#segs[this.#head];
     return seg.end - seg.start;
@@ -969,6 +981,7 @@ export class EvBuffer {
    * @throws {BufferError} `ERR_FROZEN` if the end is frozen
    */
   reserveSpace(n: number): Uint8Array {
+    this.#live("reserveSpace");
     checkCount(n, "n");
     const seg = this.#reserve(n);
     const at = seg.end;
@@ -1033,6 +1046,7 @@ export class EvBuffer {
    * @throws {RangeError} if n is not an integer >= 0
    */
   expand(n: number): void {
+    this.#live("expand");
     checkCount(n, "n");
     const tail = this.#tail();
     if (tail !== null && tail.owned && tail.buf.length - tail.end >= n) return;
@@ -1053,6 +1067,7 @@ export class EvBuffer {
    * @throws {BufferError} `ERR_FILE_NOT_LOADED` if the search reaches an unloaded file segment
    */
   search(needle: Uint8Array | string, start?: EvBufferPtr | null): EvBufferPtr {
+    this.#live("search");
     const bytes = toNeedle(needle);
     const from = start == null ? 0 : this.#ptrPos(start, "start");
     return this.#search(bytes, from, start ?? null, this.#length);
@@ -1069,6 +1084,7 @@ export class EvBuffer {
    * @throws {BufferError} `ERR_FILE_NOT_LOADED` if the search reaches an unloaded file segment
    */
   searchRange(needle: Uint8Array | string, start: EvBufferPtr | null, end: EvBufferPtr | null): EvBufferPtr {
+    this.#live("searchRange");
     const bytes = toNeedle(needle);
     const from = start == null ? 0 : this.#ptrPos(start, "start");
     const limit = end == null ? this.#length : Math.min(this.#ptrPos(end, "end"), this.#length);
@@ -1085,6 +1101,7 @@ export class EvBuffer {
    * @throws {BufferError} `ERR_FILE_NOT_LOADED` if the search reaches an unloaded file segment
    */
   searchEol(start: EvBufferPtr | null, style: EvBufferEolStyle): EvBufferEolResult {
+    this.#live("searchEol");
     const from = start == null ? 0 : this.#ptrPos(start, "start");
     const code = eolCode(style);
     const ptr = new EvBufferPtr(-1);
@@ -1110,6 +1127,7 @@ export class EvBuffer {
    * @throws {RangeError} if position is not an integer >= 0
    */
   ptrSet(ptr: EvBufferPtr, position: number, how: EvBufferPtrHow): boolean {
+    this.#live("ptrSet");
     if (!(ptr instanceof EvBufferPtr)) throw typeError("ptr", "an EvBufferPtr", ptr);
     checkCount(position, "position");
     checkOneOf(how, "how", PTR_HOWS);
@@ -1192,6 +1210,7 @@ export class EvBuffer {
    * @throws {TypeError} if atFront is not a boolean
    */
   freeze(atFront: boolean): void {
+    this.#live("freeze");
     checkBoolean(atFront, "atFront");
     if (atFront) this.#frozenStart = true;
     else this.#frozenEnd = true;
@@ -1204,6 +1223,7 @@ export class EvBuffer {
    * @throws {TypeError} if atFront is not a boolean
    */
   unfreeze(atFront: boolean): void {
+    this.#live("unfreeze");
     checkBoolean(atFront, "atFront");
     if (atFront) this.#frozenStart = false;
     else this.#frozenEnd = false;
@@ -1218,6 +1238,7 @@ export class EvBuffer {
    * @throws {TypeError} if cb is not a function
    */
   addCb(cb: EvBufferCallback): EvBufferCbEntry {
+    this.#live("addCb");
     checkFunction(cb, "cb");
     const entry: CbEntry = { callback: cb, enabled: true, owner: this };
     // A fresh array (here and in removeCb), so a notification under way runs over the list it started with.
@@ -1247,6 +1268,7 @@ export class EvBuffer {
    * @throws {TypeError} if entry is not registered on this buffer or enabled is not a boolean
    */
   setCbFlags(entry: EvBufferCbEntry, enabled: boolean): void {
+    this.#live("setCbFlags");
     checkBoolean(enabled, "enabled");
     if (!this.#cbs.includes(entry as CbEntry)) throw typeError("entry", "a callback entry of this buffer", entry);
     (entry as CbEntry).enabled = enabled;
@@ -1255,10 +1277,14 @@ export class EvBuffer {
   /**
    * Release everything (libevent `evbuffer_free`): reference cleanups run,
    * file handles no longer used are closed, callbacks are dropped without
-   * being called, freezes and reservations end. The buffer is then empty
-   * and may be used again.
+   * being called, reservations end. The buffer is then empty for good: its
+   * `length` is 0, free() and removeCb() do nothing, and every other method
+   * throws `ERR_FREED`.
    */
   free(): void {
+    if (this.#freed) return;
+    // The frozen flags make every adding or removing method check; #checkStart/#checkEnd tell freed from frozen.
+    this.#freed = true;
     const segs = this.#segs;
     const head = this.#head;
     this.#segs = [];
@@ -1267,22 +1293,39 @@ export class EvBuffer {
     this.#fileCount = 0;
     this.#spare = null;
     this.#resSeg = null;
-    this.#frozenStart = false;
-    this.#frozenEnd = false;
+    this.#frozenStart = true;
+    this.#frozenEnd = true;
     for (const entry of this.#cbs) entry.owner = null;
     this.#cbs = [];
     this.#epoch++;
     for (let i = head; i < segs.length; i++) this.#release(segs[i]);
   }
 
+  /** {@linkcode EvBuffer.free}, for `using buf = new EvBuffer()`. */
+  [Symbol.dispose](): void {
+    this.free();
+  }
+
   // --------------------------------------------------------------- private
 
+  #live(op: string): void {
+    if (this.#freed) throw freedError(op, "EvBuffer");
+  }
+
   #checkStart(op: string): void {
-    if (this.#frozenStart) throw new BufferError("ERR_FROZEN", `${op}: the start of the buffer is frozen`);
+    if (this.#frozenStart) {
+      throw this.#freed
+        ? freedError(op, "EvBuffer")
+        : new BufferError("ERR_FROZEN", `${op}: the start of the buffer is frozen`);
+    }
   }
 
   #checkEnd(op: string): void {
-    if (this.#frozenEnd) throw new BufferError("ERR_FROZEN", `${op}: the end of the buffer is frozen`);
+    if (this.#frozenEnd) {
+      throw this.#freed
+        ? freedError(op, "EvBuffer")
+        : new BufferError("ERR_FROZEN", `${op}: the end of the buffer is frozen`);
+    }
   }
 
   #checkOther(other: unknown): void {

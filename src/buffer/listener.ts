@@ -14,10 +14,11 @@ import {
   checkObject,
   checkPort,
   checkString,
+  typeError,
 } from "../check.ts";
-import { LeventError } from "../errors.ts";
+import { freedError, LeventError } from "../errors.ts";
 import type { EventBase } from "../event/event_base.ts";
-import { Event } from "../event/event_base.ts";
+import { adopt, disown, Event } from "../event/event_base.ts";
 import { EV_PERSIST, EV_TIMEOUT } from "../event/flags.ts";
 import type { NetAddress, TcpListener, TcpSocket, TlsListenOptions } from "../platform.ts";
 
@@ -72,6 +73,8 @@ export interface ListenerOptions<A = unknown> {
   readonly disabled?: boolean;
   /** Passed to the callbacks. */
   readonly arg?: A;
+  /** Free the listener when this signal aborts; an aborted one makes bind() reject with its reason. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -108,6 +111,9 @@ export class Listener<A = unknown> {
   #enabled: boolean;
   #freed = false;
   #event: Event;
+  /** What the base's free() and the abort signal call. */
+  readonly #release = (): void => void this.free().catch(() => {});
+  #signal: AbortSignal | undefined;
 
   private constructor(base: EventBase, callback: ListenerAcceptCallback<A> | null, options: ListenerOptions<A>) {
     this.#base = base;
@@ -129,7 +135,8 @@ export class Listener<A = unknown> {
    * @throws {TypeError} (as a rejection) if base, target, callback or options is not what it should be
    * @throws {RangeError} (as a rejection) if the port or backlog is out of range
    * @throws a coded platform Error (as a rejection), e.g. `EADDRINUSE`
-   * @throws {EventError} `ERR_BASE_FREED` (as a rejection) when the base is freed, before or during the bind; nothing is left listening
+   * @throws {LeventError} `ERR_FREED` (as a rejection) when the base is freed, before or during the bind; nothing is left listening
+   * @throws the signal's reason (as a rejection) when `options.signal` aborts before the bind completes; nothing is left listening
    */
   static async bind<A = unknown>(
     base: EventBase,
@@ -141,6 +148,10 @@ export class Listener<A = unknown> {
     checkCallback(callback, "callback");
     checkObject(target, "target");
     checkObject(options, "options");
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw typeError("options.signal", "an AbortSignal", signal);
+    }
     if (target.backlog !== undefined) checkCount(target.backlog, "target.backlog");
     let port = 0;
     if (target.path !== undefined) {
@@ -159,7 +170,8 @@ export class Listener<A = unknown> {
     const onAccept = (socket: TcpSocket): void => listener.#onAccept(socket);
     const onError = (err: Error): void => listener.#onError(err);
     const platform = base.platform;
-    // Made pending before anything listens, so a freed base (ERR_BASE_FREED) fails here with nothing to undo.
+    signal?.throwIfAborted();
+    // Made pending before anything listens, so a freed base (ERR_FREED) fails here with nothing to undo.
     listener.#event.add();
     let bound: TcpListener;
     try {
@@ -182,11 +194,17 @@ export class Listener<A = unknown> {
     }
     listener.#platformListener = bound;
     try {
-      // The base may have been freed while the listen was under way: then add() throws and nothing may stay bound.
+      // The base may have been freed, or the signal aborted, while the listen was under way: nothing may stay bound.
       listener.#event.add();
+      signal?.throwIfAborted();
     } catch (err) {
       await listener.free();
       throw err;
+    }
+    adopt(base, listener.#release);
+    if (signal !== undefined) {
+      listener.#signal = signal;
+      signal.addEventListener("abort", listener.#release, { once: true });
     }
     return listener;
   }
@@ -206,12 +224,19 @@ export class Listener<A = unknown> {
     return this.#enabled;
   }
 
+  /** True once freed (by free(), its abort signal or its base's free()). */
+  get freed(): boolean {
+    return this.#freed;
+  }
+
   /**
    * Replace the accept callback and its argument (`evconnlistener_set_cb`).
    *
    * @throws {TypeError} if callback is neither a function nor null
+   * @throws {LeventError} `ERR_FREED` once the listener was freed
    */
   setCallback(callback: ListenerAcceptCallback<A> | null, arg?: A): void {
+    this.#checkLive("setCallback");
     this.#callback = checkCallback(callback, "callback");
     if (arg !== undefined) this.#arg = arg;
     this.#kick();
@@ -221,32 +246,58 @@ export class Listener<A = unknown> {
    * Set the callback for accept failures (`evconnlistener_set_error_cb`).
    *
    * @throws {TypeError} if callback is neither a function nor null
+   * @throws {LeventError} `ERR_FREED` once the listener was freed
    */
   setErrorCallback(callback: ListenerErrorCallback<A> | null): void {
+    this.#checkLive("setErrorCallback");
     this.#errorCallback = checkCallback(callback, "callback");
   }
 
-  /** Hand accepted connections to the callback again (`evconnlistener_enable`). */
+  /**
+   * Hand accepted connections to the callback again (`evconnlistener_enable`).
+   *
+   * @throws {LeventError} `ERR_FREED` once the listener was freed
+   */
   enable(): void {
+    this.#checkLive("enable");
     this.#enabled = true;
     this.#kick();
   }
 
-  /** Hold accepted connections instead of handing them over (`evconnlistener_disable`). */
+  /**
+   * Hold accepted connections instead of handing them over (`evconnlistener_disable`).
+   *
+   * @throws {LeventError} `ERR_FREED` once the listener was freed
+   */
   disable(): void {
+    this.#checkLive("disable");
     this.#enabled = false;
   }
 
   /**
    * Stop accepting and close the listening socket (`evconnlistener_free`).
-   * Connections accepted but not yet handed over are closed.
+   * Connections accepted but not yet handed over are closed. Its abort
+   * signal and its base's free() call it too; calling it again does
+   * nothing, and the listener's other methods then throw `ERR_FREED`.
    */
   async free(): Promise<void> {
     if (this.#freed) return;
     this.#freed = true;
+    disown(this.#base, this.#release);
+    this.#signal?.removeEventListener("abort", this.#release);
+    this.#signal = undefined;
     this.#event.free();
     for (const socket of this.#accepted.splice(0)) socket.close();
     await this.#platformListener?.close();
+  }
+
+  /** {@linkcode Listener.free}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.free();
+  }
+
+  #checkLive(op: string): void {
+    if (this.#freed) throw freedError(op, "Listener");
   }
 
   #onAccept(socket: TcpSocket): void {

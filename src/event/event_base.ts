@@ -9,6 +9,7 @@
  * @module
  */
 import { checkEventBase, checkFunction, checkInteger, checkMs, rangeError, typeError } from "../check.ts";
+import { freedError } from "../errors.ts";
 import type { Clock, Platform, SignalName, TimerHandle } from "../platform.ts";
 import { getDefaultPlatform } from "./default_platform.ts";
 import { EventError } from "./event_error.ts";
@@ -123,6 +124,19 @@ let delEvent!: (base: EventBase, core: EventCore) => void;
 let activate!: (base: EventBase, core: EventCore, what: number, ncalls: number) => void;
 
 /**
+ * Make `release` part of what `base` owns: {@linkcode EventBase.free}
+ * calls it, so a freed base leaves no server, listener or connection
+ * behind. Internal (event/mod.ts does not export it): the classes made on
+ * a base call it when they start holding something, and
+ * {@linkcode disown} when they let go.
+ */
+export let adopt!: (base: EventBase, release: () => void) => void;
+/** Forget a release function given to {@linkcode adopt}. Internal. */
+export let disown!: (base: EventBase, release: () => void) => void;
+/** Whether `base` was freed. Internal. */
+export let baseFreed!: (base: EventBase) => boolean;
+
+/**
  * An event: libevent's `struct event`. It watches a source for the flags it
  * was made with, optionally with a timeout, and runs its callback on the
  * base's loop when they fire.
@@ -227,11 +241,12 @@ export class Event<A = unknown> {
    *
    * @throws {TypeError} if timeoutMs is not a number
    * @throws {RangeError} if timeoutMs is negative or not finite
-   * @throws {EventError} `ERR_EVENT_FREED` after free(); `ERR_SIGNAL_UNSUPPORTED`, naming the signal, when the runtime cannot deliver it or it is not a {@linkcode SignalName} (`SIGKILL`...)
+   * @throws {LeventError} `ERR_FREED` once the event or its base was freed
+   * @throws {EventError} `ERR_SIGNAL_UNSUPPORTED`, naming the signal, when the runtime cannot deliver it or it is not a {@linkcode SignalName} (`SIGKILL`...)
    */
   add(timeoutMs?: number): void {
     if (timeoutMs !== undefined) checkMs(timeoutMs, "timeoutMs");
-    this.#checkLive();
+    this.#checkLive("add");
     addEvent(this.#base, this.#core, timeoutMs === undefined ? -1 : timeoutMs);
   }
 
@@ -245,10 +260,11 @@ export class Event<A = unknown> {
    * Make the event active as if `what` had fired, whether or not it is
    * pending (libevent `event_active`). `ncalls` matters for signal events.
    *
-   * @throws {EventError} `ERR_EVENT_FREED` after free()
+   * @throws {LeventError} `ERR_FREED` once the event or its base was freed
    */
   active(what: number, ncalls: number = 1): void {
-    this.#checkLive();
+    this.#checkLive("active");
+    if (baseFreed(this.#base)) throw freedError("active", "EventBase");
     activate(this.#base, this.#core, what, ncalls);
   }
 
@@ -278,8 +294,10 @@ export class Event<A = unknown> {
    * @throws {TypeError} if priority is not a number
    * @throws {RangeError} outside 0 .. base.priorities - 1
    * @throws {EventError} `ERR_EVENT_ACTIVE` while the event is active
+   * @throws {LeventError} `ERR_FREED` once the event was freed
    */
   prioritySet(priority: number): void {
+    if (this.#core.state & LIST_FREED) throw freedError("prioritySet", "Event");
     checkInteger(priority, "priority", 0, this.#base.priorities - 1);
     if (this.#core.state & LIST_ACTIVE) {
       throw new EventError("ERR_EVENT_ACTIVE", "cannot change the priority of an active event");
@@ -287,10 +305,19 @@ export class Event<A = unknown> {
     this.#core.priority = priority;
   }
 
-  /** Delete the event and release it; later add() throws (libevent `event_free`). */
+  /**
+   * Delete the event and release it (libevent `event_free`). Then add(),
+   * active() and prioritySet() throw `ERR_FREED`; del() and free() do
+   * nothing.
+   */
   free(): void {
     this.del();
     this.#core.state |= LIST_FREED;
+  }
+
+  /** {@linkcode Event.free}, for `using`. */
+  [Symbol.dispose](): void {
+    this.free();
   }
 
   /** A one-line description for {@linkcode EventBase.dumpEvents}. */
@@ -304,8 +331,8 @@ export class Event<A = unknown> {
     return parts.join("") + ")";
   }
 
-  #checkLive(): void {
-    if (this.#core.state & LIST_FREED) throw new EventError("ERR_EVENT_FREED", "the event was freed");
+  #checkLive(op: string): void {
+    if (this.#core.state & LIST_FREED) throw freedError(op, "Event");
   }
 }
 
@@ -336,6 +363,9 @@ export class EventBase {
     addEvent = (base, core, timeoutMs) => base.#addEvent(core, timeoutMs);
     delEvent = (base, core) => base.#delEvent(core);
     activate = (base, core, what, ncalls) => base.#activate(core, what, ncalls);
+    adopt = (base, release) => void base.#owned.add(release);
+    disown = (base, release) => void base.#owned.delete(release);
+    baseFreed = (base) => base.#freed;
   }
 
   #platform: Platform | undefined;
@@ -364,6 +394,8 @@ export class EventBase {
   #timer: TimerHandle | undefined;
   #timerDue = Infinity;
   #freed = false;
+  /** What free() releases: the servers, listeners and connections made on this base. */
+  #owned = new Set<() => void>();
   #runPass: () => void;
   #onTimer: () => void;
 
@@ -427,6 +459,7 @@ export class EventBase {
    * @throws {EventError} `ERR_EVENT_ACTIVE` while any event is active
    */
   priorityInit(n: number): void {
+    if (this.#freed) throw freedError("priorityInit", "EventBase");
     checkInteger(n, "n", 1, 256);
     if (this.#activeCount > 0) {
       throw new EventError("ERR_EVENT_ACTIVE", "cannot change priorities while events are active");
@@ -473,9 +506,16 @@ export class EventBase {
    * {@linkcode EventBase.loopExit} / {@linkcode EventBase.loopBreak}
    * (libevent `event_base_dispatch`).
    *
+   * When it returns, the loop holds nothing that keeps the program alive;
+   * what the program opened on the base (a bound server, a listener, a
+   * connection) stays open, ready for the next loop, until freed.
+   * {@linkcode EventBase.free} frees all of it.
+   *
    * @throws {EventError} `ERR_LOOP_RUNNING` (as a rejection) when a loop is already running
+   * @throws {LeventError} `ERR_FREED` (as a rejection) once the base was freed
    */
   async dispatch(): Promise<void> {
+    if (this.#freed) throw freedError("dispatch", "EventBase");
     await this.loop();
   }
 
@@ -483,9 +523,12 @@ export class EventBase {
    * Run the loop (libevent `event_base_loop`). Resolves with 1 when it
    * stopped because no events were left, 0 otherwise. Rejects with the
    * error when a callback throws.
+   *
+   * @throws {EventError} `ERR_LOOP_RUNNING` (as a rejection) when a loop is already running
+   * @throws {LeventError} `ERR_FREED` (as a rejection) once the base was freed
    */
   loop(options: LoopOptions = {}): Promise<LoopResult> {
-    if (this.#freed) return Promise.reject(new EventError("ERR_BASE_FREED", "the EventBase was freed"));
+    if (this.#freed) return Promise.reject(freedError("loop", "EventBase"));
     if (this.#running) return Promise.reject(new EventError("ERR_LOOP_RUNNING", "the loop is already running"));
     this.#running = true;
     this.#flags = options;
@@ -508,8 +551,10 @@ export class EventBase {
    *
    * @throws {TypeError} if delayMs is not a number
    * @throws {RangeError} if delayMs is negative or not finite
+   * @throws {LeventError} `ERR_FREED` once the base was freed
    */
   loopExit(delayMs: number = 0): void {
+    if (this.#freed) throw freedError("loopExit", "EventBase");
     checkMs(delayMs, "delayMs");
     this.once(null, EV_TIMEOUT, () => {
       this.#exitRequested = true;
@@ -534,6 +579,7 @@ export class EventBase {
    * it is a one-shot timer (timeout 0 when not given).
    *
    * @throws {TypeError} if callback is not a function, or with EV_SIGNAL or EV_PERSIST, which a once-event cannot have
+   * @throws {LeventError} `ERR_FREED` once the base was freed
    */
   once<A = unknown>(
     source: EventSource,
@@ -542,6 +588,7 @@ export class EventBase {
     timeoutMs?: number,
     arg?: A,
   ): void {
+    if (this.#freed) throw freedError("once", "EventBase");
     checkFunction(callback, "callback");
     if (what & (EV_SIGNAL | EV_PERSIST)) {
       throw typeError("what", "a mix of EV_* flags without EV_SIGNAL or EV_PERSIST", what);
@@ -557,8 +604,11 @@ export class EventBase {
    * Run `callback` on the loop's next iteration at the middle priority:
    * libevent's deferred callbacks (`event_deferred_cb_schedule_`), which
    * bufferevents use so their callbacks never run re-entrantly.
+   *
+   * @throws {LeventError} `ERR_FREED` once the base was freed
    */
   defer(callback: () => void): void {
+    if (this.#freed) throw freedError("defer", "EventBase");
     checkFunction(callback, "callback");
     const ev = new Event(this, null, 0, () => {
       ev.free();
@@ -586,21 +636,47 @@ export class EventBase {
   }
 
   /**
-   * Delete every event and stop the loop (libevent `event_base_free`). A
-   * loop in progress resolves with 0.
+   * Free what was made on the base, delete every event and stop the loop
+   * (libevent `event_base_free`). What the base owns goes with it, as if
+   * each were freed: HttpServers (their connections closed, state
+   * `"closed"`), Listeners (their sockets closed), HttpConnections (their
+   * requests cancelled) and BufferEvents; nothing levent holds is left to
+   * keep the program alive. A loop in progress resolves with 0. Afterwards
+   * dispatch(), loop(), once(), defer(), loopExit(), priorityInit() and
+   * adding or activating its events throw `ERR_FREED`; free() again does
+   * nothing.
+   *
+   * @throws the first error a release threw, once everything was released
    */
   free(): void {
+    if (this.#freed) return;
+    let failure: { err: unknown } | null = null;
+    // Released before the base is marked freed: their teardown may still add or delete events.
+    for (const release of [...this.#owned]) {
+      try {
+        release();
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+    this.#owned.clear();
     for (const ev of [...this.#timers.entries(), ...this.#ioEvents]) this.#delEvent(ev);
     for (const { events } of this.#signals.values()) for (const ev of [...events]) this.#delEvent(ev);
     for (const q of this.#queues) while (q.head !== null) this.#delEvent(q.head);
     this.#freed = true;
     if (this.#running) this.#stop(0);
+    if (failure !== null) throw failure.err;
+  }
+
+  /** {@linkcode EventBase.free}, for `using base = new EventBase()`. */
+  [Symbol.dispose](): void {
+    this.free();
   }
 
   // ---- what an Event asks (addEvent, delEvent, activate) ----
 
   #addEvent(ev: EventCore, timeoutMs: number): void {
-    if (this.#freed) throw new EventError("ERR_BASE_FREED", "the EventBase was freed");
+    if (this.#freed) throw freedError("add", "EventBase");
     const source = ev.source;
     if (!(ev.state & LIST_INSERTED)) {
       if (ev.events & EV_SIGNAL) this.#watchSignal(ev, source as SignalName);

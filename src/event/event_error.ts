@@ -5,14 +5,16 @@
  */
 import { LeventError, type LeventErrorOptions } from "../errors.ts";
 
-/** Codes an {@linkcode EventError} carries. */
+/**
+ * Codes an {@linkcode EventError} carries. Using a freed EventBase or
+ * Event is the `ERR_FREED` every levent object has (a plain
+ * `LeventError`).
+ */
 export type EventErrorCode =
   | "ERR_LOOP_RUNNING"
-  | "ERR_EVENT_FREED"
   | "ERR_EVENT_ACTIVE"
   | "ERR_NO_PLATFORM"
-  | "ERR_SIGNAL_UNSUPPORTED"
-  | "ERR_BASE_FREED";
+  | "ERR_SIGNAL_UNSUPPORTED";
 
 /**
  * An error raised by EventBase or Event misuse that is not a plain argument

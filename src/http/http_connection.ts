@@ -31,7 +31,8 @@ import {
   checkToken,
   typeError,
 } from "../check.ts";
-import { Event, type EventBase } from "../event/event_base.ts";
+import { freedError } from "../errors.ts";
+import { adopt, baseFreed, disown, Event, type EventBase } from "../event/event_base.ts";
 import { EV_READ, EV_TIMEOUT, EV_WRITE } from "../event/flags.ts";
 import type { LookupAddress, NetAddress } from "../platform.ts";
 import { headerList, wrapHeaders } from "./headers.ts";
@@ -89,6 +90,11 @@ export interface HttpConnectionOptions {
    * (setFamily; either when 0). Without it the platform resolves.
    */
   readonly dns?: HostResolver;
+  /**
+   * Free the connection when this signal aborts: its requests end
+   * cancelled (`ERR_CANCELLED`), as with {@linkcode HttpConnection.free}.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Timeouts in milliseconds for {@linkcode HttpConnection.setTimeout}; 0 means none, a field left out is unchanged. */
@@ -301,6 +307,9 @@ export class HttpConnection {
   readonly #pauseHold: Event;
   /** Set while the input is being parsed, so a callback that resumes cannot re-enter. */
   #parsing = false;
+  /** What the base's free() and the abort signal call. */
+  readonly #release = (): void => this.free();
+  #signal: AbortSignal | undefined;
 
   /**
    * A connection to `host:port`, not yet made (libevent
@@ -310,10 +319,16 @@ export class HttpConnection {
    *
    * @throws {TypeError} if base is not an EventBase, host is not a non-empty ASCII host, or options are malformed
    * @throws {RangeError} if port is a number but not an integer in 0..65535
+   * @throws {LeventError} `ERR_FREED` if the base was freed
    */
   constructor(base: EventBase, options: HttpConnectionOptions) {
     checkEventBase(base, "base");
     checkObject(options, "options");
+    if (baseFreed(base)) throw freedError("new HttpConnection", "EventBase");
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw typeError("options.signal", "an AbortSignal", signal);
+    }
     let host = options.host;
     if (typeof host !== "string" || !/^[\x21-\x7e]+$/.test(host)) {
       throw typeError("options.host", "a non-empty ASCII host name or address (IDNs in punycode)", host);
@@ -340,6 +355,12 @@ export class HttpConnection {
     this.#timer = new Event(base, null, 0, () => this.#onTimer());
     this.#kick = new Event(base, null, 0, () => this.#onKick());
     this.#pauseHold = new Event(base, null, 0, () => {});
+    adopt(base, this.#release);
+    if (signal !== undefined) {
+      this.#signal = signal;
+      if (signal.aborted) this.free();
+      else signal.addEventListener("abort", this.#release, { once: true });
+    }
   }
 
   /** The base the connection runs on (libevent `evhttp_connection_get_base`). */
@@ -379,8 +400,10 @@ export class HttpConnection {
    *
    * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= -1
+   * @throws {LeventError} `ERR_FREED` once the connection was freed
    */
   setRetries(n: number): void {
+    this.#checkLive("setRetries");
     this.#retryMax = checkInteger(n, "n", -1);
   }
 
@@ -391,8 +414,10 @@ export class HttpConnection {
    *
    * @throws {TypeError} if ms is not a number
    * @throws {RangeError} if ms is not a finite number >= 0
+   * @throws {LeventError} `ERR_FREED` once the connection was freed
    */
   setInitialRetryDelay(ms: number): void {
+    this.#checkLive("setInitialRetryDelay");
     this.#retryDelayMs = checkMs(ms, "ms");
   }
 
@@ -405,8 +430,10 @@ export class HttpConnection {
    *
    * @throws {RangeError} if a timeout is not a finite number >= 0
    * @throws {TypeError} if timeouts is neither a number nor an object, or a timeout is not a number
+   * @throws {LeventError} `ERR_FREED` once the connection was freed
    */
   setTimeout(timeouts: number | HttpConnectionTimeouts): void {
+    this.#checkLive("setTimeout");
     if (typeof timeouts === "number") {
       const ms = checkMs(timeouts, "timeouts");
       this.#connectMs = this.#readMs = this.#writeMs = ms;
@@ -430,8 +457,10 @@ export class HttpConnection {
    * the connect (`EADDRNOTAVAIL`, to the error callback).
    *
    * @throws {TypeError} if address is neither an IPv4 or IPv6 literal nor null
+   * @throws {LeventError} `ERR_FREED` once the connection was freed
    */
   setLocalAddress(address: string | null): void {
+    this.#checkLive("setLocalAddress");
     if (address !== null && (typeof address !== "string" || ipFamily(address) === 0)) {
       throw typeError("address", "an IPv4 or IPv6 literal or null", address);
     }
@@ -447,8 +476,10 @@ export class HttpConnection {
    *
    * @throws {TypeError} if port is not a number
    * @throws {RangeError} if port is not an integer in 0..65535
+   * @throws {LeventError} `ERR_FREED` once the connection was freed
    */
   setLocalPort(port: number): void {
+    this.#checkLive("setLocalPort");
     const checked = checkPort(port, "port");
     this.#localPort = checked === 0 ? undefined : checked;
   }
@@ -461,8 +492,10 @@ export class HttpConnection {
    *
    * @throws {TypeError} if family is not a number
    * @throws {RangeError} if family is not 0, 4 or 6
+   * @throws {LeventError} `ERR_FREED` once the connection was freed
    */
   setFamily(family: 0 | 4 | 6): void {
+    this.#checkLive("setFamily");
     this.#family = checkOneOf(family, "family", FAMILIES);
   }
 
@@ -474,8 +507,10 @@ export class HttpConnection {
    *
    * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= 0
+   * @throws {LeventError} `ERR_FREED` once the connection was freed
    */
   setMaxHeadersSize(n: number): void {
+    this.#checkLive("setMaxHeadersSize");
     this.#maxHeadersSize = checkCount(n, "n");
     this.#parserStale = true;
   }
@@ -487,8 +522,10 @@ export class HttpConnection {
    *
    * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= 0 or Infinity
+   * @throws {LeventError} `ERR_FREED` once the connection was freed
    */
   setMaxBodySize(n: number): void {
+    this.#checkLive("setMaxBodySize");
     this.#maxBodySize = checkLimit(n, "n");
     this.#parserStale = true;
   }
@@ -499,8 +536,10 @@ export class HttpConnection {
    * once the one before it is fully written. Default off.
    *
    * @throws {TypeError} if on is not a boolean
+   * @throws {LeventError} `ERR_FREED` once the connection was freed
    */
   setPipelining(on: boolean): void {
+    this.#checkLive("setPipelining");
     this.#pipelining = checkBoolean(on, "on");
     this.#pump();
   }
@@ -510,8 +549,10 @@ export class HttpConnection {
    * or by free() (libevent `evhttp_connection_set_closecb`).
    *
    * @throws {TypeError} if cb is neither a function nor null
+   * @throws {LeventError} `ERR_FREED` once the connection was freed
    */
   setCloseCb(cb: HttpConnectionCloseCallback | null): void {
+    this.#checkLive("setCloseCb");
     this.#closeCb = checkCallback(cb, "cb");
   }
 
@@ -533,11 +574,12 @@ export class HttpConnection {
    * declared. The request is queued and goes out when the connection is
    * ready; what happens next comes through its callbacks.
    *
-   * @throws {TypeError} if the connection was freed, req is not a new HttpClientRequest, method is not a token, uri holds a space, control or non-ASCII character, or the framing fields contradict each other (Transfer-Encoding other than chunked, or with Content-Length)
+   * @throws {TypeError} if req is not a new HttpClientRequest, method is not a token, uri holds a space, control or non-ASCII character, or the framing fields contradict each other (Transfer-Encoding other than chunked, or with Content-Length)
    * @throws {RangeError} if a Content-Length field does not match the body
+   * @throws {LeventError} `ERR_FREED` once the connection was freed
    */
   makeRequest(req: HttpClientRequest, method: string, uri: string): void {
-    if (this.#state === "freed") throw new TypeError("makeRequest: the connection was freed");
+    this.#checkLive("makeRequest");
     const core = requestCore(req);
     if (core.state !== "new") {
       throw new TypeError(`makeRequest: the request is ${core.state}, not new (a request is used once)`);
@@ -563,11 +605,17 @@ export class HttpConnection {
    * Close the connection and release it (libevent `evhttp_connection_free`).
    * Requests still queued or on the wire end cancelled: their error
    * callbacks get `"request_cancel"` (libevent frees them silently). The
-   * close callback runs if a socket was connected. Safe inside callbacks;
-   * calling it again does nothing.
+   * close callback runs if a socket was connected. Safe inside callbacks.
+   * The abort signal of `options.signal` and the base's free() call it
+   * too. Calling it (or freeOnCompletion()) again does nothing; the
+   * getters still answer, and any other method throws a LeventError with
+   * code `ERR_FREED`.
    */
   free(): void {
     if (this.#state === "freed") return;
+    disown(this.#base, this.#release);
+    this.#signal?.removeEventListener("abort", this.#release);
+    this.#signal = undefined;
     const pending = [...this.#inflight, ...this.#queue];
     this.#inflight = [];
     this.#queue = [];
@@ -580,6 +628,15 @@ export class HttpConnection {
     this.#given = null;
     const error = new HttpError("ERR_CANCELLED", "the connection was freed");
     for (const core of pending) this.#settleCancel(core, error);
+  }
+
+  /** {@linkcode HttpConnection.free}, for `using`. */
+  [Symbol.dispose](): void {
+    this.free();
+  }
+
+  #checkLive(op: string): void {
+    if (this.#state === "freed") throw freedError(op, "HttpConnection");
   }
 
   // ------------------------------------------------------------ the head

@@ -27,7 +27,8 @@ import {
   checkToken,
   typeError,
 } from "../check.ts";
-import { Event, type EventBase } from "../event/event_base.ts";
+import { freedError } from "../errors.ts";
+import { adopt, baseFreed, disown, Event, type EventBase } from "../event/event_base.ts";
 import { EV_PERSIST } from "../event/flags.ts";
 import type { NetAddress, TcpSocket } from "../platform.ts";
 import { latin1Bytes } from "./head_writer.ts";
@@ -70,6 +71,8 @@ export interface HttpServerOptions extends HttpServerTimeouts {
   readonly allowedMethods?: readonly string[];
   /** Answer an HTTP/1.1 request without Host with 400; see {@linkcode HttpServer.setRequireHost}. Default true. */
   readonly requireHost?: boolean;
+  /** Stop serving when this signal aborts: {@linkcode HttpServer.shutdown} with its default grace period. */
+  readonly signal?: AbortSignal;
   /** Compress responses the client accepts compressed; see {@linkcode HttpServer.setCompression}. Default false. */
   readonly compress?: HttpCompressOption;
 }
@@ -220,16 +223,27 @@ export class HttpServer {
   readonly #bound: BoundSocket[] = [];
   #shutdown: Promise<void> | null = null;
   readonly #onAccept = (_l: Listener<unknown>, socket: TcpSocket, peer: NetAddress): void => this.#accept(socket, peer);
+  /** What the base's free() calls. */
+  readonly #releaseByBase = (): void => this.free();
+  readonly #onAbort = (): void => void this.shutdown();
+  #signal: AbortSignal | undefined;
 
   /**
-   * Make a server on `base` (libevent `evhttp_new`); bind it to serve.
+   * Make a server on `base` (libevent `evhttp_new`); bind it to serve. The
+   * base owns it: freeing the base frees the server.
    *
    * @throws {TypeError} if base is not an EventBase or an option has the wrong type
    * @throws {RangeError} if a limit or timeout is out of range
+   * @throws {LeventError} `ERR_FREED` if the base was freed
    */
   constructor(base: EventBase, options: HttpServerOptions = {}) {
     checkEventBase(base, "base");
     checkObject(options, "options");
+    if (baseFreed(base)) throw freedError("new HttpServer", "EventBase");
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw typeError("options.signal", "an AbortSignal", signal);
+    }
     this.#cfg = new ServerConfig(base, this);
     const o = options;
     if (o.maxHeadersSize !== undefined) this.setMaxHeadersSize(o.maxHeadersSize);
@@ -248,6 +262,12 @@ export class HttpServer {
     if (o.requireHost !== undefined) this.setRequireHost(o.requireHost);
     if (o.compress !== undefined) this.setCompression(o.compress);
     this.setTimeout(o);
+    adopt(base, this.#releaseByBase);
+    if (signal !== undefined) {
+      this.#signal = signal;
+      if (signal.aborted) this.#onAbort();
+      else signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
   }
 
   /** The loop the server runs on. */
@@ -273,17 +293,33 @@ export class HttpServer {
   // ---------------------------------------------------------- binding
 
   /**
+   * Listen on `port` of every IPv4 interface (`"0.0.0.0"`), as Node's
+   * `listen(port)`, Deno.serve and Bun.serve do by default (libevent
+   * `evhttp_bind_socket_with_handle(http, "0.0.0.0", port)`). The port is a
+   * number or a string of digits (`process.env.PORT`); 0 picks a free one,
+   * found in the handle's address.
+   *
+   * @throws {TypeError} (as a rejection) if port is neither a number nor a string of digits
+   * @throws {RangeError} (as a rejection) if port is not an integer in 0..65535
+   * @throws {LeventError} `ERR_FREED` (as a rejection) once the server was freed or shut down
+   * @throws a coded platform Error (as a rejection), e.g. `EADDRINUSE`
+   */
+  bind(port: number | string): Promise<BoundSocket>;
+  /**
    * Listen on a host and port (libevent `evhttp_bind_socket_with_handle`);
    * port 0 picks a free one, found in the handle's address. A server may be
    * bound to several addresses.
    *
-   * @throws {TypeError} (as a rejection) if host is not a string, port neither a number nor a string of digits, or the server was closed
+   * @throws {TypeError} (as a rejection) if host is not a string, or port neither a number nor a string of digits
    * @throws {RangeError} (as a rejection) if port is not an integer in 0..65535
+   * @throws {LeventError} `ERR_FREED` (as a rejection) once the server was freed or shut down
    * @throws {LeventError} `ERR_NOT_SUPPORTED` (as a rejection) for `options.reusePort` where the runtime cannot share a port
    * @throws a coded platform Error (as a rejection), e.g. `EADDRINUSE`
    */
-  async bind(host: string, port: number | string, options: HttpBindOptions = {}): Promise<BoundSocket> {
-    checkString(host, "host");
+  bind(host: string, port: number | string, options?: HttpBindOptions): Promise<BoundSocket>;
+  async bind(hostOrPort: string | number, port?: number | string, options: HttpBindOptions = {}): Promise<BoundSocket> {
+    if (arguments.length < 2) return await this.#listen({ host: "0.0.0.0", port: checkPort(hostOrPort, "port") });
+    const host = checkString(hostOrPort, "host");
     const portNumber = checkPort(port, "port");
     checkObject(options, "options");
     const reusePort = checkFlag(options.reusePort, "options.reusePort");
@@ -294,11 +330,12 @@ export class HttpServer {
    * Listen on a Unix socket path (libevent `evhttp_bind_listener` over a
    * Unix-domain evconnlistener).
    *
-   * @throws {TypeError} (as a rejection) if path is not a non-empty string, or the server was closed
+   * @throws {TypeError} (as a rejection) if path is not a non-empty string
+   * @throws {LeventError} `ERR_FREED` (as a rejection) once the server was freed or shut down
    * @throws a coded platform Error (as a rejection)
    */
   async bindUnix(path: string): Promise<BoundSocket> {
-    return await this.#listen({ path: checkNonEmptyString(path, "path") });
+    return await this.#listen({ path: checkNonEmptyString(path, "path") }, "bindUnix");
   }
 
   /**
@@ -306,7 +343,8 @@ export class HttpServer {
    * with `evhttp_set_bevcb` making OpenSSL bufferevents): the platform does
    * the TLS, the server sees plaintext.
    *
-   * @throws {TypeError} (as a rejection) if host or the TLS material is not a string or port not a number, or the server was closed
+   * @throws {TypeError} (as a rejection) if host or the TLS material is not a string, or port neither a number nor a string of digits
+   * @throws {LeventError} `ERR_FREED` (as a rejection) once the server was freed or shut down
    * @throws {RangeError} (as a rejection) if port is not an integer in 0..65535
    * @throws a coded platform Error (as a rejection)
    */
@@ -315,7 +353,7 @@ export class HttpServer {
     const portNumber = checkPort(port, "port");
     checkObject(tls, "tls");
     const material = { cert: checkString(tls.cert, "tls.cert"), key: checkString(tls.key, "tls.key") };
-    return await this.#listen({ host, port: portNumber, tls: material });
+    return await this.#listen({ host, port: portNumber, tls: material }, "bindTls");
   }
 
   /**
@@ -324,12 +362,14 @@ export class HttpServer {
    * server takes it over, replacing its callback, and frees it in
    * {@linkcode HttpServer.delBoundSocket} or when closed.
    *
-   * @throws {TypeError} if listener is not a Listener on this server's base, or the server was closed
+   * @throws {TypeError} if listener is not a Listener on this server's base
+   * @throws {LeventError} `ERR_FREED` once the server was freed or shut down, or the listener was freed
    */
   acceptListener<A>(listener: Listener<A>): BoundSocket {
     if (!(listener instanceof Listener)) throw typeError("listener", "a Listener", listener);
     if (listener.base !== this.#cfg.base) throw new TypeError("listener must run on the server's EventBase");
-    this.#checkOpen("acceptListener");
+    this.#checkRunning("acceptListener");
+    if (listener.freed) throw freedError("acceptListener", "Listener");
     const l = listener as unknown as Listener<unknown>;
     l.setCallback(this.#onAccept);
     const handle = makeBound(l);
@@ -339,23 +379,25 @@ export class HttpServer {
 
   /**
    * Stop listening on a bound socket and free its listener (libevent
-   * `evhttp_del_accept_socket`). Connections it accepted stay.
+   * `evhttp_del_accept_socket`). Connections it accepted stay. Once the
+   * server is freed or shut down (its sockets closed), it does nothing.
    *
    * @throws {TypeError} if handle is not one of this server's bound sockets
    */
   async delBoundSocket(handle: BoundSocket): Promise<void> {
+    if (this.#cfg.state !== "running") return;
     const i = this.#bound.indexOf(handle);
     if (i < 0) throw new TypeError("handle is not a bound socket of this server");
     this.#bound.splice(i, 1);
     await handle.listener.free();
   }
 
-  async #listen(target: ListenerTarget): Promise<BoundSocket> {
-    this.#checkOpen("bind");
+  async #listen(target: ListenerTarget, op: string = "bind"): Promise<BoundSocket> {
+    this.#checkRunning(op);
     const listener = await Listener.bind<unknown>(this.#cfg.base, target, this.#onAccept);
     if (this.#cfg.state !== "running") {
       await listener.free();
-      throw new TypeError("bind: the server was shut down while binding");
+      this.#checkRunning(op);
     }
     const handle = makeBound(listener);
     this.#bound.push(handle);
@@ -381,8 +423,10 @@ export class HttpServer {
    * `evhttp_set_gencb`); null removes it, and such requests get 404.
    *
    * @throws {TypeError} if cb is neither a function nor null, or options are malformed
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setGenCb(cb: HttpRequestCallback | null, options?: HttpCallbackOptions): void {
+    this.#checkLive("setGenCb");
     const fn = checkCallback(cb, "cb");
     const stream = checkStreamOption(options);
     this.#cfg.genRoute = fn === null ? null : { cb: fn, stream };
@@ -394,8 +438,10 @@ export class HttpServer {
    *
    * @returns false, changing nothing, if the path has a callback already (libevent returns -1)
    * @throws {TypeError} if path is not a string, cb is not a function, or options are malformed
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setCb(path: string, cb: HttpRequestCallback, options?: HttpCallbackOptions): boolean {
+    this.#checkLive("setCb");
     checkString(path, "path");
     checkFunction(cb, "cb");
     const stream = checkStreamOption(options);
@@ -423,8 +469,10 @@ export class HttpServer {
    * order added; a virtual host may have virtual hosts of its own.
    *
    * @throws {TypeError} if pattern is not a non-empty string, server is not an HttpServer, or server is this one or a virtual host already
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   addVirtualHost(pattern: string, server: HttpServer): void {
+    this.#checkLive("addVirtualHost");
     checkNonEmptyString(pattern, "pattern");
     if (!(server instanceof HttpServer)) throw typeError("server", "an HttpServer", server);
     const vcfg = server.#cfg;
@@ -457,8 +505,10 @@ export class HttpServer {
    *
    * @returns false if the alias was there already
    * @throws {TypeError} if alias is not a non-empty string
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   addServerAlias(alias: string): boolean {
+    this.#checkLive("addServerAlias");
     checkNonEmptyString(alias, "alias");
     const lower = alias.toLowerCase();
     if (this.#cfg.aliases.includes(lower)) return false;
@@ -490,8 +540,10 @@ export class HttpServer {
    * GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH.
    *
    * @throws {TypeError} if methods is not an array of tokens
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setAllowedMethods(methods: readonly string[]): void {
+    this.#checkLive("setAllowedMethods");
     if (!Array.isArray(methods)) throw typeError("methods", "an array of tokens", methods);
     methods.forEach((m, i) => checkToken(m, `methods[${i}]`));
     const set = new Set(methods);
@@ -509,8 +561,10 @@ export class HttpServer {
    * `evhttp_set_default_content_type`); null sends none.
    *
    * @throws {TypeError} if type is neither a string without control characters nor null
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setDefaultContentType(type: string | null): void {
+    this.#checkLive("setDefaultContentType");
     if (type === null) {
       this.#cfg.contentTypeLine = null;
       return;
@@ -526,8 +580,10 @@ export class HttpServer {
    *
    * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= 0
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setMaxHeadersSize(n: number): void {
+    this.#checkLive("setMaxHeadersSize");
     this.#setLimit("maxHeaderSize", checkCount(n, "maxHeadersSize"));
   }
 
@@ -541,8 +597,10 @@ export class HttpServer {
    *
    * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= 0 or Infinity
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setMaxBodySize(n: number): void {
+    this.#checkLive("setMaxBodySize");
     this.#setLimit("maxBodySize", checkLimit(n, "maxBodySize"));
     this.#cfg.bufferedBodyLimit = n;
   }
@@ -556,8 +614,10 @@ export class HttpServer {
    * malformed one still get 400. Applies to connections accepted afterwards.
    *
    * @throws {TypeError} if on is not a boolean
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setRequireHost(on: boolean): void {
+    this.#checkLive("setRequireHost");
     this.#cfg.requireHost = checkBoolean(on, "on");
   }
 
@@ -597,8 +657,10 @@ export class HttpServer {
    *
    * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= 1 or Infinity
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setMaxConnections(n: number): void {
+    this.#checkLive("setMaxConnections");
     this.#cfg.maxConnections = n === Infinity ? n : checkInteger(n, "maxConnections", 1);
   }
 
@@ -608,8 +670,10 @@ export class HttpServer {
    *
    * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= 1
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setMaxPipelined(n: number): void {
+    this.#checkLive("setMaxPipelined");
     this.#cfg.maxPipelined = checkInteger(n, "maxPipelined", 1);
   }
 
@@ -620,8 +684,10 @@ export class HttpServer {
    *
    * @throws {TypeError} if n is not a number
    * @throws {RangeError} if n is not an integer >= 1
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setBodyHighWatermark(n: number): void {
+    this.#checkLive("setBodyHighWatermark");
     this.#cfg.bodyHighWatermark = checkInteger(n, "bodyHighWatermark", 1);
   }
 
@@ -633,8 +699,10 @@ export class HttpServer {
    *
    * @throws {RangeError} if a timeout is negative or not finite
    * @throws {TypeError} if timeouts is neither a number nor an object, or a timeout is not a number
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setTimeout(timeouts: number | HttpServerTimeouts): void {
+    this.#checkLive("setTimeout");
     const t = this.#cfg.timeouts;
     if (typeof timeouts === "number") {
       const ms = checkMs(timeouts, "timeouts");
@@ -661,8 +729,10 @@ export class HttpServer {
    * virtual host's.
    *
    * @throws {TypeError} if cb is neither a function nor null
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setNewRequestCb(cb: HttpNewRequestCallback | null): void {
+    this.#checkLive("setNewRequestCb");
     this.#cfg.newRequestCb = checkCallback(cb, "cb");
   }
 
@@ -674,8 +744,10 @@ export class HttpServer {
    * such request gets `100 Continue`. Null removes it.
    *
    * @throws {TypeError} if cb is neither a function nor null
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setExpectContinueCb(cb: HttpExpectContinueCallback | null): void {
+    this.#checkLive("setExpectContinueCb");
     this.#cfg.expectCb = checkCallback(cb, "cb");
   }
 
@@ -687,8 +759,10 @@ export class HttpServer {
    * is ignored.
    *
    * @throws {TypeError} if logger is neither a function nor null
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setErrorLogger(logger: HttpErrorLogger | null): void {
+    this.#checkLive("setErrorLogger");
     this.#cfg.errorLogger = checkCallback(logger, "logger");
   }
 
@@ -716,6 +790,8 @@ export class HttpServer {
     const grace = checkObject(options, "options").graceMs ?? 30000;
     const graceMs = grace === Infinity ? grace : checkMs(grace, "options.graceMs");
     const cfg = this.#cfg;
+    // Freed already: nothing is left to finish.
+    if (cfg.state === "closed") return this.#shutdown = Promise.resolve();
     if (cfg.state === "running") cfg.state = "draining";
     const freed = this.#bound.splice(0).map((b) => b.listener.free().catch(() => {}));
     this.#shutdown = new Promise<void>((resolve) => {
@@ -728,7 +804,7 @@ export class HttpServer {
         grace?.free();
         poll?.free();
         grace = poll = null;
-        cfg.state = "closed";
+        this.#closed();
         Promise.all(freed).then(() => resolve());
       };
       cfg.onConnectionClosed = check;
@@ -759,7 +835,10 @@ export class HttpServer {
   /**
    * Close everything now (libevent `evhttp_free`): listeners, and every
    * connection, dropping responses in flight (their requests' close
-   * callbacks run). A pending shutdown resolves.
+   * callbacks run). A pending shutdown resolves. Freeing the server's base
+   * calls it too. Afterwards free(), shutdown(), close() and the calls that
+   * remove something do nothing, and the calls that bind or set something
+   * throw a LeventError with code `ERR_FREED`.
    */
   free(): void {
     const cfg = this.#cfg;
@@ -767,11 +846,36 @@ export class HttpServer {
     for (const b of this.#bound.splice(0)) b.listener.free().catch(() => {});
     for (const conn of [...cfg.connections]) conn.close("hard");
     cfg.dropUpgraded();
-    cfg.state = "closed";
+    this.#closed();
   }
 
-  #checkOpen(op: string): void {
-    if (this.#cfg.state !== "running") throw new TypeError(`${op}: the server was shut down`);
+  /** {@linkcode HttpServer.free}, for `using`. */
+  [Symbol.dispose](): void {
+    this.free();
+  }
+
+  /** {@linkcode HttpServer.shutdown}, for `await using`: in-flight responses finish first. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  /** The server is closed for good: the base and the signal need not tell it anything more. */
+  #closed(): void {
+    this.#cfg.state = "closed";
+    disown(this.#cfg.base, this.#releaseByBase);
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.#signal = undefined;
+  }
+
+  /** Binding needs a running server: not one shut down or shutting down. */
+  #checkRunning(op: string): void {
+    const state = this.#cfg.state;
+    if (state !== "running") throw freedError(op, "HttpServer", state === "closed" ? "freed" : "shut down");
+  }
+
+  /** Settings need a server not freed (a draining one still serves its last requests). */
+  #checkLive(op: string): void {
+    if (this.#cfg.state === "closed") throw freedError(op, "HttpServer");
   }
 
   #setLimit(key: keyof HttpParserLimits, value: number): void {

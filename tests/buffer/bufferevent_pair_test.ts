@@ -234,14 +234,20 @@ test("a pair's write timeout fires when the partner does not read", async () => 
   await within(done, 5000, "the loop to finish");
 });
 
-test("methods of a freed BufferEvent throw a TypeError; free() again is harmless", () => {
+test("methods of a freed BufferEvent throw ERR_FREED naming them; free() again is harmless", () => {
   const base = new EventBase({ platform });
   const [a] = BufferEvent.pair(base);
   a.free();
   a.free();
-  assert.throws(() => a.write("x"), TypeError);
-  assert.throws(() => a.enable(EV_READ), TypeError);
-  assert.throws(() => a.read(), TypeError);
+  a.abort();
+  for (
+    const [op, call] of [["write", () => a.write("x")], ["enable", () => a.enable(EV_READ)], [
+      "read",
+      () => a.read(),
+    ]] as const
+  ) {
+    assert.throws(call, { name: "LeventError", code: "ERR_FREED", message: `${op}: the BufferEvent was freed` });
+  }
 });
 
 test("bad arguments are refused with errors naming them", () => {

@@ -362,7 +362,7 @@ test("a reference shared by addBufferReference is cleaned up when both buffers l
   assert.equal(calls, 1);
 });
 
-test("free runs reference cleanups, drops callbacks, ends freezes and leaves a usable empty buffer", () => {
+test("free runs reference cleanups, drops callbacks and leaves an empty buffer that refuses further use", () => {
   const buf = new EvBuffer();
   let cleaned = 0;
   let called = 0;
@@ -375,10 +375,14 @@ test("free runs reference cleanups, drops callbacks, ends freezes and leaves a u
   assert.equal(cleaned, 2);
   assert.equal(called, 0);
   assert.equal(buf.length, 0);
-  buf.addString("again");
-  buf.drain(1);
-  assert.equal(contents(buf), "gain");
+  assert.throws(() => buf.addString("again"), {
+    name: "LeventError",
+    code: "ERR_FREED",
+    message: "addString: the EvBuffer was freed",
+  });
+  assert.throws(() => buf.unfreeze(true), { code: "ERR_FREED" });
   assert.equal(called, 0);
+  buf.free();
 });
 
 test("pullup copying a referenced segment out of the chain runs its cleanup", () => {

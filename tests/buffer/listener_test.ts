@@ -6,7 +6,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { autoPlatform } from "../../adapters/auto.ts";
 import { Listener } from "../../src/buffer/mod.ts";
-import { EventBase, EventError } from "../../src/event/mod.ts";
+import { EventBase, LeventError } from "../../src/event/mod.ts";
 import type { AcceptErrorHandler, Platform, TcpSocket } from "../../src/platform.ts";
 import { deferred, exchange, within } from "../util.ts";
 
@@ -129,8 +129,8 @@ async function listening(port: number): Promise<boolean> {
   }
 }
 
-test("Listener.bind on a freed base rejects with ERR_BASE_FREED and leaves nothing listening", async () => {
-  const isBaseFreed = (err: unknown): boolean => err instanceof EventError && err.code === "ERR_BASE_FREED";
+test("Listener.bind on a freed base rejects with ERR_FREED and leaves nothing listening", async () => {
+  const isBaseFreed = (err: unknown): boolean => err instanceof LeventError && err.code === "ERR_FREED";
   // Freed before the call.
   const freedBefore = new EventBase({ platform });
   freedBefore.free();
