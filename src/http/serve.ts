@@ -106,12 +106,8 @@ const MANAGED = new Set(["content-length", "transfer-encoding", "connection", "d
 const DECIMAL = /^[0-9]+$/;
 /** The type the Fetch standard gives a string body (extract a body: USVString). */
 const TEXT_TYPE = "text/plain;charset=UTF-8";
-/** What a read that has not settled by the loop's next turn for I/O loses a race to. */
-const LATE: unique symbol = Symbol("late");
 /** What a wait loses a race to once the client has gone. */
 const GONE: unique symbol = Symbol("gone");
-
-type Chunk = ReadableStreamReadResult<Uint8Array>;
 
 /**
  * Serve `handler` on levent's HttpServer (the counterpart of Deno's and Bun's `serve`
@@ -149,39 +145,66 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
   }:${bound.address.port}`;
   server.setGenCb((req) => void handle(req), { streamBody: true });
 
-  async function handle(req: HttpServerRequest): Promise<void> {
-    let response: Response;
+  function handle(req: HttpServerRequest): void {
     const request = new ServeRequest(req, origin) as unknown as Request;
+    let result: Response | Promise<Response>;
     try {
-      response = await handler(request, { remoteAddr: req.peer, request: req });
+      result = handler(request, { remoteAddr: req.peer, request: req });
+    } catch (err) {
+      void failed(req, request, err);
+      return;
+    }
+    // A Response returned at once is sent in this turn, without a Promise in between.
+    if (result instanceof Response) respond(req, request, result);
+    else Promise.resolve(result).then((r) => respond(req, request, r), (err) => failed(req, request, err));
+  }
+
+  function respond(req: HttpServerRequest, request: Request, response: unknown): void {
+    try {
       if (!(response instanceof Response)) throw typeError("the handler's return value", "a Response", response);
       // A protocol switch (upgradeWebSocket's Response): its owner takes the connection over.
       const takeOver = takeOvers.get(response);
       if (takeOver !== undefined) {
         takeOvers.delete(response);
-        takeOver(req);
+        // After the request's head is handled (its empty body read), as when the handler's Promise settles.
+        Promise.resolve(req).then(takeOver).catch((err) => failed(req, request, err));
         return;
       }
     } catch (err) {
-      if (options.onError === undefined) {
-        reportError(server, err, req);
-        response = new Response("Internal Server Error", { status: 500 });
-      } else {
-        try {
-          response = await options.onError(err);
-        } catch (failure) {
-          reportError(server, failure, req);
-          if (req.responseState === "none") req.sendError(500);
-          return;
-        }
+      void failed(req, request, err);
+      return;
+    }
+    deliver(req, request, response);
+  }
+
+  /** A handler failure: printed and answered 500, or what onError returns. */
+  async function failed(req: HttpServerRequest, request: Request, err: unknown): Promise<void> {
+    let response: Response;
+    if (options.onError === undefined) {
+      reportError(server, err, req);
+      response = new Response("Internal Server Error", { status: 500 });
+    } else {
+      try {
+        response = await options.onError(err);
+      } catch (failure) {
+        reportError(server, failure, req);
+        if (req.responseState === "none") req.sendError(500);
+        return;
       }
     }
-    try {
-      await send(req, response, request, base.platform);
-    } catch (err) {
+    deliver(req, request, response);
+  }
+
+  function deliver(req: HttpServerRequest, request: Request, response: Response): void {
+    const fail = (err: unknown): void => {
       // A Response the HttpServer cannot send (Response.error() has status 0), or a body source that failed.
       reportError(server, err, req);
       if (req.responseState === "none") req.sendError(500);
+    };
+    try {
+      send(req, response, request, base.platform)?.catch(fail);
+    } catch (err) {
+      fail(err);
     }
   }
 
@@ -233,33 +256,82 @@ function stringsUntyped(): boolean {
   return untypedText ??= new Response("").headers.get("content-type") === null;
 }
 
-/** The loop's next turn for I/O, per platform: one timer per turn, shared by the responses of that turn. */
-const turns = new WeakMap<Platform, Promise<typeof LATE>>();
-function nextTurn(platform: Platform): Promise<typeof LATE> {
-  let turn = turns.get(platform);
-  if (turn === undefined) {
-    turn = new Promise<typeof LATE>((resolve) =>
-      platform.yieldToIo(() => {
-        turns.delete(platform);
-        resolve(LATE);
-      })
-    );
-    turns.set(platform, turn);
+/**
+ * A streamed body being looked at until the loop's next turn for I/O: if the
+ * turn comes before it is known whole, the reply's head goes out then.
+ */
+class Lookahead {
+  readonly req: HttpServerRequest;
+  readonly status: number;
+  readonly reason: string | undefined;
+  readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  /** Chunks read ahead, not yet sent. */
+  readonly held: Uint8Array[] = [];
+  /** The turn came first: the head was sent (and for HEAD, the end), the body streams from now on. */
+  late = false;
+  /** Once late: the flush of the last chunk sent, or null. */
+  flushed: Promise<void> | null = null;
+
+  constructor(
+    req: HttpServerRequest,
+    status: number,
+    reason: string | undefined,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+  ) {
+    this.req = req;
+    this.status = status;
+    this.reason = reason;
+    this.reader = reader;
   }
-  return turn;
+
+  /** The turn for I/O came: a reply still undecided starts streaming. */
+  turn(): void {
+    const req = this.req;
+    if (req.responseState !== "none") return;
+    this.late = true;
+    req.sendReplyStart(this.status, this.reason);
+    if (req.method === "HEAD") {
+      // The head tells what a GET would get; the body is never sent, so stop its source.
+      req.sendReplyEnd();
+      this.reader.cancel().catch(() => {});
+      return;
+    }
+    const held = this.held;
+    const last = held.length - 1;
+    for (let i = 0; i < last; i++) req.sendReplyChunk(held[i]);
+    if (last >= 0) this.flushed = chunk(req, held[last]);
+    held.length = 0;
+  }
+}
+
+/** The lookaheads of this turn, per platform: one yieldToIo per turn, shared by the responses of that turn. */
+const lookaheads = new WeakMap<Platform, Lookahead[]>();
+function watchTurn(platform: Platform, lookahead: Lookahead): void {
+  let list = lookaheads.get(platform);
+  if (list === undefined) {
+    const batch: Lookahead[] = list = [];
+    lookaheads.set(platform, batch);
+    platform.yieldToIo(() => {
+      lookaheads.delete(platform);
+      for (let i = 0; i < batch.length; i++) batch[i].turn();
+    });
+  }
+  list.push(lookahead);
 }
 
 /**
  * Write a Web Response. A body complete by the loop's next turn for I/O goes
- * out as one reply with its length; anything else goes out as a streamed
- * reply from then on, each chunk as soon as it is read, paced by flushes.
+ * out as one reply with its length (at once, for a body the runtime holds
+ * whole or none); anything else goes out as a streamed reply from then on,
+ * each chunk as soon as it is read, paced by flushes. Returns the Promise of
+ * the body's reading, or undefined when the reply was given at once.
  */
-async function send(
+function send(
   req: HttpServerRequest,
   response: Response,
   request: Request,
   platform: Platform,
-): Promise<void> {
+): Promise<void> | undefined {
   const out = req.outputHeaders;
   let typed = false;
   let declared: string | null = null;
@@ -280,52 +352,50 @@ async function send(
   const ready = platform.wholeBody?.(response);
   if (ready !== undefined) {
     whole(req, status, reason, ready, typed);
-    return;
+    return undefined;
   }
-  const headOnly = req.method === "HEAD";
   const body = response.body;
   if (body === null) {
-    if (headOnly && !known) {
+    if (req.method === "HEAD" && !known) {
       // No body to measure and no length declared (Hono answers HEAD so): the GET's length is unknown, so tell none.
       req.sendReplyStart(status, reason);
       req.sendReplyEnd();
     } else {
       req.sendReply(status, reason);
     }
-    return;
+    return undefined;
   }
-  const reader = body.getReader();
-  const soon = (read: Promise<Chunk>): Promise<Chunk | typeof LATE> => Promise.race([read, nextTurn(platform)]);
+  const lookahead = new Lookahead(req, status, reason, body.getReader());
+  watchTurn(platform, lookahead);
+  return lookAhead(lookahead, typed, request);
+}
+
+/** Read one chunk ahead to find a body that is already whole, until the turn for I/O; then stream the rest. */
+async function lookAhead(la: Lookahead, typed: boolean, request: Request): Promise<void> {
+  const { req, reader } = la;
   try {
-    // Look one chunk ahead to find a body that is already whole; wait no longer than the next turn for I/O.
-    const held: Uint8Array[] = [];
-    let pending: Promise<Chunk> | null = reader.read();
-    const first = await soon(pending);
-    if (first !== LATE) {
-      if (first.done) {
-        whole(req, status, reason, undefined, typed);
+    let next: ReadableStreamReadResult<Uint8Array> | null = await reader.read();
+    if (!la.late) {
+      if (next.done) {
+        whole(req, la.status, la.reason, undefined, typed);
         return;
       }
-      held.push(first.value);
-      pending = reader.read();
-      const second = await soon(pending);
-      if (second !== LATE) {
-        if (second.done) {
-          whole(req, status, reason, first.value, typed);
+      const first = next.value;
+      la.held.push(first);
+      next = await reader.read();
+      if (!la.late) {
+        if (next.done) {
+          whole(req, la.status, la.reason, first, typed);
           return;
         }
-        held.push(second.value);
-        pending = null;
+        // Two chunks and more to come: a streamed reply, started now.
+        la.held.push(next.value);
+        next = null;
+        la.turn();
       }
     }
-    req.sendReplyStart(status, reason);
-    if (headOnly) {
-      // The head tells what a GET would get; the body is never sent, so stop its source.
-      req.sendReplyEnd();
-      reader.cancel().catch(() => {});
-      return;
-    }
-    await stream(req, reader, held, pending, request.signal);
+    if (req.method === "HEAD") return;
+    await stream(req, reader, la.flushed, next, request.signal);
   } catch (err) {
     // The body's source failed: end the connection rather than let a truncated body pass for whole.
     reader.cancel(err).catch(() => {});
@@ -348,33 +418,30 @@ function whole(
 }
 
 /**
- * Stream the rest of a started reply: the chunks in hand, then each chunk as
- * it is read. The next chunk is read only once the last was handed to the
- * socket; if the client goes, the body is cancelled.
+ * Stream the rest of a started reply: `next` if a chunk was read already,
+ * then each chunk as it is read. The next chunk is read only once the last
+ * was handed to the socket; if the client goes, the body is cancelled.
  */
 async function stream(
   req: HttpServerRequest,
   reader: ReadableStreamDefaultReader<Uint8Array>,
-  held: Uint8Array[],
-  pending: Promise<Chunk> | null,
+  flushed: Promise<void | typeof GONE> | null,
+  next: ReadableStreamReadResult<Uint8Array> | null,
   signal: AbortSignal,
 ): Promise<void> {
   const gone = signal.aborted
     ? Promise.resolve(GONE)
     : new Promise<typeof GONE>((resolve) => signal.addEventListener("abort", () => resolve(GONE), { once: true }));
-  const last = held.length - 1;
-  for (let i = 0; i < last; i++) req.sendReplyChunk(held[i]);
-  let flushed: Promise<void | typeof GONE> | null = last >= 0 ? chunk(req, held[last]) : null;
   for (;;) {
     if (flushed !== null && await Promise.race([flushed, gone]) === GONE) break;
-    const next = await Promise.race([pending ?? reader.read(), gone]);
-    pending = null;
-    if (next === GONE) break;
-    if (next.done) {
+    const read = next ?? await Promise.race([reader.read(), gone]);
+    next = null;
+    if (read === GONE) break;
+    if (read.done) {
       req.sendReplyEnd();
       return;
     }
-    flushed = chunk(req, next.value);
+    flushed = chunk(req, read.value);
   }
   reader.cancel().catch(() => {});
 }
