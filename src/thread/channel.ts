@@ -6,7 +6,7 @@
  * @module
  */
 import { checkEventBase, checkFunction, checkInteger, checkObject } from "../check.ts";
-import type { EventBase } from "../event/event_base.ts";
+import { adopt, disown, type EventBase } from "../event/event_base.ts";
 import { getDefaultPlatform } from "../event/default_platform.ts";
 import { EventError } from "../event/event_error.ts";
 import type { MessageLink, Platform, PortHandle, Transferable } from "../platform.ts";
@@ -57,6 +57,8 @@ export class Channel<T = unknown> {
   readonly #base: EventBase;
   readonly #inbox: Inbox<T>;
   readonly #link: MessageLink;
+  /** What the base's free() calls. */
+  readonly #release = (): void => this.close();
 
   /**
    * Make a channel on `base` (libevent `event_new` on a notifiable base).
@@ -82,6 +84,7 @@ export class Channel<T = unknown> {
     this.port = theirs;
     this.#link = threads.openPort(mine, (value) => this.#inbox.push(value as T));
     this.#inbox.hold(true);
+    adopt(base, this.#release);
   }
 
   /** The base the callback runs on. */
@@ -96,9 +99,11 @@ export class Channel<T = unknown> {
 
   /**
    * Stop: messages still waiting are dropped, and the channel no longer
-   * keeps the loop alive (libevent `event_free`). A second call does nothing.
+   * keeps the loop alive (libevent `event_free`). Freeing the base closes
+   * it too. A second call does nothing.
    */
   close(): void {
+    disown(this.#base, this.#release);
     this.#inbox.close();
     this.#link.close();
   }

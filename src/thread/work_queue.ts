@@ -5,7 +5,7 @@
  * @module
  */
 import { checkEventBase, checkInteger, checkNonEmptyString, checkObject, checkString, typeError } from "../check.ts";
-import type { EventBase } from "../event/event_base.ts";
+import { adopt, disown, type EventBase } from "../event/event_base.ts";
 import type { Platform, Transferable, WorkerThread } from "../platform.ts";
 import { Inbox } from "./inbox.ts";
 import {
@@ -158,6 +158,8 @@ export class WorkQueue {
   #state: "open" | "failed" | "closed" = "open";
   #failure: ThreadError | null = null;
   #spaceWaiters: (() => void)[] = [];
+  /** What the base's free() calls. */
+  readonly #release = (): void => void this.close();
 
   private constructor(base: EventBase, moduleUrl: string, threads: number, maxQueued: number, priority?: number) {
     this.#base = base;
@@ -167,6 +169,7 @@ export class WorkQueue {
     this.#inbox = new Inbox<() => void>(base, (deliver) => deliver(), priority);
     for (let i = 0; i < threads; i++) this.#runners.push(this.#startRunner());
     this.#inbox.hold(true);
+    adopt(base, this.#release);
   }
 
   /**
@@ -262,11 +265,13 @@ export class WorkQueue {
   /**
    * Stop: tasks still waiting and running fail with `ERR_STOPPED` (as
    * events), and the threads are terminated. Resolves once they are gone.
+   * Freeing the base closes the queue too (its callbacks then never run).
    * A second call does nothing.
    */
   async close(): Promise<void> {
     if (this.#state === "closed") return;
     this.#state = "closed";
+    disown(this.#base, this.#release);
     const stopped = new ThreadError("ERR_STOPPED", "the WorkQueue was closed");
     for (const job of this.#queued.splice(0)) this.#finish(job, stopped, undefined, "cancelled");
     const runners = this.#runners.splice(0);

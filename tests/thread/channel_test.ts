@@ -62,6 +62,14 @@ test("a channel's callback runs at the priority it was given, before lower prior
   await within(base.dispatch(), 5000, "the loop ends once the channels are closed");
 });
 
+test("freeing the base closes its channels", () => {
+  const base = new EventBase({ platform });
+  const channel = new Channel(base, () => {});
+  base.free();
+  assert.equal(channel.open, false);
+  channel.close();
+});
+
 test("bad arguments get a TypeError or RangeError naming them", () => {
   const base = new EventBase({ platform });
   assert.throws(

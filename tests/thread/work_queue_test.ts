@@ -172,6 +172,13 @@ test("close() fails what waits or runs with ERR_STOPPED; a module that cannot lo
   await within(loop2, 5000, "the loop's end");
 });
 
+test("freeing the base closes its work queues: their threads end, and run() says ERR_STOPPED", () => {
+  const base = new EventBase({ platform });
+  const queue = WorkQueue.start(base, WORK, { threads: 2 });
+  base.free();
+  assert.throws(() => queue.run("add", [1, 1], () => {}), isThreadError("ERR_STOPPED"));
+});
+
 test("bad arguments get a TypeError or RangeError naming them", async () => {
   const base = new EventBase({ platform });
   assert.throws(() => WorkQueue.start(base, WORK, { threads: 0 }), (err: unknown) => {
