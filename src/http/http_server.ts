@@ -854,9 +854,15 @@ export class HttpServer {
     this.free();
   }
 
-  /** {@linkcode HttpServer.shutdown}, for `await using`: in-flight responses finish first. */
+  /**
+   * For `await using`: {@linkcode HttpServer.shutdown} while the base's loop
+   * runs, so in-flight responses finish first; once dispatch() has returned
+   * nothing could finish them, so {@linkcode HttpServer.free} at once.
+   */
   [Symbol.asyncDispose](): Promise<void> {
-    return this.shutdown();
+    if (this.#cfg.base.running) return this.shutdown();
+    this.free();
+    return Promise.resolve();
   }
 
   /** The server is closed for good: the base and the signal need not tell it anything more. */

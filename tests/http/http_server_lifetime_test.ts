@@ -225,6 +225,30 @@ test("await using shuts a server down gracefully; using frees bases, connections
   assert.equal(listener.freed, true);
 });
 
+test("await using after dispatch() returned frees the server at once: a reply still owed cannot hold the scope", async () => {
+  const base = new EventBase({ platform });
+  let server: HttpServer | undefined;
+  let client: RawClient | undefined;
+  const scope = async (): Promise<void> => {
+    await using http = new HttpServer(base);
+    server = http;
+    const held = deferred<void>();
+    http.setGenCb(() => held.resolve()); // never answered
+    const port = (await http.bind("127.0.0.1", 0)).address.port;
+    const loop = base.dispatch();
+    client = await RawClient.connect(port);
+    client.send(get("/"));
+    await within(held.promise, 5000, "the request");
+    base.loopExit();
+    await within(loop, 5000, "the loop to end");
+  };
+  await within(scope(), 5000, "the await using scope to end");
+  assert.equal(server?.state, "closed");
+  await within(client!.ended, 5000, "the connection to close");
+  client!.close();
+  base.free();
+});
+
 test("serve()'s server ends with await using too", async () => {
   let port = 0;
   {
