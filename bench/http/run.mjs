@@ -1,14 +1,18 @@
-// HTTP hello-world benchmark: levent's HttpServer beside the runtime's own
-// server and a raw-TCP ceiling, on each runtime, with wrk (Debian package),
+// HTTP hello-world benchmark: levent's HttpServer, its fetch-style serve()
+// and a Hono app on serve(), beside the runtime's own server, the same Hono
+// app on it, and a raw-TCP ceiling, on each runtime, with wrk (Debian package),
 // following ../../../shared/BENCH.md: server pinned to CPU 0, wrk to CPU 1,
 // a fresh server per sample, 2 s warm-up, 8 s measured, servers interleaved,
 // several passes; medians, min-max and ratios in the same run.
 //
 //   node bench/http/run.mjs [--passes 3] [--duration 8] [--runtimes deno,bun,node] [--pipeline]
-//                           [--servers levent,bev,native,raw]
+//                           [--servers levent,bev,native,raw,serve,hono,hono-native]
 //
 // `bev` is levent's socket layer alone (bev_server.ts): its column shows how
-// much of the gap to the raw ceiling is below the HTTP layer.
+// much of the gap to the raw ceiling is below the HTTP layer. `serve` is
+// serve() with a hello-world handler (serve_server.ts), `hono` the Hono app
+// of hono_app.ts on serve() (hono_server.ts), `hono-native` the same app on
+// Deno.serve, Bun.serve or @hono/node-server (hono_native_server.ts).
 //
 // Writes bench/results/http-<timestamp>.json and prints a Markdown table.
 import { spawn, spawnSync } from "node:child_process";
@@ -27,14 +31,22 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "64" },
     runtimes: { type: "string", default: "deno,bun,node" },
-    servers: { type: "string", default: "levent,bev,native,raw" },
+    servers: { type: "string", default: "levent,bev,native,raw,serve,hono,hono-native" },
     pipeline: { type: "boolean", default: false },
   },
 });
 const passes = Number(values.passes);
 const runtimes = values.runtimes.split(",");
 const servers = values.servers.split(",");
-const FILES = { levent: "levent_server.ts", bev: "bev_server.ts", native: "native_server.ts", raw: "raw_server.ts" };
+const FILES = {
+  levent: "levent_server.ts",
+  bev: "bev_server.ts",
+  native: "native_server.ts",
+  raw: "raw_server.ts",
+  serve: "serve_server.ts",
+  hono: "hono_server.ts",
+  "hono-native": "hono_native_server.ts",
+};
 const RUN = {
   deno: [join(BIN, "deno"), "run", "-A"],
   bun: [join(BIN, "bun")],
@@ -118,6 +130,25 @@ for (const runtime of runtimes) {
       (m("bev") / m("raw")).toFixed(2)
     } |`,
   );
+}
+if (servers.includes("serve") || servers.includes("hono")) {
+  lines.push(
+    "",
+    `| runtime | serve() req/s (min-max) | serve() / own | Hono on levent (min-max) | Hono on own server (min-max) | Hono levent / own |`,
+    `|---|---|---|---|---|---|`,
+  );
+  for (const runtime of runtimes) {
+    const m = (s) => samples[`${runtime}/${s}`] ? median(samples[`${runtime}/${s}`]) : NaN;
+    const cell = (s) => {
+      const xs = samples[`${runtime}/${s}`];
+      return xs ? `${k(m(s))} (${k(Math.min(...xs))}-${k(Math.max(...xs))})` : "";
+    };
+    lines.push(
+      `| ${runtime} | ${cell("serve")} | ${(m("serve") / m("native")).toFixed(2)} | ${cell("hono")} | ${
+        cell("hono-native")
+      } | ${(m("hono") / m("hono-native")).toFixed(2)} |`,
+    );
+  }
 }
 console.log(lines.join("\n"));
 mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
