@@ -213,6 +213,23 @@ test("a Request made from the request's fields (Hono's mount, a proxy) carries i
   assert.deepEqual(result, { method: "POST", header: "1", body: "abc" });
 });
 
+test("new Request(request) copies it on Deno and Bun; on Node undici refuses an object not its own, and clone() is the way", async () => {
+  const result = await onRequest(
+    "POST /n HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz",
+    async (req) => {
+      try {
+        const copy = new Request(req);
+        return { method: copy.method, url: copy.url, header: copy.headers.get("x-a"), body: await copy.text() };
+      } catch (err) {
+        const copy = new Request(req.clone());
+        return { threw: (err as Error).constructor.name, body: await copy.text() };
+      }
+    },
+  );
+  if (platform.name === "node") assert.deepEqual(result, { threw: "TypeError", body: "xyz" });
+  else assert.deepEqual(result, { method: "POST", url: "http://h/n", header: "1", body: "xyz" });
+});
+
 test("the signal aborts when the client resets the connection while the handler works", async () => {
   const aborted = deferred<boolean>();
   const entered = deferred();
