@@ -22,7 +22,8 @@ export interface LeventErrorOptions {
  * Using an object after its `free()` throws a LeventError with code
  * `ERR_FREED` whose message names the call and the object (`addString:
  * the EvBuffer was freed`), whatever the object: an EventBase, Event,
- * EvBuffer, BufferEvent, Listener, HttpServer or HttpConnection.
+ * EvBuffer, BufferEvent, RateLimitGroup, Listener, HttpServer,
+ * HttpConnection, RpcServer or RpcPool.
  *
  * @example
  * ```ts

@@ -952,8 +952,8 @@ export class BufferEvent {
    * was in (libevent `bufferevent_add_to_rate_limit_group`). Socket
    * BufferEvents only.
    *
-   * @throws {TypeError} if group is not a live RateLimitGroup of this base, or this is not a socket BufferEvent
-   * @throws {LeventError} `ERR_FREED` once the BufferEvent was freed
+   * @throws {TypeError} if group is not a RateLimitGroup of this base, or this is not a socket BufferEvent
+   * @throws {LeventError} `ERR_FREED` once the BufferEvent or the group was freed
    */
   addToRateLimitGroup(group: RateLimitGroup): void {
     if (!(group instanceof RateLimitGroup)) throw typeError("group", "a RateLimitGroup", group);

@@ -9,6 +9,7 @@
  * @module
  */
 import { checkEventBase, checkInteger, checkObject, rangeError, typeError } from "../check.ts";
+import { freedError } from "../errors.ts";
 import { Event, type EventBase } from "../event/event_base.ts";
 import { EV_TIMEOUT } from "../event/flags.ts";
 import { type BufferEventCore, checkTokens, SUSPEND_BW, SUSPEND_BW_GROUP } from "./bufferevent.ts";
@@ -184,7 +185,8 @@ export class RateLimitGroup {
    * Change the configuration, keeping the tokens left up to the new bursts
    * (libevent `bufferevent_rate_limit_group_set_cfg`).
    *
-   * @throws {TypeError} if cfg is not a TokenBucketConfig, or the group was freed
+   * @throws {TypeError} if cfg is not a TokenBucketConfig
+   * @throws {LeventError} `ERR_FREED` once the group was freed
    */
   setConfig(cfg: TokenBucketConfig): void {
     if (!(cfg instanceof TokenBucketConfig)) throw typeError("cfg", "a TokenBucketConfig", cfg);
@@ -218,7 +220,8 @@ export class RateLimitGroup {
    * (libevent `bufferevent_rate_limit_group_decrement_read`).
    *
    * @throws {RangeError} if n is not a safe integer
-   * @throws {TypeError} if n is not a number, or the group was freed
+   * @throws {TypeError} if n is not a number
+   * @throws {LeventError} `ERR_FREED` once the group was freed
    */
   decrementReadLimit(n: number): void {
     checkTokens(n);
@@ -231,7 +234,8 @@ export class RateLimitGroup {
    * (libevent `bufferevent_rate_limit_group_decrement_write`).
    *
    * @throws {RangeError} if n is not a safe integer
-   * @throws {TypeError} if n is not a number, or the group was freed
+   * @throws {TypeError} if n is not a number
+   * @throws {LeventError} `ERR_FREED` once the group was freed
    */
   decrementWriteLimit(n: number): void {
     checkTokens(n);
@@ -283,7 +287,7 @@ class GroupState {
   }
 
   checkLive(op: string): void {
-    if (this.#freed) throw new TypeError(`${op}: the RateLimitGroup was freed`);
+    if (this.#freed) throw freedError(op, "RateLimitGroup");
   }
 
   /** The bucket, refilled for the ticks that passed. */
@@ -442,7 +446,8 @@ export class RateLimit {
    * Join `group`, leaving the one we were in (libevent
    * `bufferevent_add_to_rate_limit_group`).
    *
-   * @throws {TypeError} if the group belongs to another base or was freed
+   * @throws {TypeError} if the group belongs to another base
+   * @throws {LeventError} `ERR_FREED` if the group was freed
    */
   join(group: RateLimitGroup): void {
     const g = groupStates.get(group) as GroupState;

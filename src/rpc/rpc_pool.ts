@@ -6,6 +6,7 @@
  * @module
  */
 import { checkEventBase, checkFunction, checkMs, checkObject, typeError } from "../check.ts";
+import { freedError } from "../errors.ts";
 import { Event, type EventBase } from "../event/event_base.ts";
 import { HttpConnection } from "../http/http_connection.ts";
 import { HttpClientRequest } from "../http/http_client_request.ts";
@@ -167,7 +168,8 @@ export class RpcPool {
    * Add a connection (libevent `evrpc_pool_add_connection`); a waiting call
    * goes out on it at once. The pool frees it in {@linkcode RpcPool.free}.
    *
-   * @throws {TypeError} if conn is not an HttpConnection on the pool's base, is in the pool already, or the pool was freed
+   * @throws {TypeError} if conn is not an HttpConnection on the pool's base, or is in the pool already
+   * @throws {LeventError} `ERR_FREED` once the pool was freed
    */
   addConnection(conn: HttpConnection): void {
     if (!(conn instanceof HttpConnection)) throw typeError("conn", "an HttpConnection", conn);
@@ -208,7 +210,8 @@ export class RpcPool {
    * is), and `cb` gets the status, the request and the decoded reply.
    * Failures never throw once the request was accepted: they come to `cb`.
    *
-   * @throws {TypeError} if method is not an RpcMethod, cb is not a function, the request lacks a required field or has one of the wrong type, or the pool was freed
+   * @throws {TypeError} if method is not an RpcMethod, cb is not a function, or the request lacks a required field or has one of the wrong type
+   * @throws {LeventError} `ERR_FREED` once the pool was freed
    * @throws {RangeError} if a number in the request is out of its range
    */
   makeRequest<Q extends RpcFields, R extends RpcFields>(
@@ -334,7 +337,7 @@ export class RpcPool {
   }
 
   #checkOpen(op: string): void {
-    if (this.#freed) throw new TypeError(`${op}: the pool was freed`);
+    if (this.#freed) throw freedError(op, "RpcPool");
   }
 
   /** Start waiting calls on free connections (libevent `evrpc_pool_schedule`). */

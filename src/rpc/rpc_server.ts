@@ -9,6 +9,7 @@
  */
 import { EvBuffer } from "../buffer/evbuffer.ts";
 import { checkBoolean, checkCallback, checkFunction, checkObject, typeError } from "../check.ts";
+import { freedError } from "../errors.ts";
 import { HttpServer } from "../http/http_server.ts";
 import type { HttpServerRequest } from "../http/http_server_request.ts";
 import { RpcMethod } from "./rpc_method.ts";
@@ -338,12 +339,13 @@ export class RpcServer {
    * `EVRPC_REGISTER`).
    *
    * @returns false, changing nothing, if the path has a callback already (this RPC, or another of the HttpServer)
-   * @throws {TypeError} if method is not an RpcMethod, handler is not a function, or the server was freed
+   * @throws {TypeError} if method is not an RpcMethod or handler is not a function
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   register<Q extends RpcFields, R extends RpcFields>(method: RpcMethod<Q, R>, handler: RpcHandler<Q, R>): boolean {
     if (!(method instanceof RpcMethod)) throw typeError("method", "an RpcMethod", method);
     checkFunction(handler, "handler");
-    if (this.#freed) throw new TypeError("register: the RPC server was freed");
+    this.#checkLive("register");
     const reg: Registered = {
       method: method as unknown as RpcMethod,
       handler: handler as unknown as RpcHandler<RpcFields, RpcFields>,
@@ -377,8 +379,10 @@ export class RpcServer {
    *
    * @returns the hook, to remove it with
    * @throws {TypeError} if type is not "input" or "output", or hook is not a function
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   addHook(type: RpcHookType, hook: RpcServerHook): RpcServerHook {
+    this.#checkLive("addHook");
     const list = checkHookType(type) === "input" ? this.#inputHooks : this.#outputHooks;
     list.push(checkFunction(hook, "hook"));
     return hook;
@@ -415,14 +419,18 @@ export class RpcServer {
    * Null removes it.
    *
    * @throws {TypeError} if logger is neither a function nor null
+   * @throws {LeventError} `ERR_FREED` once the server was freed
    */
   setErrorLogger(logger: RpcServerErrorLogger | null): void {
+    this.#checkLive("setErrorLogger");
     this.#logger = checkCallback(logger, "logger");
   }
 
   /**
    * Unregister every RPC and drop the hooks (libevent `evrpc_free`); calls
-   * not answered yet get 503. The HttpServer stays.
+   * not answered yet get 503. The HttpServer stays. Calling it again, and
+   * unregister() or removeHook() afterwards, does nothing; register(),
+   * addHook() and setErrorLogger() throw `ERR_FREED`.
    */
   free(): void {
     if (this.#freed) return;
@@ -432,6 +440,10 @@ export class RpcServer {
     this.#outputHooks.length = 0;
     for (const call of [...this.#calls]) callState(call).stop();
     this.#calls.clear();
+  }
+
+  #checkLive(op: string): void {
+    if (this.#freed) throw freedError(op, "RpcServer");
   }
 
   #onRequest(reg: Registered, req: HttpServerRequest): void {

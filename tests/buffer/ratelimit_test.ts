@@ -260,7 +260,11 @@ test("a BufferEvent goes back to no limits when its last one is lifted, and a fa
   assert.throws(() => bev.decrementReadLimit(1), /no rate limit/);
   const freed = new RateLimitGroup(base, cfg);
   freed.free();
-  assert.throws(() => bev.addToRateLimitGroup(freed), /freed/);
+  assert.throws(() => bev.addToRateLimitGroup(freed), {
+    name: "LeventError",
+    code: "ERR_FREED",
+    message: "addToRateLimitGroup: the RateLimitGroup was freed",
+  });
   assert.equal(group.size, 1, "still in its group");
   assert.equal(bev.getMaxToWrite(), 200);
   bev.removeFromRateLimitGroup();

@@ -289,7 +289,11 @@ test("free ends every call not finished as cancelled and frees the connections",
     assert.equal((await waiting.done).status.error, "unstarted");
     assert.equal((await waiting.done).status.cause?.code, "ERR_RPC_CANCELLED");
     assert.equal(conn.state, "freed");
-    assert.throws(() => pool.makeRequest(Message, NIELS, () => {}), /the pool was freed/);
+    assert.throws(() => pool.makeRequest(Message, NIELS, () => {}), {
+      name: "LeventError",
+      code: "ERR_FREED",
+      message: "makeRequest: the RpcPool was freed",
+    });
   } finally {
     await h.stop();
   }

@@ -334,6 +334,16 @@ test("bad arguments are TypeErrors naming them", () => {
   assert.equal(rpc.removeHook("input", hook), true);
   assert.equal(rpc.removeHook("input", hook), false);
   rpc.free();
-  assert.throws(() => rpc.register(Message, () => {}), /the RPC server was freed/);
+  for (
+    const [op, call] of [
+      ["register", () => rpc.register(Message, () => {})],
+      ["addHook", () => rpc.addHook("input", () => "continue")],
+      ["setErrorLogger", () => rpc.setErrorLogger(null)],
+    ] as const
+  ) {
+    assert.throws(call, { name: "LeventError", code: "ERR_FREED", message: `${op}: the RpcServer was freed` });
+  }
+  assert.equal(rpc.removeHook("input", hook), false);
+  rpc.free();
   http.free();
 });
