@@ -536,12 +536,12 @@ function sameBytes(a: Uint8Array, aStart: number, b: Uint8Array): boolean {
  * dns.resolveIpv4("example.com", 0, (result, _type, count, ttl, addresses) => {
  *   if (result === DNS_ERR_NONE) console.log(count, ttl, addresses);
  * });
+ * await base.dispatch(); // runs while the request is pending
+ * // The Promise form: a pending request keeps the loop running, so ask first.
+ * const answer = dns.queryIpv6("example.com");
  * await base.dispatch();
- * // The Promise form, with the loop running:
- * const loop = base.dispatch();
- * console.log((await dns.queryIpv6("example.com")).answers);
+ * console.log((await answer).answers);
  * dns.free(); // evdns_base_free()
- * await loop;
  * ```
  */
 export class DnsBase implements HostResolver {

@@ -14,10 +14,10 @@
  * import { DnsBase } from "@levent/levent/dns";
  * const base = new EventBase();
  * const dns = new DnsBase(base, { nameservers: ["127.0.0.1:10053"] });
- * const loop = base.dispatch();
- * console.log((await dns.queryIpv4("www.example.test")).answers);
+ * const answer = dns.queryIpv4("www.example.test"); // pending: it keeps the loop running
+ * await base.dispatch();
+ * console.log((await answer).answers);
  * dns.free();
- * await loop;
  * ```
  *
  * @module
