@@ -15,7 +15,7 @@
  * overridden, never inherited; on Deno the internal slots its fetch reads
  * are delegated too. @hono/node-server serves Node the same way.
  *
- * What stays out of reach without replacing the global `Request`: on Node,
+ * What stays out of reach without replacing the global `Request`: on Node 26,
  * `new Request(request)` and `fetch(request)` read undici's private state
  * of the object they get, and throw; give them `request.clone()` (a runtime
  * Request) instead. Deno reads the delegated slots, Bun the members.

@@ -213,7 +213,7 @@ test("a Request made from the request's fields (Hono's mount, a proxy) carries i
   assert.deepEqual(result, { method: "POST", header: "1", body: "abc" });
 });
 
-test("new Request(request) copies it on Deno and Bun; on Node undici refuses an object not its own, and clone() is the way", async () => {
+test("new Request(request) copies it, but on Node 26, whose undici refuses an object not its own, and clone() is the way", async () => {
   const result = await onRequest(
     "POST /n HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz",
     async (req) => {
@@ -226,8 +226,13 @@ test("new Request(request) copies it on Deno and Bun; on Node undici refuses an 
       }
     },
   );
-  if (platform.name === "node") assert.deepEqual(result, { threw: "TypeError", body: "xyz" });
-  else assert.deepEqual(result, { method: "POST", url: "http://h/n", header: "1", body: "xyz" });
+  if ("threw" in result) {
+    // Node 26's undici reads a private field of its own Requests (Node 20's read the members).
+    assert.equal(platform.name, "node");
+    assert.deepEqual(result, { threw: "TypeError", body: "xyz" });
+  } else {
+    assert.deepEqual(result, { method: "POST", url: "http://h/n", header: "1", body: "xyz" });
+  }
 });
 
 test("the signal aborts when the client resets the connection while the handler works", async () => {
