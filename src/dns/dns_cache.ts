@@ -28,9 +28,9 @@ interface Entry {
 }
 
 /** The longest a positive answer is kept, whatever its TTL says: one week, as BIND's max-cache-ttl. */
-export const MAX_POSITIVE_TTL_S = 7 * 24 * 3600;
+export const MAX_POSITIVE_TTL_S: number = 7 * 24 * 3600;
 /** The longest a negative answer is kept: three hours (RFC 2308 §5 suggests one to three). */
-export const MAX_NEGATIVE_TTL_S = 3 * 3600;
+export const MAX_NEGATIVE_TTL_S: number = 3 * 3600;
 
 /**
  * A bounded map from (name, type) to an answer and when it expires. Full,
