@@ -143,7 +143,7 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
   const origin = `${scheme}://${
     bound.address.family === 6 ? `[${bound.address.host}]` : bound.address.host
   }:${bound.address.port}`;
-  server.setGenCb((req) => void handle(req), { streamBody: true });
+  server.setGenCb(handle, { streamBody: true });
 
   function handle(req: HttpServerRequest): void {
     const request = new ServeRequest(req, origin) as unknown as Request;
@@ -196,16 +196,20 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
   }
 
   function deliver(req: HttpServerRequest, request: Request, response: Response): void {
-    const fail = (err: unknown): void => {
-      // A Response the HttpServer cannot send (Response.error() has status 0), or a body source that failed.
-      reportError(server, err, req);
-      if (req.responseState === "none") req.sendError(500);
-    };
+    let reading: Promise<void> | undefined;
     try {
-      send(req, response, request, base.platform)?.catch(fail);
+      reading = send(req, response, request, base.platform);
     } catch (err) {
-      fail(err);
+      unsent(req, err);
+      return;
     }
+    reading?.catch((err) => unsent(req, err));
+  }
+
+  /** A Response the HttpServer cannot send (Response.error() has status 0), or a body source that failed. */
+  function unsent(req: HttpServerRequest, err: unknown): void {
+    reportError(server, err, req);
+    if (req.responseState === "none") req.sendError(500);
   }
 
   const ownLoop = options.base === undefined ? base.dispatch() : undefined;
