@@ -141,7 +141,11 @@ export interface DnsSettings {
   readonly probeBackoffFactor: number;
   /** How long getAddrInfo waits for the other family's answer once one has come, in ms (`getaddrinfo-allow-skew`, 3 s). */
   readonly getaddrinfoAllowSkewMs: number;
-  /** UDP sockets per address family that queries go out from, each on its own random port. */
+  /**
+   * UDP sockets per address family that queries go out from, each on its
+   * own random port; at least one per 64 queries of `maxInflight`, so the
+   * answers to a burst do not overflow a socket's receive buffer.
+   */
   readonly udpSockets: number;
   /** Queries a UDP socket sends before it is replaced by one on a fresh port. */
   readonly queriesPerSocket: number;
@@ -1510,7 +1514,9 @@ export class DnsBase implements HostResolver {
       if (ch.state === "binding") binding++;
       else if (ch.state === "ready") ready++;
     }
-    const want = this.#settings.udpSockets;
+    // Answers to many queries at once overflow one socket's receive buffer (about 256 datagrams on Linux):
+    // at least one socket per 64 queries in flight.
+    const want = Math.max(this.#settings.udpSockets, Math.min(64, Math.ceil(this.#settings.maxInflight / 64)));
     for (let i = ready + binding; i < want; i++) this.#bind(family);
     if (ready === 0) return null;
     // Round-robin over the ready ones.
