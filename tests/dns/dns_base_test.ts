@@ -285,10 +285,10 @@ test("failover: a dead nameserver's timeouts move the query on, it is marked dow
     const live = await h.server(standard);
     const dns = h.resolver({
       nameservers: [dead.address, live.address],
-      timeoutMs: 80,
+      timeoutMs: 250,
       attempts: 3,
       maxTimeouts: 1,
-      initialProbeTimeoutMs: 100,
+      initialProbeTimeoutMs: 300,
       cache: false,
     });
     assert.deepEqual((await dns.queryIpv4("one.test")).answers, ["192.0.2.1"]);
@@ -302,7 +302,7 @@ test("failover: a dead nameserver's timeouts move the query on, it is marked dow
     assert.equal(dead.queries.length, deadBefore);
     // The dead one comes back; once its probe is due, the next query's turn sends it a probe and it is up.
     dead.script = standard;
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, 350));
     await dns.queryIpv4("four.test");
     await within(
       (async () => {
@@ -462,7 +462,7 @@ test("0x20: the query's letters are in random case, and an answer that does not 
       const lowered = { ...q, questions: [{ ...q.questions[0], name: q.questions[0].name.toLowerCase() }] };
       return reply(lowered, { answers: [answer(lowered, DNS_TYPE_A, "192.0.2.9")] });
     });
-    const dns = h.resolver({ nameservers: [s.address], timeoutMs: 100, attempts: 1 });
+    const dns = h.resolver({ nameservers: [s.address], timeoutMs: 250, attempts: 2 });
     const name = "abcdefghijklmnopqrstuvwxyz.example.test";
     await assert.rejects(dns.queryIpv4(name), (e: unknown) => (e as DnsError).code === "ERR_DNS_TIMEOUT");
     const sent = s.queries[0].message.questions[0].name;
