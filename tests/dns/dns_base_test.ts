@@ -319,6 +319,25 @@ test("failover: a dead nameserver's timeouts move the query on, it is marked dow
   }
 });
 
+test("every nameserver down: queries still go out to them and fail with DNS_ERR_TIMEOUT, never hang (libevent #106)", async () => {
+  const h = new Harness();
+  try {
+    const a = await h.server(() => null);
+    const b = await h.server(() => null);
+    const dns = h.resolver({ nameservers: [a.address, b.address], timeoutMs: 60, attempts: 2, maxTimeouts: 1 });
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(dns.queryIpv4(`down${i}.test`), (e: unknown) => (e as DnsError).code === "ERR_DNS_TIMEOUT");
+    }
+    assert.deepEqual(dns.nameservers.map((n) => n.up), [false, false]);
+    assert.ok(h.logs.some((l) => /every nameserver is down/.test(l)));
+    const before = a.queries.length + b.queries.length;
+    await assert.rejects(dns.queryIpv4("still.test"), (e: unknown) => (e as DnsError).code === "ERR_DNS_TIMEOUT");
+    assert.equal(a.queries.length + b.queries.length, before + 2, "both attempts were sent");
+  } finally {
+    await h.close();
+  }
+});
+
 test("ordered mode always asks the first healthy nameserver; rotate spreads the queries", async () => {
   const h = new Harness();
   try {
