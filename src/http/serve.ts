@@ -269,6 +269,7 @@ class Lookahead {
   readonly status: number;
   readonly reason: string | undefined;
   readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly request: Request;
   /** Chunks read ahead, not yet sent. */
   readonly held: Uint8Array[] = [];
   /** The turn came first: the head was sent (and for HEAD, the end), the body streams from now on. */
@@ -281,11 +282,13 @@ class Lookahead {
     status: number,
     reason: string | undefined,
     reader: ReadableStreamDefaultReader<Uint8Array>,
+    request: Request,
   ) {
     this.req = req;
     this.status = status;
     this.reason = reason;
     this.reader = reader;
+    this.request = request;
   }
 
   /** The turn for I/O came: a reply still undecided starts streaming. */
@@ -305,6 +308,12 @@ class Lookahead {
     for (let i = 0; i < last; i++) req.sendReplyChunk(held[i]);
     if (last >= 0) this.flushed = chunk(req, held[last]);
     held.length = 0;
+    // A read still under way when the client goes is not raced by stream(): cancelling the body ends it.
+    const reader = this.reader;
+    const signal = this.request.signal;
+    const cancel = (): void => void reader.cancel().catch(() => {});
+    if (signal.aborted) cancel();
+    else signal.addEventListener("abort", cancel, { once: true });
   }
 }
 
@@ -369,13 +378,13 @@ function send(
     }
     return undefined;
   }
-  const lookahead = new Lookahead(req, status, reason, body.getReader());
+  const lookahead = new Lookahead(req, status, reason, body.getReader(), request);
   watchTurn(platform, lookahead);
-  return lookAhead(lookahead, typed, request);
+  return lookAhead(lookahead, typed);
 }
 
 /** Read one chunk ahead to find a body that is already whole, until the turn for I/O; then stream the rest. */
-async function lookAhead(la: Lookahead, typed: boolean, request: Request): Promise<void> {
+async function lookAhead(la: Lookahead, typed: boolean): Promise<void> {
   const { req, reader } = la;
   try {
     let next: ReadableStreamReadResult<Uint8Array> | null = await reader.read();
@@ -399,7 +408,7 @@ async function lookAhead(la: Lookahead, typed: boolean, request: Request): Promi
       }
     }
     if (req.method === "HEAD") return;
-    await stream(req, reader, la.flushed, next, request.signal);
+    await stream(req, reader, la.flushed, next, la.request.signal);
   } catch (err) {
     // The body's source failed: end the connection rather than let a truncated body pass for whole.
     reader.cancel(err).catch(() => {});

@@ -1,7 +1,6 @@
-import net from "node:net";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { platform, startServe as start } from "./serve_helpers.ts";
+import { platform, resettable, startServe as start } from "./serve_helpers.ts";
 import { deferred, exchange, sleep, within } from "../util.ts";
 
 /** Run `check` on the Request of one request the client sends as `raw`; resolves with what check returned. */
@@ -22,20 +21,6 @@ async function onRequest<T>(raw: string, check: (req: Request) => T | Promise<T>
   } finally {
     await within(server.shutdown(), 10000, "shutdown");
   }
-}
-
-/**
- * Send `raw` from a node:net client and return what resets it: an abortive
- * close (RST), which the server sees at once (a plain close is a half-close
- * to HTTP, answered before the connection ends). node:net, because Deno's
- * own sockets cannot send a reset.
- */
-async function resettable(port: number, raw: string): Promise<() => void> {
-  const socket = net.connect(port, "127.0.0.1");
-  socket.on("error", () => {});
-  await within(new Promise((resolve) => socket.once("connect", resolve)), 10000, "connect");
-  socket.write(raw);
-  return () => void socket.resetAndDestroy();
 }
 
 /** Members of Request.prototype that are getters, as a genuine Request answers them. */
@@ -243,9 +228,9 @@ test("the signal aborts when the client resets the connection while the handler 
     entered.resolve();
     return new Promise<Response>(() => {});
   });
-  const reset = await resettable(server.address.port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  const client = await resettable(server.address.port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
   await within(entered.promise, 10000, "the handler");
-  reset();
+  client.reset();
   assert.equal(await within(aborted.promise, 10000, "the abort"), true);
   await within(server.shutdown(), 10000, "shutdown");
 });
@@ -257,9 +242,9 @@ test("a signal first read after the client went away is aborted already", async 
     state.resolve(req.signal.aborted);
     return new Response("late");
   });
-  const reset = await resettable(server.address.port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  const client = await resettable(server.address.port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
   await sleep(50);
-  reset();
+  client.reset();
   assert.equal(await within(state.promise, 10000, "the state"), true);
   await within(server.shutdown(), 10000, "shutdown");
 });

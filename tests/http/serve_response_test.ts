@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { ServeHandler } from "../../src/http/mod.ts";
-import { platform, startServe as start } from "./serve_helpers.ts";
-import { exchange, within } from "../util.ts";
+import { platform, resettable, startServe as start } from "./serve_helpers.ts";
+import { deferred, exchange, within } from "../util.ts";
 
 /** One response read off the wire. */
 interface Reply {
@@ -154,4 +154,29 @@ test("Platform.wholeBody, where the runtime has it, gives a Response's string or
   const streamed = new Response("streamed");
   void streamed.body;
   assert.equal(get(streamed), undefined);
+});
+
+test("a streamed body waiting for its first chunk is cancelled when the client goes, as one waiting for a later chunk", async () => {
+  for (const first of [false, true]) {
+    const cancelled = deferred<unknown>();
+    const server = await start(() =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            if (first) controller.enqueue(enc.encode("first"));
+          },
+          pull: () => new Promise(() => {}),
+          cancel: (reason) => cancelled.resolve(reason ?? "cancelled"),
+        }),
+      )
+    );
+    try {
+      const client = await resettable(server.address.port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+      await client.until(first ? /\r\n\r\n[^]*first/ : /\r\n\r\n/, 10000, "the head");
+      client.reset();
+      await within(cancelled.promise, 10000, `the body's cancel (first chunk sent: ${first})`);
+    } finally {
+      await within(server.shutdown(), 10000, "shutdown");
+    }
+  }
 });
