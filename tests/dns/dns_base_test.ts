@@ -5,10 +5,19 @@
  * clock, hosts, resolv.conf, 0x20 and the answers it must ignore.
  */
 import { test } from "node:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { EventBase, ManualClock } from "../../src/event/mod.ts";
 import { HttpClientRequest, HttpConnection, HttpServer } from "../../src/http/mod.ts";
-import { DnsBase, type DnsBaseOptions } from "../../src/dns/dns_base.ts";
+import {
+  DNS_OPTION_MISC,
+  DNS_OPTION_NAMESERVERS,
+  DNS_OPTION_SEARCH,
+  DnsBase,
+  type DnsBaseOptions,
+} from "../../src/dns/dns_base.ts";
 import {
   DNS_ERR_CANCEL,
   DNS_ERR_FORMAT,
@@ -469,6 +478,62 @@ test("resolv.conf: nameservers with ports, search, domain, options; an empty one
     empty.free();
     assert.equal(DnsBase.length, 1);
     assert.deepEqual(new DnsBase(h.base).settings.timeoutMs, 5000, "libevent's defaults");
+  } finally {
+    await h.close();
+  }
+});
+
+test("resolvConfParse and loadHosts read their files through the platform; a missing resolv.conf means 127.0.0.1", async () => {
+  const h = new Harness();
+  const dir = mkdtempSync(join(tmpdir(), "levent-dns-conf-"));
+  try {
+    const s = await h.server(standard);
+    const conf = join(dir, "resolv.conf");
+    writeFileSync(conf, `nameserver ${s.address}\nsearch corp.test\noptions ndots:3 attempts:2\n`);
+    const hosts = join(dir, "hosts");
+    writeFileSync(hosts, "10.1.2.3 files.test\n");
+    const dns = h.resolver({});
+    await dns.resolvConfParse(DNS_OPTION_NAMESERVERS | DNS_OPTION_SEARCH | DNS_OPTION_MISC, conf);
+    assert.deepEqual(dns.nameservers.map((n) => n.address), [s.address]);
+    assert.deepEqual(dns.searchList, ["corp.test"]);
+    assert.equal(dns.settings.ndots, 3);
+    assert.equal(dns.settings.attempts, 2);
+    await dns.loadHosts(hosts);
+    assert.deepEqual((await dns.queryIpv4("files.test")).answers, ["10.1.2.3"]);
+    await assert.rejects(
+      dns.loadHosts(join(dir, "absent")),
+      (e: unknown) => (e as { code?: string }).code === "ENOENT",
+    );
+    const fallback = new DnsBase(h.base);
+    const notes: string[] = [];
+    fallback.setLogFn((_w, m) => notes.push(m));
+    await fallback.resolvConfParse(DNS_OPTION_NAMESERVERS, join(dir, "absent"));
+    assert.deepEqual(fallback.nameservers.map((n) => n.address), ["127.0.0.1:53"]);
+    assert.ok(notes.some((n) => /cannot read/.test(n)) && notes.some((n) => /127\.0\.0\.1/.test(n)));
+    fallback.free();
+  } finally {
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("clearNameserversAndSuspend holds queries until resume() with a nameserver added", async () => {
+  const h = new Harness();
+  try {
+    const old = await h.server(() => null);
+    const s = await h.server(standard);
+    const dns = h.resolver({ nameservers: [old.address] });
+    dns.clearNameserversAndSuspend();
+    assert.equal(dns.countNameservers(), 0);
+    const held = dns.queryIpv4("held.test");
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(s.queries.length + old.queries.length, 0);
+    dns.addNameserver(s.address);
+    assert.equal(s.queries.length, 0, "still suspended");
+    dns.resume();
+    assert.deepEqual((await held).answers, ["192.0.2.1"]);
+    assert.equal(dns.getNameserverAddr(0), s.address);
+    assert.equal(dns.getNameserverAddr(1), null);
   } finally {
     await h.close();
   }
