@@ -11,6 +11,13 @@
  * that writes one chunk and then waits (server-sent events) has its head and
  * that chunk sent at once.
  *
+ * The handler's Request costs only what the handler reads of it: it is a
+ * light object that is `instanceof Request` and builds the runtime's own
+ * Request on first use of anything past method, url, headers and signal
+ * (`serve_request.ts`). Where the runtime tells (Deno,
+ * {@linkcode Platform.wholeBody}), a Response made with a string or bytes
+ * is sent without a stream around its body.
+ *
  * A Response without a Content-Type is sent with the type its body implies
  * (`text/plain;charset=UTF-8` for a string, as the Fetch standard says, also
  * on Bun whose Response leaves it out), never the HttpServer's default. A
