@@ -65,7 +65,7 @@ import {
   type DnsSoa,
   type DnsSrv,
 } from "./dns_message.ts";
-import { countDots, hasFinalDot, nameKey, nameLabels, nameWire, sameName } from "./dns_name.ts";
+import { countDots, hasFinalDot, labelsWire, nameKey, nameLabels, nameWire, sameName } from "./dns_name.ts";
 import {
   DNS_IPv4_A,
   DNS_IPv6_AAAA,
@@ -575,6 +575,10 @@ export class DnsBase implements HostResolver {
   /** Queries that wait for a UDP socket of a family to be bound. */
   readonly #needSocket: Record<4 | 6, Query[]> = { 4: [], 6: [] };
   #nextChannel = 0;
+  /** Sockets retiring: no more sends, open until their last answer is in. */
+  #retiring = 0;
+  /** Nameservers marked down, to probe. */
+  #down = 0;
   #arrivals: Arrival[] = [];
   readonly #inbox: Event;
 
@@ -680,6 +684,7 @@ export class DnsBase implements HostResolver {
     if (this.#state === "freed") return;
     for (const ns of this.#nameservers) this.#closeTcp(ns, "suspended");
     this.#nameservers = [];
+    this.#down = 0;
     this.#state = "suspended";
   }
 
@@ -1279,7 +1284,7 @@ export class DnsBase implements HostResolver {
         if (cached.result === DNS_ERR_NODATA) sawNoData ??= cached;
       }
       const candidate = candidates[index - 1];
-      const wire = nameWire(candidate) as Uint8Array;
+      const wire = candidate === name ? labelsWire(labels) : nameWire(candidate) as Uint8Array;
       current = new Query(candidate, wire, type, flags, null, (outcome) => {
         current = null;
         last = outcome;
@@ -1365,7 +1370,7 @@ export class DnsBase implements HostResolver {
     const list = this.#nameservers;
     const n = list.length;
     if (n === 0 || this.#state !== "running") return null;
-    this.#probeDue();
+    if (this.#down > 0) this.#probeDue();
     if (query.start < 0) query.start = this.#settings.rotate ? this.#rotation++ % n : 0;
     const up: Nameserver[] = [];
     for (let i = 0; i < n; i++) {
@@ -1576,11 +1581,13 @@ export class DnsBase implements HostResolver {
   /** Stop sending from a socket; it closes once its last answer is in or its queries are done. */
   #retire(channel: UdpChannel): void {
     channel.state = "retiring";
+    this.#retiring++;
     if (channel.pending.size === 0) this.#closeChannel(channel);
   }
 
   #closeChannel(channel: UdpChannel): void {
     if (channel.state === "closed") return;
+    if (channel.state === "retiring") this.#retiring--;
     channel.state = "closed";
     channel.udp?.close();
     channel.udp = null;
@@ -1758,9 +1765,11 @@ export class DnsBase implements HostResolver {
       if (i >= 0) list.splice(i, 1);
     }
     // Sockets retired while this query was out close once nothing waits on them.
-    for (const family of [4, 6] as const) {
-      for (const ch of [...this.#channels[family]]) {
-        if (ch.state === "retiring" && ch.pending.size === 0) this.#closeChannel(ch);
+    if (this.#retiring > 0) {
+      for (const family of [4, 6] as const) {
+        for (const ch of [...this.#channels[family]]) {
+          if (ch.state === "retiring" && ch.pending.size === 0) this.#closeChannel(ch);
+        }
       }
     }
     for (const ns of this.#nameservers) if (ns.tcp !== null && ns.tcpPending.size === 0) this.#closeTcp(ns, "idle");
@@ -1784,6 +1793,7 @@ export class DnsBase implements HostResolver {
     ns.timedOut = 0;
     if (ns.state === "up") return;
     ns.state = "up";
+    this.#down--;
     ns.failedTimes = 0;
     this.#log(false, `nameserver ${ns.label} is up again`);
   }
@@ -1792,6 +1802,7 @@ export class DnsBase implements HostResolver {
     ns.timedOut = 0;
     if (ns.state === "down") return;
     ns.state = "down";
+    this.#down++;
     ns.failedTimes = 1;
     ns.nextProbe = this.#base.now() + this.#settings.initialProbeTimeoutMs;
     const left = this.#nameservers.filter((n) => n.state === "up").length;

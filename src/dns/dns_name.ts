@@ -67,7 +67,11 @@ export function nameLabels(name: string): string[] | string {
 /** The wire form of a name (length-prefixed labels and the root's zero), uncompressed; a string when `name` is not a name. */
 export function nameWire(name: string): Uint8Array | string {
   const labels = nameLabels(name);
-  if (typeof labels === "string") return labels;
+  return typeof labels === "string" ? labels : labelsWire(labels);
+}
+
+/** The wire form of labels as {@linkcode nameLabels} gives them. */
+export function labelsWire(labels: readonly string[]): Uint8Array {
   let size = 1;
   for (const l of labels) size += 1 + l.length;
   const out = new Uint8Array(size);
