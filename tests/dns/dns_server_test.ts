@@ -294,6 +294,54 @@ test("the request says who asked and how; respond twice sends once; bad records 
   }
 });
 
+test("limits: maxUdpSize caps what an EDNS0 client is sent, maxTcpClients refuses the next, tcpIdleTimeoutMs closes the idle", async () => {
+  const h = new Harness();
+  try {
+    h.server = await DnsServer.bind(
+      h.base,
+      { host: "127.0.0.1", port: 0, maxUdpSize: 600, maxTcpClients: 1, tcpIdleTimeoutMs: 200 },
+      zone,
+    );
+    const edns = { udpSize: 4096, version: 0, dnssecOk: false, options: [] };
+    const [capped] = await h.udp([query("many.test", DNS_TYPE_A, 1, edns)], 1);
+    assert.ok(capped.flags & DNS_FLAG_TC);
+    assert.ok(encodeDnsMessage(capped).length <= 600);
+    assert.equal(capped.edns?.udpSize, 600, "the server offers its own size");
+    /** How long until the server ends the connection (its end, or a reset), closing our side then. */
+    const closed = (socket: Awaited<ReturnType<typeof platform.connect>>): Promise<number> => {
+      const t0 = Date.now();
+      return new Promise((resolve) => {
+        const done = (): void => {
+          resolve(Date.now() - t0);
+          socket.close();
+        };
+        socket.start({ data() {}, end: done, drain() {}, error: done, close: done });
+      });
+    };
+    const first = await platform.connect({ host: "127.0.0.1", port: h.server.address.port });
+    const firstClosed = closed(first);
+    await within(
+      (async () => {
+        while (h.server.tcpClients === 0) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      5000,
+      "the first connection to be accepted",
+    );
+    const second = await platform.connect({ host: "127.0.0.1", port: h.server.address.port });
+    await within(closed(second), 5000, "the second connection to be refused");
+    assert.equal(h.server.tcpClients, 1);
+    const idleMs = await within(firstClosed, 5000, "the idle connection to be closed");
+    assert.ok(idleMs >= 150, `closed after ${idleMs} ms idle`);
+    assert.equal(h.server.tcpClients, 0);
+    await assert.rejects(
+      DnsServer.bind(h.base, { host: "127.0.0.1", port: 0, maxUdpSize: 100 }, zone),
+      RangeError,
+    );
+  } finally {
+    await h.close();
+  }
+});
+
 test("close() frees the port for UDP and TCP; bind checks its arguments", async () => {
   const h = new Harness();
   try {
