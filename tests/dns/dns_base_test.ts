@@ -431,6 +431,46 @@ test("the cache answers within the TTL and asks again after it, and NXDOMAIN is 
   }
 });
 
+test("limits: maxInflight queues the rest, queriesPerSocket moves to a fresh port, maxCacheEntries evicts the oldest", async () => {
+  const h = new Harness();
+  try {
+    const held = await h.server(() => null);
+    const dns = h.resolver({ nameservers: [held.address], maxInflight: 2, udpSockets: 1, queriesPerSocket: 2 });
+    const waitFor = (n: number): Promise<void> =>
+      within(
+        (async () => {
+          while (held.queries.length < n) await new Promise((r) => setTimeout(r, 5));
+        })(),
+        5000,
+        `${n} queries at the server`,
+      );
+    const answers = Array.from({ length: 5 }, (_, i) => dns.queryIpv4(`q${i}.test`));
+    await waitFor(2);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(held.queries.length, 2, "two in flight, three waiting");
+    for (let answered = 0; answered < 5; answered++) {
+      await waitFor(answered + 1);
+      const { message: q, from } = held.queries[answered];
+      held.send(reply(q, { answers: [answer(q, DNS_TYPE_A, `192.0.2.${answered}`)] }), from);
+      // Deno's node:dgram sends one turn's datagrams in reverse: answer them in the order they came.
+      await answers[Number(q.questions[0].name.slice(1, 2))];
+    }
+    assert.equal(held.queries.length, 5);
+    const ports = new Set(held.queries.map((q) => q.from.port));
+    assert.equal(ports.size, 3, "a fresh port after every two queries");
+    const s = await h.server(standard);
+    const cached = h.resolver({ nameservers: [s.address], maxCacheEntries: 2 });
+    for (const name of ["a.test", "b.test", "c.test"]) await cached.queryIpv4(name);
+    assert.equal(cached.cacheSize, 2);
+    await cached.queryIpv4("c.test");
+    assert.equal(s.queries.length, 3, "c.test from the cache");
+    await cached.queryIpv4("a.test");
+    assert.equal(s.queries.length, 4, "a.test was evicted");
+  } finally {
+    await h.close();
+  }
+});
+
 test("the hosts file answers resolveIpv4, resolveIpv6 and resolveReverse too (libevent #1765), with no query", async () => {
   const h = new Harness();
   try {
