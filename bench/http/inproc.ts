@@ -4,21 +4,26 @@
 // of JavaScript work, and on V8 (Node, Deno) the bytes the JavaScript heap allocated
 // per request (garbage the collector must later sweep, on the same core);
 // run under --cpu-prof to see where the time goes. The server is the
-// HttpServer with a callback (`http`), serve() with a fetch-style handler
-// (`serve`), or a Hono app on serve() (`hono`).
+// HttpServer with a callback (`http`, a minimal GET; `browser`, the same
+// server sent a browser-like GET with 10 header fields and a cookie),
+// serve() with a fetch-style handler (`serve`), or a Hono app on serve()
+// (`hono`).
 //
-//   node bench/http/inproc.ts [REQUESTS] [http|serve|hono]
+//   node bench/http/inproc.ts [REQUESTS] [http|browser|serve|hono]
 import process from "node:process";
 import v8 from "node:v8";
 import { autoPlatform } from "../../adapters/auto.ts";
 import { Hono } from "hono";
 import { EventBase, HttpServer, Listener, serve } from "../../mod.ts";
+import { browserGet } from "./browser_request.ts";
 import type { AcceptHandler, NetAddress, Platform, SocketHandlers, TcpSocket } from "../../src/platform.ts";
 
 const TOTAL = Number(process.argv[2] ?? "300000");
 const MODE = process.argv[3] ?? "http";
 const CONNECTIONS = 64;
-const REQUEST = new TextEncoder().encode("GET /hello HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
+const REQUEST = new TextEncoder().encode(
+  MODE === "browser" ? browserGet("/hello", "127.0.0.1:8080") : "GET /hello HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+);
 const ADDR: NetAddress = { transport: "tcp", host: "127.0.0.1", port: 1, family: 4 };
 
 let accept: AcceptHandler | undefined;

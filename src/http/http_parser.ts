@@ -620,12 +620,15 @@ function sameBytes(buf: Uint8Array, s: number, text: string): boolean {
 }
 
 // Field values and targets repeat from one request to the next (Host,
-// User-Agent, Accept, the target "/"): a direct-mapped cache, checked byte
-// by byte, hands out the string made last time instead of building one.
-// Comparing 100 bytes costs less than one TextDecoder call, and makes no
-// garbage. The slot comes from the length and three sampled bytes, so
-// finding it takes no pass over the bytes. Bounded: CACHE_SLOTS strings of
-// at most CACHE_MAX chars per cache.
+// User-Agent, Accept, the target "/"): a cache, checked byte by byte, hands
+// out the string made last time instead of building one. Comparing 100
+// bytes costs less than one TextDecoder call, and makes no garbage. The
+// slot comes from the length and three sampled bytes, so finding it takes
+// no pass over the bytes. Two-way: the slot picks a pair of entries; a new
+// string goes first, moving the one there second; so two values of one
+// request that pick the same pair (a browser's Host and Accept did) both
+// stay cached instead of evicting each other on every request. Bounded:
+// CACHE_SLOTS strings of at most CACHE_MAX chars per cache.
 const CACHE_BITS = 10;
 const CACHE_SLOTS = 1 << CACHE_BITS;
 const CACHE_MAX = 128;
@@ -633,9 +636,10 @@ const valueCache: string[] = new Array(CACHE_SLOTS).fill("");
 const nameCache: string[] = new Array(CACHE_SLOTS).fill("");
 const ascii = new TextDecoder();
 
+/** The first of a pair of cache entries (an even index). */
 function slotOf(n: number, first: number, mid: number, last: number): number {
-  return (Math.imul(n, 0x9e3779b1) ^ Math.imul(first, 0x85ebca6b) ^ Math.imul(mid, 0x27d4eb2f) ^
-    Math.imul(last, 0xc2b2ae35)) >>> (32 - CACHE_BITS);
+  return ((Math.imul(n, 0x9e3779b1) ^ Math.imul(first, 0x85ebca6b) ^ Math.imul(mid, 0x27d4eb2f) ^
+    Math.imul(last, 0xc2b2ae35)) >>> (32 - CACHE_BITS)) & ~1;
 }
 
 /** `buf[s, e)` as a Latin-1 string (one char per byte, lossless); `high` is the OR of the bytes, to tell ASCII. */
@@ -645,12 +649,18 @@ function valueText(buf: Uint8Array, s: number, e: number, high: number): string 
   if (n > CACHE_MAX) return latin1(buf, s, e, high);
   const slot = slotOf(n, buf[s], buf[s + (n >> 1)], buf[e - 1]);
   const hit = valueCache[slot];
-  if (hit.length === n) {
-    let k = 0;
-    while (k < n && hit.charCodeAt(k) === buf[s + k]) k++;
-    if (k === n) return hit;
-  }
+  if (hit.length === n && sameText(hit, buf, s, n)) return hit;
+  const other = valueCache[slot + 1];
+  if (other.length === n && sameText(other, buf, s, n)) return other;
+  valueCache[slot + 1] = hit;
   return valueCache[slot] = latin1(buf, s, e, high);
+}
+
+/** Whether `text` (of length n) is `buf[s, s + n)`, char for byte. */
+function sameText(text: string, buf: Uint8Array, s: number, n: number): boolean {
+  let k = 0;
+  while (k < n && text.charCodeAt(k) === buf[s + k]) k++;
+  return k === n;
 }
 
 /** Build the Latin-1 string of `buf[s, e)`; `high` is the OR of its bytes. */
@@ -676,16 +686,22 @@ function nameText(buf: Uint8Array, s: number, e: number): string {
   const slot = n > CACHE_MAX ? -1 : slotOf(n, LOWER[buf[s]], LOWER[buf[s + (n >> 1)]], LOWER[buf[e - 1]]);
   if (slot >= 0) {
     const hit = nameCache[slot];
-    if (hit.length === n) {
-      let k = 0;
-      while (k < n && hit.charCodeAt(k) === LOWER[buf[s + k]]) k++;
-      if (k === n) return hit;
-    }
+    if (hit.length === n && sameLower(hit, buf, s, n)) return hit;
+    const other = nameCache[slot + 1];
+    if (other.length === n && sameLower(other, buf, s, n)) return other;
+    nameCache[slot + 1] = hit;
   }
   let str = "";
   for (let i = s; i < e; i++) str += String.fromCharCode(LOWER[buf[i]]);
   if (slot >= 0) nameCache[slot] = str;
   return str;
+}
+
+/** Whether `text` (of length n) is `buf[s, s + n)` lowercased. */
+function sameLower(text: string, buf: Uint8Array, s: number, n: number): boolean {
+  let k = 0;
+  while (k < n && text.charCodeAt(k) === LOWER[buf[s + k]]) k++;
+  return k === n;
 }
 
 // ------------------------------------------------- field value helpers
