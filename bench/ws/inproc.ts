@@ -5,7 +5,7 @@
  * profiling (`node --cpu-prof bench/ws/inproc.ts`) and A/B comparisons; the
  * wire figures are bench/ws/run.mjs's.
  *
- *   deno run -A bench/ws/inproc.ts [MESSAGES] [SIZE] | bun ... | node ...
+ *   deno run -A bench/ws/inproc.ts [MESSAGES] [SIZE] [BATCH] | bun ... | node ...
  */
 import process from "node:process";
 import { BufferEvent, EV_READ, EV_WRITE, EventBase } from "../../mod.ts";
@@ -71,9 +71,12 @@ clientEnd.setCallbacks(
   null,
 );
 clientEnd.enable(EV_READ | EV_WRITE);
+/** What one socket read returns at most (Node's and Bun's read size). */
+const READ = 65536;
 function pump(): void {
   sent += BATCH;
-  clientEnd.write(batch.slice());
+  const out = clientEnd.output;
+  for (let at = 0; at < batch.length; at += READ) out.addCopy(batch.subarray(at, Math.min(at + READ, batch.length)));
 }
 pump();
 await base.dispatch();

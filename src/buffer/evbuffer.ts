@@ -320,6 +320,13 @@ interface EvBufferSegment {
   readonly start: number;
   /** Where they end; a reservation's room starts here. */
   readonly end: number;
+  /**
+   * True when `buf` was allocated by the buffer itself (socket reads are
+   * copied into such segments), so no caller holds it: the WebSocket
+   * reader unmasks payload in place there. False for bytes added by
+   * reference, whose owner may still read them.
+   */
+  readonly owned: boolean;
 }
 
 /**

@@ -95,25 +95,30 @@ const EMPTY = new Uint8Array(0);
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /**
- * XOR `data` (a fresh array, offset 0) with the masking key, starting at
- * key byte `pos`; returns the key position after it. Four bytes at a time
- * through a 32-bit view, the tail byte by byte.
+ * XOR `buf[from, from + n)` in place with the masking key, starting at key
+ * byte `pos`; returns the key position after it. Byte by byte up to a
+ * 4-byte boundary of the memory, then 32-bit words eight a turn (measured
+ * 1.3-1.7x faster than one on all three engines), then the tail.
  */
-function unmask(data: Uint8Array, m: Uint8Array, pos: number): number {
-  const n = data.length;
-  let i = 0;
+function unmask(buf: Uint8Array, from: number, n: number, m: Uint8Array, pos: number): number {
+  const end = from + n;
+  let i = from;
+  let j = pos;
   if (n >= 64) {
-    // The key as a word, rotated so that data[0] meets key byte `pos`.
-    const k0 = m[pos & 3];
-    const k1 = m[(pos + 1) & 3];
-    const k2 = m[(pos + 2) & 3];
-    const k3 = m[(pos + 3) & 3];
+    for (const stop = i + ((4 - ((buf.byteOffset + i) & 3)) & 3); i < stop; i++) {
+      buf[i] ^= m[j];
+      j = (j + 1) & 3;
+    }
+    // The key as a word, rotated so that buf[i] meets key byte `j`.
+    const k0 = m[j];
+    const k1 = m[(j + 1) & 3];
+    const k2 = m[(j + 2) & 3];
+    const k3 = m[(j + 3) & 3];
     const key = LITTLE_ENDIAN ? (k0 | (k1 << 8) | (k2 << 16) | (k3 << 24)) : ((k0 << 24) | (k1 << 16) | (k2 << 8) | k3);
-    const words = new Uint32Array(data.buffer, data.byteOffset, n >>> 2);
-    const count = words.length;
+    const count = (end - i) >>> 2;
+    const words = new Uint32Array(buf.buffer, buf.byteOffset + i, count);
     const unrolled = count & ~7;
     let w = 0;
-    // Eight words a turn: measured 1.3-1.7x faster than one on all three engines.
     for (; w < unrolled; w += 8) {
       words[w] ^= key;
       words[w + 1] ^= key;
@@ -125,11 +130,10 @@ function unmask(data: Uint8Array, m: Uint8Array, pos: number): number {
       words[w + 7] ^= key;
     }
     for (; w < count; w++) words[w] ^= key;
-    i = count << 2;
+    i += count << 2;
   }
-  let j = (pos + i) & 3;
-  for (; i < n; i++) {
-    data[i] ^= m[j];
+  for (; i < end; i++) {
+    buf[i] ^= m[j];
     j = (j + 1) & 3;
   }
   return j;
@@ -292,7 +296,7 @@ export class FrameReader {
     if (opcode >= 0x8) {
       // A control frame is at most 125 bytes: wait for all of it.
       if (input.length < remaining) return false;
-      const data = this.#take(input, remaining);
+      const data = this.#take(input, remaining, false);
       this.#state = "header";
       return this.#control(opcode, data, sink);
     }
@@ -304,7 +308,7 @@ export class FrameReader {
     if (n === 0 && remaining > 0) return false;
     if (n === remaining && this.#fin && this.#msgBytes === 0 && !this.#compressed && opcode !== OP_CONTINUATION) {
       // The common case: a whole message in one frame, all here. No pieces to gather.
-      const data = n === 0 ? EMPTY : this.#take(input, n);
+      const data = n === 0 ? EMPTY : this.#take(input, n, this.#msgOp === OP_TEXT);
       if (this.#msgOp === OP_TEXT) {
         const v = this.#utf8;
         if (v.feed(data) >= 0) return this.#fail(CLOSE_INVALID_DATA, "a text message is not valid UTF-8");
@@ -317,7 +321,7 @@ export class FrameReader {
       sink.message(text, data);
       return true;
     }
-    const data = n === 0 ? EMPTY : this.#take(input, n);
+    const data = n === 0 ? EMPTY : this.#take(input, n, this.#msgOp === OP_TEXT || this.#compressed);
     this.#remaining = remaining - n;
     const last = this.#remaining === 0;
     if (!this.#addData(data, last && this.#fin)) return false;
@@ -327,11 +331,29 @@ export class FrameReader {
     return true;
   }
 
-  /** Take `n` payload bytes out of input and unmask them. */
-  #take(input: EvBuffer, n: number): Uint8Array {
+  /**
+   * Take `n` payload bytes out of input, unmasked. When they lie in one
+   * segment the buffer allocated itself (what socket reads are copied
+   * into), they are unmasked where they lie and handed out as a view:
+   * EvBuffer never writes bytes again once they were readable, so the view
+   * keeps its bytes whatever traffic follows. That is done when the bytes
+   * do not reach the application (`transient`: text, decoded at once;
+   * compressed data, inflated at once) or are at least a quarter of the
+   * segment, so a message the application keeps pins little more memory
+   * than its own. Otherwise they are copied out.
+   */
+  #take(input: EvBuffer, n: number, transient: boolean): Uint8Array {
+    const seg = firstSegment(input);
+    if (seg !== null && seg.owned && seg.end - seg.start >= n && (transient || n * 4 >= seg.buf.length)) {
+      const buf = seg.buf;
+      const start = seg.start;
+      if (this.#masked) this.#maskPos = unmask(buf, start, n, this.#mask, this.#maskPos);
+      input.drain(n);
+      return buf.subarray(start, start + n);
+    }
     const data = new Uint8Array(n);
     input.remove(data);
-    if (this.#masked) this.#maskPos = unmask(data, this.#mask, this.#maskPos);
+    if (this.#masked) this.#maskPos = unmask(data, 0, n, this.#mask, this.#maskPos);
     return data;
   }
 
