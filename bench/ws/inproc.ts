@@ -5,7 +5,11 @@
  * profiling (`node --cpu-prof bench/ws/inproc.ts`) and A/B comparisons; the
  * wire figures are bench/ws/run.mjs's.
  *
- *   deno run -A bench/ws/inproc.ts [MESSAGES] [SIZE] [BATCH] | bun ... | node ...
+ *   deno run -A bench/ws/inproc.ts [MESSAGES] [SIZE] [BATCH] [READ] | bun ... | node ...
+ *
+ * READ (default 65536) is the most one read returns: Node's and Deno's
+ * adapters read 64 KiB at a time, so a 64 KiB message's frame (65,550
+ * bytes) spans two pieces there; a larger READ shows a frame read whole.
  */
 import process from "node:process";
 import { BufferEvent, EV_READ, EV_WRITE, EventBase } from "../../mod.ts";
@@ -71,8 +75,8 @@ clientEnd.setCallbacks(
   null,
 );
 clientEnd.enable(EV_READ | EV_WRITE);
-/** What one socket read returns at most (Node's and Bun's read size). */
-const READ = 65536;
+/** What one socket read returns at most. */
+const READ = Number(process.argv[5] ?? 65536);
 function pump(): void {
   sent += BATCH;
   const out = clientEnd.output;
