@@ -132,6 +132,19 @@ function unmask(buf: Uint8Array, from: number, n: number, m: Uint8Array, pos: nu
     for (; w < count; w++) words[w] ^= key;
     i += count << 2;
   }
+  if (i + 4 <= end) {
+    // Four bytes a turn with the key bytes in hand (no view for a few bytes).
+    const k0 = m[j];
+    const k1 = m[(j + 1) & 3];
+    const k2 = m[(j + 2) & 3];
+    const k3 = m[(j + 3) & 3];
+    for (const stop = end - 3; i < stop; i += 4) {
+      buf[i] ^= k0;
+      buf[i + 1] ^= k1;
+      buf[i + 2] ^= k2;
+      buf[i + 3] ^= k3;
+    }
+  }
   for (; i < end; i++) {
     buf[i] ^= m[j];
     j = (j + 1) & 3;
@@ -190,7 +203,7 @@ export class FrameReader {
     while (!this.halt) {
       const state = this.#state;
       if (state === "header") {
-        if (!this.#readHeader(input)) break;
+        if (!this.#readHeader(input, sink)) break;
       } else if (state === "payload") {
         if (!this.#readPayload(input, sink)) break;
       } else {
@@ -200,17 +213,26 @@ export class FrameReader {
     return this.#failure;
   }
 
-  /** Parse a frame header if it is all there; false when more bytes are needed or it is refused. */
-  #readHeader(input: EvBuffer): boolean {
+  /**
+   * Parse a frame header if it is all there; false when more bytes are
+   * needed or it is refused. A whole message in one frame that lies in the
+   * first segment with its header is delivered here at once.
+   */
+  #readHeader(input: EvBuffer, sink: FrameSink): boolean {
     const avail = input.length;
     if (avail < 2) return false;
     // Read the header where it lies when the first segment holds all of it (the common case), else from a copy.
     let head: Uint8Array = this.#head;
     let h = 0;
+    // Where the first segment's bytes end, and whether it may be unmasked in place (0 and false for a copy).
+    let segEnd = 0;
+    let owned = false;
     const seg = firstSegment(input);
     if (seg !== null && seg.end - seg.start >= Math.min(avail, 14)) {
       head = seg.buf;
       h = seg.start;
+      segEnd = seg.end;
+      owned = seg.owned;
     } else {
       input.copyout(head.subarray(0, Math.min(avail, 14)));
     }
@@ -273,6 +295,25 @@ export class FrameReader {
     const compressed = opcode === OP_CONTINUATION ? this.#compressed : rsv1;
     if (opcode < 0x8 && !compressed && this.#msgBytes + len > this.#maxPayload) {
       return this.#fail(CLOSE_TOO_BIG, `a message over maxPayload (${this.#maxPayload} bytes)`);
+    }
+    if (
+      owned && fin && !rsv1 && opcode !== OP_CONTINUATION && opcode < 0x8 && segEnd - h >= size + len &&
+      (opcode === OP_TEXT || len * 4 >= head.length)
+    ) {
+      // The common case, read in one step: unmasked in place and handed out as a view (see #take).
+      const from = h + size;
+      if (masked) unmask(head, from, len, this.#mask, 0);
+      if (opcode === OP_TEXT) {
+        const v = this.#utf8;
+        v.reset();
+        if (v.feed(head, from, from + len) >= 0) {
+          return this.#fail(CLOSE_INVALID_DATA, "a text message is not valid UTF-8");
+        }
+        if (!v.complete) return this.#fail(CLOSE_INVALID_DATA, "a text message ends inside a UTF-8 sequence");
+      }
+      input.drain(size + len);
+      sink.message(opcode === OP_TEXT, head.subarray(from, from + len));
+      return true;
     }
     input.drain(size);
     this.#fin = fin;
