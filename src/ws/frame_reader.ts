@@ -152,6 +152,26 @@ function unmask(buf: Uint8Array, from: number, n: number, m: Uint8Array, pos: nu
   return j;
 }
 
+/**
+ * Unmask a payload of under 64 bytes in place from key byte 0, four bytes
+ * a turn; returns its bytes ORed together (below 0x80: all ASCII, so valid
+ * UTF-8 without the validator).
+ */
+function unmaskShort(buf: Uint8Array, from: number, n: number, m: Uint8Array): number {
+  const k0 = m[0];
+  const k1 = m[1];
+  const k2 = m[2];
+  const k3 = m[3];
+  const end = from + n;
+  let acc = 0;
+  let i = from;
+  for (; i + 4 <= end; i += 4) {
+    acc |= (buf[i] ^= k0) | (buf[i + 1] ^= k1) | (buf[i + 2] ^= k2) | (buf[i + 3] ^= k3);
+  }
+  for (let j = 0; i < end; i++, j++) acc |= buf[i] ^= m[j];
+  return acc;
+}
+
 /** The WebSocket frame reader: see the module comment. */
 export class FrameReader {
   readonly #maxPayload: number;
@@ -302,8 +322,13 @@ export class FrameReader {
     ) {
       // The common case, read in one step: unmasked in place and handed out as a view (see #take).
       const from = h + size;
-      if (masked) unmask(head, from, len, this.#mask, 0);
-      if (opcode === OP_TEXT) {
+      // A short payload is unmasked and checked for ASCII in one pass; ASCII text needs no UTF-8 validation.
+      let high = 0x80;
+      if (masked) {
+        if (len < 64) high = unmaskShort(head, from, len, this.#mask) & 0x80;
+        else unmask(head, from, len, this.#mask, 0);
+      }
+      if (opcode === OP_TEXT && high !== 0) {
         const v = this.#utf8;
         v.reset();
         if (v.feed(head, from, from + len) >= 0) {

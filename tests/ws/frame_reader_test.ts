@@ -148,3 +148,22 @@ test("unmasking in place is right at every alignment, key position and length", 
     }
   }
 });
+
+test("short text read in one step: ASCII, other UTF-8, and invalid UTF-8 failing with 1007", () => {
+  for (const text of ["", "a", "hello, world", "x".repeat(63), "añb€c😀", "é".repeat(31)]) {
+    const { reader, got, sink } = serverReader();
+    const input = new EvBuffer();
+    input.addCopy(encodeFrame({ opcode: TEXT, payload: text }));
+    assert.equal(reader.read(input, sink), null, JSON.stringify(text));
+    assert.equal(got.length, 1);
+    assert.equal(got[0].text, true);
+    assert.equal(dec.decode(got[0].data), text);
+  }
+  for (const bad of [[0xff], [0x61, 0x62, 0x63, 0xc0, 0x80], [0x61, 0xe2, 0x82], [0xed, 0xa0, 0x80, 0x61]]) {
+    const { reader, got, sink } = serverReader();
+    const input = new EvBuffer();
+    input.addCopy(encodeFrame({ opcode: TEXT, payload: Uint8Array.from(bad) }));
+    assert.equal(reader.read(input, sink)?.code, 1007, `bytes ${bad}`);
+    assert.equal(got.length, 0);
+  }
+});
