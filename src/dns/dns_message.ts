@@ -434,6 +434,8 @@ class Writer {
   pos = 0;
   /** Name suffixes written so far (length-prefixed, ASCII-lowercased labels) and where. */
   readonly names: Map<string, number> = new Map();
+  /** Whole names as given, and where: a reply's records mostly repeat the question's name as it is. */
+  readonly exact: Map<string, number> = new Map();
 
   room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -471,6 +473,14 @@ class Writer {
 
   /** Write a name, pointing to an earlier copy of its longest suffix when `compress` allows. */
   name(name: string, compress: boolean, what: string): void {
+    if (compress) {
+      const at = this.exact.get(name);
+      if (at !== undefined) {
+        this.u16(0xc000 | at);
+        return;
+      }
+    }
+    const start = this.pos;
     const labels = nameLabels(name);
     if (typeof labels === "string") {
       throw new TypeError(`${what} must be a domain name (${labels}), got ${JSON.stringify(name)}`);
@@ -485,6 +495,8 @@ class Writer {
       if (compress) {
         const at = this.names.get(keys[i]);
         if (at !== undefined) {
+          if (i === 0) this.exact.set(name, at);
+          else if (start < 0x4000) this.exact.set(name, start);
           this.u16(0xc000 | at);
           return;
         }
@@ -496,6 +508,7 @@ class Writer {
       this.buf[this.pos++] = label.length;
       for (let j = 0; j < label.length; j++) this.buf[this.pos++] = label.charCodeAt(j);
     }
+    if (labels.length > 0 && start < 0x4000) this.exact.set(name, start);
     this.u8(0);
   }
 }

@@ -104,7 +104,15 @@ export function labelText(bytes: Uint8Array, start: number, len: number): string
 export function lowerAscii(text: string): string {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 65 && c <= 90) return text.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+    if (c >= 65 && c <= 90) {
+      // Names are short: a loop beats a regex replace with a callback (0x20 puts capitals in most of them).
+      let out = text.slice(0, i);
+      for (let j = i; j < text.length; j++) {
+        const d = text.charCodeAt(j);
+        out += d >= 65 && d <= 90 ? String.fromCharCode(d + 32) : text[j];
+      }
+      return out;
+    }
   }
   return text;
 }

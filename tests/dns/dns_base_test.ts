@@ -49,17 +49,18 @@ class Harness {
   readonly #loop: Promise<unknown>;
   readonly #closers: Array<() => unknown> = [];
   readonly logs: string[] = [];
-  dns!: DnsBase;
 
   constructor(clock?: ManualClock) {
     this.base = new EventBase({ platform, clock });
     this.#loop = this.base.loop({ noExitOnEmpty: true });
   }
 
+  /** A DnsBase on the loop, freed by close(), whose log goes to `logs`. */
   resolver(options: DnsBaseOptions): DnsBase {
-    this.dns = new DnsBase(this.base, options);
-    this.dns.setLogFn((_warn, message) => this.logs.push(message));
-    return this.dns;
+    const dns = new DnsBase(this.base, options);
+    dns.setLogFn((_warn, message) => this.logs.push(message));
+    this.#closers.unshift(() => dns.free());
+    return dns;
   }
 
   async server(script: Script): Promise<FakeNameserver> {
@@ -75,7 +76,6 @@ class Harness {
   }
 
   async close(): Promise<void> {
-    this.dns?.free();
     for (const c of this.#closers) await c();
     this.base.loopBreak();
     await within(this.#loop, 5000, "the loop to end");
