@@ -40,7 +40,16 @@ import {
   type DnsMessage,
 } from "../../src/dns/dns_message.ts";
 import { DNS_IPv4_A, DNS_IPv6_AAAA, DNS_PTR, DNS_QUERY_NO_SEARCH } from "../../src/dns/dns_request.ts";
-import { answer, type FakeNameserver, fakeNameserver, platform, reply, type Script, silentPort } from "./dns_util.ts";
+import {
+  answer,
+  type FakeNameserver,
+  fakeNameserver,
+  platform,
+  portHeldForTcp,
+  reply,
+  type Script,
+  silentPort,
+} from "./dns_util.ts";
 import { deferred, within } from "../util.ts";
 
 /** A loop running on its own, a DnsBase on it, and the servers to close after. */
@@ -384,6 +393,36 @@ test("a truncated UDP answer is asked again over TCP to the same nameserver", as
     assert.equal(got.answers.length, 40);
     assert.deepEqual(s.queries.map((q) => q.transport), ["udp", "tcp"]);
   } finally {
+    await h.close();
+  }
+});
+
+test("TCP after TC reaches the nameserver, not whoever held its UDP port's number for TCP first", async () => {
+  // Seen once on a loaded machine: the port UDP drew was a TCP connection's local end
+  // elsewhere, the scripted server went on UDP-only, and the resolver's TCP fallback went
+  // three times to that port and failed with ERR_DNS_TRUNCATED.
+  const h = new Harness();
+  const held = await portHeldForTcp();
+  try {
+    const s = await fakeNameserver(
+      (q, _raw, transport) =>
+        transport === "udp"
+          ? reply(q, { flags: DNS_FLAG_TC, answers: [answer(q, DNS_TYPE_A, "198.51.100.1")] })
+          : reply(q, { answers: [answer(q, DNS_TYPE_A, "198.51.100.1"), answer(q, DNS_TYPE_A, "198.51.100.2")] }),
+      held.platform,
+    );
+    try {
+      assert.notEqual(s.port, held.port, "a port free for both UDP and TCP");
+      const dns = h.resolver({ nameservers: [s.address] });
+      const got = await dns.queryIpv4("big.example.test");
+      assert.equal(got.answers.length, 2);
+      assert.deepEqual(s.queries.map((q) => q.transport), ["udp", "tcp"]);
+      assert.equal(held.accepted, 0);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await held.close();
     await h.close();
   }
 });

@@ -37,7 +37,7 @@ import {
 import { takeTcpMessages, tcpFrame } from "../../src/dns/dns_tcp.ts";
 import { EvBuffer } from "../../src/buffer/evbuffer.ts";
 import type { NetAddress } from "../../src/platform.ts";
-import { platform } from "./dns_util.ts";
+import { platform, portHeldForTcp } from "./dns_util.ts";
 import { deferred, within } from "../util.ts";
 
 /** A zone: what the test server answers. */
@@ -363,5 +363,31 @@ test("close() frees the port for UDP and TCP; bind checks its arguments", async 
     );
   } finally {
     await h.close();
+  }
+});
+
+test("bind with port 0 draws another port when the one UDP got is held for TCP by another program", async () => {
+  const held = await portHeldForTcp();
+  const base = new EventBase({ platform: held.platform });
+  const loop = base.loop({ noExitOnEmpty: true });
+  try {
+    const server = await DnsServer.bind(base, { host: "127.0.0.1", port: 0 }, zone);
+    try {
+      assert.notEqual(server.address.port, held.port);
+      const dns = new DnsBase(base, { nameservers: [`127.0.0.1:${server.address.port}`] });
+      try {
+        // 60 records do not fit in 512 bytes: the answer comes over TCP, from the server's own port.
+        assert.equal((await dns.queryIpv4("many.test")).answers.length, 60);
+      } finally {
+        dns.free();
+      }
+      assert.equal(held.accepted, 0);
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await held.close();
+    base.loopBreak();
+    await within(loop, 5000, "the loop to end");
   }
 });

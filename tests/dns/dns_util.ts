@@ -12,7 +12,7 @@ import {
   type DnsRecord,
   encodeDnsMessage,
 } from "../../src/dns/dns_message.ts";
-import type { NetAddress, TcpListener, TcpSocket, UdpSocket } from "../../src/platform.ts";
+import type { NetAddress, Platform, TcpListener, TcpSocket, UdpSocket } from "../../src/platform.ts";
 import { concat } from "../util.ts";
 
 export const platform: ReturnType<typeof autoPlatform> = autoPlatform();
@@ -56,8 +56,14 @@ export function answer(query: DnsMessage, type: number, data: DnsRecord["data"],
   return { name: query.questions[0].name, type, class: 1, ttl, data };
 }
 
-/** Start a scripted nameserver: UDP on a free port, and TCP on the same port when it is free too. */
-export async function fakeNameserver(script: Script): Promise<FakeNameserver> {
+/**
+ * Start a scripted nameserver: UDP on a free port, and TCP on the same port.
+ * Another program may hold the port UDP drew for TCP (a listener, or a
+ * connection's local end, TIME_WAIT included), so a few ports are tried, as
+ * DnsServer.bind does; a server that silently answered only over UDP would
+ * send the resolver's TCP fallback to whoever holds that port.
+ */
+export async function fakeNameserver(script: Script, on: Platform = platform): Promise<FakeNameserver> {
   const queries: FakeNameserver["queries"] = [];
   const tcpSockets = new Set<TcpSocket>();
   const state = { script };
@@ -72,44 +78,49 @@ export async function fakeNameserver(script: Script): Promise<FakeNameserver> {
     const out = state.script(message, raw, transport);
     return out === null ? [] : Array.isArray(out) ? out : [out];
   };
-  let udp: UdpSocket | null = null;
-  udp = await platform.bindUdp({ host: "127.0.0.1", port: 0 }, {
-    message(bytes, from) {
-      for (const r of handle(bytes, "udp", from)) udp!.send(r, from.host, from.port);
-    },
-  });
-  const port = udp.address.port;
-  let tcp: TcpListener | null = null;
-  try {
-    tcp = await platform.listen({ host: "127.0.0.1", port }, (socket) => {
-      tcpSockets.add(socket);
-      let pending: Uint8Array = new Uint8Array(0);
-      socket.start({
-        data(bytes) {
-          pending = concat([pending, bytes]);
-          while (pending.length >= 2) {
-            const len = (pending[0] << 8) | pending[1];
-            if (pending.length < 2 + len) break;
-            const msg = pending.slice(2, 2 + len);
-            pending = pending.slice(2 + len);
-            for (const r of handle(msg, "tcp", socket.remoteAddress)) {
-              socket.write(concat([Uint8Array.of(r.length >> 8, r.length & 255), r]));
-            }
+  const accept = (socket: TcpSocket): void => {
+    tcpSockets.add(socket);
+    let pending: Uint8Array = new Uint8Array(0);
+    socket.start({
+      data(bytes) {
+        pending = concat([pending, bytes]);
+        while (pending.length >= 2) {
+          const len = (pending[0] << 8) | pending[1];
+          if (pending.length < 2 + len) break;
+          const msg = pending.slice(2, 2 + len);
+          pending = pending.slice(2 + len);
+          for (const r of handle(msg, "tcp", socket.remoteAddress)) {
+            socket.write(concat([Uint8Array.of(r.length >> 8, r.length & 255), r]));
           }
-        },
-        end() {
-          socket.end();
-        },
-        drain() {},
-        error() {},
-        close() {
-          tcpSockets.delete(socket);
-        },
-      });
+        }
+      },
+      end() {
+        socket.end();
+      },
+      drain() {},
+      error() {},
+      close() {
+        tcpSockets.delete(socket);
+      },
     });
-  } catch {
-    // The TCP port is taken by someone else: this server is UDP only.
+  };
+  let udp: UdpSocket | null = null;
+  let tcp: TcpListener | null = null;
+  for (let tries = 8; tcp === null; tries--) {
+    const bound: UdpSocket = await on.bindUdp({ host: "127.0.0.1", port: 0 }, {
+      message(bytes, from) {
+        for (const r of handle(bytes, "udp", from)) bound.send(r, from.host, from.port);
+      },
+    });
+    udp = bound;
+    try {
+      tcp = await on.listen({ host: "127.0.0.1", port: bound.address.port }, accept);
+    } catch (err) {
+      bound.close();
+      if (tries <= 1 || (err as { code?: string }).code !== "EADDRINUSE") throw err;
+    }
   }
+  const port = udp!.address.port;
   return {
     address: `127.0.0.1:${port}`,
     port,
@@ -126,7 +137,7 @@ export async function fakeNameserver(script: Script): Promise<FakeNameserver> {
     async close() {
       udp!.close();
       for (const s of tcpSockets) s.close();
-      await tcp?.close();
+      await tcp!.close();
     },
   };
 }
@@ -135,4 +146,41 @@ export async function fakeNameserver(script: Script): Promise<FakeNameserver> {
 export async function silentPort(): Promise<{ address: string; close(): void }> {
   const udp = await platform.bindUdp({ host: "127.0.0.1", port: 0 }, { message() {} });
   return { address: `127.0.0.1:${udp.address.port}`, close: () => udp.close() };
+}
+
+/**
+ * A port held for TCP by "another program" (a listener that closes each
+ * connection once it has bytes, as an HTTP server does with a DNS query),
+ * and a platform whose next UDP bind to port 0 draws that port: what a busy
+ * machine does now and then, made certain.
+ */
+export async function portHeldForTcp(): Promise<{
+  readonly port: number;
+  /** Connections the holder accepted. */
+  readonly accepted: number;
+  /** `platform`, but its first bindUdp to port 0 gets the held port. */
+  readonly platform: Platform;
+  close(): Promise<void>;
+}> {
+  let accepted = 0;
+  const holder = await platform.listen({ host: "127.0.0.1", port: 0 }, (socket) => {
+    accepted++;
+    socket.start({ data: () => socket.close(), end: () => socket.close(), drain() {}, error() {}, close() {} });
+  });
+  const port = holder.address.port;
+  let drawn = false;
+  const wrapped: Platform = Object.create(platform);
+  wrapped.bindUdp = (options, handlers) => {
+    if (options.port !== 0 || drawn) return platform.bindUdp(options, handlers);
+    drawn = true;
+    return platform.bindUdp({ ...options, port }, handlers);
+  };
+  return {
+    port,
+    get accepted() {
+      return accepted;
+    },
+    platform: wrapped,
+    close: () => holder.close(),
+  };
 }
