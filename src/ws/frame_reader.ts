@@ -94,6 +94,15 @@ const EMPTY = new Uint8Array(0);
 /** Whether 32-bit words hold their bytes least significant first, as on every engine's usual hosts. */
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
+/** The masking key as a 32-bit word, rotated so that the word's first byte meets key byte `j`. */
+function keyWord(m: Uint8Array, j: number): number {
+  const k0 = m[j];
+  const k1 = m[(j + 1) & 3];
+  const k2 = m[(j + 2) & 3];
+  const k3 = m[(j + 3) & 3];
+  return LITTLE_ENDIAN ? (k0 | (k1 << 8) | (k2 << 16) | (k3 << 24)) : ((k0 << 24) | (k1 << 16) | (k2 << 8) | k3);
+}
+
 /**
  * XOR `buf[from, from + n)` in place with the masking key, starting at key
  * byte `pos`; returns the key position after it. Byte by byte up to a
@@ -109,12 +118,7 @@ function unmask(buf: Uint8Array, from: number, n: number, m: Uint8Array, pos: nu
       buf[i] ^= m[j];
       j = (j + 1) & 3;
     }
-    // The key as a word, rotated so that buf[i] meets key byte `j`.
-    const k0 = m[j];
-    const k1 = m[(j + 1) & 3];
-    const k2 = m[(j + 2) & 3];
-    const k3 = m[(j + 3) & 3];
-    const key = LITTLE_ENDIAN ? (k0 | (k1 << 8) | (k2 << 16) | (k3 << 24)) : ((k0 << 24) | (k1 << 16) | (k2 << 8) | k3);
+    const key = keyWord(m, j);
     const count = (end - i) >>> 2;
     const words = new Uint32Array(buf.buffer, buf.byteOffset + i, count);
     const unrolled = count & ~7;
@@ -170,6 +174,46 @@ function unmaskShort(buf: Uint8Array, from: number, n: number, m: Uint8Array): n
   }
   for (let j = 0; i < end; i++, j++) acc |= buf[i] ^= m[j];
   return acc;
+}
+
+/**
+ * Copy `src[from, from + n)` to `dst[at, ...)` unmasked, starting at key
+ * byte `pos`; returns the key position after it. Word by word when both
+ * sides sit at the same place in a 4-byte word, else copied and unmasked
+ * in place.
+ */
+function unmaskCopy(
+  src: Uint8Array,
+  from: number,
+  dst: Uint8Array,
+  at: number,
+  n: number,
+  m: Uint8Array,
+  pos: number,
+): number {
+  const a = src.byteOffset + from;
+  const b = dst.byteOffset + at;
+  if (n < 64 || ((a ^ b) & 3) !== 0) {
+    dst.set(src.subarray(from, from + n), at);
+    return unmask(dst, at, n, m, pos);
+  }
+  let i = 0;
+  let j = pos;
+  for (const lead = (4 - (a & 3)) & 3; i < lead; i++) {
+    dst[at + i] = src[from + i] ^ m[j];
+    j = (j + 1) & 3;
+  }
+  const key = keyWord(m, j);
+  const count = (n - i) >>> 2;
+  const sw = new Uint32Array(src.buffer, a + i, count);
+  const dw = new Uint32Array(dst.buffer, b + i, count);
+  for (let w = 0; w < count; w++) dw[w] = sw[w] ^ key;
+  i += count << 2;
+  for (; i < n; i++) {
+    dst[at + i] = src[from + i] ^ m[j];
+    j = (j + 1) & 3;
+  }
+  return j;
 }
 
 /** The WebSocket frame reader: see the module comment. */
@@ -417,9 +461,26 @@ export class FrameReader {
       input.drain(n);
       return buf.subarray(start, start + n);
     }
-    const data = new Uint8Array(n);
-    input.remove(data);
-    if (this.#masked) this.#maskPos = unmask(data, 0, n, this.#mask, this.#maskPos);
+    if (!this.#masked || n < 4096 || seg === null) {
+      const data = new Uint8Array(n);
+      input.remove(data);
+      if (this.#masked) this.#maskPos = unmask(data, 0, n, this.#mask, this.#maskPos);
+      return data;
+    }
+    // A large masked payload over several segments: unmasked as it is copied, one pass over the bytes,
+    // into an array placed so that its words line up with the first segment's.
+    const shift = (seg.buf.byteOffset + seg.start) & 3;
+    const data = new Uint8Array(n + shift).subarray(shift);
+    let at = 0;
+    let pos = this.#maskPos;
+    while (at < n) {
+      const s = firstSegment(input) as NonNullable<ReturnType<typeof firstSegment>>;
+      const take = Math.min(s.end - s.start, n - at);
+      pos = unmaskCopy(s.buf, s.start, data, at, take, this.#mask, pos);
+      input.drain(take);
+      at += take;
+    }
+    this.#maskPos = pos;
     return data;
   }
 

@@ -167,3 +167,26 @@ test("short text read in one step: ASCII, other UTF-8, and invalid UTF-8 failing
     assert.equal(got.length, 0);
   }
 });
+
+test("a large payload spanning two or three segments at any alignment is unmasked as it is copied", () => {
+  for (const first of [4096, 5001, 5002, 5003]) {
+    for (const second of [4096, 4097, 6000]) {
+      for (let shift = 0; shift < 4; shift++) {
+        const { reader, got, sink } = serverReader();
+        const input = new EvBuffer();
+        const payload = randomBytes(12000, first + second + shift);
+        const frame = encodeFrame({ opcode: BINARY, payload });
+        const bytes = new Uint8Array(shift + frame.length);
+        bytes.set(frame, shift);
+        // Each piece is larger than the room its predecessor's segment has left: one segment each.
+        input.addCopy(bytes.subarray(0, first));
+        input.drain(shift);
+        input.addCopy(bytes.subarray(first, first + second));
+        input.addCopy(bytes.subarray(first + second));
+        assert.equal(reader.read(input, sink), null);
+        assert.equal(got.length, 1, `first ${first} second ${second} shift ${shift}`);
+        assert.deepEqual(got[0].data, payload, `first ${first} second ${second} shift ${shift}`);
+      }
+    }
+  }
+});
