@@ -636,6 +636,16 @@ const valueCache: string[] = new Array(CACHE_SLOTS).fill("");
 const nameCache: string[] = new Array(CACHE_SLOTS).fill("");
 const ascii = new TextDecoder();
 
+/**
+ * Where every parser collects a section's fields while it reads them: one
+ * array for all, written from the start each time, and sliced to its exact
+ * size when the section is complete. A list grown by push per message left
+ * two or three outgrown arrays behind per 10-field head; this leaves one
+ * array of the right size. A parser whose section is split across parse
+ * calls takes its fields out into its own array first (see #detach).
+ */
+const FIELDS: string[] = [];
+
 /** The first of a pair of cache entries (an even index). */
 function slotOf(n: number, first: number, mid: number, last: number): number {
   return ((Math.imul(n, 0x9e3779b1) ^ Math.imul(first, 0x85ebca6b) ^ Math.imul(mid, 0x27d4eb2f) ^
@@ -996,7 +1006,8 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
   #versionMinor = 1;
   #status = 0;
   #reason = "";
-  #headers: string[] = [];
+  /** The current section's fields (alternating names and values, #count pairs): FIELDS, or the parser's own once detached. */
+  #fields: string[] = FIELDS;
   /** Bytes of the current header (or trailer) section so far. */
   #headBytes = 0;
   /** Field lines in the current section. */
@@ -1096,7 +1107,9 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
    * @throws {BufferError} only if the input is frozen at its start or holds unloaded file segments (never for any bytes)
    */
   parse(input: EvBuffer): ParseEvent<HeadOf<K>> {
-    return this.#run(input, null);
+    const ev = this.#run(input, null);
+    if (this.#count !== 0 && this.#fields === FIELDS && this.#inSection()) this.#detach();
+    return ev;
   }
 
   /**
@@ -1112,7 +1125,31 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
    */
   parseBodyInto(input: EvBuffer, dst: EvBuffer): ParseEvent<HeadOf<K>> {
     if (dst === input) throw typeError("dst", "another buffer than input", dst);
-    return this.#run(input, dst);
+    const ev = this.#run(input, dst);
+    if (this.#count !== 0 && this.#fields === FIELDS && this.#inSection()) this.#detach();
+    return ev;
+  }
+
+  /**
+   * A section's fields are still being read when a parse call returns: take
+   * them out of FIELDS, which the next parser to run writes over, into this
+   * parser's own array.
+   */
+  #detach(): void {
+    this.#fields = FIELDS.slice(0, this.#count << 1);
+  }
+
+  /** Whether a header or trailer section is being read. */
+  #inSection(): boolean {
+    return this.#state === "headers" || this.#state === "trailers";
+  }
+
+  /** The complete section's fields as a list of their own, of exact size. */
+  #sectionFields(): string[] {
+    const fields = this.#fields;
+    const n = this.#count << 1;
+    if (fields !== FIELDS) return fields.length === n ? fields : fields.slice(0, n);
+    return n === 0 ? [] : FIELDS.slice(0, n);
   }
 
   /**
@@ -1416,7 +1453,7 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
 
   /** Forget the last message's fields. */
   #newMessage(): void {
-    this.#headers = [];
+    this.#fields = FIELDS;
     this.#headBytes = 0;
     this.#count = 0;
     this.#special = 0;
@@ -1885,7 +1922,10 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
     }
     const next = this.#value(buf, i + 1, stop, end);
     if (next < 0) return next;
-    this.#headers.push(name, valueText(buf, this.#vs, this.#ve, this.#vhigh));
+    const fields = this.#fields;
+    const at = this.#count << 1;
+    fields[at] = name;
+    fields[at + 1] = valueText(buf, this.#vs, this.#ve, this.#vhigh);
     this.#count++;
     this.#headBytes += next - s;
     return next;
@@ -1967,8 +2007,8 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
     const next = this.#value(buf, s, stop, end);
     if (next < 0) return next;
     if (this.#ve > this.#vs) {
-      const last = this.#headers.length - 1;
-      this.#headers[last] += " " + valueText(buf, this.#vs, this.#ve, this.#vhigh);
+      const last = (this.#count << 1) - 1;
+      this.#fields[last] += " " + valueText(buf, this.#vs, this.#ve, this.#vhigh);
     }
     this.#headBytes += next - s;
     return next;
@@ -1983,7 +2023,7 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
    * state. Sets #event to the head.
    */
   #endHead(next: number): number {
-    const headers = this.#headers;
+    const headers = this.#sectionFields();
     const special = this.#special;
     let cl = -1;
     let te: string | null = null;
@@ -2197,7 +2237,7 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
     }
     this.#bodyBytes += size;
     if (size === 0) {
-      this.#headers = [];
+      this.#fields = FIELDS;
       this.#headBytes = 0;
       this.#count = 0;
       this.#sectionDone = false;
@@ -2276,7 +2316,7 @@ export class HttpParser<K extends HttpParserKind = HttpParserKind> {
   /** The trailer section is complete: a trailers event if it has fields, then the end. */
   #endTrailers(next: number): number {
     this.#state = "message_done";
-    if (this.#count > 0) this.#event = { type: "trailers", headers: this.#headers };
+    if (this.#count > 0) this.#event = { type: "trailers", headers: this.#sectionFields() };
     return next;
   }
 

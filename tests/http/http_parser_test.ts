@@ -1473,3 +1473,50 @@ test("every message of a corpus parses the same whole, byte by byte and in rando
   ];
   for (const [kind, text, options] of corpus) invariant(kind, text, options);
 });
+
+test("parsers whose header and trailer sections are split across parse calls keep their own fields when interleaved", () => {
+  // The parsers collect a section's fields in one array they share: one whose
+  // section is unfinished when a call returns must keep its fields apart.
+  const a = new HttpParser("request");
+  const b = new HttpParser("request");
+  const ia = new EvBuffer();
+  const ib = new EvBuffer();
+  const evA: ParseEvent<RequestHead>[] = [];
+  const evB: ParseEvent<RequestHead>[] = [];
+  const feed = (p: HttpParser<"request">, input: EvBuffer, text: string, out: ParseEvent<RequestHead>[]): void => {
+    input.add(bytes(text));
+    for (;;) {
+      const ev = p.parse(input);
+      if (ev.type === "need_more") return;
+      out.push(ev);
+      if (ev.type === "error") return;
+    }
+  };
+  feed(a, ia, "GET /a HTTP/1.1\r\nHost: a.example\r\nX-One: 1\r\n", evA);
+  feed(b, ib, "POST /b HTTP/1.1\r\nHost: b.example\r\nX-Two: 2\r\nX-Three: 3\r\n", evB);
+  feed(a, ia, "X-Four: 4\r\n", evA);
+  feed(b, ib, "Transfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\nX-Trailer: t\r\n", evB);
+  feed(a, ia, "Accept: */*\r\n\r\n", evA);
+  // b is inside its trailer section while a's next head is read whole.
+  feed(a, ia, "GET /c HTTP/1.1\r\nHost: c.example\r\nX-Five: 5\r\n\r\n", evA);
+  feed(b, ib, "X-Trailer-2: u\r\n\r\n", evB);
+  const heads = evA.filter((e) => e.type === "head").map((e) => (e as { head: RequestHead }).head);
+  assert.deepEqual(heads.map((h) => [h.target, h.headers]), [
+    ["/a", ["host", "a.example", "x-one", "1", "x-four", "4", "accept", "*/*"]],
+    ["/c", ["host", "c.example", "x-five", "5"]],
+  ]);
+  const headB = evB.find((e) => e.type === "head") as { head: RequestHead };
+  assert.deepEqual(headB.head.headers, [
+    "host",
+    "b.example",
+    "x-two",
+    "2",
+    "x-three",
+    "3",
+    "transfer-encoding",
+    "chunked",
+  ]);
+  const trailers = evB.find((e) => e.type === "trailers") as { headers: string[] };
+  assert.deepEqual(trailers.headers, ["x-trailer", "t", "x-trailer-2", "u"]);
+  assert.equal(evB[evB.length - 1].type, "end");
+});
