@@ -94,6 +94,28 @@ const EMPTY = new Uint8Array(0);
 /** Whether 32-bit words hold their bytes least significant first, as on every engine's usual hosts. */
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
+/** Free bytes left in front of a large payload copied out of several segments (a multiple of 4). */
+const HEADROOM = 16;
+/** Binary messages larger than this are sent by reference (frame_writer's COPY_LIMIT), so headroom pays. */
+const HEADROOM_MIN = 2048;
+/** The last large binary payload handed out with free bytes just before it in the same memory, and how many. */
+let roomy: Uint8Array | null = null;
+let roomyBytes = 0;
+
+/**
+ * How many bytes just before `data[0]`, in the same memory, nobody reads
+ * or writes: the frame header of the message it arrived in (or room left
+ * in front of a copy). Non-zero only for the last large binary message a
+ * reader handed out, so an echo of it can put its own frame header there
+ * and leave in one piece; a server's header (2-10 bytes) is always shorter
+ * than the masked client header it replaces (6-14), so it fits. Writing
+ * there is safe for any number of sends: the header for the same payload
+ * is the same bytes each time.
+ */
+export function headroomOf(data: Uint8Array): number {
+  return data === roomy ? roomyBytes : 0;
+}
+
 /** The masking key as a 32-bit word, rotated so that the word's first byte meets key byte `j`. */
 function keyWord(m: Uint8Array, j: number): number {
   const k0 = m[j];
@@ -381,7 +403,13 @@ export class FrameReader {
         if (!v.complete) return this.#fail(CLOSE_INVALID_DATA, "a text message ends inside a UTF-8 sequence");
       }
       input.drain(size + len);
-      sink.message(opcode === OP_TEXT, head.subarray(from, from + len));
+      const data = head.subarray(from, from + len);
+      if (opcode === OP_BINARY && len > HEADROOM_MIN) {
+        // The frame's own header bytes lie just before the payload, and only this reader ever read them.
+        roomy = data;
+        roomyBytes = size;
+      }
+      sink.message(opcode === OP_TEXT, data);
       return true;
     }
     input.drain(size);
@@ -469,8 +497,11 @@ export class FrameReader {
     }
     // A large masked payload over several segments: unmasked as it is copied, one pass over the bytes,
     // into an array placed so that its words line up with the first segment's.
-    const shift = (seg.buf.byteOffset + seg.start) & 3;
-    const data = new Uint8Array(n + shift).subarray(shift);
+    // HEADROOM bytes in front, so an echo can put its frame header there (see headroomOf).
+    const front = HEADROOM + ((seg.buf.byteOffset + seg.start) & 3);
+    const data = new Uint8Array(front + n).subarray(front);
+    roomy = data;
+    roomyBytes = HEADROOM;
     let at = 0;
     let pos = this.#maskPos;
     while (at < n) {

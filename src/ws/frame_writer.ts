@@ -9,6 +9,7 @@
  * @module
  */
 import { type EvBuffer, reserveSegment } from "../buffer/evbuffer.ts";
+import { headroomOf } from "./frame_reader.ts";
 
 /** Payloads up to this size are copied behind their header; larger ones are added by reference. */
 const COPY_LIMIT = 2048;
@@ -74,6 +75,13 @@ export function writeFrame(out: EvBuffer, opcode: number, payload: Uint8Array, r
   const n = payload.length;
   const first = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
   const hs = headerSize(n, masked);
+  if (!masked && n > COPY_LIMIT && headroomOf(payload) >= hs) {
+    // A received message sent on: its header goes in the free bytes before it, one piece for one socket write.
+    const whole = new Uint8Array(payload.buffer, payload.byteOffset - hs, hs + n);
+    putHeader(whole, 0, first, n, false);
+    out.add(whole);
+    return;
+  }
   // The reservation's segment itself (no view per frame): the room starts at its `end`.
   const seg = reserveSegment(out, masked || n <= COPY_LIMIT ? hs + n : hs);
   const dst = seg.buf;

@@ -9,9 +9,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EvBuffer } from "../../src/buffer/evbuffer.ts";
-import { FrameReader, type FrameSink } from "../../src/ws/frame_reader.ts";
+import { FrameReader, type FrameSink, headroomOf } from "../../src/ws/frame_reader.ts";
+import { writeFrame } from "../../src/ws/frame_writer.ts";
 import { encodeFrame } from "./ws_helpers.ts";
-import { prng } from "../util.ts";
+import { concat, prng } from "../util.ts";
 
 const TEXT = 0x1;
 const BINARY = 0x2;
@@ -188,5 +189,45 @@ test("a large payload spanning two or three segments at any alignment is unmaske
         assert.deepEqual(got[0].data, payload, `first ${first} second ${second} shift ${shift}`);
       }
     }
+  }
+});
+
+test("a large binary message sent on leaves as one piece, its header in the bytes before it, and right every time", () => {
+  const expected = (payload: Uint8Array): Uint8Array => encodeFrame({ opcode: BINARY, payload, mask: false });
+  for (const [size, split] of [[3000, false], [70000, false], [6000, true], [70000, true]] as const) {
+    const { reader, got, sink } = serverReader();
+    const input = new EvBuffer();
+    const payload = randomBytes(size, size + (split ? 1 : 0));
+    const frame = encodeFrame({ opcode: BINARY, payload });
+    if (split) {
+      // A first piece that fills its segment exactly, so the rest lands in another.
+      input.addCopy(frame.subarray(0, 4096));
+      input.addCopy(frame.subarray(4096));
+    } else {
+      input.addCopy(frame);
+    }
+    assert.equal(reader.read(input, sink), null);
+    const message = got[0].data;
+    assert.deepEqual(message, payload);
+    assert.ok(headroomOf(message) > 0, `size ${size} split ${split}: the message has headroom`);
+    // Split: copied out (its own memory); whole: a view of the input segment.
+    assert.equal(message.buffer.byteLength < size + 32, split);
+    const out = new EvBuffer();
+    writeFrame(out, BINARY, message, false, false);
+    assert.equal(out.contiguousSpace(), out.length, "header and payload in one segment");
+    // Sent again (to another connection, say), and once more through a second buffer: the same bytes.
+    writeFrame(out, BINARY, message, false, false);
+    const other = new EvBuffer();
+    writeFrame(other, BINARY, message, false, false);
+    const want = expected(payload);
+    assert.deepEqual(out.pullup(), concat([want, want]));
+    assert.deepEqual(other.pullup(), want);
+    assert.deepEqual(message, payload, "the message itself is unchanged");
+    // A copy has no headroom and goes out as header and payload as before.
+    const copy = message.slice();
+    assert.equal(headroomOf(copy), 0);
+    const third = new EvBuffer();
+    writeFrame(third, BINARY, copy, false, false);
+    assert.deepEqual(third.pullup(), want);
   }
 });
