@@ -1,4 +1,7 @@
 /** Helpers shared by the test files: bounded waits and small fixtures. */
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
 import type { TcpSocket } from "../src/platform.ts";
 
 /** Reject after `ms` with a message naming what was awaited, so no test hangs. */
@@ -94,4 +97,35 @@ export async function exchange(socket: TcpSocket, request?: string, until?: RegE
   } finally {
     socket.close();
   }
+}
+
+/** What a program run by {@linkcode runTestProgram} did: its exit code and output. */
+export interface ProgramRun {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/**
+ * Run the test program `name` beside the test at `from` (its
+ * import.meta.url: `./name.ts`, or `./name.js` in the npm build) with `args`,
+ * as its own process on the runtime running the tests; resolve once it
+ * exits, and fail (killing it) if it has not within `ms`.
+ */
+export function runTestProgram(from: string, name: string, args: string[], ms = 15000): Promise<ProgramRun> {
+  const program = fileURLToPath(new URL(`./${name}${from.endsWith(".js") ? ".js" : ".ts"}`, from));
+  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
+  const [cmd, ...pre] = deno !== undefined ? [deno.execPath(), "run", "-A"] : [process.execPath];
+  const child = spawn(cmd, [...pre, program, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (b: Uint8Array) => (out += new TextDecoder().decode(b)));
+  child.stderr.on("data", (b: Uint8Array) => (err += new TextDecoder().decode(b)));
+  const done = new Promise<ProgramRun>((resolve) => {
+    child.on("close", (code) => resolve({ code, out, err }));
+  });
+  return within(done, ms, `${name} ${args.join(" ")} to exit (so far: ${JSON.stringify(out)})`).catch((e) => {
+    child.kill("SIGKILL");
+    throw e;
+  });
 }

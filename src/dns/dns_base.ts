@@ -24,7 +24,8 @@ import {
   rangeError,
   typeError,
 } from "../check.ts";
-import { Event, type EventBase } from "../event/event_base.ts";
+import { freedError } from "../errors.ts";
+import { adopt, baseFreed, disown, Event, type EventBase } from "../event/event_base.ts";
 import { EV_PERSIST, EV_TIMEOUT } from "../event/flags.ts";
 import type { HostResolver } from "../http/http_connection.ts";
 import type { LookupAddress, NetAddress, Platform, UdpSocket } from "../platform.ts";
@@ -587,12 +588,16 @@ export class DnsBase implements HostResolver {
    * `nameservers` nor `resolvConf` it has no nameserver until one is added
    * ({@linkcode DnsBase.addNameserver}, {@linkcode DnsBase.resolvConfParse}).
    *
+   * The base's free() frees it too (see {@linkcode DnsBase.free}).
+   *
    * @throws {TypeError} for a base that is not an EventBase, an option of the wrong type, or a nameserver that is not an address
    * @throws {RangeError} for a setting out of its range
+   * @throws {LeventError} `ERR_FREED` if the base was freed
    */
   constructor(base: EventBase, options: DnsBaseOptions = {}) {
     checkEventBase(base, "base");
     checkObject(options, "options");
+    if (baseFreed(base)) throw freedError("new DnsBase", "EventBase");
     this.#base = base;
     const settings = { ...DEFAULT_DNS_SETTINGS };
     for (const key of Object.keys(DEFAULT_DNS_SETTINGS) as (keyof DnsSettings)[]) {
@@ -612,6 +617,7 @@ export class DnsBase implements HostResolver {
       for (const ns of options.nameservers) this.addNameserver(ns);
     }
     if (options.hosts !== undefined) this.#hosts.add(checkString(options.hosts, "options.hosts"));
+    adopt(base, this.#releaseByBase);
   }
 
   /** The loop the callbacks run on. */
@@ -653,8 +659,10 @@ export class DnsBase implements HostResolver {
    * nameserver go out.
    *
    * @throws {TypeError} when `address` is not one of those forms
+   * @throws {LeventError} `ERR_FREED` once the DnsBase was freed
    */
   addNameserver(address: string): void {
+    this.#checkLive("addNameserver");
     const parsed = typeof address === "string" ? parseNameserver(address) : null;
     if (parsed === null) {
       throw typeError("address", "an IP address with an optional port (IP, IP:PORT, [IPv6]:PORT)", address);
@@ -678,7 +686,8 @@ export class DnsBase implements HostResolver {
    * Remove every nameserver and hold the queries until
    * {@linkcode DnsBase.resume} (libevent
    * `evdns_base_clear_nameservers_and_suspend`). Held queries keep their
-   * timers: one not resumed in time fails with `DNS_ERR_TIMEOUT`.
+   * timers: one not resumed in time fails with `DNS_ERR_TIMEOUT`. Does
+   * nothing once the DnsBase was freed.
    */
   clearNameserversAndSuspend(): void {
     if (this.#state === "freed") return;
@@ -688,15 +697,26 @@ export class DnsBase implements HostResolver {
     this.#state = "suspended";
   }
 
-  /** Send the queries held since {@linkcode DnsBase.clearNameserversAndSuspend} (libevent `evdns_base_resume`). */
+  /**
+   * Send the queries held since {@linkcode DnsBase.clearNameserversAndSuspend} (libevent `evdns_base_resume`).
+   *
+   * @throws {LeventError} `ERR_FREED` once the DnsBase was freed
+   */
   resume(): void {
+    this.#checkLive("resume");
     if (this.#state !== "suspended") return;
     this.#state = "running";
     this.#unpark();
   }
 
-  /** Add a domain to the end of the search list (libevent `evdns_base_search_add`). */
+  /**
+   * Add a domain to the end of the search list (libevent `evdns_base_search_add`).
+   *
+   * @throws {TypeError} when `domain` is not a domain name
+   * @throws {LeventError} `ERR_FREED` once the DnsBase was freed
+   */
   searchAdd(domain: string): void {
+    this.#checkLive("searchAdd");
     const labels = typeof domain === "string" ? nameLabels(domain) : "not a string";
     if (typeof labels === "string" || labels.length === 0) throw typeError("domain", "a domain name", domain);
     this.#search.push(nameKey(domain));
@@ -707,8 +727,14 @@ export class DnsBase implements HostResolver {
     this.#search = [];
   }
 
-  /** Set ndots (libevent `evdns_base_search_ndots_set`). */
+  /**
+   * Set ndots (libevent `evdns_base_search_ndots_set`).
+   *
+   * @throws {RangeError} for ndots out of its range
+   * @throws {LeventError} `ERR_FREED` once the DnsBase was freed
+   */
   searchNdotsSet(ndots: number): void {
+    this.#checkLive("searchNdotsSet");
     this.#settings.ndots = checkSetting("ndots", ndots) as number;
   }
 
@@ -724,8 +750,10 @@ export class DnsBase implements HostResolver {
    *
    * @throws {TypeError} for an option levent does not know, or a value that is not a number where one is needed
    * @throws {RangeError} for a value out of its range
+   * @throws {LeventError} `ERR_FREED` once the DnsBase was freed
    */
   setOption(option: string, value: string = ""): void {
+    this.#checkLive("setOption");
     checkString(option, "option");
     checkString(value, "value");
     const name = option.endsWith(":") ? option.slice(0, -1) : option;
@@ -792,8 +820,11 @@ export class DnsBase implements HostResolver {
    * `DNS_OPTION_NAMESERVERS_NO_DEFAULT`), the search list, and ndots,
    * timeout, attempts and rotate. Lines it cannot read are logged as
    * warnings and skipped.
+   *
+   * @throws {LeventError} `ERR_FREED` once the DnsBase was freed
    */
   applyResolvConf(text: string | ResolvConf, flags: number = DNS_OPTIONS_ALL): void {
+    this.#checkLive("applyResolvConf");
     const conf = typeof text === "string" ? parseResolvConf(text) : text;
     for (const warning of conf.warnings) this.#log(true, warning);
     if (flags & DNS_OPTION_SEARCH) this.#search = [...conf.search];
@@ -818,8 +849,11 @@ export class DnsBase implements HostResolver {
    * also loading /etc/hosts. A file that cannot be read counts as empty:
    * 127.0.0.1 is used (with a warning), as libevent does, unless
    * `DNS_OPTION_NAMESERVERS_NO_DEFAULT`.
+   *
+   * @throws {LeventError} `ERR_FREED` (as a rejection) once the DnsBase was freed, also while the file was read
    */
   async resolvConfParse(flags: number = DNS_OPTIONS_ALL, path: string = "/etc/resolv.conf"): Promise<void> {
+    this.#checkLive("resolvConfParse");
     checkString(path, "path");
     let text = "";
     try {
@@ -827,6 +861,7 @@ export class DnsBase implements HostResolver {
     } catch (err) {
       this.#log(true, `cannot read ${path}: ${(err as Error).message}`);
     }
+    this.#checkLive("resolvConfParse");
     this.applyResolvConf(text, flags);
     if (flags & DNS_OPTION_HOSTSFILE) await this.loadHosts();
   }
@@ -837,10 +872,14 @@ export class DnsBase implements HostResolver {
    * and resolveReverse consult them too, not only getAddrInfo.
    *
    * @throws a coded platform Error (as a rejection) when the file cannot be read (`ENOENT`...)
+   * @throws {LeventError} `ERR_FREED` (as a rejection) once the DnsBase was freed, also while the file was read
    */
   async loadHosts(path: string = "/etc/hosts"): Promise<void> {
+    this.#checkLive("loadHosts");
     checkString(path, "path");
-    this.#hosts.add(await readText(this.#base.platform, path));
+    const text = await readText(this.#base.platform, path);
+    this.#checkLive("loadHosts");
+    this.#hosts.add(text);
   }
 
   /** Forget the hosts entries (libevent `evdns_base_clear_host_addresses`). */
@@ -853,19 +892,32 @@ export class DnsBase implements HostResolver {
     this.#cache.clear();
   }
 
-  /** Send log lines to `fn`, or to the default (warnings on stderr) with null (libevent `evdns_set_log_fn`). */
+  /**
+   * Send log lines to `fn`, or to the default (warnings on stderr) with null (libevent `evdns_set_log_fn`).
+   *
+   * @throws {TypeError} if fn is neither a function nor null
+   * @throws {LeventError} `ERR_FREED` once the DnsBase was freed
+   */
   setLogFn(fn: DnsLogFn | null): void {
+    this.#checkLive("setLogFn");
     this.#logFn = checkCallback(fn, "fn");
   }
 
   /**
    * Shut the resolver down (libevent `evdns_base_free`): pending requests
-   * get `DNS_ERR_SHUTDOWN` (or nothing with `failRequests` false), sockets
-   * close, and requests made afterwards fail with `DNS_ERR_SHUTDOWN`.
+   * get `DNS_ERR_SHUTDOWN` (or nothing with `failRequests` false) and its
+   * UDP and TCP sockets close. The base's free() calls it too, so a
+   * resolver never keeps a program alive after its base. Calling it again
+   * does nothing, and so do the calls that only let go
+   * (`clearNameserversAndSuspend()`, `searchClear()`,
+   * `clearHostAddresses()`, `clearCache()`, a request's `cancel()`); the
+   * getters still answer, and any other call throws a LeventError with
+   * code `ERR_FREED` (the Promise forms reject with it).
    */
   free(failRequests: boolean = true): void {
     if (this.#state === "freed") return;
     this.#state = "freed";
+    disown(this.#base, this.#releaseByBase);
     for (const query of [...this.#live]) this.#abandon(query);
     this.#waiting.length = 0;
     this.#parked = [];
@@ -881,6 +933,18 @@ export class DnsBase implements HostResolver {
     for (const stop of requests) stop(failRequests ? DNS_ERR_SHUTDOWN : -1);
   }
 
+  /** {@linkcode DnsBase.free}, for `using`. */
+  [Symbol.dispose](): void {
+    this.free();
+  }
+
+  /** The base's free() frees the resolver as free() does. */
+  readonly #releaseByBase = (): void => this.free();
+
+  #checkLive(op: string): void {
+    if (this.#state === "freed") throw freedError(op, "DnsBase");
+  }
+
   // ---------------------------------------------------------------- requests: callback forms
 
   /**
@@ -889,13 +953,16 @@ export class DnsBase implements HostResolver {
    * callback gets type `DNS_IPv4_A` and the addresses as text.
    *
    * @throws {TypeError} for a name that is not one, flags that are not a number, or a callback that is not a function
+   * @throws {LeventError} `ERR_FREED` once the DnsBase was freed
    */
   resolveIpv4<A = undefined>(name: string, flags: number, callback: DnsCallback<string, A>, arg?: A): DnsRequest {
+    this.#checkLive("resolveIpv4");
     return this.#addressRequest(name, flags, DNS_TYPE_A, DNS_IPv4_A, callback, arg as A);
   }
 
   /** Look up the IPv6 addresses of `name` (libevent `evdns_base_resolve_ipv6`); type `DNS_IPv6_AAAA`. See {@linkcode DnsBase.resolveIpv4}. */
   resolveIpv6<A = undefined>(name: string, flags: number, callback: DnsCallback<string, A>, arg?: A): DnsRequest {
+    this.#checkLive("resolveIpv6");
     return this.#addressRequest(name, flags, DNS_TYPE_AAAA, DNS_IPv6_AAAA, callback, arg as A);
   }
 
@@ -906,8 +973,10 @@ export class DnsBase implements HostResolver {
    * (never through the search list). Type `DNS_PTR`; the names.
    *
    * @throws {TypeError} when `address` is not an IP address
+   * @throws {LeventError} `ERR_FREED` once the DnsBase was freed
    */
   resolveReverse<A = undefined>(address: string, flags: number, callback: DnsCallback<string, A>, arg?: A): DnsRequest {
+    this.#checkLive("resolveReverse");
     const name = typeof address === "string" ? reverseName(address) : null;
     if (name === null) throw typeError("address", "an IPv4 or IPv6 address", address);
     checkFunction(callback, "callback");
@@ -931,6 +1000,7 @@ export class DnsBase implements HostResolver {
    * answers the records (their data shaped as {@linkcode DnsRecordData} says).
    *
    * @throws {TypeError} for a name that is not one or a type outside 1..65535
+   * @throws {LeventError} `ERR_FREED` once the DnsBase was freed
    */
   resolve<A = undefined>(
     name: string,
@@ -939,6 +1009,7 @@ export class DnsBase implements HostResolver {
     callback: DnsCallback<DnsRecord, A>,
     arg?: A,
   ): DnsRequest {
+    this.#checkLive("resolve");
     if (!Number.isInteger(type) || type < 1 || type > 65535 || type === DNS_TYPE_OPT) {
       throw typeError("type", "a record type in 1..65535 other than OPT", type);
     }
@@ -958,6 +1029,7 @@ export class DnsBase implements HostResolver {
    * `ERR_DNS_SERVICE` for a service it does not know...).
    *
    * @throws {TypeError} for a node or hints of the wrong type, or a callback that is not a function
+   * @throws {LeventError} `ERR_FREED` once the DnsBase was freed
    */
   getAddrInfo<A = undefined>(
     node: string | null,
@@ -966,6 +1038,7 @@ export class DnsBase implements HostResolver {
     callback: DnsAddrInfoCallback<A>,
     arg?: A,
   ): DnsRequest {
+    this.#checkLive("getAddrInfo");
     checkFunction(callback, "callback");
     if (node !== null) checkString(node, "node");
     const h = hints ?? {};
@@ -1013,7 +1086,6 @@ export class DnsBase implements HostResolver {
       for (const sub of subs) sub.cancel();
       this.#deferOrNow(() => callback(DnsError.fromResult(DNS_ERR_CANCEL, node ?? ""), [], arg as A));
     };
-    if (this.#state === "freed") return later(DnsError.fromResult(DNS_ERR_SHUTDOWN, node ?? ""), [], "");
     if (servicePort(service, h.numericService === true) === null) {
       return later(new DnsError("ERR_DNS_SERVICE", `unknown service ${JSON.stringify(service)}`), [], "");
     }
@@ -1095,7 +1167,11 @@ export class DnsBase implements HostResolver {
 
   // ---------------------------------------------------------------- requests: Promise forms
 
-  /** {@linkcode DnsBase.resolveIpv4} as a Promise: the answers, or a rejection with a {@linkcode DnsError}. */
+  /**
+   * {@linkcode DnsBase.resolveIpv4} as a Promise: the answers, or a rejection with a {@linkcode DnsError}.
+   *
+   * @throws {LeventError} `ERR_FREED` (as a rejection) once the DnsBase was freed; so do the other Promise forms
+   */
   queryIpv4(name: string, options: DnsQueryOptions = {}): Promise<DnsAnswer<string>> {
     return this.#promise(options, name, (flags, cb) => this.resolveIpv4(name, flags, cb));
   }
@@ -1141,6 +1217,8 @@ export class DnsBase implements HostResolver {
    * `family` (0 for both), as the platform's lookup gives them, so an
    * HttpConnection can resolve through this DnsBase. Rejects with a
    * {@linkcode DnsError} (`ERR_DNS_NOTEXIST`...) when there are none.
+   *
+   * @throws {LeventError} `ERR_FREED` (as a rejection) once the DnsBase was freed
    */
   lookup(host: string, family: 0 | 4 | 6 = 0): Promise<LookupAddress[]> {
     return this.queryAddrInfo(host, null, { family, socktype: "stream" }).then((results) =>
@@ -1252,10 +1330,6 @@ export class DnsBase implements HostResolver {
       this.#deferOrNow(() => done(DNS_ERR_CANCEL, 0, [], null, name));
     };
     this.#requests.add(stop);
-    if (this.#state === "freed") {
-      this.#deferOrNow(() => finish(DNS_ERR_SHUTDOWN, 0, [], null, name));
-      return request;
-    }
     if (local !== null) {
       this.#deferOrNow(() => finish(DNS_ERR_NONE, 0, [], local, name));
       return request;

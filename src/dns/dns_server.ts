@@ -16,7 +16,8 @@ import {
   checkString,
   typeError,
 } from "../check.ts";
-import { Event, type EventBase } from "../event/event_base.ts";
+import { freedError } from "../errors.ts";
+import { adopt, baseFreed, disown, Event, type EventBase } from "../event/event_base.ts";
 import { EV_PERSIST, EV_READ, EV_TIMEOUT, EV_WRITE } from "../event/flags.ts";
 import type { NetAddress, TcpSocket, UdpSocket } from "../platform.ts";
 import { DnsError } from "./dns_error.ts";
@@ -101,7 +102,8 @@ export type DnsServerErrorLogger = (error: unknown, request: DnsServerRequest) =
 interface ReplyPath {
   readonly transport: "udp" | "tcp";
   readonly from: NetAddress;
-  send(bytes: Uint8Array): void;
+  /** Send a reply; false when the way back is gone (the server closed, or the TCP connection did). */
+  send(bytes: Uint8Array): boolean;
 }
 
 let newServerRequest: (query: DnsMessage, path: ReplyPath, maxSize: number, ednsSize: number) => DnsServerRequest;
@@ -291,7 +293,7 @@ export class DnsServerRequest {
    * 512 bytes, or than the client's EDNS0 size, loses the records that do
    * not fit and has TC set, so the client asks again over TCP. Returns
    * false when the request was already answered or dropped, or the
-   * connection it came on has closed.
+   * server or the connection it came on has closed.
    *
    * @throws {RangeError} for an rcode outside 0..4095
    */
@@ -311,8 +313,7 @@ export class DnsServerRequest {
       additionals: this.#sections[2],
       edns,
     }, { maxSize: this.#maxSize });
-    this.#path.send(bytes);
-    return true;
+    return this.#path.send(bytes);
   }
 
   /** Send nothing and forget the request (libevent `evdns_server_request_drop`). */
@@ -388,6 +389,8 @@ export class DnsServer<A = unknown> {
   readonly #maxTcpClients: number;
   readonly #tcpIdleTimeoutMs: number;
   #udp: UdpSocket | null = null;
+  /** Kept for the address getter, which still answers after close(). */
+  #address: NetAddress | null = null;
   #listener: Listener | null = null;
   readonly #connections = new Set<BufferEvent>();
   #inbox: Datagram[] = [];
@@ -409,11 +412,13 @@ export class DnsServer<A = unknown> {
   /**
    * Bind UDP and TCP on `options.host` and `options.port` and start
    * serving on `base` (libevent `evdns_add_server_port_with_base`). With
-   * port 0, both get the same free port.
+   * port 0, both get the same free port. The base's free() closes the
+   * server (see {@linkcode DnsServer.close}).
    *
    * @throws {TypeError} for a base, options or callback of the wrong type
    * @throws {RangeError} for a port or limit out of range
    * @throws a coded platform error (as a rejection) when the port cannot be bound (`EADDRINUSE`...)
+   * @throws {LeventError} `ERR_FREED` (as a rejection) if the base was freed, also while binding
    */
   static async bind<A = unknown>(
     base: EventBase,
@@ -425,6 +430,7 @@ export class DnsServer<A = unknown> {
     checkString(options.host, "options.host");
     const port = checkPort(options.port, "options.port");
     checkFunction(callback, "callback");
+    if (baseFreed(base)) throw freedError("DnsServer.bind", "EventBase");
     const server = new DnsServer(base, callback, options);
     server.#event.add();
     try {
@@ -440,6 +446,7 @@ export class DnsServer<A = unknown> {
             (_l, socket) => server.#accept(socket),
           );
           server.#udp = udp;
+          server.#address = udp.address;
           break;
         } catch (err) {
           udp.close();
@@ -448,14 +455,20 @@ export class DnsServer<A = unknown> {
       }
     } catch (err) {
       server.#event.free();
-      throw err;
+      throw baseFreed(base) ? freedError("DnsServer.bind", "EventBase") : err;
     }
+    if (baseFreed(base)) {
+      // Freed while the sockets were being bound: nothing may outlive it.
+      await server.close();
+      throw freedError("DnsServer.bind", "EventBase");
+    }
+    adopt(base, server.#releaseByBase);
     return server;
   }
 
-  /** The bound address (UDP and TCP share it). */
+  /** The bound address (UDP and TCP share it); still answers after close(). */
   get address(): NetAddress {
-    return this.#udp!.address;
+    return this.#address!;
   }
 
   /** TCP connections open now. */
@@ -463,19 +476,29 @@ export class DnsServer<A = unknown> {
     return this.#connections.size;
   }
 
-  /** Report callback failures to `logger` instead of stderr; null restores the default. */
+  /**
+   * Report callback failures to `logger` instead of stderr; null restores the default.
+   *
+   * @throws {TypeError} if logger is neither a function nor null
+   * @throws {LeventError} `ERR_FREED` once the server was closed
+   */
   setErrorLogger(logger: DnsServerErrorLogger | null): void {
+    if (this.#closed !== null) throw freedError("setErrorLogger", "DnsServer", "closed");
     this.#logger = checkCallback(logger, "logger");
   }
 
   /**
    * Stop serving (libevent `evdns_close_server_port`): the UDP socket and
    * the TCP listener close, and so do the TCP connections; requests not
-   * yet answered can no longer be. Resolves once all is closed; calling it
-   * again returns the same promise.
+   * yet answered can no longer be (their respond() sends nothing). The
+   * base's free() calls it too, so a server never keeps a program alive
+   * after its base. Resolves once all is closed; calling it again returns
+   * the same promise. The getters still answer; setErrorLogger() throws a
+   * LeventError with code `ERR_FREED`.
    */
   close(): Promise<void> {
     if (this.#closed !== null) return this.#closed;
+    disown(this.#base, this.#releaseByBase);
     this.#udp?.close();
     this.#udp = null;
     for (const bev of this.#connections) bev.free();
@@ -487,6 +510,19 @@ export class DnsServer<A = unknown> {
     this.#closed = listener === null ? Promise.resolve() : listener.free();
     return this.#closed;
   }
+
+  /** {@linkcode DnsServer.close} without waiting, for `using`. */
+  [Symbol.dispose](): void {
+    void this.close();
+  }
+
+  /** {@linkcode DnsServer.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** The base's free() closes the server as close() does. */
+  readonly #releaseByBase = (): void => void this.close();
 
   #arrive(bytes: Uint8Array, from: NetAddress): void {
     if (this.#closed !== null) return;
@@ -504,7 +540,9 @@ export class DnsServer<A = unknown> {
         transport: "udp",
         from,
         send: (reply) => {
-          if (this.#udp === udp) udp.send(reply, from.host, from.port);
+          if (this.#udp !== udp) return false;
+          udp.send(reply, from.host, from.port);
+          return true;
         },
       });
     }
@@ -518,8 +556,10 @@ export class DnsServer<A = unknown> {
     const from = socket.remoteAddress;
     const bev = BufferEvent.socket(this.#base, socket, { closeOnFree: true });
     this.#connections.add(bev);
-    const send = (reply: Uint8Array): void => {
-      if (this.#connections.has(bev)) bev.write(tcpFrame(reply));
+    const send = (reply: Uint8Array): boolean => {
+      if (!this.#connections.has(bev)) return false;
+      bev.write(tcpFrame(reply));
+      return true;
     };
     const path: ReplyPath = { transport: "tcp", from, send };
     bev.setCallbacks(
@@ -550,11 +590,14 @@ export class DnsServer<A = unknown> {
       query = decodeDnsMessage(bytes);
     } catch (err) {
       if (!(err instanceof DnsError)) throw err;
-      return path.send(this.#bare(bytes, DNS_RCODE_FORMERR));
+      path.send(this.#bare(bytes, DNS_RCODE_FORMERR));
+      return;
     }
     const opcode = (query.flags >>> 11) & 0x0f;
-    if (opcode !== DNS_OPCODE_QUERY) return path.send(this.#bare(bytes, DNS_RCODE_NOTIMP));
-    if (query.questions.length !== 1) return path.send(this.#bare(bytes, DNS_RCODE_FORMERR));
+    if (opcode !== DNS_OPCODE_QUERY || query.questions.length !== 1) {
+      path.send(this.#bare(bytes, opcode !== DNS_OPCODE_QUERY ? DNS_RCODE_NOTIMP : DNS_RCODE_FORMERR));
+      return;
+    }
     const udpLimit = query.edns === null
       ? PLAIN_UDP_SIZE
       : Math.min(Math.max(query.edns.udpSize, PLAIN_UDP_SIZE), this.#maxUdpSize);

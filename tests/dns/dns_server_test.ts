@@ -38,7 +38,7 @@ import { takeTcpMessages, tcpFrame } from "../../src/dns/dns_tcp.ts";
 import { EvBuffer } from "../../src/buffer/evbuffer.ts";
 import type { NetAddress } from "../../src/platform.ts";
 import { platform, portHeldForTcp } from "./dns_util.ts";
-import { deferred, within } from "../util.ts";
+import { deferred, sleep, within } from "../util.ts";
 
 /** A zone: what the test server answers. */
 const zone: DnsServerCallback = (req) => {
@@ -389,5 +389,80 @@ test("bind with port 0 draws another port when the one UDP got is held for TCP b
     await held.close();
     base.loopBreak();
     await within(loop, 5000, "the loop to end");
+  }
+});
+
+test("after close() setErrorLogger throws ERR_FREED, the getters answer, and a request held past it responds false", async () => {
+  const h = new Harness();
+  try {
+    const held = deferred<DnsServerRequest>();
+    const server = await h.start((req) => held.resolve(req));
+    const port = server.address.port;
+    const dns = h.resolver({ timeoutMs: 500, attempts: 1 });
+    const pending = dns.queryIpv4("held.test").catch((e: DnsError) => e.code);
+    const req = await within(held.promise, 5000, "the request");
+    const closing = server.close();
+    assert.equal(server.close(), closing, "close() again is the same promise");
+    await closing;
+    assert.equal(req.respond(), false, "nowhere to send it");
+    assert.equal(await pending, "ERR_DNS_TIMEOUT");
+    assert.equal(server.address.port, port);
+    assert.equal(server.tcpClients, 0);
+    assert.throws(() => server.setErrorLogger(null), {
+      name: "LeventError",
+      code: "ERR_FREED",
+      message: "setErrorLogger: the DnsServer was closed",
+    });
+  } finally {
+    await h.close();
+  }
+});
+
+/** Bind a DnsServer on `port` again, retrying for up to 5 s while the port is still being let go. */
+async function rebind(base: EventBase, port: number): Promise<DnsServer> {
+  for (let tries = 50;; tries--) {
+    try {
+      return await DnsServer.bind(base, { host: "127.0.0.1", port }, zone);
+    } catch (err) {
+      if (tries <= 1 || (err as { code?: string }).code !== "EADDRINUSE") throw err;
+      await sleep(100);
+    }
+  }
+}
+
+test("EventBase.free() closes a DnsServer made on it and its port is free again; bind on a freed base rejects with ERR_FREED; await using closes", async () => {
+  const base = new EventBase({ platform });
+  const server = await DnsServer.bind(base, { host: "127.0.0.1", port: 0 }, zone);
+  const port = server.address.port;
+  base.free();
+  assert.throws(() => server.setErrorLogger(null), { code: "ERR_FREED" });
+  await server.close();
+  const other = new EventBase({ platform });
+  const loop = other.loop({ noExitOnEmpty: true });
+  try {
+    // The same port for UDP and TCP binds again: the freed base's server let both go (a
+    // runtime may release a closed UDP socket's port a moment later: bounded retries).
+    const again = await rebind(other, port);
+    await again.close();
+    await assert.rejects(DnsServer.bind(base, { host: "127.0.0.1", port: 0 }, zone), {
+      name: "LeventError",
+      code: "ERR_FREED",
+      message: "DnsServer.bind: the EventBase was freed",
+    });
+    let kept: DnsServer;
+    {
+      await using scoped = await DnsServer.bind(other, { host: "127.0.0.1", port: 0 }, zone);
+      kept = scoped;
+    }
+    assert.throws(() => kept.setErrorLogger(null), { code: "ERR_FREED" });
+    const reused = await rebind(other, kept.address.port);
+    {
+      using _scoped = reused;
+    }
+    await reused.close();
+  } finally {
+    other.loopBreak();
+    await within(loop, 5000, "the loop to end");
+    other.free();
   }
 });

@@ -5,14 +5,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { BufferEvent, EvBuffer, Listener } from "../../src/buffer/mod.ts";
 import { EventBase, LeventError } from "../../src/event/mod.ts";
 import { HttpClientRequest, HttpConnection, type HttpError, HttpServer, serve } from "../../src/http/mod.ts";
 import type { TcpSocket } from "../../src/platform.ts";
-import { deferred, within } from "../util.ts";
+import { deferred, type ProgramRun, runTestProgram, within } from "../util.ts";
 import { get, platform, RawClient } from "./server_helpers.ts";
 
 /** Whether something accepts connections on 127.0.0.1:port. */
@@ -264,31 +261,8 @@ test("serve()'s server ends with await using too", async () => {
   assert.equal(await accepting(port), false);
 });
 
-/** The command that runs a .ts (or, in the npm build, .js) program on this runtime. */
-function runtime(): string[] {
-  const g = globalThis as { Deno?: { execPath(): string } };
-  if (g.Deno !== undefined) return [g.Deno.execPath(), "run", "-A"];
-  return [process.execPath];
-}
-
-/** Run tests/http/lifetime_program in `mode`; resolve with its output once it exits, fail if it does not. */
-function runProgram(mode: string): Promise<{ code: number | null; out: string; err: string }> {
-  const ext = import.meta.url.endsWith(".js") ? ".js" : ".ts";
-  const program = fileURLToPath(new URL(`./lifetime_program${ext}`, import.meta.url));
-  const [cmd, ...args] = runtime();
-  const child = spawn(cmd, [...args, program, mode], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (b: Uint8Array) => (out += new TextDecoder().decode(b)));
-  child.stderr.on("data", (b: Uint8Array) => (err += new TextDecoder().decode(b)));
-  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    child.on("close", (code) => resolve({ code, out, err }));
-  });
-  return within(done, 15000, `the ${mode} program to exit (so far: ${JSON.stringify(out)})`).catch((e) => {
-    child.kill("SIGKILL");
-    throw e;
-  });
-}
+/** Run tests/http/lifetime_program in `mode`; resolve once it exits, fail if it does not. */
+const runProgram = (mode: string): Promise<ProgramRun> => runTestProgram(import.meta.url, "lifetime_program", [mode]);
 
 test("a program exits once its loop returned and its base was freed, with a server, client and listener open", async () => {
   const { code, out, err } = await runProgram("free");
