@@ -105,7 +105,12 @@ export class HttpHeaders {
    * @throws {TypeError} if name is not a token, or value holds a control character or a character above U+00FF
    */
   add(name: string, value: string): void {
-    this.#list.push(checkName(name), checkFieldText(value, "value"));
+    checkName(name);
+    checkFieldText(value, "value");
+    const list = this.#list;
+    // A first field makes a list of two: a push would grow an empty one to 17 slots.
+    if (list.length === 0) this.#list = [name, value];
+    else list.push(name, value);
   }
 
   /**
@@ -120,8 +125,10 @@ export class HttpHeaders {
     checkFieldText(value, "value");
     const list = this.#list;
     if (list.length === 0) {
-      // The usual case (a response's first header): nothing to replace, no lowercased key to make.
-      list.push(name, value);
+      // The usual case (a response's first header): nothing to replace, no
+      // lowercased key to make; a list of two, where a push would grow an
+      // empty one to 17 slots.
+      this.#list = [name, value];
       return;
     }
     const key = name.toLowerCase();
