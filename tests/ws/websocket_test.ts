@@ -38,7 +38,17 @@ test("a client's close: the server answers, closes TCP first, and both sides rep
     client.close(1000, "see you");
     assert.equal(client.state, "closing");
     assert.equal(client.send("after close"), false, "nothing is sent after close()");
+    assert.equal(client.ping("after close"), false);
     assert.deepEqual(await within(closed.promise, 5000, "close"), [1000, "", true]);
+    assert.equal(client.state, "closed");
+    // Closed, not freed: as a browser's WebSocket, nothing throws and nothing happens.
+    assert.equal(client.sendBinary(new Uint8Array(3)), false);
+    assert.equal(client.bufferedAmount, 0);
+    client.close(1000);
+    client.terminate();
+    client.pause();
+    client.resume();
+    assert.equal(client.paused, false);
     assert.equal(client.state, "closed");
     await within(loop, 5000, "the client's loop ends");
     assert.deepEqual(s.closes, [{ code: 1000, reason: "see you", clean: true }]);
