@@ -105,8 +105,8 @@ let roomyBytes = 0;
 /**
  * How many bytes just before `data[0]`, in the same memory, nobody reads
  * or writes: the frame header of the message it arrived in (or room left
- * in front of a copy). Non-zero only for the last large binary message a
- * reader handed out, so an echo of it can put its own frame header there
+ * in front of a copy). Non-zero only for the last large binary message (or
+ * piece of one) a reader handed out, so an echo of it can put its own frame header there
  * and leave in one piece; a server's header (2-10 bytes) is always shorter
  * than the masked client header it replaces (6-14), so it fits. Writing
  * there is safe for any number of sends: the header for the same payload

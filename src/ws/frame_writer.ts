@@ -3,7 +3,9 @@
  * frame) per frame, written straight into an output {@linkcode EvBuffer}.
  * A server's frames are unmasked, and a small payload is copied behind its
  * header so header and payload leave in one write; a large one is added by
- * reference. A client's frames are masked with a fresh random key each
+ * reference, in one piece with its header when it is a message the reader
+ * just handed out (the header goes in the free bytes before it, see
+ * headroomOf). A client's frames are masked with a fresh random key each
  * (RFC 6455 §5.3), the payload XORed as it is copied out.
  *
  * @module
