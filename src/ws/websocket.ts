@@ -15,7 +15,7 @@
  */
 import type { BufferEvent } from "../buffer/bufferevent.ts";
 import { BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_TIMEOUT } from "../buffer/bufferevent.ts";
-import { Event, type EventBase } from "../event/event_base.ts";
+import { adopt, disown, Event, type EventBase } from "../event/event_base.ts";
 import { EV_PERSIST, EV_READ, EV_WRITE } from "../event/flags.ts";
 import type { DeflateAgreement } from "./extensions.ts";
 import {
@@ -197,6 +197,8 @@ export class WebSocket {
   #drainCb: WebSocketDrainCallback | null = null;
   #errorCb: WebSocketErrorCallback | null = null;
   readonly #sink: FrameSink;
+  /** The base's free() drops the connection, as terminate() does. */
+  readonly #releaseByBase = (): void => this.#drop(true);
 
   static readonly #readcb = (_b: BufferEvent, ws: WebSocket): void => ws.#onReadable();
   static readonly #writecb = (_b: BufferEvent, ws: WebSocket): void => ws.#onWritten();
@@ -241,6 +243,7 @@ export class WebSocket {
     const bev = this.#bev;
     bev.setCallbacks(WebSocket.#readcb, WebSocket.#writecb, WebSocket.#eventcb, this);
     bev.enable(EV_READ | EV_WRITE);
+    adopt(this.#base, this.#releaseByBase);
     if (this.#opts.pingIntervalMs > 0) {
       const timer = new Event<WebSocket>(this.#base, null, EV_PERSIST, WebSocket.#pingTick, this);
       timer.add(this.#opts.pingIntervalMs);
@@ -470,7 +473,7 @@ export class WebSocket {
     this.#armCloseTimer();
   }
 
-  /** Drop the connection at once, without a closing handshake (the close callback gets 1006). */
+  /** Drop the connection at once, without a closing handshake (the close callback gets 1006); the base's free() does too. */
   terminate(): void {
     this.#drop(true);
   }
@@ -678,6 +681,7 @@ export class WebSocket {
   #finish(code: number, reason: string, clean: boolean, hard: boolean): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
+    disown(this.#base, this.#releaseByBase);
     this.#closeTimer?.free();
     this.#pingTimer?.free();
     this.#pauseHold?.free();

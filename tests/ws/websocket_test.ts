@@ -57,6 +57,26 @@ test("a client's close: the server answers, closes TCP first, and both sides rep
   }
 });
 
+test("EventBase.free() drops a WebSocket made on it (1006, the close callback runs); its calls then do nothing", async () => {
+  const { s, base, client, loop } = await pair();
+  try {
+    const closed: Array<[number, boolean]> = [];
+    client.setCloseCb((_w, code, _reason, clean) => closed.push([code, clean]));
+    base.loopBreak();
+    await within(loop, 5000, "the client's loop ends");
+    base.free();
+    assert.deepEqual(closed, [[1006, false]]);
+    assert.equal(client.state, "closed");
+    assert.equal(client.bufferEvent.state, "freed");
+    assert.equal(client.send("after free"), false);
+    client.close(1000);
+    client.terminate();
+    assert.equal(closed.length, 1, "the close callback runs once");
+  } finally {
+    await s.stop();
+  }
+});
+
 test("a server's close: the client answers with the same code and the server closes TCP", async () => {
   const s = await startWsServer();
   try {
