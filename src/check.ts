@@ -94,12 +94,12 @@ export function checkMs(value: unknown, name: string): number {
     : typeError(name, "a finite number >= 0", value);
 }
 
-/** Decimal digits only: a port given as text, as `process.env.PORT` is. */
+/** Decimal digits only: a port given as text, as `PORT` from the environment is. */
 const PORT_TEXT = /^[0-9]{1,5}$/;
 
 /**
  * A TCP or UDP port: an integer in 0..65535, or a string of its decimal
- * digits (`"8080"`, as `process.env.PORT` gives it), which node:net accepts
+ * digits (`"8080"`, as `PORT` from the environment gives it), which node:net accepts
  * too. Returns the number.
  */
 export function checkPort(value: unknown, name: string): number {

@@ -171,7 +171,7 @@ export interface TcpSocket {
    * then `close()`. The `close` handler follows, with no `error` before it.
    *
    * Node sends the RST (`socket.resetAndDestroy()`), and so does Bun
-   * (`socket.terminate()`). Deno's `Deno.Conn` has no way to send one: there
+   * (`socket.terminate()`). Deno's `Conn` has no way to send one: there
    * reset() closes at once like {@linkcode TcpSocket.close}, and the peer
    * sees a reset only if bytes it sent were still unread (Linux answers
    * those with RST); otherwise it sees an end of stream. Unix sockets have
@@ -217,8 +217,8 @@ export type ListenOptions =
     /**
      * Let several listeners, in this process or others, bind the same
      * address and port (SO_REUSEPORT): the kernel spreads the incoming
-     * connections among them. Bun uses Bun.listen's option, Deno
-     * Deno.listen's with `--unstable-net` and its node:net otherwise, Node
+     * connections among them. Bun uses the option of Bun's `listen`, Deno
+     * its `listen` with `--unstable-net` and its node:net otherwise, Node
      * node:net's (from 22.12 and 23.1). Where the runtime or the system
      * cannot (Node 20, a system other than Linux...) the listen rejects with
      * a LeventError, code `ERR_NOT_SUPPORTED`, naming what is missing:
@@ -790,7 +790,7 @@ export interface Platform {
    * runtime's own upgrade where it can:
    * - Node wraps the `node:net` socket: `tls.connect({ socket })`, or
    *   `new tls.TLSSocket(socket, { isServer: true })`.
-   * - Deno upgrades with `Deno.startTls` a client TCP socket that was never
+   * - Deno upgrades with its `startTls` a client TCP socket that was never
    *   started: Deno refuses to upgrade a connection with a read under way
    *   and cannot cancel one, and has no server-side upgrade. Otherwise it
    *   runs `node:tls` over the socket's bytes.

@@ -294,9 +294,9 @@ export class HttpServer {
 
   /**
    * Listen on `port` of every IPv4 interface (`"0.0.0.0"`), as Node's
-   * `listen(port)`, Deno.serve and Bun.serve do by default (libevent
+   * `listen(port)`, Deno's serve() and Bun's serve() do by default (libevent
    * `evhttp_bind_socket_with_handle(http, "0.0.0.0", port)`). The port is a
-   * number or a string of digits (`process.env.PORT`); 0 picks a free one,
+   * number or a string of digits (`PORT` from the environment); 0 picks a free one,
    * found in the handle's address.
    *
    * @throws {TypeError} (as a rejection) if port is neither a number nor a string of digits
@@ -754,7 +754,7 @@ export class HttpServer {
   /**
    * Receive the errors callbacks throw or reject with, in place of the
    * default, which prints each on stderr with the request's method and
-   * target (as Deno.serve and Bun.serve print a handler's error). Pass
+   * target (as Deno's serve() and Bun's serve() print a handler's error). Pass
    * `() => {}` to log nothing; null restores the default. A throwing logger
    * is ignored.
    *

@@ -50,12 +50,12 @@ export type ServeHandler = (request: Request, info: ServeHandlerInfo) => Respons
 export interface ServeOptions {
   /**
    * The address to bind. Default `"0.0.0.0"`: every IPv4 interface, as
-   * Deno.serve binds (Bun.serve and Node's `listen(port)` bind `"::"`), so a
+   * Deno's serve() binds (Bun's serve() and Node's `listen(port)` bind `"::"`), so a
    * server in a container or VM is reachable from outside it. Pass
    * `"127.0.0.1"` to serve this machine only.
    */
   readonly hostname?: string;
-  /** The port, a number or a string of digits such as `process.env.PORT` (default 8000; 0 picks a free one). */
+  /** The port, a number or a string of digits such as `PORT` from the environment (default 8000; 0 picks a free one). */
   readonly port?: number | string;
   /** Serve TLS with this certificate and key (PEM). */
   readonly tls?: { readonly cert: string; readonly key: string };
@@ -70,7 +70,7 @@ export interface ServeOptions {
   readonly signal?: AbortSignal;
   /**
    * Called once bound, with the real address. Without it serve() prints
-   * `Listening on http://HOST:PORT/` on stderr, as Deno.serve does (with
+   * `Listening on http://HOST:PORT/` on stderr, as Deno's serve() does (with
    * a `localhost` URL beside a wildcard address); pass `() => {}` for
    * silence.
    */
@@ -78,8 +78,8 @@ export interface ServeOptions {
   /**
    * Turn a handler failure (a throw, a rejection, a return value that is
    * not a Response) into a response. Without it the failure is printed on
-   * stderr with the request's method and target, as Deno.serve and
-   * Bun.serve print it, and answered with a plain 500. What onError throws
+   * stderr with the request's method and target, as Deno's serve() and
+   * Bun's serve() print it, and answered with a plain 500. What onError throws
    * ends the connection and is printed. Failures with no response left to
    * give (a body stream that fails once sending began) are printed, or go
    * to `server.setErrorLogger`'s logger when one is set.
@@ -87,7 +87,7 @@ export interface ServeOptions {
   readonly onError?: (error: unknown) => Response | Promise<Response>;
   /**
    * Compress responses the client accepts compressed (gzip, br, deflate),
-   * as Deno.serve does: true, a filter, or options; see
+   * as Deno's serve() does: true, a filter, or options; see
    * {@linkcode HttpServer.setCompression}. Default false.
    */
   readonly compress?: HttpCompressOption;
@@ -235,7 +235,7 @@ export async function serve(handler: ServeHandler, options: ServeOptions = {}): 
   return { address: bound.address, server, finished, shutdown, [Symbol.asyncDispose]: shutdown };
 }
 
-/** What serve() prints once bound: the URL, and a `localhost` one beside a wildcard address, as Deno.serve prints. */
+/** What serve() prints once bound: the URL, and a `localhost` one beside a wildcard address, as Deno's serve() prints. */
 function listeningUrls(scheme: string, address: NetAddress): string {
   const url = (host: string): string => `${scheme}://${address.family === 6 ? `[${host}]` : host}:${address.port}/`;
   const wildcard = address.host === "0.0.0.0" || address.host === "::";

@@ -1,7 +1,7 @@
 /**
  * WebSockets for fetch-style handlers on levent's `serve()`:
  * `upgradeWebSocket(request)` returns `{ socket, response }` as
- * `Deno.upgradeWebSocket` does, so a fetch-style application (a Hono app
+ * Deno's `upgradeWebSocket` does, so a fetch-style application (a Hono app
  * among them) gets WebSockets the same way on Deno, Bun and Node. The
  * handler returns `response`; serve() then answers the handshake (101) and
  * `socket` opens.
@@ -30,7 +30,7 @@ export interface FetchWebSocketUpgrade {
 
 /**
  * Upgrade a request that serve() handed a fetch-style handler to a
- * WebSocket, as `Deno.upgradeWebSocket` does (libevent `evws_new_session`
+ * WebSocket, as Deno's `upgradeWebSocket` does (libevent `evws_new_session`
  * underneath).
  *
  * @example

@@ -634,7 +634,7 @@ export class WebSocket {
   /**
    * Run an application callback. One that throws must not take the loop
    * (and every other connection) down: the error goes to the error
-   * callback, or to stderr when there is none, as Deno.serve and Bun.serve
+   * callback, or to stderr when there is none, as Deno's serve() and Bun's serve()
    * report handler errors, and this connection closes with 1011.
    */
   #guard(fn: () => void): void {
