@@ -110,6 +110,8 @@ export class Listener<A = unknown> {
   #arg: A;
   #enabled: boolean;
   #freed = false;
+  /** What free() returns, every time: the listening socket's close. */
+  #closed: Promise<void> | undefined;
   #event: Event;
   /** What the base's free() and the abort signal call. */
   readonly #release = (): void => void this.free().catch(() => {});
@@ -277,11 +279,18 @@ export class Listener<A = unknown> {
   /**
    * Stop accepting and close the listening socket (`evconnlistener_free`).
    * Connections accepted but not yet handed over are closed. Its abort
-   * signal and its base's free() call it too; calling it again does
-   * nothing, and the listener's other methods then throw `ERR_FREED`.
+   * signal and its base's free() call it too; calling it again closes
+   * nothing more and returns the first call's Promise (settled once the
+   * port is released), and the listener's other methods then throw
+   * `ERR_FREED`.
    */
-  async free(): Promise<void> {
-    if (this.#freed) return;
+  free(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#freed) return; // a bind that failed: nothing was left open
     this.#freed = true;
     disown(this.#base, this.#release);
     this.#signal?.removeEventListener("abort", this.#release);

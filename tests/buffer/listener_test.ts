@@ -204,6 +204,25 @@ test("free() stops accepting: a later connection is refused", async () => {
   );
 });
 
+test("free() called again returns the first call's Promise: it settles once the port is released, and the port binds again", async () => {
+  const base = new EventBase({ platform });
+  const listener = await Listener.bind(base, { host: "127.0.0.1", port: 0 }, () => {});
+  const port = listener.address.port;
+  let firstDone = false;
+  const first = listener.free().then(() => {
+    firstDone = true;
+  });
+  const second = listener.free();
+  await second;
+  // Before, a second call resolved at once, ahead of the close the first one awaited.
+  assert.equal(firstDone, true, "the second free() settled before the first");
+  await first;
+  // Awaiting any free() means the port is free again: the same port binds at once.
+  const again = await Listener.bind(base, { host: "127.0.0.1", port }, () => {});
+  assert.equal(again.address.port, port);
+  await Promise.all([again.free(), again.free()]);
+});
+
 test("accept failures reach the error callback on the loop, and the listener keeps accepting", async () => {
   // A platform whose listener reports one accept failure, then one connection.
   let reportError: AcceptErrorHandler | undefined;
