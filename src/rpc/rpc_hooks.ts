@@ -7,7 +7,7 @@
  * @module
  */
 import type { EvBuffer } from "../buffer/evbuffer.ts";
-import { checkNonEmptyString, checkOneOf, typeError } from "../check.ts";
+import { checkFunction, checkNonEmptyString, checkOneOf, typeError } from "../check.ts";
 import type { HttpConnection } from "../http/http_connection.ts";
 
 /**
@@ -197,4 +197,37 @@ export class RpcHookContext {
 /** A hook type, checked. */
 export function checkHookType(type: unknown): RpcHookType {
   return checkOneOf(type, "type", HOOK_TYPES);
+}
+
+/** The input and output hook lists of a server or a pool (libevent's `evrpc_hooks_`), in the order added. */
+export class RpcHookLists<H> {
+  /** Hooks that see what comes in: a request's body (server), a reply's body (pool). */
+  readonly input: H[] = [];
+  /** Hooks that see what goes out: a reply (server), a request (pool). */
+  readonly output: H[] = [];
+
+  /** Add `hook` to the list of `type` (both checked) and return it. */
+  add(type: RpcHookType, hook: H): H {
+    this.#list(type).push(checkFunction(hook, "hook"));
+    return hook;
+  }
+
+  /** Remove `hook` from the list of `type` (checked); false if it was not there. */
+  remove(type: RpcHookType, hook: H): boolean {
+    const list = this.#list(type);
+    const i = list.indexOf(hook);
+    if (i < 0) return false;
+    list.splice(i, 1);
+    return true;
+  }
+
+  /** Forget every hook. */
+  clear(): void {
+    this.input.length = 0;
+    this.output.length = 0;
+  }
+
+  #list(type: RpcHookType): H[] {
+    return checkHookType(type) === "input" ? this.input : this.output;
+  }
 }

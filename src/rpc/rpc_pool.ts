@@ -12,11 +12,11 @@ import { HttpConnection } from "../http/http_connection.ts";
 import { HttpClientRequest } from "../http/http_client_request.ts";
 import { RpcError, type RpcErrorCode } from "./rpc_error.ts";
 import {
-  checkHookType,
   forgetPause,
   newHookContext,
   type RpcHook,
   type RpcHookContext,
+  RpcHookLists,
   type RpcHookResult,
   type RpcHookType,
   runHooks,
@@ -128,8 +128,7 @@ export class RpcPool {
   /** The connections, each with the call it carries, or null when free. */
   readonly #conns: Map<HttpConnection, PoolCall | null> = new Map();
   readonly #queue: PoolCall[] = [];
-  readonly #inputHooks: RpcPoolHook[] = [];
-  readonly #outputHooks: RpcPoolHook[] = [];
+  readonly #hooks: RpcHookLists<RpcPoolHook> = new RpcHookLists();
   #timeoutMs = 0;
   #freed = false;
 
@@ -287,9 +286,7 @@ export class RpcPool {
    * @throws {TypeError} if type is not "input" or "output", or hook is not a function
    */
   addHook(type: RpcHookType, hook: RpcPoolHook): RpcPoolHook {
-    const list = checkHookType(type) === "input" ? this.#inputHooks : this.#outputHooks;
-    list.push(checkFunction(hook, "hook"));
-    return hook;
+    return this.#hooks.add(type, hook);
   }
 
   /**
@@ -299,11 +296,7 @@ export class RpcPool {
    * @throws {TypeError} if type is not "input" or "output"
    */
   removeHook(type: RpcHookType, hook: RpcPoolHook): boolean {
-    const list = checkHookType(type) === "input" ? this.#inputHooks : this.#outputHooks;
-    const i = list.indexOf(hook);
-    if (i < 0) return false;
-    list.splice(i, 1);
-    return true;
+    return this.#hooks.remove(type, hook);
   }
 
   /**
@@ -365,7 +358,7 @@ export class RpcPool {
     const ctx = newHookContext(call.method.name, conn);
     call.ctx = ctx;
     call.state = "output_hooks";
-    runHooks(ctx, this.#outputHooks, req, req.outputBuffer, (result, thrown) => {
+    runHooks(ctx, this.#hooks.output, req, req.outputBuffer, (result, thrown) => {
       if (call.state !== "output_hooks") return;
       if (result !== "continue") {
         const why = thrown === undefined ? "an output hook terminated the request" : "an output hook threw";
@@ -405,7 +398,7 @@ export class RpcPool {
       return;
     }
     call.state = "input_hooks";
-    runHooks(call.ctx!, this.#inputHooks, r, r.inputBuffer, (result, thrown) => {
+    runHooks(call.ctx!, this.#hooks.input, r, r.inputBuffer, (result, thrown) => {
       if (call.state !== "input_hooks") return;
       if (result !== "continue") {
         const why = thrown === undefined ? "an input hook terminated the reply" : "an input hook threw";

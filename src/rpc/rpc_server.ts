@@ -14,11 +14,11 @@ import { HttpServer } from "../http/http_server.ts";
 import type { HttpServerRequest } from "../http/http_server_request.ts";
 import { RpcMethod } from "./rpc_method.ts";
 import {
-  checkHookType,
   forgetPause,
   newHookContext,
   type RpcHook,
   type RpcHookContext,
+  RpcHookLists,
   type RpcHookResult,
   type RpcHookType,
   runHooks,
@@ -292,8 +292,7 @@ export class RpcServerCall<Q extends RpcFields = RpcFields, R extends RpcFields 
 export class RpcServer {
   readonly #http: HttpServer;
   readonly #registered: Map<string, Registered> = new Map();
-  readonly #inputHooks: RpcServerHook[] = [];
-  readonly #outputHooks: RpcServerHook[] = [];
+  readonly #hooks: RpcHookLists<RpcServerHook> = new RpcHookLists();
   readonly #calls: Set<RpcServerCall> = new Set();
   #logger: RpcServerErrorLogger | null = null;
   #freed = false;
@@ -313,7 +312,7 @@ export class RpcServer {
     this.#http = http;
     if (allowNoHost) http.setRequireHost(false);
     this.#side = {
-      outputHooks: this.#outputHooks,
+      outputHooks: this.#hooks.output,
       log: (err, call) => this.#log(err, call),
       settled: (call) => this.#calls.delete(call),
     };
@@ -383,9 +382,7 @@ export class RpcServer {
    */
   addHook(type: RpcHookType, hook: RpcServerHook): RpcServerHook {
     this.#checkLive("addHook");
-    const list = checkHookType(type) === "input" ? this.#inputHooks : this.#outputHooks;
-    list.push(checkFunction(hook, "hook"));
-    return hook;
+    return this.#hooks.add(type, hook);
   }
 
   /**
@@ -395,11 +392,7 @@ export class RpcServer {
    * @throws {TypeError} if type is not "input" or "output"
    */
   removeHook(type: RpcHookType, hook: RpcServerHook): boolean {
-    const list = checkHookType(type) === "input" ? this.#inputHooks : this.#outputHooks;
-    const i = list.indexOf(hook);
-    if (i < 0) return false;
-    list.splice(i, 1);
-    return true;
+    return this.#hooks.remove(type, hook);
   }
 
   /**
@@ -436,8 +429,7 @@ export class RpcServer {
     if (this.#freed) return;
     this.#freed = true;
     for (const name of [...this.#registered.keys()]) this.unregister(name);
-    this.#inputHooks.length = 0;
-    this.#outputHooks.length = 0;
+    this.#hooks.clear();
     for (const call of [...this.#calls]) callState(call).stop();
     this.#calls.clear();
   }
@@ -459,11 +451,11 @@ export class RpcServer {
       this.#calls.delete(call);
     });
     const state = callState(call);
-    if (this.#inputHooks.length === 0) {
+    if (this.#hooks.input.length === 0) {
       state.begin();
       return;
     }
-    runHooks(call.hookContext, this.#inputHooks, req, req.inputBuffer, (result, thrown) => {
+    runHooks(call.hookContext, this.#hooks.input, req, req.inputBuffer, (result, thrown) => {
       if (result === "continue") {
         state.begin();
         return;
