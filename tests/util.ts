@@ -129,3 +129,18 @@ export function runTestProgram(from: string, name: string, args: string[], ms = 
     throw e;
   });
 }
+
+/** Run `fn` with console.error recorded instead of printed; resolves with the lines it was given. */
+export async function printedBy(fn: () => Promise<void>): Promise<string[]> {
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => {
+    lines.push(args.map((a) => a instanceof Error ? `${a.name}: ${a.message}` : String(a)).join(" "));
+  };
+  try {
+    await fn();
+  } finally {
+    console.error = original;
+  }
+  return lines;
+}

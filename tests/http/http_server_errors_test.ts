@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ManualClock } from "../../src/event/mod.ts";
 import { HttpError, type HttpServerRequest } from "../../src/http/mod.ts";
-import { deferred, sleep, within } from "../util.ts";
+import { deferred, printedBy, sleep, within } from "../util.ts";
 import { get, RawClient, splitResponses, startServer, type TestServer } from "./server_helpers.ts";
 
 /** Send `request` on a fresh connection; return the one response and check the connection was closed after it. */
@@ -423,21 +423,6 @@ test("sendError keeps the application's output headers (Allow, WWW-Authenticate)
     await s.stop();
   }
 });
-
-/** Run `fn` with console.error recorded instead of printed; resolves with the lines it was given. */
-async function printedBy(fn: () => Promise<void>): Promise<string[]> {
-  const lines: string[] = [];
-  const original = console.error;
-  console.error = (...args: unknown[]) => {
-    lines.push(args.map((a) => a instanceof Error ? `${a.name}: ${a.message}` : String(a)).join(" "));
-  };
-  try {
-    await fn();
-  } finally {
-    console.error = original;
-  }
-  return lines;
-}
 
 test("with no logger set, a callback's failure is printed on stderr with the request's method and target", async () => {
   const s = await startServer((server) => {

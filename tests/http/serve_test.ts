@@ -5,7 +5,7 @@ import { streamText } from "hono/streaming";
 import { autoPlatform } from "../../adapters/auto.ts";
 import { EventBase } from "../../src/event/mod.ts";
 import { serve, type WebServer } from "../../src/http/mod.ts";
-import { deferred, exchange, fillPattern, patternByte, sleep, within } from "../util.ts";
+import { deferred, exchange, fillPattern, patternByte, printedBy, sleep, within } from "../util.ts";
 
 const platform = autoPlatform();
 
@@ -465,21 +465,6 @@ test("HEAD on a Hono app sends no Content-Length: 0, and GET still sends the rea
     await stop(server);
   }
 });
-
-/** Run `fn` with console.error recorded instead of printed; resolves with the lines it was given. */
-async function printedBy(fn: () => Promise<void>): Promise<string[]> {
-  const lines: string[] = [];
-  const original = console.error;
-  console.error = (...args: unknown[]) => {
-    lines.push(args.map((a) => a instanceof Error ? `${a.name}: ${a.message}` : String(a)).join(" "));
-  };
-  try {
-    await fn();
-  } finally {
-    console.error = original;
-  }
-  return lines;
-}
 
 test("a handler's failure is printed on stderr with the method and target, and answered 500", async () => {
   const server = await start((req) => {
