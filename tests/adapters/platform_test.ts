@@ -867,6 +867,17 @@ async function plainPair(): Promise<{ listener: TcpListener; client: TcpSocket; 
   return { listener, client, peer };
 }
 
+/** The TLS server end echoes; `payload` from the TLS client comes back whole; the client ends and both close. */
+async function tlsEchoes(clientSocket: TcpSocket, serverSocket: TcpSocket, payload: Uint8Array): Promise<void> {
+  const tlsClient = new Probe(clientSocket);
+  echo(new Probe(serverSocket));
+  tlsClient.socket.write(payload);
+  await within(tlsClient.waitFor(payload.length), 5000, "TLS echo");
+  assert.deepEqual(concat(tlsClient.chunks), payload);
+  tlsClient.socket.end();
+  await within(tlsClient.closed.promise, 5000, "TLS close");
+}
+
 /** Send `total` bytes of the test pattern, as fast as drain allows, then end. */
 function sendPattern(p: Probe, total: number): Promise<void> {
   const done = deferred();
@@ -946,15 +957,7 @@ test("startTls on sockets never started: a fresh connection becomes TLS before a
     5000,
     "handshakes",
   );
-  const tlsClient = new Probe(tc);
-  const tlsServer = new Probe(ts);
-  echo(tlsServer);
-  const big = fillPattern(new Uint8Array(300_000), 0);
-  tlsClient.socket.write(big);
-  await within(tlsClient.waitFor(big.length), 5000, "TLS echo");
-  assert.deepEqual(concat(tlsClient.chunks), big);
-  tlsClient.socket.end();
-  await within(tlsClient.closed.promise, 5000, "TLS close");
+  await tlsEchoes(tc, ts, fillPattern(new Uint8Array(300_000), 0));
   await listener.close();
 });
 
@@ -979,14 +982,7 @@ test("startTls: bytes read ahead go in options.head and reach TLS first: a Clien
     5000,
     "handshakes",
   );
-  const tlsClient = new Probe(tc);
-  const tlsServer = new Probe(ts);
-  echo(tlsServer);
-  tlsClient.socket.write(enc.encode("hello over TLS"));
-  await within(tlsClient.waitFor(14), 5000, "TLS echo");
-  assert.equal(tlsClient.text(), "hello over TLS");
-  tlsClient.socket.end();
-  await within(tlsClient.closed.promise, 5000, "TLS close");
+  await tlsEchoes(tc, ts, enc.encode("hello over TLS"));
   await listener.close();
 });
 
@@ -1003,15 +999,8 @@ test("startTls with the roles the other way round: the accepting end as client, 
     5000,
     "handshakes",
   );
-  const tlsServer = new Probe(tc);
-  const tlsClient = new Probe(ts);
-  echo(tlsServer);
-  const big = fillPattern(new Uint8Array(200_000), 7);
-  tlsClient.socket.write(big);
-  await within(tlsClient.waitFor(big.length), 5000, "TLS echo");
-  assert.deepEqual(concat(tlsClient.chunks), big);
-  tlsClient.socket.end();
-  await within(tlsClient.closed.promise, 5000, "TLS close");
+  // The accepting end (tc) is the TLS server here.
+  await tlsEchoes(ts, tc, fillPattern(new Uint8Array(200_000), 7));
   await listener.close();
 });
 
