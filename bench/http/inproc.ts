@@ -6,15 +6,15 @@
 // run under --cpu-prof to see where the time goes. The server is the
 // HttpServer with a callback (`http`, a minimal GET; `browser`, the same
 // server sent a browser-like GET with 10 header fields and a cookie),
-// serve() with a fetch-style handler (`serve`), or a Hono app on serve()
-// (`hono`).
+// the same answer given a microtask later (`async`), serve() with a
+// fetch-style handler (`serve`), or a Hono app on serve() (`hono`).
 //
-//   node bench/http/inproc.ts [REQUESTS] [http|browser|serve|hono]
+//   node bench/http/inproc.ts [REQUESTS] [http|browser|async|serve|hono]
 import process from "node:process";
 import v8 from "node:v8";
 import { autoPlatform } from "../../adapters/auto.ts";
 import { Hono } from "hono";
-import { EventBase, HttpServer, Listener, serve } from "../../mod.ts";
+import { EventBase, HttpServer, type HttpServerRequest, Listener, serve } from "../../mod.ts";
 import { browserGet } from "./browser_request.ts";
 import type { AcceptHandler, NetAddress, Platform, SocketHandlers, TcpSocket } from "../../src/platform.ts";
 
@@ -82,10 +82,12 @@ if (MODE === "serve" || MODE === "hono") {
   http = (await serve(handler, { base, hostname: "127.0.0.1", port: 0, onListen: () => {} })).server;
 } else {
   http = new HttpServer(base);
-  http.setGenCb((req) => {
+  const answer = (req: HttpServerRequest): void => {
     req.outputHeaders.set("Content-Type", "text/plain");
     req.sendReply(200, "OK", BODY);
-  });
+  };
+  // `async`: the answer comes a microtask later, as from a handler that awaits.
+  http.setGenCb(MODE === "async" ? (req) => void Promise.resolve(req).then(answer) : answer);
   listener = await Listener.bind(base, { host: "127.0.0.1", port: 0 }, null);
   http.acceptListener(listener);
 }

@@ -488,6 +488,7 @@ export class HttpServerConnection {
   #onEvent(what: number): void {
     if (what & BEV_EVENT_EOF) {
       this.#peer = "ended";
+      this.#notifyEnded();
       if (this.#read === "head" || this.#read === "body") this.#process();
       else if (this.#read === "stopped" && this.#queue.length === 0) this.#close("graceful");
     } else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
@@ -593,6 +594,22 @@ export class HttpServerConnection {
     }
   }
 
+  /** The client sent FIN: tell the requests whose responses are not complete. */
+  #notifyEnded(): void {
+    const queue = this.#queue;
+    for (let i = 0; i < queue.length; i++) {
+      const core = queue[i];
+      const cb = core.endCb;
+      if (cb === null || core.resp === "complete") continue;
+      core.endCb = null;
+      try {
+        cb(core.req);
+      } catch (err) {
+        this.cfg.log(err, core.req);
+      }
+    }
+  }
+
   #notifyClose(core: RequestCore): void {
     const cb = core.closeCb;
     if (cb === null) return;
@@ -611,14 +628,26 @@ export class HttpServerConnection {
     return this.#state === "closed";
   }
 
+  /** Whether the client has ended its side of the connection (sent FIN). */
+  get peerEnded(): boolean {
+    return this.#peer === "ended";
+  }
+
   /** Where a request's response bytes go: the output for the first request, its own buffer for later ones. */
   sinkFor(core: RequestCore): EvBuffer {
     return this.#queue[0] === core ? this.bev.output : (core.pending ??= new EvBuffer());
   }
 
-  /** Whether the connection closes after this response. */
+  /**
+   * Whether the connection closes after this response. Once nothing more
+   * will be read (the client ended, a body went wrong after its answer, or
+   * the server is shutting down), the requests already queued are still
+   * answered: the last one closes.
+   */
   mustClose(core: RequestCore): boolean {
-    return !core.head.keepAlive || this.#state !== "open" || this.cfg.state !== "running" ||
+    const q = this.#queue;
+    return !core.head.keepAlive || this.#state === "closed" ||
+      ((this.#state !== "open" || this.cfg.state !== "running") && q[q.length - 1] === core) ||
       core.head.method === "CONNECT" || (core.body === "reading" && core.cont === "expected");
   }
 

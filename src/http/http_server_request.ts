@@ -279,6 +279,7 @@ class RequestExtras {
   waiters: (RequestCore | Waiter)[] | null = null;
   bodyCb: HttpRequestNotify | null = null;
   closeCb: HttpRequestNotify | null = null;
+  endCb: HttpRequestNotify | null = null;
   completeCb: HttpRequestNotify | null = null;
   drainWatch: EvBufferCbEntry | null = null;
   encoder: ResponseEncoder | null = null;
@@ -286,6 +287,26 @@ class RequestExtras {
 
 /** Made in HttpServerRequest's static block, where its private constructor can be called. */
 let makeRequest!: (core: RequestCore) => HttpServerRequest;
+
+/** The RequestCore behind a request (set in HttpServerRequest's static block). */
+let coreOf!: (req: HttpServerRequest) => RequestCore;
+
+/**
+ * Call `cb(req)` once if the client ends its side of the connection (sends
+ * FIN) before `req`'s response is complete, or at once (in this call) if it
+ * has already; null removes it. The server still sends the response, as a
+ * half-closed client may be waiting for it; what the end tells a handler is
+ * that nothing more will come (serve() aborts the request's signal on it, as
+ * Deno's and Bun's servers do). Not part of the public API.
+ */
+export function clientEndCb(req: HttpServerRequest, cb: HttpRequestNotify | null): void {
+  const core = coreOf(req);
+  if (cb !== null && core.conn.peerEnded && core.resp !== "complete") {
+    cb(req);
+    return;
+  }
+  core.endCb = cb;
+}
 
 /**
  * One request's state, shared by its connection (which reads it and
@@ -330,6 +351,8 @@ export class RequestCore {
   declare waiters: (RequestCore | Waiter)[] | null;
   declare bodyCb: HttpRequestNotify | null;
   declare closeCb: HttpRequestNotify | null;
+  /** Told once if the client ends its side (FIN) before the response is complete (see clientEndCb). */
+  declare endCb: HttpRequestNotify | null;
   declare completeCb: HttpRequestNotify | null;
   /** Watches a streamed inputBuffer for room while reading waits on it. */
   declare drainWatch: EvBufferCbEntry | null;
@@ -784,6 +807,7 @@ export class RequestCore {
 export class HttpServerRequest {
   static {
     makeRequest = (core) => new HttpServerRequest(core);
+    coreOf = (req) => req.#core;
   }
 
   readonly #core: RequestCore;

@@ -7,7 +7,7 @@
  * prototype chain holds `Request.prototype` (so `instanceof Request` holds
  * and `Object.prototype.toString` says Request): it answers `method`, `url`,
  * `headers` (read from the parser's head on first use), `signal` (made on
- * first use, aborted when the client goes away) and, for GET and HEAD,
+ * first use, aborted when the client goes away, by a reset or its FIN) and, for GET and HEAD,
  * `body` and `bodyUsed` by itself, and builds the runtime's own `Request`
  * the first time anything else is asked (a body reader, `clone()`, `cache`,
  * ...), delegating every other member of `Request.prototype` to it. The
@@ -23,7 +23,7 @@
  * @module
  */
 import { headerList } from "./headers.ts";
-import type { HttpServerRequest } from "./http_server_request.ts";
+import { clientEndCb, type HttpServerRequest } from "./http_server_request.ts";
 
 /** Methods whose requests carry no body a handler may read. */
 const NO_BODY = new Set(["GET", "HEAD"]);
@@ -85,13 +85,18 @@ export class ServeRequest {
     return this.#headers = headers;
   }
 
-  /** Aborted when the client goes away before the response is complete. */
+  /** Aborted when the client goes away (a reset, a failed write, or its end of the connection) before the response is complete. */
   get signal(): AbortSignal {
     if (this.#abort !== null) return this.#abort.signal;
     const abort = this.#abort = new AbortController();
     const req = this.#server;
     if (req.responseState === "aborted" || req.bodyState === "aborted") abort.abort();
-    else req.setCloseCb(() => abort.abort());
+    else {
+      const gone = (): void => abort.abort();
+      req.setCloseCb(gone);
+      // A client that ends its side has gone too, as Deno's and Bun's servers take it (the reply is still sent).
+      if (!abort.signal.aborted) clientEndCb(req, gone);
+    }
     return abort.signal;
   }
 

@@ -9,7 +9,7 @@ import { EvBuffer, Listener } from "../../src/buffer/mod.ts";
 import { EV_READ, EventBase } from "../../src/event/mod.ts";
 import { HttpServer, type HttpServerRequest } from "../../src/http/mod.ts";
 import { deferred, fillPattern, patternByte, sleep, within } from "../util.ts";
-import { get, platform, RawClient, splitResponses, startServer } from "./server_helpers.ts";
+import { get, platform, RawClient, splitResponses, startServer, type TestServer } from "./server_helpers.ts";
 
 const dateless = (raw: string): string => raw.replace(/Date: [^\r]+\r\n/, "Date: *\r\n");
 
@@ -627,6 +627,58 @@ test("graceful shutdown closes idle connections at once, finishes an in-flight r
     await within(done, 5000, "shutdown");
     assert.equal(s.server.state, "closed");
     assert.equal(s.server.connectionCount, 0);
+  } finally {
+    await s.stop();
+  }
+});
+
+/** A server whose callback holds each request, and a client that pipelined two GETs both callbacks now hold. */
+async function twoPipelinedHeld(): Promise<{ s: TestServer; c: RawClient; held: HttpServerRequest[] }> {
+  const held: HttpServerRequest[] = [];
+  const both = deferred();
+  const s = await startServer((server) => {
+    server.setGenCb((req) => {
+      held.push(req);
+      if (held.length === 2) both.resolve();
+    });
+  });
+  const c = await RawClient.connect(s.port);
+  c.send(get("/a") + get("/b"));
+  await within(both.promise, 5000, "both callbacks");
+  return { s, c, held };
+}
+
+test("requests pipelined before the client's end (FIN) are all answered, the last with Connection: close", async () => {
+  const { s, c, held } = await twoPipelinedHeld();
+  try {
+    c.socket.end();
+    await sleep(50);
+    held[0].sendReply(200, "OK", "first");
+    held[1].sendReply(200, "OK", "second");
+    const [a, b] = await c.responses(2);
+    assert.equal(a.body, "first");
+    assert.notEqual(a.headers.connection, "close");
+    assert.equal(b.body, "second");
+    assert.equal(b.headers.connection, "close");
+    await c.waitEnd();
+  } finally {
+    await s.stop();
+  }
+});
+
+test("shutdown answers every pipelined request whose callback holds it, then closes", async () => {
+  const { s, c, held } = await twoPipelinedHeld();
+  try {
+    const done = s.server.shutdown({ graceMs: 5000 });
+    held[0].sendReply(200, "OK", "first");
+    await sleep(30);
+    held[1].sendReply(200, "OK", "second");
+    const [a, b] = await c.responses(2);
+    assert.equal(a.body, "first");
+    assert.equal(b.body, "second");
+    assert.equal(b.headers.connection, "close");
+    await c.waitEnd();
+    await within(done, 5000, "shutdown");
   } finally {
     await s.stop();
   }

@@ -26,6 +26,8 @@ export interface ResettableClient {
   until(pattern: RegExp, ms: number, what: string): Promise<string>;
   /** Close with a reset (RST), which the server sees at once. */
   reset(): void;
+  /** End the sending side (FIN), still reading what the server sends. */
+  end(): void;
 }
 
 /**
@@ -61,5 +63,6 @@ export async function resettable(port: number, raw: string): Promise<ResettableC
       );
     },
     reset: () => void socket.resetAndDestroy(),
+    end: () => void socket.end(),
   };
 }

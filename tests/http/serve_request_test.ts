@@ -235,6 +235,55 @@ test("the signal aborts when the client resets the connection while the handler 
   await within(server.shutdown(), 10000, "shutdown");
 });
 
+test("the signal aborts when the client ends its side, and the half-closed client still gets the reply", async () => {
+  const entered = deferred();
+  const server = await start(async (req) => {
+    const { signal } = req;
+    entered.resolve();
+    await within(
+      new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true })),
+      10000,
+      "the abort",
+    );
+    return new Response(`aborted=${signal.aborted}`);
+  });
+  const client = await resettable(server.address.port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  await within(entered.promise, 10000, "the handler");
+  client.end();
+  const reply = await client.until(/aborted=\w+$/, 10000, "the reply");
+  assert.match(reply, /^HTTP\/1\.1 200 /);
+  assert.match(reply, /aborted=true$/);
+  await within(server.shutdown(), 10000, "shutdown");
+});
+
+test("a signal first read after the client ended its side is aborted already", async () => {
+  const finSeen = deferred();
+  const states: boolean[] = [];
+  const server = await start(async (req) => {
+    if (new URL(req.url).pathname === "/first") {
+      const { signal } = req;
+      states.push(signal.aborted);
+      await within(new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true })), 10000, "abort");
+      finSeen.resolve();
+      return new Response("one");
+    }
+    // The second, pipelined request looks at its signal only once the client's end was read.
+    await finSeen.promise;
+    states.push(req.signal.aborted);
+    return new Response("two");
+  });
+  const client = await resettable(
+    server.address.port,
+    "GET /first HTTP/1.1\r\nHost: h\r\n\r\nGET /second HTTP/1.1\r\nHost: h\r\n\r\n",
+  );
+  await sleep(50);
+  client.end();
+  const reply = await client.until(/one[^]*two$/, 10000, "both replies");
+  assert.equal(reply.match(/HTTP\/1\.1 200 /g)?.length, 2);
+  assert.deepEqual(states, [false, true]);
+  await within(server.shutdown(), 10000, "shutdown");
+});
+
 test("a signal first read after the client went away is aborted already", async () => {
   const state = deferred<boolean>();
   const server = await start(async (req, info) => {
