@@ -6,7 +6,7 @@
 //   deno run -A bench/http_parser.ts | bun bench/http_parser.ts | node bench/http_parser.ts
 import { EvBuffer } from "../src/buffer/mod.ts";
 import { HttpParser } from "../src/http/mod.ts";
-import { browserGet } from "./http/browser_request.ts";
+import { browserGet } from "./http/browser_request.mjs";
 
 const N = 1_000_000;
 const WARMUP = 50_000;

@@ -15,7 +15,7 @@ import v8 from "node:v8";
 import { autoPlatform } from "../../adapters/auto.ts";
 import { Hono } from "hono";
 import { EventBase, HttpServer, type HttpServerRequest, Listener, serve } from "../../mod.ts";
-import { browserGet } from "./browser_request.ts";
+import { browserGet } from "./browser_request.mjs";
 import type { AcceptHandler, NetAddress, Platform, SocketHandlers, TcpSocket } from "../../src/platform.ts";
 
 const TOTAL = Number(process.argv[2] ?? "300000");

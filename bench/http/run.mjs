@@ -6,8 +6,11 @@
 // several passes; medians, min-max and ratios in the same run.
 //
 //   node bench/http/run.mjs [--passes 3] [--duration 8] [--runtimes deno,bun,node] [--pipeline]
-//                           [--servers levent,bev,native,raw,serve,hono,hono-native]
+//                           [--servers levent,browser,bev,native,raw,serve,hono,hono-native]
 //
+// `browser` is levent's HttpServer again, sent a browser-like GET (the 10
+// fields and cookie of browser_request.mjs, as wrk -H lines) instead of
+// wrk's minimal one: the "browser / minimal" column.
 // `bev` is levent's socket layer alone (bev_server.ts): its column shows how
 // much of the gap to the raw ceiling is below the HTTP layer. `serve` is
 // serve() with a hello-world handler (serve_server.ts), `hono` the Hono app
@@ -21,6 +24,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { browserGet } from "./browser_request.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = join(ROOT, "node_modules", ".bin");
@@ -31,7 +35,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "64" },
     runtimes: { type: "string", default: "deno,bun,node" },
-    servers: { type: "string", default: "levent,bev,native,raw,serve,hono,hono-native" },
+    servers: { type: "string", default: "levent,browser,bev,native,raw,serve,hono,hono-native" },
     pipeline: { type: "boolean", default: false },
   },
 });
@@ -40,6 +44,7 @@ const runtimes = values.runtimes.split(",");
 const servers = values.servers.split(",");
 const FILES = {
   levent: "levent_server.ts",
+  browser: "levent_server.ts",
   bev: "bev_server.ts",
   native: "native_server.ts",
   raw: "raw_server.ts",
@@ -78,8 +83,13 @@ function startServer(runtime, server) {
   });
 }
 
-function wrk(port, seconds) {
+/** The browser-like GET's fields as wrk -H arguments (wrk sends Host itself). */
+const BROWSER_FIELDS = browserGet("/hello", "127.0.0.1").split("\r\n").slice(2).filter((l) => l !== "")
+  .flatMap((line) => ["-H", line]);
+
+function wrk(port, seconds, browser) {
   const args = ["-c", "1", "wrk", "-t1", `-c${values.connections}`, `-d${seconds}s`, "--latency"];
+  if (browser) args.push(...BROWSER_FIELDS);
   if (values.pipeline) args.push("-s", join(ROOT, "bench", "http", "pipeline.lua"));
   args.push(`http://127.0.0.1:${port}/hello`);
   const r = spawnSync("taskset", args, { encoding: "utf8" });
@@ -93,8 +103,8 @@ for (let pass = 1; pass <= passes; pass++) {
   for (const runtime of runtimes) {
     for (const server of servers) {
       const { child, port } = await startServer(runtime, server);
-      wrk(port, Number(values.warmup));
-      const r = wrk(port, Number(values.duration));
+      wrk(port, Number(values.warmup), server === "browser");
+      const r = wrk(port, Number(values.duration), server === "browser");
       child.kill("SIGKILL");
       await new Promise((res) => child.once("exit", res));
       const key = `${runtime}/${server}`;
@@ -114,8 +124,8 @@ const median = (xs) => {
 };
 const k = (x) => `${(x / 1000).toFixed(1)}k`;
 const lines = [
-  `| runtime | levent req/s (min-max) | runtime's own server | raw TCP ceiling | levent / own | levent / raw | socket layer / raw |`,
-  `|---|---|---|---|---|---|---|`,
+  `| runtime | levent req/s (min-max) | runtime's own server | raw TCP ceiling | levent / own | levent / raw | socket layer / raw | browser-like (min-max) | browser / minimal |`,
+  `|---|---|---|---|---|---|---|---|---|`,
 ];
 for (const runtime of runtimes) {
   const m = (s) => samples[`${runtime}/${s}`] ? median(samples[`${runtime}/${s}`]) : NaN;
@@ -128,7 +138,7 @@ for (const runtime of runtimes) {
       range("raw")
     }) | ${(m("levent") / m("native")).toFixed(2)} | ${(m("levent") / m("raw")).toFixed(2)} | ${
       (m("bev") / m("raw")).toFixed(2)
-    } |`,
+    } | ${k(m("browser"))} (${range("browser")}) | ${(m("browser") / m("levent")).toFixed(2)} |`,
   );
 }
 if (servers.includes("serve") || servers.includes("hono")) {

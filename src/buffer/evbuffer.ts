@@ -1467,7 +1467,9 @@ export class EvBuffer {
   #mayKeepSpare(seg: Segment): boolean {
     if (!seg.owned || this.#spare !== null || seg === this.#resSeg) return false;
     // A large segment (a bulk transfer's) is not kept alive for a few small writes.
-    return seg.buf.length - seg.end >= MIN_SPARE && seg.buf.buffer.byteLength <= MAX_SPARE_SEGMENT;
+    // An owned segment's array is a whole one we made (its buffer no larger), so its own length tells;
+    // reading `.buffer` would make JavaScriptCore give a small array a separate ArrayBuffer.
+    return seg.buf.length - seg.end >= MIN_SPARE && seg.buf.length <= MAX_SPARE_SEGMENT;
   }
 
   /** Copy `n` bytes starting at segment `si`, offset `off`, into `dst`. */

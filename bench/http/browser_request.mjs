@@ -1,8 +1,15 @@
 // A browser-like GET (Chrome's fields: 10 of them, a cookie among them),
-// shared by the parser bench and the in-process server bench.
+// shared by the parser bench, the in-process server bench and run.mjs (which
+// runs on any Node, so this is JavaScript).
 
-/** The head of a browser's GET of `target` from `host` (host:port), as text. */
-export function browserGet(target: string, host: string): string {
+/**
+ * The head of a browser's GET of `target` from `host` (host:port), as text.
+ *
+ * @param {string} target
+ * @param {string} host
+ * @returns {string}
+ */
+export function browserGet(target, host) {
   return `GET ${target} HTTP/1.1\r\n` +
     `Host: ${host}\r\n` +
     "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36\r\n" +
