@@ -196,6 +196,9 @@ function tlsError(err: unknown): CodedError {
   return e;
 }
 
+/** A socket's write target (set in BunTcpSocket's static block). */
+let writeTargetOf!: (s: BunTcpSocket) => WriteTarget;
+
 /** A socket wrapping one Bun socket: queues what Bun does not take, holds what the owner is not ready for. */
 class BunTcpSocket implements TcpSocket {
   #raw: RawSocket | undefined;
@@ -230,7 +233,7 @@ class BunTcpSocket implements TcpSocket {
     this.#raw = raw;
     this.#path = path;
     this.#accepted = accepted;
-    this.#out = new WriteQueue(this.#writeTarget(), { deferred: false });
+    this.#out = new WriteQueue(writeTargetOf(this), { deferred: false });
   }
 
   // Addresses are read on first use rather than per connection: each read crosses
@@ -360,40 +363,53 @@ class BunTcpSocket implements TcpSocket {
     h.close();
   }
 
-  /** What the write queue sends through: Bun's write and shutdown, and the owner's drain and finish. */
-  #writeTarget(): WriteTarget {
-    return {
-      send: (chunk: Uint8Array, offset: number): number =>
-        (this.#raw as RawSocket).write(chunk, offset, chunk.length - offset),
-      shutdown: (done: () => void): void => {
+  /**
+   * What the write queue sends through: Bun's write and shutdown, and the
+   * owner's drain and finish. One object per socket, its methods on a shared
+   * prototype (made in the static block, where they can reach the socket's
+   * private fields), so a socket carries no closures for it.
+   */
+  static {
+    class Target implements WriteTarget {
+      readonly s: BunTcpSocket;
+      constructor(s: BunTcpSocket) {
+        this.s = s;
+      }
+      send(chunk: Uint8Array, offset: number): number {
+        return (this.s.#raw as RawSocket).write(chunk, offset, chunk.length - offset);
+      }
+      shutdown(done: () => void): void {
         // Bun may report the close from inside shutdown() (the peer had ended): `finish` is queued
         // first so that it comes before that close.
         queueMicrotask(done);
-        (this.#raw as RawSocket).shutdown();
-      },
-      drain: (): void => {
-        const h = this.#h;
+        (this.s.#raw as RawSocket).shutdown();
+      }
+      drain(): void {
+        const h = this.s.#h;
         if (h === undefined) return;
         try {
           h.drain();
         } catch (err) {
           throwLater(err);
         }
-      },
-      finish: (): void => {
-        const h = this.#h;
-        if (h === undefined || this.#userClosed || this.#closeReported || this.#closeErr !== undefined) return;
+      }
+      finish(): void {
+        const s = this.s;
+        const h = s.#h;
+        if (h === undefined || s.#userClosed || s.#closeReported || s.#closeErr !== undefined) return;
         try {
           h.finish?.();
         } catch (err) {
           throwLater(err);
         }
-      },
-      fail: (err: unknown): void => {
-        this.#closeErr ??= coded(err, "EPIPE");
-        if (this.#raw !== undefined && !this.#rawClosed) this.#raw.close();
-      },
-    };
+      }
+      fail(err: unknown): void {
+        const s = this.s;
+        s.#closeErr ??= coded(err, "EPIPE");
+        if (s.#raw !== undefined && !s.#rawClosed) s.#raw.close();
+      }
+    }
+    writeTargetOf = (s) => new Target(s);
   }
 
   // --- Bun's callbacks. They are shared by every socket of a listener (or of all

@@ -118,7 +118,7 @@ export class WriteQueue {
         this.#queued += len;
         if (this.#pump === "idle") {
           this.#pump = "scheduled";
-          queueMicrotask(this.#run);
+          queueMicrotask(this.#runCb ??= () => this.#run());
         }
       }
     }
@@ -126,7 +126,7 @@ export class WriteQueue {
     if (!this.#drainWanted) {
       this.#drainWanted = true;
       // The kernel took it all at once: no emptying of the queue is coming to tell of it.
-      if (this.#pump === "idle") queueMicrotask(this.#drainIfIdle);
+      if (this.#pump === "idle") queueMicrotask(this.#drainIfIdleCb ??= () => this.#drainIfIdle());
     }
     return false;
   }
@@ -190,15 +190,23 @@ export class WriteQueue {
     return this.#side === "closed";
   }
 
-  #run = (): void => {
+  // The callbacks handed to the runtime are made on first use and kept: an
+  // idle socket (most of a server's) never needs them, and holds none.
+  #runCb: (() => void) | null = null;
+  #drainIfIdleCb: (() => void) | null = null;
+  #onSentCb: ((n: number) => void) | null = null;
+  #onSendFailedCb: ((err: unknown) => void) | null = null;
+  #onShutdownCb: (() => void) | null = null;
+
+  #run(): void {
     if (this.#pump !== "scheduled") return;
     this.#pump = "idle";
     this.#flush();
-  };
+  }
 
-  #drainIfIdle = (): void => {
+  #drainIfIdle(): void {
     if (this.#pump === "idle") this.#emptied();
-  };
+  }
 
   /** Send queued chunks until the queue is empty or the socket cannot take more now. */
   #flush(): void {
@@ -231,19 +239,22 @@ export class WriteQueue {
 
   #wait(sending: Promise<number>): void {
     this.#pump = "sending";
-    sending.then(this.#onSent, this.#onSendFailed);
+    sending.then(
+      this.#onSentCb ??= (n) => this.#onSent(n),
+      this.#onSendFailedCb ??= (err) => this.#onSendFailed(err),
+    );
   }
 
-  #onSent = (n: number): void => {
+  #onSent(n: number): void {
     if (this.#side === "closed") return;
     this.#pump = "idle";
     this.#advance(n);
     this.#flush();
-  };
+  }
 
-  #onSendFailed = (err: unknown): void => {
+  #onSendFailed(err: unknown): void {
     if (this.#side !== "closed") this.#fail(err);
-  };
+  }
 
   /** `n` more bytes of the head chunk are with the kernel; true once all of it is. */
   #advance(n: number): boolean {
@@ -309,14 +320,14 @@ export class WriteQueue {
 
   #shutdown(): void {
     this.#side = "shutting";
-    this.#target.shutdown(this.#onShutdown);
+    this.#target.shutdown(this.#onShutdownCb ??= () => this.#onShutdown());
   }
 
-  #onShutdown = (): void => {
+  #onShutdown(): void {
     if (this.#side !== "shutting") return;
     this.#side = "finished";
     this.#target.finish();
-  };
+  }
 
   #fail(err: unknown): void {
     this.close();
