@@ -5,42 +5,25 @@
 // bev_server.ts (levent's socket layer without HTTP).
 //
 //   node bench/http/idle_memory.mjs [--connections 1000] [--runtimes deno,bun,node]
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { residentBytes as rss, ROOT, startListening } from "../runner.mjs";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = join(ROOT, "node_modules", ".bin");
 const { values } = parseArgs({
   options: { connections: { type: "string", default: "1000" }, runtimes: { type: "string", default: "deno,bun,node" } },
 });
 const N = Number(values.connections);
-const RUN = { deno: [join(BIN, "deno"), "run", "-A"], bun: [join(BIN, "bun")], node: [join(BIN, "node")] };
 const FILES = { levent: "levent_server.ts", bev: "bev_server.ts", native: "native_server.ts", raw: "raw_server.ts" };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function rss(pid) {
-  return Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/)[1]) * 1024;
-}
-
-async function start(runtime, server) {
-  const [cmd, ...args] = RUN[runtime];
-  const child = spawn(cmd, [...args, join(ROOT, "bench", "http", FILES[server]), "0"], {
-    stdio: ["ignore", "pipe", "inherit"],
+function start(runtime, server) {
+  return startListening({
+    runtime,
+    file: join(ROOT, "bench", "http", FILES[server]),
+    args: ["0"],
+    what: `${runtime}/${server}`,
   });
-  let out = "";
-  const port = await new Promise((resolve, reject) => {
-    child.stdout.on("data", (b) => {
-      out += b;
-      const m = out.match(/listening on http:\/\/[^:]+:(\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on("exit", () => reject(new Error(out)));
-  });
-  return { child, port };
 }
 
 /** Open one keep-alive connection and make one request on it. */

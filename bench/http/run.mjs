@@ -18,16 +18,14 @@
 // Deno.serve, Bun.serve or @hono/node-server (hono_native_server.ts).
 //
 // Writes bench/results/http-<timestamp>.json and prints a Markdown table.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { fileURLToPath } from "node:url";
 import { browserGet } from "./browser_request.mjs";
+import { median, ROOT, startListening, thousands as k } from "../runner.mjs";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = join(ROOT, "node_modules", ".bin");
 const { values } = parseArgs({
   options: {
     passes: { type: "string", default: "3" },
@@ -52,35 +50,14 @@ const FILES = {
   hono: "hono_server.ts",
   "hono-native": "hono_native_server.ts",
 };
-const RUN = {
-  deno: [join(BIN, "deno"), "run", "-A"],
-  bun: [join(BIN, "bun")],
-  node: [join(BIN, "node")],
-};
-
 if (spawnSync("wrk", ["--version"]).error) {
   console.error("wrk is not installed (Debian: apt-get install wrk)");
   process.exit(1);
 }
 
 function startServer(runtime, server) {
-  const [cmd, ...args] = RUN[runtime];
-  const child = spawn("taskset", ["-c", "0", cmd, ...args, join(ROOT, "bench", "http", FILES[server]), "0"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`${runtime}/${server} did not start`)), 30000);
-    child.stdout.on("data", (b) => {
-      out += b;
-      const m = out.match(/listening on http:\/\/[^:]+:(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]) });
-      }
-    });
-    child.on("exit", () => reject(new Error(`${runtime}/${server} exited: ${out}`)));
-  });
+  const file = join(ROOT, "bench", "http", FILES[server]);
+  return startListening({ runtime, file, args: ["0"], cpus: "0", what: `${runtime}/${server}` });
 }
 
 /** The browser-like GET's fields as wrk -H arguments (wrk sends Host itself). */
@@ -118,11 +95,6 @@ for (let pass = 1; pass <= passes; pass++) {
   }
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const k = (x) => `${(x / 1000).toFixed(1)}k`;
 const lines = [
   `| runtime | levent req/s (min-max) | runtime's own server | raw TCP ceiling | levent / own | levent / raw | socket layer / raw | browser-like (min-max) | browser / minimal |`,
   `|---|---|---|---|---|---|---|---|---|`,

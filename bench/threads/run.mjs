@@ -15,15 +15,13 @@
 // A fresh server per sample; the configurations are interleaved within each
 // pass. Writes bench/results/threads-<timestamp>.json and prints a Markdown
 // table: median (min-max) req/s and req/CPU-s, and the 2-worker/1-worker ratios.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { fileURLToPath } from "node:url";
+import { median, ROOT, startListening, thousands as k } from "../runner.mjs";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = join(ROOT, "node_modules", ".bin");
 const { values } = parseArgs({
   options: {
     passes: { type: "string", default: "3" },
@@ -41,11 +39,6 @@ const warmup = Number(values.warmup);
 const runtimes = values.runtimes.split(",");
 const workerCounts = values.workers.split(",").map(Number);
 const modes = values.modes.split(",");
-const RUN = {
-  deno: [join(BIN, "deno"), "run", "-A"],
-  bun: [join(BIN, "bun")],
-  node: [join(BIN, "node")],
-};
 /** Clock ticks per second, for /proc/PID/stat's utime and stime. */
 const TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
@@ -55,26 +48,13 @@ if (spawnSync("wrk", ["--version"]).error) {
 }
 
 function startServer(runtime, workers) {
-  const [cmd, ...args] = RUN[runtime];
-  const example = join(ROOT, "examples", "http-server.ts");
-  const child = spawn("taskset", ["-c", "0,1", cmd, ...args, example, "--port", "0", "--workers", String(workers)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`${runtime} --workers ${workers} did not start`)), 30000);
-    child.stdout.on("data", (b) => {
-      out += b;
-      const m = out.match(/listening on http:\/\/[^:]+:(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]) });
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${runtime} --workers ${workers} exited (${code}): ${out}`));
-    });
+  const file = join(ROOT, "examples", "http-server.ts");
+  return startListening({
+    runtime,
+    file,
+    args: ["--port", "0", "--workers", String(workers)],
+    cpus: "0,1",
+    what: `${runtime} --workers ${workers}`,
   });
 }
 
@@ -133,11 +113,6 @@ for (let pass = 1; pass <= passes; pass++) {
   }
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const k = (x) => `${(x / 1000).toFixed(1)}k`;
 const cell = (xs) => `${k(median(xs))} (${k(Math.min(...xs))}-${k(Math.max(...xs))})`;
 const lines = [
   "| runtime | mode | workers | req/s | req/CPU-s | req/s vs 1 worker | req/CPU-s vs 1 worker |",

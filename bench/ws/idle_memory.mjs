@@ -5,15 +5,11 @@
 // Deno.serve, with and without permessage-deflate.
 //
 //   node bench/ws/idle_memory.mjs [--connections 1000] [--servers levent-deno,...]
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import WS from "ws";
+import { residentBytes as rss, ROOT, startListening } from "../runner.mjs";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = join(ROOT, "node_modules", ".bin");
 const { values } = parseArgs({
   options: {
     connections: { type: "string", default: "1000" },
@@ -21,27 +17,13 @@ const { values } = parseArgs({
   },
 });
 const N = Number(values.connections);
-const RUN = { deno: [join(BIN, "deno"), "run", "-A"], bun: [join(BIN, "bun")], node: [join(BIN, "node")] };
 const FILE = { levent: "levent_server.ts", ws: "ws_server.mjs", native: "native_server.ts" };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const rss = (pid) => Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/)[1]) * 1024;
 
-async function start(server, deflate) {
+function start(server, deflate) {
   const [kind, runtime] = server.split("-");
-  const [cmd, ...args] = RUN[runtime];
-  const child = spawn(cmd, [...args, join(ROOT, "bench", "ws", FILE[kind]), "0", ...(deflate ? ["--deflate"] : [])], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let out = "";
-  const port = await new Promise((resolve, reject) => {
-    child.stdout.on("data", (b) => {
-      out += b;
-      const m = out.match(/listening on ws:\/\/[^:]+:(\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on("exit", () => reject(new Error(out)));
-  });
-  return { child, port };
+  const file = join(ROOT, "bench", "ws", FILE[kind]);
+  return startListening({ runtime, file, args: ["0", ...(deflate ? ["--deflate"] : [])], what: server });
 }
 
 const payload = "levent ".repeat(300);

@@ -6,13 +6,11 @@
 //   node bench/ws/run.mjs [--passes 3] [--duration 8] [--cases small,large] [--deflate]
 //
 // small: 32-byte text, large: 64 KiB binary; 32 connections, one message in flight each.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { fileURLToPath } from "node:url";
+import { BIN, median, ROOT, startListening, thousands } from "../runner.mjs";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = join(ROOT, "node_modules", ".bin");
 const { values } = parseArgs({
   options: {
     passes: { type: "string", default: "3" },
@@ -25,29 +23,13 @@ const { values } = parseArgs({
   },
 });
 const CASES = { small: [32, "text"], large: [65536, "binary"] };
-const RUN = { deno: [join(BIN, "deno"), "run", "-A"], bun: [join(BIN, "bun")], node: [join(BIN, "node")] };
 const FILE = { levent: "levent_server.ts", ws: "ws_server.mjs", native: "native_server.ts" };
 
 function start(server) {
   const [kind, runtime] = server.split("-");
-  const [cmd, ...args] = RUN[runtime];
-  const extra = values.deflate ? ["--deflate"] : [];
-  const child = spawn("taskset", ["-c", "0", cmd, ...args, join(ROOT, "bench", "ws", FILE[kind]), "0", ...extra], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`${server} did not start`)), 30000);
-    child.stdout.on("data", (b) => {
-      out += b;
-      const m = out.match(/listening on ws:\/\/[^:]+:(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]) });
-      }
-    });
-    child.on("exit", () => reject(new Error(`${server} exited: ${out}`)));
-  });
+  const file = join(ROOT, "bench", "ws", FILE[kind]);
+  const args = ["0", ...(values.deflate ? ["--deflate"] : [])];
+  return startListening({ runtime, file, args, cpus: "0", what: server });
 }
 
 function load(port, [size, kind]) {
@@ -86,15 +68,14 @@ for (let pass = 1; pass <= Number(values.passes); pass++) {
     }
   }
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log("| case | server | msgs/s median (min-max) | MB/s median |");
 console.log("|---|---|---|---|");
 for (const [key, rs] of Object.entries(samples)) {
   const [c, server] = key.split(" ");
   const m = rs.map((r) => r.msgs);
   console.log(
-    `| ${c} | ${server} | ${(median(m) / 1000).toFixed(1)}k (${(Math.min(...m) / 1000).toFixed(1)}k-${
-      (Math.max(...m) / 1000).toFixed(1)
-    }k) | ${median(rs.map((r) => r.mbps)).toFixed(0)} |`,
+    `| ${c} | ${server} | ${thousands(median(m))} (${thousands(Math.min(...m))}-${thousands(Math.max(...m))}) | ${
+      median(rs.map((r) => r.mbps)).toFixed(0)
+    } |`,
   );
 }
