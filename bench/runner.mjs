@@ -85,3 +85,19 @@ export function thousands(x) {
 export function residentBytes(pid) {
   return Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/)[1]) * 1024;
 }
+
+/**
+ * The command-line options every load runner takes (BENCH.md's method):
+ * passes, seconds measured, seconds of warm-up, connections; spread into
+ * parseArgs's options beside the runner's own.
+ *
+ * @param {number} connections the default connection count
+ */
+export function passOptions(connections) {
+  return {
+    passes: { type: "string", default: "3" },
+    duration: { type: "string", default: "8" },
+    warmup: { type: "string", default: "2" },
+    connections: { type: "string", default: String(connections) },
+  };
+}

@@ -24,14 +24,11 @@ import { join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { browserGet } from "./browser_request.mjs";
-import { median, ROOT, startListening, thousands as k } from "../runner.mjs";
+import { median, passOptions, ROOT, startListening, thousands as k } from "../runner.mjs";
 
 const { values } = parseArgs({
   options: {
-    passes: { type: "string", default: "3" },
-    duration: { type: "string", default: "8" },
-    warmup: { type: "string", default: "2" },
-    connections: { type: "string", default: "64" },
+    ...passOptions(64),
     runtimes: { type: "string", default: "deno,bun,node" },
     servers: { type: "string", default: "levent,browser,bev,native,raw,serve,hono,hono-native" },
     pipeline: { type: "boolean", default: false },

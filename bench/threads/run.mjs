@@ -20,14 +20,11 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { median, ROOT, startListening, thousands as k } from "../runner.mjs";
+import { median, passOptions, ROOT, startListening, thousands as k } from "../runner.mjs";
 
 const { values } = parseArgs({
   options: {
-    passes: { type: "string", default: "3" },
-    duration: { type: "string", default: "8" },
-    warmup: { type: "string", default: "2" },
-    connections: { type: "string", default: "64" },
+    ...passOptions(64),
     runtimes: { type: "string", default: "deno,bun,node" },
     workers: { type: "string", default: "1,2" },
     modes: { type: "string", default: "plain,pipelined" },

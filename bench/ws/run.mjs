@@ -9,14 +9,11 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { BIN, median, ROOT, startListening, thousands } from "../runner.mjs";
+import { BIN, median, passOptions, ROOT, startListening, thousands } from "../runner.mjs";
 
 const { values } = parseArgs({
   options: {
-    passes: { type: "string", default: "3" },
-    duration: { type: "string", default: "8" },
-    warmup: { type: "string", default: "2" },
-    connections: { type: "string", default: "32" },
+    ...passOptions(32),
     cases: { type: "string", default: "small,large" },
     servers: { type: "string", default: "levent-deno,levent-bun,levent-node,ws-node,native-bun,native-deno" },
     deflate: { type: "boolean", default: false },
