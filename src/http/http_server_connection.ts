@@ -29,7 +29,13 @@ import { addLatin1 } from "./head_writer.ts";
 import { HttpError } from "./http_error.ts";
 import { HttpParser, type RequestHead } from "./http_parser.ts";
 import type { Route, ServerConfig, ServerTimeouts, UpgradeHooks } from "./http_server.ts";
-import { errorPage, type HttpRequestCallback, RequestCore, type Waiter } from "./http_server_request.ts";
+import {
+  errorPage,
+  type HttpRequestCallback,
+  type HttpRequestNotify,
+  RequestCore,
+  type Waiter,
+} from "./http_server_request.ts";
 
 const CONTINUE_LINE = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -602,11 +608,7 @@ export class HttpServerConnection {
       const cb = core.endCb;
       if (cb === null || core.resp === "complete") continue;
       core.endCb = null;
-      try {
-        cb(core.req);
-      } catch (err) {
-        this.cfg.log(err, core.req);
-      }
+      this.#tell(core, cb);
     }
   }
 
@@ -614,6 +616,11 @@ export class HttpServerConnection {
     const cb = core.closeCb;
     if (cb === null) return;
     core.closeCb = null;
+    this.#tell(core, cb);
+  }
+
+  /** Call a notification; what it throws is logged, never passed to the connection. */
+  #tell(core: RequestCore, cb: HttpRequestNotify): void {
     try {
       cb(core.req);
     } catch (err) {

@@ -95,7 +95,7 @@ export class ServeRequest {
       const gone = (): void => abort.abort();
       req.setCloseCb(gone);
       // A client that ends its side has gone too, as Deno's and Bun's servers take it (the reply is still sent).
-      if (!abort.signal.aborted) clientEndCb(req, gone);
+      clientEndCb(req, gone);
     }
     return abort.signal;
   }
